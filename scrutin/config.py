@@ -1,0 +1,131 @@
+"""Runtime configuration, from environment variables with local defaults (12-factor).
+
+Everything that needs a path or a DSN asks this module, so the CLI, the DAGs, dbt and the tests
+agree on one warehouse. `apply_environment_defaults()` fills in the variables Airflow and dbt read
+at import time, before either is imported.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DBT_PROJECT_DIR = PROJECT_ROOT / "dbt"
+DAGS_DIR = PROJECT_ROOT / "dags"
+SAMPLE_DATA_DIR = PROJECT_ROOT / "data" / "sample"
+
+DEFAULT_PORT = "55432"
+WAREHOUSE_CONN_ID = "scrutin_warehouse"
+
+
+def local_database_url(database: str = "scrutin") -> str:
+    """DSN of the project's own local cluster (see scripts/local_pg.sh)."""
+    port = os.environ.get("SCRUTIN_PGPORT", DEFAULT_PORT)
+    return f"postgresql://scrutin@127.0.0.1:{port}/{database}"
+
+
+def database_url() -> str:
+    """The warehouse DSN: SCRUTIN_DATABASE_URL, else the local cluster."""
+    return os.environ.get("SCRUTIN_DATABASE_URL") or local_database_url()
+
+
+def with_database(url: str, database: str) -> str:
+    """The same server and credentials, another database."""
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, "/" + database, parts.query, parts.fragment))
+
+
+def redact(url: str) -> str:
+    """A DSN safe to print: the password is replaced by ***."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(":" + parts.password + "@", ":***@", 1)
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+@dataclass(frozen=True)
+class DsnParts:
+    host: str
+    port: int
+    user: str
+    password: str
+    dbname: str
+
+
+def dsn_parts(url: str) -> DsnParts:
+    parts = urlsplit(url)
+    return DsnParts(
+        host=parts.hostname or "127.0.0.1",
+        port=parts.port or 5432,
+        user=unquote(parts.username or ""),
+        password=unquote(parts.password or ""),
+        dbname=(parts.path or "/").lstrip("/") or "postgres",
+    )
+
+
+def airflow_database_url() -> str:
+    """Airflow's metadata DB: AIRFLOW_DATABASE_URL, else database `airflow` on the warehouse server."""
+    explicit = os.environ.get("SCRUTIN_AIRFLOW_DATABASE_URL")
+    if explicit:
+        return explicit
+    url = with_database(database_url(), os.environ.get("SCRUTIN_AIRFLOW_DB", "airflow"))
+    return url.replace("postgresql://", "postgresql+psycopg2://", 1)
+
+
+def airflow_conn_uri(url: str) -> str:
+    """The warehouse as an Airflow connection URI (AIRFLOW_CONN_SCRUTIN_WAREHOUSE)."""
+    p = dsn_parts(url)
+    auth = quote(p.user, safe="")
+    if p.password:
+        auth += ":" + quote(p.password, safe="")
+    return f"postgres://{auth}@{p.host}:{p.port}/{p.dbname}"
+
+
+def apply_environment_defaults() -> None:
+    """Set the variables Airflow, dbt and GX read, unless the operator already set them."""
+    url = database_url()
+    defaults = {
+        "AIRFLOW_HOME": str(PROJECT_ROOT / ".airflow"),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_DIR),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": airflow_database_url(),
+        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+        "AIRFLOW__CORE__PARALLELISM": "4",
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+        f"AIRFLOW_CONN_{WAREHOUSE_CONN_ID.upper()}": airflow_conn_uri(url),
+        "DBT_PROFILES_DIR": str(DBT_PROJECT_DIR),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "GX_ANALYTICS_ENABLED": "false",
+        "DO_NOT_TRACK": "1",
+    }
+    for key, value in defaults.items():
+        os.environ.setdefault(key, value)
+
+
+def dbt_env(url: str) -> dict[str, str]:
+    """The variables dbt/profiles.yml reads, for the warehouse at `url`."""
+    p = dsn_parts(url)
+    return {
+        "SCRUTIN_DB_HOST": p.host,
+        "SCRUTIN_DB_PORT": str(p.port),
+        "SCRUTIN_DB_USER": p.user,
+        "SCRUTIN_DB_PASSWORD": p.password,
+        "SCRUTIN_DB_NAME": p.dbname,
+    }
+
+
+def bi_reader_role() -> str:
+    return os.environ.get("SCRUTIN_BI_ROLE", "scrutin_bi")
+
+
+def bi_reader_password() -> str | None:
+    """Password of the read-only BI role; local demo default only when using the local cluster."""
+    explicit = os.environ.get("SCRUTIN_BI_PASSWORD")
+    if explicit:
+        return explicit
+    return None

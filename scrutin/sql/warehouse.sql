@@ -1,0 +1,124 @@
+-- Scrutin warehouse layout. Idempotent: applied by `scrutin setup` and before every load.
+-- Folder = schema = access policy: only `mart` is readable by the BI role.
+
+create schema if not exists raw;
+create schema if not exists quarantine;
+create schema if not exists staging;
+create schema if not exists intermediate;
+create schema if not exists mart;
+create schema if not exists ops;
+
+-- One row per ingestion batch (one file). Never deleted: it is the audit trail of every load.
+create table if not exists raw.batch_ledger (
+    batch_id       bigserial primary key,
+    source         text        not null,
+    file_name      text        not null,
+    file_sha256    text        not null,
+    dataset_key    text,                      -- e.g. the election id a results file belongs to
+    status         text        not null check (status in ('running', 'loaded', 'failed', 'skipped', 'superseded')),
+    rows_read      integer     not null default 0,
+    rows_loaded    integer     not null default 0,
+    rows_rejected  integer     not null default 0,
+    error          text,
+    started_at     timestamptz not null default now(),
+    finished_at    timestamptz,
+    duration_s     double precision
+);
+create index if not exists batch_ledger_source_sha on raw.batch_ledger (source, file_sha256);
+
+-- Ministry per-bureau results, one row per (election, bureau).
+create table if not exists raw.election_results_bureau (
+    batch_id          bigint  not null references raw.batch_ledger (batch_id),
+    election_id       text    not null,
+    source_line       integer not null,
+    code_departement  text    not null,
+    libelle_departement text,
+    code_commune      text    not null,
+    libelle_commune   text,
+    code_bv           text    not null,
+    bureau_id         text    not null,
+    inscrits          integer not null,
+    votants           integer not null,
+    abstentions       integer not null,
+    exprimes          integer not null,
+    blancs            integer not null,
+    nuls              integer not null,
+    loaded_at         timestamptz not null default now()
+);
+create index if not exists election_results_bureau_election on raw.election_results_bureau (election_id);
+
+-- One row per (election, bureau, candidate or list). Candidate names are public information.
+create table if not exists raw.election_results_candidate (
+    batch_id          bigint  not null references raw.batch_ledger (batch_id),
+    election_id       text    not null,
+    source_line       integer not null,
+    code_commune      text    not null,
+    code_bv           text    not null,
+    bureau_id         text    not null,
+    numero_panneau    integer not null,
+    nuance            text,
+    nom               text,
+    prenom            text,
+    sexe              text,
+    voix              integer not null,
+    elu               boolean not null default false,
+    loaded_at         timestamptz not null default now()
+);
+create index if not exists election_results_candidate_election on raw.election_results_candidate (election_id);
+
+-- Rows refused by a loader that quarantines instead of refusing the whole file.
+create table if not exists quarantine.rejected_rows (
+    batch_id     bigint  not null references raw.batch_ledger (batch_id),
+    source       text    not null,
+    file_name    text    not null,
+    line_no      integer,
+    column_name  text,
+    reason       text    not null,
+    quarantined_at timestamptz not null default now()
+);
+
+-- Every gate run (dbt build + expectations) and what it decided.
+create table if not exists ops.gate_runs (
+    run_id        text primary key,
+    started_at    timestamptz not null default now(),
+    finished_at   timestamptz,
+    status        text not null check (status in ('running', 'passed', 'refused', 'error')),
+    failed_checks jsonb not null default '[]'::jsonb
+);
+
+-- Every dbt node result of every gate run.
+create table if not exists ops.dbt_results (
+    run_id          text not null,
+    unique_id       text not null,
+    resource_type   text not null,
+    status          text not null,
+    execution_time  double precision,
+    failures        integer,
+    message         text,
+    recorded_at     timestamptz not null default now()
+);
+create index if not exists dbt_results_run on ops.dbt_results (run_id);
+
+-- Every expectation evaluated, with its severity: `fail` blocks, `warn` only records.
+create table if not exists ops.quality_results (
+    run_id        text not null,
+    suite         text not null,
+    target        text not null,
+    expectation   text not null,
+    column_name   text,
+    severity      text not null check (severity in ('fail', 'warn')),
+    success       boolean not null,
+    observed      jsonb,
+    checked_at    timestamptz not null default now()
+);
+create index if not exists quality_results_run on ops.quality_results (run_id);
+
+-- Every publication and rollback of the `mart` schema.
+create table if not exists ops.publication_log (
+    publication_id bigserial primary key,
+    run_id         text not null,
+    action         text not null check (action in ('publish', 'rollback')),
+    published_at   timestamptz not null default now(),
+    row_counts     jsonb not null,
+    check_summary  jsonb not null
+);

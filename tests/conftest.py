@@ -1,0 +1,63 @@
+"""Shared fixtures: a real PostgreSQL test database, recreated once per test session.
+
+The server is the project's local cluster (started by `make test`) or SCRUTIN_DATABASE_URL.
+Tests use their own database (`scrutin_test` by default) so they never touch the demo warehouse.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from scrutin.config import database_url, with_database
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = ROOT / "data" / "sample"
+TOUR1 = SAMPLE / "elections" / "circos23-tour1.csv"
+TOUR2 = SAMPLE / "elections" / "circos23-tour2.csv"
+
+TEST_DB = os.environ.get("SCRUTIN_TEST_DB", "scrutin_test")
+_SERVER_URL = database_url()
+TEST_URL = with_database(_SERVER_URL, TEST_DB)
+
+# Everything the tests import (dbt, Airflow, GX) must see the test warehouse, not the demo one.
+os.environ["SCRUTIN_DATABASE_URL"] = TEST_URL
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+os.environ.setdefault("DO_NOT_TRACK", "1")
+
+
+def _recreate_database() -> None:
+    import psycopg
+
+    admin = with_database(_SERVER_URL, "postgres")
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(
+            "select pg_terminate_backend(pid) from pg_stat_activity "
+            "where datname = %s and pid <> pg_backend_pid()",
+            (TEST_DB,),
+        )
+        conn.execute(f'drop database if exists "{TEST_DB}"')
+        conn.execute(f'create database "{TEST_DB}"')
+
+
+@pytest.fixture(scope="session")
+def warehouse_url() -> str:
+    """URL of a fresh, empty test warehouse with the Scrutin layout applied."""
+    from scrutin.db import connect, ensure_warehouse
+
+    _recreate_database()
+    with connect(TEST_URL) as conn:
+        ensure_warehouse(conn)
+    return TEST_URL
+
+
+@pytest.fixture
+def conn(warehouse_url: str) -> Iterator["psycopg.Connection"]:  # noqa: F821
+    from scrutin.db import connect
+
+    with connect(warehouse_url, autocommit=True) as c:
+        yield c
