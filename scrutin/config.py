@@ -68,7 +68,7 @@ def dsn_parts(url: str) -> DsnParts:
 
 
 def airflow_database_url() -> str:
-    """Airflow's metadata DB: AIRFLOW_DATABASE_URL, else database `airflow` on the warehouse server."""
+    """Airflow metadata DB: SCRUTIN_AIRFLOW_DATABASE_URL, else db `airflow` on the same server."""
     explicit = os.environ.get("SCRUTIN_AIRFLOW_DATABASE_URL")
     if explicit:
         return explicit

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from scrutin.config import database_url, with_database
+from scrutin.config import apply_environment_defaults, database_url, with_database
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "data" / "sample"
@@ -28,6 +28,7 @@ os.environ["SCRUTIN_DATABASE_URL"] = TEST_URL
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
+apply_environment_defaults()
 
 
 def _recreate_database() -> None:
@@ -56,8 +57,19 @@ def warehouse_url() -> str:
 
 
 @pytest.fixture
-def conn(warehouse_url: str) -> Iterator["psycopg.Connection"]:  # noqa: F821
+def conn(warehouse_url: str) -> Iterator[psycopg.Connection]:  # noqa: F821
     from scrutin.db import connect
 
     with connect(warehouse_url, autocommit=True) as c:
         yield c
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> None:
+    """Airflow's metadata DB, migrated (a no-op when `make test` already ran `scrutin setup`)."""
+    from scrutin.config import airflow_database_url
+    from scrutin.setup import ensure_database, migrate_airflow
+
+    url = airflow_database_url().replace("postgresql+psycopg2://", "postgresql://", 1)
+    ensure_database(url, url.rsplit("/", 1)[1])
+    migrate_airflow()

@@ -1,0 +1,31 @@
+# Scrutin — the two commands: `make demo` and `make test`.
+SHELL := /bin/bash
+VENV := .venv
+export PYTHONDONTWRITEBYTECODE :=
+
+.PHONY: demo test stop lint bootstrap setup bench clean-airflow
+
+## Create/refresh .venv from uv.lock (fast no-op when unchanged)
+bootstrap:
+	@bash scripts/bootstrap.sh
+
+## Start the local PostgreSQL (unless SCRUTIN_DATABASE_URL), databases, roles, Airflow metadata
+setup: bootstrap
+	@$(VENV)/bin/scrutin setup
+
+## Run the whole pipeline on the bundled sample: real Airflow DAG runs, dbt, GX, publication
+demo: setup
+	@$(VENV)/bin/scrutin demo
+
+## Run the test suite against the real PostgreSQL, dbt, GX and Airflow
+test: setup
+	@$(VENV)/bin/ruff check .
+	@$(VENV)/bin/ruff format --check .
+	@$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+## Stop the local PostgreSQL server
+stop:
+	@bash scripts/local_pg.sh stop
+
+lint: bootstrap
+	@$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .

@@ -1,0 +1,80 @@
+"""Airflow DAG `build_audit_publish`: dbt build into `mart_audit`, audit, publish `mart`.
+
+Thin wiring only: the gate lives in `scrutin.pipeline` (the same code `scrutin build` runs).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from airflow.sdk import dag, task
+
+from scrutin.assets import DEFAULT_ARGS, PUBLISHED_MART, RAW_ELECTION_RESULTS
+
+DOC_MD = """
+### Build, audit, publish
+
+Scheduled on the raw assets (`scrutin_raw_election_results`, …).
+
+1. `dbt_build_audit_schema` — `dbt build` (models, unit tests, data tests, contracts) into
+   `mart_audit`, never into `mart`. Every node result lands in `ops.dbt_results`.
+2. `validate_audit_schema` — Great Expectations suites on `raw` and `mart_audit`
+   (`ops.quality_results`).
+3. `publish_mart` — one transaction under an advisory lock swaps `mart_audit` in as `mart`
+   and keeps the previous one as `mart_prev` (`ops.publication_log`).
+
+A failing check fails the run **without retry** and publishes nothing: `mart` stays exactly as it
+was. See `ops.gate_runs.failed_checks` and the runbook in `docs/operations.md`;
+`scrutin publish --rollback` restores the previous publication.
+"""
+
+
+@dag(
+    dag_id="build_audit_publish",
+    schedule=[RAW_ELECTION_RESULTS],
+    start_date=dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
+    catchup=False,
+    max_active_runs=1,
+    default_args=DEFAULT_ARGS,
+    tags=["scrutin", "dbt", "quality", "publish"],
+    doc_md=DOC_MD,
+)
+def build_audit_publish() -> None:
+    @task
+    def dbt_build_audit_schema() -> dict[str, Any]:
+        from airflow.sdk import get_current_context
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from scrutin.config import database_url
+        from scrutin.pipeline import GateRefused, dbt_build_audit
+
+        run_id = get_current_context()["run_id"]
+        try:
+            return {"run_id": run_id, **dbt_build_audit(database_url(), run_id)}
+        except GateRefused as exc:
+            raise AirflowFailException(str(exc)) from exc
+
+    @task
+    def validate_audit_schema(summary: dict[str, Any]) -> dict[str, Any]:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from scrutin.config import database_url
+        from scrutin.pipeline import GateRefused, validate_audit
+
+        try:
+            return {**summary, **validate_audit(database_url(), summary["run_id"])}
+        except GateRefused as exc:
+            raise AirflowFailException(str(exc)) from exc
+
+    @task(outlets=[PUBLISHED_MART], retries=0)
+    def publish_mart(summary: dict[str, Any]) -> dict[str, int]:
+        from scrutin.config import database_url
+        from scrutin.pipeline import publish_audited
+
+        return publish_audited(database_url(), summary["run_id"], summary)
+
+    publish_mart(validate_audit_schema(dbt_build_audit_schema()))
+
+
+build_audit_publish()

@@ -1,0 +1,86 @@
+"""Airflow DAG `ingest_elections`: land Ministry per-bureau results into `raw`.
+
+Thin wiring only: the parsing, loading and checks live in `ingestion/` and `expectations/`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from airflow.sdk import dag, task
+
+from scrutin.assets import DEFAULT_ARGS, RAW_ELECTION_RESULTS
+
+DOC_MD = """
+### Ingest election results
+
+Looks at the results landing folder (`SCRUTIN_ELECTIONS_DIR`, default: the bundled sample
+`data/sample/elections/`, whose `manifest.yml` maps each file to an election id such as
+`2024_legi_t1`), loads each new file into `raw.election_results_bureau` and
+`raw.election_results_candidate` with `COPY` (one transaction per file; a file already loaded is
+skipped by its sha256), then runs the raw Great Expectations suites.
+
+* **Emits** `scrutin_raw_election_results` only when something new was loaded **and** the raw
+  suites passed; `build_audit_publish` is scheduled on it.
+* **Fails without retry** on bad data (the ledger `raw.batch_ledger` says which file, line and
+  column); retries only on infrastructure errors.
+* Runbook: `docs/operations.md`.
+"""
+
+
+@dag(
+    dag_id="ingest_elections",
+    schedule="@daily",
+    start_date=dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
+    catchup=False,
+    max_active_runs=1,
+    default_args=DEFAULT_ARGS,
+    tags=["scrutin", "ingestion", "elections"],
+    doc_md=DOC_MD,
+)
+def ingest_elections() -> None:
+    @task
+    def discover_results_files() -> list[dict[str, str]]:
+        """The manifest's files, as {path, election_id} dicts."""
+        from ingestion.manifest import read_elections_manifest
+
+        return [entry.as_dict() for entry in read_elections_manifest()]
+
+    @task
+    def load_results_file(entry: dict[str, str]) -> dict[str, Any]:
+        """Load one file (idempotent); bad data fails the task without retry."""
+        from airflow.sdk.exceptions import AirflowFailException
+        from ingestion.loaders.elections import load_results_file as load
+
+        from ingestion.errors import SourceFormatError
+        from scrutin.config import database_url
+
+        try:
+            report = load(database_url(), entry["path"], entry["election_id"])
+        except SourceFormatError as exc:
+            raise AirflowFailException(str(exc)) from exc
+        return {"path": entry["path"], "status": report.status, "rows": report.rows_read}
+
+    @task(outlets=[RAW_ELECTION_RESULTS])
+    def validate_raw_results(reports: list[dict[str, Any]]) -> dict[str, Any]:
+        """Raw suites gate the asset: a failing batch never emits it."""
+        from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+        from expectations.runner import run_suites
+        from expectations.suites import RAW_SUITES
+
+        from scrutin.config import database_url
+        from scrutin.pipeline import new_run_id
+
+        loaded = [r for r in reports if r["status"] == "loaded"]
+        if not loaded:
+            raise AirflowSkipException("no new results file: nothing to announce downstream")
+        outcome = run_suites(database_url(), list(RAW_SUITES), new_run_id("ingest_elections"))
+        if not outcome.success:
+            raise AirflowFailException("raw results checks failed:\n" + "\n".join(outcome.failed))
+        return {"files_loaded": len(loaded)}
+
+    validate_raw_results(load_results_file.expand(entry=discover_results_files()))
+
+
+ingest_elections()

@@ -1,0 +1,413 @@
+"""Quality suites declared as code, each expectation marked `fail` or `warn`.
+
+`fail` is a circuit breaker: one failed `fail` check blocks the publication (and, on raw data,
+the asset emission). `warn` is recorded in `ops.quality_results` and nothing more.
+
+The specs are plain data so that DAG files and the CLI can import the suite names without paying
+for the Great Expectations import (~7 s); `Check.build()` turns a check into a GX 1.x expectation
+only when the runner needs it.
+
+SQL checks (`UnexpectedRowsExpectation`) write `{batch}` for the validated table and only look at
+raw rows of batches whose ledger status is `loaded`: a failed load rolls back, but a batch that is
+still `running` or was `superseded` must not decide the gate.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from great_expectations.expectations import Expectation
+
+Severity = Literal["fail", "warn"]
+
+RAW_BUREAU_TABLE = "raw.election_results_bureau"
+RAW_CANDIDATE_TABLE = "raw.election_results_candidate"
+BATCH_LEDGER_TABLE = "raw.batch_ledger"
+AUDIT_POLLING_STATION_TABLE = "mart_audit.polling_station_results"
+
+BUREAU_COUNT_COLUMNS = ("inscrits", "votants", "abstentions", "exprimes", "blancs", "nuls")
+AUDIT_RATE_COLUMNS = ("turnout_rate", "blank_rate", "null_rate", "valid_rate")
+AUDIT_KEY_COLUMNS = ("election_id", "bureau_id", "code_departement", "code_commune", "code_bv")
+
+# `<code_commune>_<code_bv>`: a 5-digit INSEE commune code (or Corsica 2A/2B + 3 digits), then
+# either a 4-digit zero-padded bureau number or an upper-case alphanumeric code that holds at
+# least one letter (so an unpadded `29019_1` is refused, `13055_A12` accepted).
+BUREAU_ID_REGEX = r"^([0-9]{5}|2[AB][0-9]{3})_([0-9]{4}|[0-9A-Z]*[A-Z][0-9A-Z]*)$"
+
+_LOADED_BATCHES = f"select batch_id from {BATCH_LEDGER_TABLE} where status = 'loaded'"
+
+
+def _snake_case(class_name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", class_name).lower()
+
+
+@dataclass(frozen=True)
+class Check:
+    """One expectation of a suite, by GX 1.x class name and arguments, with its severity.
+
+    `columns` names what the check is about when the arguments do not (SQL checks); `label`
+    says in words what a SQL check asserts, for the failure message.
+    """
+
+    expectation: str
+    kwargs: Mapping[str, Any]
+    severity: Severity = "fail"
+    columns: tuple[str, ...] = ()
+    label: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.severity not in ("fail", "warn"):
+            raise ValueError(f"severity must be 'fail' or 'warn', got {self.severity!r}")
+        object.__setattr__(self, "kwargs", MappingProxyType(dict(self.kwargs)))
+
+    @property
+    def expectation_type(self) -> str:
+        """GX's snake-case type, e.g. `expect_column_values_to_be_between`."""
+        return _snake_case(self.expectation)
+
+    @property
+    def column(self) -> str | None:
+        """The column(s) the check is about, comma-separated, as stored in ops.quality_results."""
+        kw = self.kwargs
+        if self.columns:
+            names: tuple[str, ...] = self.columns
+        elif "column" in kw:
+            names = (kw["column"],)
+        elif "column_A" in kw:
+            names = (kw["column_A"], kw["column_B"])
+        elif "column_list" in kw:
+            names = tuple(kw["column_list"])
+        else:
+            return None
+        return ", ".join(names)
+
+    @property
+    def title(self) -> str:
+        """`expect_column_values_to_be_between(votants)`: how failures name the check."""
+        return f"{self.expectation_type}({self.column or ''})"
+
+    def build(self, meta: Mapping[str, Any] | None = None) -> Expectation:
+        """The GX expectation (imports Great Expectations)."""
+        import great_expectations.expectations as gxe
+
+        cls = getattr(gxe, self.expectation)
+        # Caught per expectation: one broken check must not hide the results of the others.
+        extra: dict[str, Any] = {"meta": dict(meta or {}), "catch_exceptions": True}
+        if self.label:
+            extra["description"] = self.label
+        expectation: Expectation = cls(**self.kwargs, **extra)
+        return expectation
+
+
+@dataclass(frozen=True)
+class SuiteSpec:
+    """A named suite guarding one schema-qualified table."""
+
+    name: str
+    table: str
+    checks: tuple[Check, ...]
+    description: str = ""
+    requires: tuple[str, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        if "." not in self.table:
+            raise ValueError(f"suite {self.name}: table must be schema-qualified, got {self.table}")
+
+    @property
+    def schema_name(self) -> str:
+        return self.table.split(".", 1)[0]
+
+    @property
+    def table_name(self) -> str:
+        return self.table.split(".", 1)[1]
+
+
+# ---- check constructors: one line per expectation in the suites below -----------------------
+
+
+def between(
+    column: str,
+    min_value: float | None = None,
+    max_value: float | None = None,
+    severity: Severity = "fail",
+) -> Check:
+    kwargs: dict[str, Any] = {"column": column}
+    if min_value is not None:
+        kwargs["min_value"] = min_value
+    if max_value is not None:
+        kwargs["max_value"] = max_value
+    return Check("ExpectColumnValuesToBeBetween", kwargs, severity)
+
+
+def a_at_least_b(column_a: str, column_b: str, severity: Severity = "fail") -> Check:
+    """column_a >= column_b on every row."""
+    return Check(
+        "ExpectColumnPairValuesAToBeGreaterThanB",
+        {"column_A": column_a, "column_B": column_b, "or_equal": True},
+        severity,
+    )
+
+
+def unique_together(*columns: str, severity: Severity = "fail") -> Check:
+    return Check("ExpectCompoundColumnsToBeUnique", {"column_list": list(columns)}, severity)
+
+
+def matches(column: str, regex: str, severity: Severity = "fail") -> Check:
+    return Check("ExpectColumnValuesToMatchRegex", {"column": column, "regex": regex}, severity)
+
+
+def not_null(column: str, severity: Severity = "fail") -> Check:
+    return Check("ExpectColumnValuesToNotBeNull", {"column": column}, severity)
+
+
+def row_count_at_least(min_value: int, severity: Severity = "fail") -> Check:
+    return Check("ExpectTableRowCountToBeBetween", {"min_value": min_value}, severity)
+
+
+def no_rows(label: str, query: str, columns: tuple[str, ...], severity: Severity = "fail") -> Check:
+    """A SQL check: `query` selects the offending rows (keys first, they become the examples)."""
+    return Check(
+        "UnexpectedRowsExpectation",
+        {"unexpected_rows_query": query},
+        severity,
+        columns=columns,
+        label=label,
+    )
+
+
+# ---- raw_election_results -------------------------------------------------------------------
+
+_BUREAU_ROWS_WHERE = f"""
+select
+    b.election_id,
+    b.bureau_id,
+    {{columns}}
+from {{{{batch}}}} as b
+where b.batch_id in ({_LOADED_BATCHES})
+    and {{condition}}
+"""
+
+
+def _bureau_rows(columns: str, condition: str) -> str:
+    return _BUREAU_ROWS_WHERE.format(columns=columns, condition=condition)
+
+
+RAW_ELECTION_RESULTS = SuiteSpec(
+    name="raw_election_results",
+    table=RAW_BUREAU_TABLE,
+    description="Ministry per-bureau results as landed: keys, identifiers, count arithmetic.",
+    requires=(BATCH_LEDGER_TABLE,),
+    checks=(
+        unique_together("election_id", "bureau_id"),
+        matches("bureau_id", BUREAU_ID_REGEX),
+        no_rows(
+            "bureau_id = code_commune || '_' || code_bv",
+            _bureau_rows(
+                "b.code_commune,\n    b.code_bv",
+                "b.bureau_id <> b.code_commune || '_' || b.code_bv",
+            ),
+            columns=("bureau_id", "code_commune", "code_bv"),
+        ),
+        *(between(column, min_value=0) for column in BUREAU_COUNT_COLUMNS),
+        a_at_least_b("inscrits", "votants"),
+        a_at_least_b("votants", "exprimes"),
+        no_rows(
+            "inscrits = votants + abstentions",
+            _bureau_rows(
+                "b.inscrits,\n    b.votants,\n    b.abstentions",
+                "b.inscrits <> b.votants + b.abstentions",
+            ),
+            columns=("inscrits", "votants", "abstentions"),
+            severity="warn",
+        ),
+        no_rows(
+            "votants = exprimes + blancs + nuls",
+            _bureau_rows(
+                "b.votants,\n    b.exprimes,\n    b.blancs,\n    b.nuls",
+                "b.votants <> b.exprimes + b.blancs + b.nuls",
+            ),
+            columns=("votants", "exprimes", "blancs", "nuls"),
+        ),
+    ),
+)
+
+# ---- raw_election_candidates ----------------------------------------------------------------
+
+# Every bureau of an election that has candidate rows: its votes must add up to `exprimes`
+# (a bureau with no candidate row at all counts 0 votes, so a dropped block is caught too).
+_VOTES_MATCH_VALID = f"""
+with candidate_votes as (
+    select
+        c.election_id,
+        c.bureau_id,
+        sum(c.voix) as voix
+    from {{batch}} as c
+    where c.batch_id in ({_LOADED_BATCHES})
+    group by
+        c.election_id,
+        c.bureau_id
+),
+
+bureaux as (
+    select
+        b.election_id,
+        b.bureau_id,
+        b.exprimes
+    from {RAW_BUREAU_TABLE} as b
+    where b.batch_id in ({_LOADED_BATCHES})
+        and b.election_id in (select election_id from candidate_votes)
+)
+
+select
+    bureaux.election_id,
+    bureaux.bureau_id,
+    coalesce(candidate_votes.voix, 0) as sum_voix,
+    bureaux.exprimes
+from bureaux
+left join candidate_votes
+    on candidate_votes.election_id = bureaux.election_id
+    and candidate_votes.bureau_id = bureaux.bureau_id
+where coalesce(candidate_votes.voix, 0) <> bureaux.exprimes
+"""
+
+_CANDIDATE_BUREAU_EXISTS = f"""
+select
+    c.election_id,
+    c.bureau_id,
+    c.numero_panneau
+from {{batch}} as c
+where c.batch_id in ({_LOADED_BATCHES})
+    and not exists (
+        select 1
+        from {RAW_BUREAU_TABLE} as b
+        where b.election_id = c.election_id
+            and b.bureau_id = c.bureau_id
+            and b.batch_id in ({_LOADED_BATCHES})
+    )
+"""
+
+RAW_ELECTION_CANDIDATES = SuiteSpec(
+    name="raw_election_candidates",
+    table=RAW_CANDIDATE_TABLE,
+    description="Votes per candidate as landed: non-negative, one row per panel, sum = exprimes.",
+    requires=(BATCH_LEDGER_TABLE, RAW_BUREAU_TABLE),
+    checks=(
+        between("voix", min_value=0),
+        unique_together("election_id", "bureau_id", "numero_panneau"),
+        no_rows(
+            "sum(voix) per (election_id, bureau_id) = exprimes of the bureau",
+            _VOTES_MATCH_VALID,
+            columns=("voix", "exprimes"),
+        ),
+        no_rows(
+            f"every candidate row's bureau exists in {RAW_BUREAU_TABLE}",
+            _CANDIDATE_BUREAU_EXISTS,
+            columns=("election_id", "bureau_id"),
+        ),
+    ),
+)
+
+# ---- audit_polling_station_results ----------------------------------------------------------
+
+_RAW_BUREAU_MISSING_FROM_MART = f"""
+select
+    b.election_id,
+    b.bureau_id
+from {RAW_BUREAU_TABLE} as b
+where b.batch_id in ({_LOADED_BATCHES})
+    and not exists (
+        select 1
+        from {{batch}} as m
+        where m.election_id = b.election_id
+            and m.bureau_id = b.bureau_id
+    )
+"""
+
+_MART_ROW_NOT_IN_RAW = f"""
+select
+    m.election_id,
+    m.bureau_id
+from {{batch}} as m
+where not exists (
+    select 1
+    from {RAW_BUREAU_TABLE} as b
+    where b.election_id = m.election_id
+        and b.bureau_id = m.bureau_id
+        and b.batch_id in ({_LOADED_BATCHES})
+)
+"""
+
+# The mart only renames and derives: its counts must be the landed counts, bureau by bureau.
+_MART_COUNTS_MATCH_RAW = f"""
+select
+    m.election_id,
+    m.bureau_id,
+    m.registered,
+    b.inscrits,
+    m.voters,
+    b.votants,
+    m.valid_votes,
+    b.exprimes
+from {{batch}} as m
+inner join {RAW_BUREAU_TABLE} as b
+    on b.election_id = m.election_id
+    and b.bureau_id = m.bureau_id
+where b.batch_id in ({_LOADED_BATCHES})
+    and (
+        m.registered is distinct from b.inscrits
+        or m.voters is distinct from b.votants
+        or m.abstentions is distinct from b.abstentions
+        or m.valid_votes is distinct from b.exprimes
+        or m.blank_votes is distinct from b.blancs
+        or m.null_votes is distinct from b.nuls
+    )
+"""
+
+AUDIT_POLLING_STATION_RESULTS = SuiteSpec(
+    name="audit_polling_station_results",
+    table=AUDIT_POLLING_STATION_TABLE,
+    description="The candidate publication: keys, rates, and one row per landed bureau.",
+    requires=(BATCH_LEDGER_TABLE, RAW_BUREAU_TABLE),
+    checks=(
+        row_count_at_least(1),
+        *(not_null(column) for column in AUDIT_KEY_COLUMNS),
+        unique_together("election_id", "bureau_id"),
+        *(between(column, min_value=0, max_value=1) for column in AUDIT_RATE_COLUMNS),
+        no_rows(
+            f"every loaded bureau of {RAW_BUREAU_TABLE} has a mart row",
+            _RAW_BUREAU_MISSING_FROM_MART,
+            columns=("election_id", "bureau_id"),
+        ),
+        no_rows(
+            f"every mart row is a loaded bureau of {RAW_BUREAU_TABLE}",
+            _MART_ROW_NOT_IN_RAW,
+            columns=("election_id", "bureau_id"),
+        ),
+        no_rows(
+            "mart counts equal the raw counts of the bureau",
+            _MART_COUNTS_MATCH_RAW,
+            columns=(
+                "registered",
+                "voters",
+                "abstentions",
+                "valid_votes",
+                "blank_votes",
+                "null_votes",
+            ),
+        ),
+    ),
+)
+
+SUITES: Mapping[str, SuiteSpec] = MappingProxyType(
+    {
+        spec.name: spec
+        for spec in (RAW_ELECTION_RESULTS, RAW_ELECTION_CANDIDATES, AUDIT_POLLING_STATION_RESULTS)
+    }
+)
+RAW_SUITES: tuple[str, ...] = (RAW_ELECTION_RESULTS.name, RAW_ELECTION_CANDIDATES.name)
+AUDIT_SUITES: tuple[str, ...] = (AUDIT_POLLING_STATION_RESULTS.name,)

@@ -1,0 +1,165 @@
+"""The batch ledger (`raw.batch_ledger`): one row per attempt to land a file.
+
+The ledger is the audit trail engineers read when a number looks wrong: which file (by name and
+sha256) produced the rows of a dataset, when, how many rows, and why a load failed. Rows are
+never deleted; a replaced load is marked `superseded`, not removed.
+
+Transaction rules (why the functions take a connection and do not commit, except one):
+- `start_batch`, `finish_batch`, `supersede_batches` and `record_skipped` run inside the
+  caller's load transaction, so the ledger and the data rows commit or roll back together.
+- `fail_batch` opens and commits its own transaction on an idle connection: it runs after the
+  load transaction was rolled back, and the failure must survive that rollback.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import psycopg
+
+_CHUNK = 1 << 20
+
+
+def file_sha256(path: str | Path) -> str:
+    """Hex sha256 of a file, read in 1 MiB chunks so national files never sit in memory."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as fh:
+        while chunk := fh.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def start_batch(
+    conn: psycopg.Connection,
+    source: str,
+    path: str | Path,
+    sha256: str,
+    dataset_key: str | None,
+) -> int:
+    """Insert a `running` ledger row in the current transaction and return its batch id.
+
+    Only the file name is stored: absolute paths differ between a laptop, a worker and a
+    container, while the sha256 identifies the content wherever it was read from.
+    """
+    row = conn.execute(
+        "insert into raw.batch_ledger (source, file_name, file_sha256, dataset_key, status) "
+        "values (%s, %s, %s, %s, 'running') returning batch_id",
+        (source, Path(path).name, sha256, dataset_key),
+    ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def finish_batch(
+    conn: psycopg.Connection,
+    batch_id: int,
+    *,
+    status: str = "loaded",
+    rows_read: int,
+    rows_loaded: int,
+    rows_rejected: int = 0,
+    duration_s: float,
+    error: str | None = None,
+) -> None:
+    """Close a batch with its counts, in the current transaction.
+
+    `finished_at` uses clock_timestamp(): now() is frozen at transaction start and would make
+    every batch look instantaneous.
+    """
+    conn.execute(
+        "update raw.batch_ledger set status = %s, rows_read = %s, rows_loaded = %s, "
+        "rows_rejected = %s, duration_s = %s, error = %s, finished_at = clock_timestamp() "
+        "where batch_id = %s",
+        (status, rows_read, rows_loaded, rows_rejected, duration_s, error, batch_id),
+    )
+
+
+def find_loaded_batch(
+    conn: psycopg.Connection, source: str, sha256: str, dataset_key: str | None
+) -> int | None:
+    """The batch currently holding this exact file for this dataset, if any."""
+    row = conn.execute(
+        "select batch_id from raw.batch_ledger "
+        "where source = %s and file_sha256 = %s and dataset_key is not distinct from %s "
+        "and status = 'loaded' order by batch_id desc limit 1",
+        (source, sha256, dataset_key),
+    ).fetchone()
+    return int(row[0]) if row else None
+
+
+def supersede_batches(
+    conn: psycopg.Connection, source: str, dataset_key: str, *, keep: int
+) -> list[int]:
+    """Mark the earlier `loaded` batches of a dataset `superseded` (their rows are replaced)."""
+    rows = conn.execute(
+        "update raw.batch_ledger set status = 'superseded' "
+        "where source = %s and dataset_key = %s and status = 'loaded' and batch_id <> %s "
+        "returning batch_id",
+        (source, dataset_key, keep),
+    ).fetchall()
+    return sorted(int(r[0]) for r in rows)
+
+
+def record_skipped(
+    conn: psycopg.Connection,
+    source: str,
+    path: str | Path,
+    sha256: str,
+    dataset_key: str | None,
+    *,
+    duration_s: float,
+) -> int:
+    """Record that an identical file was offered again and nothing was loaded.
+
+    A row per attempt tells an operator the scheduled run did happen and found nothing new,
+    which an absent row cannot distinguish from a run that never started.
+    """
+    batch_id = start_batch(conn, source, path, sha256, dataset_key)
+    finish_batch(
+        conn, batch_id, status="skipped", rows_read=0, rows_loaded=0, duration_s=duration_s
+    )
+    return batch_id
+
+
+def fail_batch(
+    conn: psycopg.Connection,
+    *,
+    source: str,
+    path: str | Path,
+    sha256: str,
+    dataset_key: str | None,
+    error: str,
+    rows_read: int = 0,
+    duration_s: float,
+) -> int:
+    """Record a `failed` batch with its error, in its own committed transaction.
+
+    Call it after the load transaction rolled back: the `running` row inserted by that
+    transaction is gone with it, so a new row is written. The connection must be idle (no
+    transaction open), otherwise this would only be a savepoint of a transaction that may
+    still roll back.
+    """
+    from psycopg.pq import TransactionStatus
+
+    status = conn.info.transaction_status
+    if status == TransactionStatus.INERROR:
+        conn.rollback()
+    elif status != TransactionStatus.IDLE:
+        raise RuntimeError(
+            "fail_batch needs an idle connection: the failure must be committed on its own"
+        )
+    with conn.transaction():
+        batch_id = start_batch(conn, source, path, sha256, dataset_key)
+        finish_batch(
+            conn,
+            batch_id,
+            status="failed",
+            rows_read=rows_read,
+            rows_loaded=0,
+            duration_s=duration_s,
+            error=error,
+        )
+    return batch_id

@@ -1,0 +1,219 @@
+"""`scrutin` command line: one sub-command per pipeline step, the same code the DAGs run."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from scrutin.config import apply_environment_defaults, database_url, redact
+
+log = logging.getLogger("scrutin")
+
+
+def _configure_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+    )
+    for noisy in ("great_expectations", "airflow", "sqlalchemy", "alembic"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def cmd_setup(args: argparse.Namespace) -> int:
+    from scrutin.setup import setup
+
+    setup(with_airflow=not args.no_airflow)
+    print(f"warehouse ready: {redact(database_url())}")
+    return 0
+
+
+def cmd_ingest_elections(args: argparse.Namespace) -> int:
+    from ingestion.loaders.elections import load_results_file
+
+    report = load_results_file(database_url(), Path(args.path), args.election_id)
+    print(
+        f"{args.path}: {report.status} (batch {report.batch_id}): {report.rows_read} rows read, "
+        f"{report.bureau_rows} bureaux, {report.candidate_rows} candidate rows, "
+        f"{report.rows_rejected} rejected, {report.duration_s:.2f} s"
+    )
+    return 0
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    from scrutin.pipeline import GateRefused, build_audit_publish
+
+    try:
+        report = build_audit_publish(database_url(), args.run_id)
+    except GateRefused as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    print(
+        f"published run {report.run_id}: {report.dbt_nodes} dbt nodes and "
+        f"{report.expectations} expectations passed"
+    )
+    for table, n in sorted(report.published_counts.items()):
+        print(f"  mart.{table}: {n} rows")
+    return 0
+
+
+def cmd_publish(args: argparse.Namespace) -> int:
+    from scrutin.db import connect
+    from scrutin.pipeline import new_run_id
+    from scrutin.publish import PublicationError, rollback
+
+    if not args.rollback:
+        print(
+            "publication only happens through the audit gate: run `scrutin build` "
+            "(or `scrutin publish --rollback` to restore the previous publication)",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        with connect() as conn:
+            report = rollback(conn, new_run_id("rollback"))
+    except PublicationError as exc:
+        print(f"rollback refused: {exc}", file=sys.stderr)
+        return 2
+    print(f"rolled back: mart now holds {report.row_counts}")
+    return 0
+
+
+def status_payload() -> dict[str, Any]:
+    """What `scrutin status` shows: where the warehouse is, the last publication, row counts."""
+    from scrutin.db import connect
+    from scrutin.publish import table_row_counts
+
+    with connect() as conn, conn.cursor() as cur:
+        cur.execute(
+            "select publication_id, run_id, action, published_at, row_counts "
+            "from ops.publication_log order by publication_id desc limit 1"
+        )
+        row = cur.fetchone()
+        last = None
+        if row:
+            last = {
+                "publication_id": row[0],
+                "run_id": row[1],
+                "action": row[2],
+                "published_at": row[3].isoformat(),
+            }
+        cur.execute(
+            "select run_id, status, finished_at, failed_checks from ops.gate_runs "
+            "order by started_at desc limit 1"
+        )
+        gate = cur.fetchone()
+        return {
+            "warehouse": redact(database_url()),
+            "last_publication": last,
+            "last_gate_run": (
+                {
+                    "run_id": gate[0],
+                    "status": gate[1],
+                    "finished_at": gate[2].isoformat() if gate[2] else None,
+                    "failed_checks": gate[3],
+                }
+                if gate
+                else None
+            ),
+            "mart_row_counts": table_row_counts(cur, "mart"),
+        }
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    payload = status_payload()
+    if args.json:
+        print(json.dumps(payload, indent=2, default=str))
+        return 0
+    print(f"warehouse: {payload['warehouse']}")
+    last = payload["last_publication"]
+    print(
+        "last publication: "
+        + (
+            f"{last['action']} of run {last['run_id']} at {last['published_at']}"
+            if last
+            else "none"
+        )
+    )
+    gate = payload["last_gate_run"]
+    if gate:
+        print(f"last gate run: {gate['run_id']} -> {gate['status']}")
+        for check in gate["failed_checks"] or []:
+            print(f"  failed: {check}")
+    for table, n in sorted(payload["mart_row_counts"].items()):
+        print(f"  mart.{table}: {n} rows")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from scrutin.demo import run_demo
+
+    return run_demo()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="scrutin", description="Scrutin: polling-station mart for French election campaigns."
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser(
+        "setup",
+        help="start the local PostgreSQL (unless SCRUTIN_DATABASE_URL), "
+        "create databases, roles, Airflow metadata",
+    )
+    p.add_argument("--no-airflow", action="store_true", help="skip Airflow's metadata DB")
+    p.set_defaults(func=cmd_setup)
+
+    ingest = sub.add_parser("ingest", help="load one source file by hand").add_subparsers(
+        dest="source", required=True
+    )
+    p = ingest.add_parser("elections", help="a Ministry per-bureau results file")
+    p.add_argument("path")
+    p.add_argument("--election-id", required=True, help="e.g. 2024_legi_t1")
+    p.set_defaults(func=cmd_ingest_elections)
+
+    p = sub.add_parser("build", help="dbt build into mart_audit, audit, publish (the gate)")
+    p.add_argument("--run-id", default=None)
+    p.set_defaults(func=cmd_build)
+
+    p = sub.add_parser("publish", help="publication management")
+    p.add_argument("--rollback", action="store_true", help="restore the previous publication")
+    p.set_defaults(func=cmd_publish)
+
+    p = sub.add_parser("status", help="warehouse, last publication, published row counts")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser("demo", help="run every DAG on the bundled sample with dag.test()")
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    _configure_logging(args.verbose)
+    apply_environment_defaults()
+    started = time.monotonic()
+    try:
+        code = int(args.func(args))
+    except Exception as exc:
+        # Errors a user can hit (bad file, unreachable server) carry their own message.
+        if args.verbose or os.environ.get("SCRUTIN_TRACEBACK"):
+            raise
+        print(f"scrutin {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    log.debug("done in %.1f s", time.monotonic() - started)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

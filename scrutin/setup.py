@@ -1,0 +1,147 @@
+"""One idempotent setup: local server, databases, warehouse layout, BI role, Airflow metadata DB.
+
+`scrutin setup` (and so `make demo` / `make test`) runs this. Each step checks before it acts, so a
+re-run costs about a second.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from scrutin.config import (
+    PROJECT_ROOT,
+    airflow_database_url,
+    apply_environment_defaults,
+    bi_reader_password,
+    bi_reader_role,
+    database_url,
+    dsn_parts,
+    with_database,
+)
+
+log = logging.getLogger("scrutin.setup")
+
+
+def start_local_server() -> None:
+    """Start the project's own PostgreSQL unless SCRUTIN_DATABASE_URL names a server."""
+    if os.environ.get("SCRUTIN_DATABASE_URL"):
+        log.info("SCRUTIN_DATABASE_URL is set: using that server")
+        return
+    script = PROJECT_ROOT / "scripts" / "local_pg.sh"
+    subprocess.run(["bash", str(script), "start"], check=True)
+
+
+def ensure_database(server_url: str, name: str) -> bool:
+    """Create database `name` on the server of `server_url` if missing; True when created."""
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(with_database(server_url, "postgres"), autocommit=True) as conn:
+        exists = conn.execute("select 1 from pg_database where datname = %s", (name,)).fetchone()
+        if exists:
+            return False
+        conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+        log.info("created database %s", name)
+        return True
+
+
+def ensure_bi_role(url: str, closed_databases: tuple[str, ...] = ()) -> None:
+    """The read-only role BI tools use: it can read `mart` and nothing else.
+
+    Grants on the tables of `mart` are (re)applied at every publication; here we only make sure the
+    role exists and can connect, and that nothing else is open to PUBLIC.
+    """
+    import psycopg
+    from psycopg import sql
+
+    role = bi_reader_role()
+    password = bi_reader_password()
+    dbname = dsn_parts(url).dbname
+    with psycopg.connect(url, autocommit=True) as conn:
+        exists = conn.execute("select 1 from pg_roles where rolname = %s", (role,)).fetchone()
+        if not exists:
+            conn.execute(sql.SQL("create role {} login").format(sql.Identifier(role)))
+            log.info("created read-only BI role %s", role)
+        if password:
+            conn.execute(
+                sql.SQL("alter role {} login password {}").format(
+                    sql.Identifier(role), sql.Literal(password)
+                )
+            )
+        conn.execute(
+            sql.SQL("grant connect on database {} to {}").format(
+                sql.Identifier(dbname), sql.Identifier(role)
+            )
+        )
+        # PUBLIC may use schema public by default: close it so the role sees `mart` only.
+        conn.execute("revoke all on schema public from public")
+        conn.execute(sql.SQL("alter role {} set search_path = mart").format(sql.Identifier(role)))
+        # Our other databases on this server (Airflow's metadata) are closed to PUBLIC.
+        for other in closed_databases:
+            conn.execute(
+                sql.SQL("revoke connect on database {} from public").format(sql.Identifier(other))
+            )
+
+
+def _airflow_stamp_path() -> Path:
+    return Path(os.environ["AIRFLOW_HOME"]) / ".scrutin-migrated"
+
+
+def migrate_airflow(force: bool = False) -> None:
+    """`airflow db migrate` once per (Airflow version, metadata DB); re-runs are skipped."""
+    from importlib.metadata import version
+
+    stamp = _airflow_stamp_path()
+    want = f"{version('apache-airflow')} {airflow_database_url()}"
+    if not force and stamp.exists() and stamp.read_text() == want and _airflow_db_has_tables():
+        return
+    Path(os.environ["AIRFLOW_HOME"]).mkdir(parents=True, exist_ok=True)
+    log.info("migrating Airflow's metadata database (first run only, ~10 s)")
+    airflow_bin = Path(sys.executable).parent / "airflow"
+    subprocess.run(
+        [str(airflow_bin), "db", "migrate"],
+        check=True,
+        env=os.environ.copy(),
+        stdout=subprocess.DEVNULL,
+    )
+    stamp.write_text(want)
+
+
+def _airflow_db_has_tables() -> bool:
+    import psycopg
+
+    url = airflow_database_url().replace("postgresql+psycopg2://", "postgresql://", 1)
+    try:
+        with psycopg.connect(url) as conn:
+            row = conn.execute(
+                "select to_regclass('public.alembic_version') is not null"
+            ).fetchone()
+            return bool(row and row[0])
+    except psycopg.OperationalError:
+        return False
+
+
+def setup(with_airflow: bool = True) -> None:
+    """Everything a run needs, idempotently."""
+    from scrutin.db import connect, ensure_warehouse
+
+    start_local_server()
+    apply_environment_defaults()
+    url = database_url()
+    ensure_database(url, dsn_parts(url).dbname)
+    with connect(url) as conn:
+        ensure_warehouse(conn)
+    closed: tuple[str, ...] = ()
+    if with_airflow:
+        airflow_url = airflow_database_url().replace("postgresql+psycopg2://", "postgresql://", 1)
+        airflow_db = dsn_parts(airflow_url).dbname
+        ensure_database(airflow_url, airflow_db)
+        if dsn_parts(airflow_url).host == dsn_parts(url).host:
+            closed = (airflow_db,)
+    ensure_bi_role(url, closed)
+    if with_airflow:
+        migrate_airflow()
