@@ -17,13 +17,14 @@ import os
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from expectations.suites import SUITES, Check, Severity, SuiteSpec
 
 if TYPE_CHECKING:
     from great_expectations.core import ExpectationValidationResult
     from great_expectations.data_context import AbstractDataContext
+    from great_expectations.datasource.fluent import PostgresDatasource
 
 log = logging.getLogger(__name__)
 
@@ -31,9 +32,9 @@ DATASOURCE_NAME = "scrutin_warehouse"
 # Values kept per failed expectation: enough to find the rows, small enough for a jsonb column.
 EXAMPLES_KEPT = 5
 # What the SQL checks return (GX caps the fetch at 200 rows); column checks keep their summary.
-_SQL_RESULT_FORMAT = {"result_format": "COMPLETE"}
-_COLUMN_RESULT_FORMAT = {"result_format": "SUMMARY", "partial_unexpected_count": EXAMPLES_KEPT}
+_SQL_RESULT_FORMAT: dict[str, Any] = {"result_format": "COMPLETE"}
 _SQL_EXPECTATION = "UnexpectedRowsExpectation"
+_MAX_ERROR_CHARS = 500
 # Pseudo-expectations recorded when a suite cannot run at all.
 _MISSING_TABLE_CHECK = "table_exists"
 _SUITE_ERROR_CHECK = "suite_run"
@@ -99,17 +100,16 @@ class GateOutcome:
         return [d for o in self.outcomes for d in o.warnings]
 
 
-class SuiteTableMissingError(LookupError):
-    """A table the suite validates or reads does not exist."""
-
-
 # ---- public API -----------------------------------------------------------------------------
 
 
 def run_suite(url: str, suite: SuiteSpec, run_id: str) -> SuiteOutcome:
     """Validate one suite against the warehouse at `url` and record every result."""
     context = _ephemeral_context(url)
-    return _run_and_record(url, context, suite, run_id)
+    try:
+        return _run_and_record(url, context, suite, run_id)
+    finally:
+        _close(context)
 
 
 def run_suites(url: str, suite_names: Sequence[str], run_id: str) -> GateOutcome:
@@ -117,8 +117,12 @@ def run_suites(url: str, suite_names: Sequence[str], run_id: str) -> GateOutcome
     unknown = [name for name in suite_names if name not in SUITES]
     if unknown:
         raise ValueError(f"unknown suite(s) {unknown}; known: {sorted(SUITES)}")
+    names = list(dict.fromkeys(suite_names))  # a suite named twice runs once
     context = _ephemeral_context(url)
-    outcomes = tuple(_run_and_record(url, context, SUITES[name], run_id) for name in suite_names)
+    try:
+        outcomes = tuple(_run_and_record(url, context, SUITES[name], run_id) for name in names)
+    finally:
+        _close(context)
     gate = GateOutcome(run_id=run_id, outcomes=outcomes)
     log.info(
         "quality gate %s: %s (%d failed, %d warnings)",
@@ -147,6 +151,8 @@ def _import_gx() -> Any:
     logging.getLogger("great_expectations").setLevel(logging.WARNING)
     import great_expectations as gx
 
+    # This module pins its own logger to INFO at import, above the package logger's level.
+    logging.getLogger("great_expectations.data_context.types.base").setLevel(logging.WARNING)
     return gx
 
 
@@ -160,46 +166,62 @@ def _ephemeral_context(url: str) -> AbstractDataContext:
     return context
 
 
+def _close(context: AbstractDataContext) -> None:
+    """Release the pooled connections now rather than at garbage collection."""
+    _datasource(context).get_engine().dispose()
+
+
+def _datasource(context: AbstractDataContext) -> PostgresDatasource:
+    return cast("PostgresDatasource", context.data_sources.get(DATASOURCE_NAME))
+
+
 def _run_and_record(
     url: str, context: AbstractDataContext, suite: SuiteSpec, run_id: str
 ) -> SuiteOutcome:
+    """Validate, then record. A suite that cannot run is a failed outcome, recorded too.
+
+    An unreachable warehouse is not a data problem: that error propagates (the caller retries).
+    """
     started = time.perf_counter()
-    try:
-        _require_tables(url, (suite.table, *suite.requires))
-        results = _validate(context, suite)
-        outcome = SuiteOutcome(
-            suite=suite.name,
-            target=suite.table,
-            run_id=run_id,
-            results=tuple(results),
-            duration_s=time.perf_counter() - started,
+    error: str | None = None
+    results: tuple[CheckResult, ...] = ()
+    missing = _missing_table(url, (suite.table, *suite.requires))
+    if missing is not None:
+        error = (
+            f"table {missing} does not exist (not loaded yet, or the build that creates it "
+            "failed): nothing to validate"
         )
-    except Exception as exc:  # any GX or database error is a refusal, never a crash of the gate
-        error = _scrub(_error_message(exc), url)
+        results = (_error_result(suite, error, expectation=_MISSING_TABLE_CHECK),)
+    else:
+        try:
+            results = tuple(_validate(context, suite))
+        except Exception as exc:  # a GX error refuses this suite, it does not crash the gate
+            error = _scrub(f"{type(exc).__name__}: {exc}", url)[:_MAX_ERROR_CHARS]
+            results = (_error_result(suite, error, expectation=_SUITE_ERROR_CHECK),)
+    if error is not None:
         log.warning("suite %s on %s could not run: %s", suite.name, suite.table, error)
-        outcome = SuiteOutcome(
-            suite=suite.name,
-            target=suite.table,
-            run_id=run_id,
-            results=(_error_result(suite, error, missing=isinstance(exc, SuiteTableMissingError)),),
-            duration_s=time.perf_counter() - started,
-            error=error,
-        )
+    outcome = SuiteOutcome(
+        suite=suite.name,
+        target=suite.table,
+        run_id=run_id,
+        results=results,
+        duration_s=time.perf_counter() - started,
+        error=error,
+    )
     _record(url, outcome)
     return outcome
 
 
-def _require_tables(url: str, tables: Iterable[str]) -> None:
+def _missing_table(url: str, tables: Iterable[str]) -> str | None:
+    """The first of `tables` that does not exist (GX would only say so in a stack trace)."""
     from scrutin.db import connect
 
     with connect(url, autocommit=True) as conn:
         for table in tables:
             row = conn.execute("select to_regclass(%s) is not null", (table,)).fetchone()
             if not (row and row[0]):
-                raise SuiteTableMissingError(
-                    f"table {table} does not exist (not loaded yet, or the build that creates it "
-                    "failed): nothing to validate"
-                )
+                return table
+    return None
 
 
 def _validate(context: AbstractDataContext, suite: SuiteSpec) -> list[CheckResult]:
@@ -210,14 +232,18 @@ def _validate(context: AbstractDataContext, suite: SuiteSpec) -> list[CheckResul
     an `UnexpectedRowsExpectation` (GX fetches at most 200 of them).
     """
     gx = _import_gx()
-    datasource = context.data_sources.get(DATASOURCE_NAME)
-    asset = datasource.add_table_asset(
+    asset = _datasource(context).add_table_asset(
         name=suite.name, table_name=suite.table_name, schema_name=suite.schema_name
     )
     batch = asset.add_batch_definition_whole_table(name=f"{suite.name}__whole_table")
 
+    column_result_format: dict[str, Any] = {
+        "result_format": "SUMMARY",
+        "partial_unexpected_count": EXAMPLES_KEPT,
+        "unexpected_index_column_names": list(suite.key_columns),
+    }
     by_position: dict[int, CheckResult] = {}
-    for group, result_format in (("columns", _COLUMN_RESULT_FORMAT), ("sql", _SQL_RESULT_FORMAT)):
+    for group, result_format in (("columns", column_result_format), ("sql", _SQL_RESULT_FORMAT)):
         positions = [
             i
             for i, check in enumerate(suite.checks)
@@ -234,20 +260,38 @@ def _validate(context: AbstractDataContext, suite: SuiteSpec) -> list[CheckResul
         )
         run = definition.run(result_format=result_format)
         for result in run.results:
-            i = int(result.expectation_config.meta["check"])
-            by_position[i] = _check_result(suite, suite.checks[i], result)
-    return [by_position[i] for i in sorted(by_position)]
+            config = result.expectation_config
+            if config is None or "check" not in config.meta:
+                continue  # not one of ours: reported below as missing
+            i = int(config.meta["check"])
+            by_position[i] = _check_result(suite, suite.checks[i], result, config.type)
+    # A check GX did not report on must not pass silently: it is a failed check.
+    return [by_position.get(i) or _unreported(suite, check) for i, check in enumerate(suite.checks)]
+
+
+def _unreported(suite: SuiteSpec, check: Check) -> CheckResult:
+    observed = {"exception": "Great Expectations returned no result for this expectation"}
+    return CheckResult(
+        suite=suite.name,
+        target=suite.table,
+        expectation=check.expectation_type,
+        column=check.column,
+        severity=check.severity,
+        success=False,
+        observed=observed,
+        description=_describe(suite, check, False, observed),
+    )
 
 
 def _check_result(
-    suite: SuiteSpec, check: Check, result: ExpectationValidationResult
+    suite: SuiteSpec, check: Check, result: ExpectationValidationResult, expectation_type: str
 ) -> CheckResult:
     observed = _observed(check, result)
     success = bool(result.success) and "exception" not in observed
     return CheckResult(
         suite=suite.name,
         target=suite.table,
-        expectation=result.expectation_config.type,
+        expectation=expectation_type,
         column=check.column,
         severity=check.severity,
         success=success,
@@ -269,14 +313,28 @@ def _observed(check: Check, result: ExpectationValidationResult) -> dict[str, An
         for key in ("element_count", "unexpected_count", "unexpected_percent", "observed_value"):
             if raw.get(key) is not None:
                 summary[key] = raw[key]
-        if "partial_unexpected_list" in raw:
-            summary["partial_unexpected_list"] = list(raw["partial_unexpected_list"])[
-                :EXAMPLES_KEPT
-            ]
-    info = result.exception_info or {}
-    if info.get("raised_exception"):
-        summary["exception"] = str(info.get("exception_message"))
+        for key in ("partial_unexpected_list", "partial_unexpected_index_list"):
+            if raw.get(key) is not None:
+                summary[key] = list(raw[key])[:EXAMPLES_KEPT]
+    error = _exception_message(result)
+    if error is not None:
+        summary["exception"] = error
     return json.loads(json.dumps(summary, default=str))
+
+
+def _exception_message(result: ExpectationValidationResult) -> str | None:
+    """The first error GX caught for this expectation, without the echoed SQL.
+
+    `exception_info` is flat when the expectation itself raised, and keyed by metric id when a
+    metric failed (a SQL error in an `UnexpectedRowsExpectation`, a missing column).
+    """
+    info: Mapping[str, Any] = result.exception_info or {}
+    candidates = [info, *(v for v in info.values() if isinstance(v, Mapping))]
+    for candidate in candidates:
+        if candidate.get("raised_exception"):
+            message = str(candidate.get("exception_message") or "unknown error")
+            return message.split("\n[SQL:", 1)[0][:_MAX_ERROR_CHARS]
+    return None
 
 
 def _describe(suite: SuiteSpec, check: Check, success: bool, observed: Mapping[str, Any]) -> str:
@@ -289,7 +347,10 @@ def _describe(suite: SuiteSpec, check: Check, success: bool, observed: Mapping[s
     if "exception" in observed:
         return f"{head} failed: could not evaluate: {observed['exception']}"
     count = observed.get("unexpected_count")
-    examples = observed.get("partial_unexpected_list")
+    # Keyed rows (`{"bureau_id": ..., "votants": -3}`) say where; bare values only say what.
+    examples = observed.get("partial_unexpected_index_list") or observed.get(
+        "partial_unexpected_list"
+    )
     if count is not None:
         noun = "rows" if check.expectation == _SQL_EXPECTATION else "values"
         detail = f"{count} unexpected {noun}"
@@ -304,23 +365,17 @@ def _expected(check: Check) -> str:
     return ", ".join(f"{k}={v}" for k, v in check.kwargs.items() if k not in ("column",))
 
 
-def _error_result(suite: SuiteSpec, error: str, *, missing: bool) -> CheckResult:
+def _error_result(suite: SuiteSpec, error: str, *, expectation: str) -> CheckResult:
     return CheckResult(
         suite=suite.name,
         target=suite.table,
-        expectation=_MISSING_TABLE_CHECK if missing else _SUITE_ERROR_CHECK,
+        expectation=expectation,
         column=None,
         severity="fail",
         success=False,
         observed={"error": error},
         description=f"{suite.name}: {error}",
     )
-
-
-def _error_message(exc: BaseException) -> str:
-    if isinstance(exc, SuiteTableMissingError):
-        return str(exc)
-    return f"{type(exc).__name__}: {exc}".strip()
 
 
 def _scrub(message: str, url: str) -> str:

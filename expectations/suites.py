@@ -8,8 +8,12 @@ for the Great Expectations import (~7 s); `Check.build()` turns a check into a G
 only when the runner needs it.
 
 SQL checks (`UnexpectedRowsExpectation`) write `{batch}` for the validated table and only look at
-raw rows of batches whose ledger status is `loaded`: a failed load rolls back, but a batch that is
-still `running` or was `superseded` must not decide the gate.
+raw rows of batches whose ledger status is `loaded` (a join on `raw.batch_ledger`): a failed load
+rolls back, but a batch that is still `running` or was `superseded` must not decide the gate.
+
+GX 1.24 renders `{batch}` of a table asset in two ways: `(select * from t where true) AS subselect`
+when the query has no JOIN, a bare `(select ...)` when it has one ("aliasing is up to you"). Every
+SQL check here therefore contains a JOIN and aliases `{batch}` itself; `no_rows()` enforces it.
 """
 
 from __future__ import annotations
@@ -39,7 +43,12 @@ AUDIT_KEY_COLUMNS = ("election_id", "bureau_id", "code_departement", "code_commu
 # least one letter (so an unpadded `29019_1` is refused, `13055_A12` accepted).
 BUREAU_ID_REGEX = r"^([0-9]{5}|2[AB][0-9]{3})_([0-9]{4}|[0-9A-Z]*[A-Z][0-9A-Z]*)$"
 
-_LOADED_BATCHES = f"select batch_id from {BATCH_LEDGER_TABLE} where status = 'loaded'"
+_JOIN_KEYWORD = re.compile(r"\bjoin\b", re.IGNORECASE)
+_ALIASED_BATCH = re.compile(r"\{batch\}\s+as\s+\w+", re.IGNORECASE)
+
+
+# GX 1.x carries its own failure severity; keep it in step for anyone reading raw GX results.
+_GX_SEVERITY: Mapping[str, str] = MappingProxyType({"fail": "critical", "warn": "warning"})
 
 
 def _snake_case(class_name: str) -> str:
@@ -97,7 +106,11 @@ class Check:
 
         cls = getattr(gxe, self.expectation)
         # Caught per expectation: one broken check must not hide the results of the others.
-        extra: dict[str, Any] = {"meta": dict(meta or {}), "catch_exceptions": True}
+        extra: dict[str, Any] = {
+            "meta": dict(meta or {}),
+            "catch_exceptions": True,
+            "severity": _GX_SEVERITY[self.severity],
+        }
         if self.label:
             extra["description"] = self.label
         expectation: Expectation = cls(**self.kwargs, **extra)
@@ -106,13 +119,18 @@ class Check:
 
 @dataclass(frozen=True)
 class SuiteSpec:
-    """A named suite guarding one schema-qualified table."""
+    """A named suite guarding one schema-qualified table.
+
+    `requires` lists the other tables its SQL checks read; `key_columns` identify a row in the
+    examples of a failed column check.
+    """
 
     name: str
     table: str
     checks: tuple[Check, ...]
     description: str = ""
     requires: tuple[str, ...] = field(default=())
+    key_columns: tuple[str, ...] = ("election_id", "bureau_id")
 
     def __post_init__(self) -> None:
         if "." not in self.table:
@@ -170,7 +188,12 @@ def row_count_at_least(min_value: int, severity: Severity = "fail") -> Check:
 
 
 def no_rows(label: str, query: str, columns: tuple[str, ...], severity: Severity = "fail") -> Check:
-    """A SQL check: `query` selects the offending rows (keys first, they become the examples)."""
+    """A SQL check: `query` selects the offending rows (keys first, they become the examples).
+
+    The query must join (on the batch ledger, say) and alias `{batch}`: see the module docstring.
+    """
+    if not (_JOIN_KEYWORD.search(query) and _ALIASED_BATCH.search(query)):
+        raise ValueError(f"SQL check {label!r} must contain a JOIN and alias {{batch}}: {query}")
     return Check(
         "UnexpectedRowsExpectation",
         {"unexpected_rows_query": query},
@@ -182,19 +205,20 @@ def no_rows(label: str, query: str, columns: tuple[str, ...], severity: Severity
 
 # ---- raw_election_results -------------------------------------------------------------------
 
-_BUREAU_ROWS_WHERE = f"""
+
+def _bureau_rows(columns: str, condition: str) -> str:
+    """Bureau rows of loaded batches that break `condition`, keys first."""
+    return f"""
 select
     b.election_id,
     b.bureau_id,
-    {{columns}}
-from {{{{batch}}}} as b
-where b.batch_id in ({_LOADED_BATCHES})
-    and {{condition}}
+    {columns}
+from {{batch}} as b
+inner join {BATCH_LEDGER_TABLE} as l
+    on l.batch_id = b.batch_id
+where l.status = 'loaded'
+    and {condition}
 """
-
-
-def _bureau_rows(columns: str, condition: str) -> str:
-    return _BUREAU_ROWS_WHERE.format(columns=columns, condition=condition)
 
 
 RAW_ELECTION_RESULTS = SuiteSpec(
@@ -247,7 +271,9 @@ with candidate_votes as (
         c.bureau_id,
         sum(c.voix) as voix
     from {{batch}} as c
-    where c.batch_id in ({_LOADED_BATCHES})
+    inner join {BATCH_LEDGER_TABLE} as l
+        on l.batch_id = c.batch_id
+    where l.status = 'loaded'
     group by
         c.election_id,
         c.bureau_id
@@ -259,7 +285,9 @@ bureaux as (
         b.bureau_id,
         b.exprimes
     from {RAW_BUREAU_TABLE} as b
-    where b.batch_id in ({_LOADED_BATCHES})
+    inner join {BATCH_LEDGER_TABLE} as l
+        on l.batch_id = b.batch_id
+    where l.status = 'loaded'
         and b.election_id in (select election_id from candidate_votes)
 )
 
@@ -281,13 +309,17 @@ select
     c.bureau_id,
     c.numero_panneau
 from {{batch}} as c
-where c.batch_id in ({_LOADED_BATCHES})
+inner join {BATCH_LEDGER_TABLE} as l
+    on l.batch_id = c.batch_id
+where l.status = 'loaded'
     and not exists (
         select 1
         from {RAW_BUREAU_TABLE} as b
+        inner join {BATCH_LEDGER_TABLE} as bl
+            on bl.batch_id = b.batch_id
         where b.election_id = c.election_id
             and b.bureau_id = c.bureau_id
-            and b.batch_id in ({_LOADED_BATCHES})
+            and bl.status = 'loaded'
     )
 """
 
@@ -319,7 +351,9 @@ select
     b.election_id,
     b.bureau_id
 from {RAW_BUREAU_TABLE} as b
-where b.batch_id in ({_LOADED_BATCHES})
+inner join {BATCH_LEDGER_TABLE} as l
+    on l.batch_id = b.batch_id
+where l.status = 'loaded'
     and not exists (
         select 1
         from {{batch}} as m
@@ -336,9 +370,11 @@ from {{batch}} as m
 where not exists (
     select 1
     from {RAW_BUREAU_TABLE} as b
+    inner join {BATCH_LEDGER_TABLE} as l
+        on l.batch_id = b.batch_id
     where b.election_id = m.election_id
         and b.bureau_id = m.bureau_id
-        and b.batch_id in ({_LOADED_BATCHES})
+        and l.status = 'loaded'
 )
 """
 
@@ -351,13 +387,21 @@ select
     b.inscrits,
     m.voters,
     b.votants,
+    m.abstentions,
+    b.abstentions as raw_abstentions,
     m.valid_votes,
-    b.exprimes
+    b.exprimes,
+    m.blank_votes,
+    b.blancs,
+    m.null_votes,
+    b.nuls
 from {{batch}} as m
 inner join {RAW_BUREAU_TABLE} as b
     on b.election_id = m.election_id
     and b.bureau_id = m.bureau_id
-where b.batch_id in ({_LOADED_BATCHES})
+inner join {BATCH_LEDGER_TABLE} as l
+    on l.batch_id = b.batch_id
+where l.status = 'loaded'
     and (
         m.registered is distinct from b.inscrits
         or m.voters is distinct from b.votants
