@@ -51,9 +51,9 @@ def ingest_elections() -> None:
     def load_results_file(entry: dict[str, str]) -> dict[str, Any]:
         """Load one file (idempotent); bad data fails the task without retry."""
         from airflow.sdk.exceptions import AirflowFailException
-        from ingestion.loaders.elections import load_results_file as load
 
         from ingestion.errors import SourceFormatError
+        from ingestion.loaders.elections import load_results_file as load
         from scrutin.config import database_url
 
         try:
@@ -66,9 +66,9 @@ def ingest_elections() -> None:
     def validate_raw_results(reports: list[dict[str, Any]]) -> dict[str, Any]:
         """Raw suites gate the asset: a failing batch never emits it."""
         from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+
         from expectations.runner import run_suites
         from expectations.suites import RAW_SUITES
-
         from scrutin.config import database_url
         from scrutin.pipeline import new_run_id
 
@@ -77,7 +77,9 @@ def ingest_elections() -> None:
             raise AirflowSkipException("no new results file: nothing to announce downstream")
         outcome = run_suites(database_url(), list(RAW_SUITES), new_run_id("ingest_elections"))
         if not outcome.success:
-            raise AirflowFailException("raw results checks failed:\n" + "\n".join(outcome.failed))
+            raise AirflowFailException(
+                "raw results checks failed:\n" + "\n".join(outcome.failed_checks)
+            )
         return {"files_loaded": len(loaded)}
 
     validate_raw_results(load_results_file.expand(entry=discover_results_files()))

@@ -76,11 +76,12 @@ def validate_audit(url: str, run_id: str) -> dict[str, Any]:
     from expectations.suites import AUDIT_SUITES, RAW_SUITES
 
     outcome = run_suites(url, [*RAW_SUITES, *AUDIT_SUITES], run_id)
+    evaluated = sum(len(o.results) for o in outcome.outcomes)
     if not outcome.success:
-        _record_gate(url, run_id, "refused", outcome.failed)
-        raise GateRefused("expectations", outcome.failed)
-    log.info("expectations passed: %d evaluated", outcome.evaluated)
-    return {"expectations": outcome.evaluated, "warnings": outcome.warnings}
+        _record_gate(url, run_id, "refused", outcome.failed_checks)
+        raise GateRefused("expectations", outcome.failed_checks)
+    log.info("expectations passed: %d evaluated", evaluated)
+    return {"expectations": evaluated, "warnings": outcome.warnings}
 
 
 def publish_audited(url: str, run_id: str, summary: dict[str, Any]) -> dict[str, int]:

@@ -515,6 +515,34 @@ def test_candidate_votes_not_summing_to_valid_fail_candidate_suite(
 
 
 @pytest.mark.db
+def test_duplicate_candidate_panel_fails_candidate_suite(
+    gx_url: str, db: psycopg.Connection
+) -> None:
+    from expectations.runner import run_suite
+
+    batch_id = db.execute(
+        "select batch_id from raw.election_results_bureau where election_id = %s limit 1",
+        (ELECTION,),
+    ).fetchone()[0]  # type: ignore[index]
+    # A second panel-1 row with 0 votes: the sums still hold, only the key is broken.
+    _insert_candidates(db, batch_id, "2A004_0001", [("DIV", 0)])
+    try:
+        outcome = run_suite(gx_url, RAW_ELECTION_CANDIDATES, _run_id())
+    finally:
+        db.execute(
+            "delete from raw.election_results_candidate "
+            "where election_id = %s and bureau_id = '2A004_0001' and nuance = 'DIV'",
+            (ELECTION,),
+        )
+    _assert_fails(
+        outcome,
+        "unexpected_rows_expectation(election_id, bureau_id, numero_panneau)",
+        '"bureau_id": "2A004_0001", "numero_panneau": 1, "row_count": 2',
+    )
+    assert len(outcome.failed_checks) == 1, outcome.failed_checks
+
+
+@pytest.mark.db
 def test_negative_votes_and_orphan_candidates_fail_candidate_suite(
     gx_url: str, db: psycopg.Connection
 ) -> None:
@@ -716,7 +744,14 @@ def test_sql_checks_ignore_batches_not_loaded(gx_url: str, db: psycopg.Connectio
     finally:
         db.execute("delete from raw.election_results_bureau where election_id = '2099_gx_running'")
     assert outcome.success, outcome.failed_checks
+    assert len(outcome.warnings) == 1
+    assert outcome.warnings[0].startswith(
+        "raw_election_results: unexpected_rows_expectation(batch_id) "
+        "[every row belongs to a loaded batch of raw.batch_ledger] failed: 1 unexpected rows"
+    )
+    assert '"status": "running"' in outcome.warnings[0]
     _assert_fails(loaded, "votants = exprimes + blancs + nuls", "2099_gx_running")
+    assert loaded.warnings == []
 
 
 @pytest.mark.db
