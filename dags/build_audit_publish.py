@@ -6,16 +6,19 @@ Thin wiring only: the gate lives in `scrutin.pipeline` (the same code `scrutin b
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import operator
 from typing import Any
 
 from airflow.sdk import dag, task
 
-from scrutin.assets import DEFAULT_ARGS, PUBLISHED_MART, RAW_ELECTION_RESULTS
+from scrutin.assets import DEFAULT_ARGS, PUBLISHED_MART, RAW_ASSETS
 
 DOC_MD = """
 ### Build, audit, publish
 
-Scheduled on the raw assets (`scrutin_raw_election_results`, …).
+Scheduled on any of the raw assets (`scrutin_raw_election_results`, `scrutin_raw_reu`,
+`scrutin_raw_electoral_roll`, `scrutin_raw_canvass`, `scrutin_raw_census`, `scrutin_raw_geography`).
 
 1. `dbt_build_audit_schema` — `dbt build` (models, unit tests, data tests, contracts) into
    `mart_audit`, never into `mart`. Every node result lands in `ops.dbt_results`.
@@ -32,7 +35,8 @@ was. See `ops.gate_runs.failed_checks` and the runbook in `docs/operations.md`;
 
 @dag(
     dag_id="build_audit_publish",
-    schedule=[RAW_ELECTION_RESULTS],
+    # Any raw asset update (elections, REU, roll, canvass, census, geography) triggers a build.
+    schedule=functools.reduce(operator.or_, RAW_ASSETS),
     start_date=dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
     catchup=False,
     max_active_runs=1,

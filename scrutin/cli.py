@@ -181,6 +181,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--election-id", required=True, help="e.g. 2024_legi_t1")
     p.set_defaults(func=cmd_ingest_elections)
 
+    from scrutin.commands import register_all
+
+    register_all(sub, ingest)
+
     p = sub.add_parser("build", help="dbt build into mart_audit, audit, publish (the gate)")
     p.add_argument("--run-id", default=None)
     p.set_defaults(func=cmd_build)

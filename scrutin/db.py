@@ -19,7 +19,10 @@ def connect(url: str | None = None, *, autocommit: bool = False) -> psycopg.Conn
 
 
 def warehouse_ddl() -> str:
-    return resources.files("scrutin").joinpath("sql/warehouse.sql").read_text(encoding="utf-8")
+    """Every `scrutin/sql/*.sql` file, in name order (00_core first, then one file per source)."""
+    folder = resources.files("scrutin").joinpath("sql")
+    files = sorted((f for f in folder.iterdir() if f.name.endswith(".sql")), key=lambda f: f.name)
+    return "\n".join(f.read_text(encoding="utf-8") for f in files)
 
 
 def ensure_warehouse(conn: psycopg.Connection) -> None:
