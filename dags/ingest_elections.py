@@ -72,7 +72,8 @@ def ingest_elections() -> None:
         from scrutin.config import database_url
         from scrutin.pipeline import new_run_id
 
-        loaded = [r for r in reports if r["status"] == "loaded"]
+        # Index the mapped results: iterating a lazy XCom sequence probes one past its end.
+        loaded = [reports[i] for i in range(len(reports)) if reports[i]["status"] == "loaded"]
         if not loaded:
             raise AirflowSkipException("no new results file: nothing to announce downstream")
         outcome = run_suites(database_url(), list(RAW_SUITES), new_run_id("ingest_elections"))

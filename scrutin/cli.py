@@ -155,7 +155,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from scrutin.demo import run_demo
 
-    return run_demo()
+    return run_demo(verbose=args.verbose)
 
 
 def build_parser() -> argparse.ArgumentParser:
