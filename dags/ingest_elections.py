@@ -16,7 +16,8 @@ DOC_MD = """
 ### Ingest election results
 
 Looks at the results landing folder (`SCRUTIN_ELECTIONS_DIR`, default: the bundled sample
-`data/sample/elections/`, whose `manifest.yml` maps each file to an election id such as
+`data/sample/elections/`, whose `manifest.yml` maps each file — a local path, or a published URL
+with its sha256, fetched once into the cache `SCRUTIN_CACHE_DIR` — to an election id such as
 `2024_legi_t1`), loads each new file into `raw.election_results_bureau` and
 `raw.election_results_candidate` with `COPY` (one transaction per file; a file already loaded is
 skipped by its sha256), then runs the raw Great Expectations suites.
@@ -52,15 +53,20 @@ def ingest_elections() -> None:
         """Load one file (idempotent); bad data fails the task without retry."""
         from airflow.sdk.exceptions import AirflowFailException
 
+        from ingestion.download import DownloadRefused
         from ingestion.errors import SourceFormatError
         from ingestion.loaders.elections import load_results_file as load
+        from ingestion.manifest import entry_from_dict
         from scrutin.config import database_url
 
+        item = entry_from_dict(entry)
         try:
-            report = load(database_url(), entry["path"], entry["election_id"])
-        except SourceFormatError as exc:
+            # A checksum mismatch is a data problem (fail now); a network error is retried.
+            path = item.local_path()
+            report = load(database_url(), path, item.election_id)
+        except (SourceFormatError, DownloadRefused) as exc:
             raise AirflowFailException(str(exc)) from exc
-        return {"path": entry["path"], "status": report.status, "rows": report.rows_read}
+        return {"path": str(path), "status": report.status, "rows": report.rows_read}
 
     @task(outlets=[RAW_ELECTION_RESULTS])
     def validate_raw_results(reports: list[dict[str, Any]]) -> dict[str, Any]:
