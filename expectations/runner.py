@@ -19,7 +19,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
-from expectations.suites import SUITES, Check, Severity, SuiteSpec
+from expectations.registry import all_suites
+from expectations.suites import Check, Severity, SuiteSpec
 
 if TYPE_CHECKING:
     from great_expectations.core import ExpectationValidationResult
@@ -114,13 +115,14 @@ def run_suite(url: str, suite: SuiteSpec, run_id: str) -> SuiteOutcome:
 
 def run_suites(url: str, suite_names: Sequence[str], run_id: str) -> GateOutcome:
     """Run the named suites (see `SUITES`) in one GX context; the gate is their conjunction."""
-    unknown = [name for name in suite_names if name not in SUITES]
+    suites = all_suites()
+    unknown = [name for name in suite_names if name not in suites]
     if unknown:
-        raise ValueError(f"unknown suite(s) {unknown}; known: {sorted(SUITES)}")
+        raise ValueError(f"unknown suite(s) {unknown}; known: {sorted(suites)}")
     names = list(dict.fromkeys(suite_names))  # a suite named twice runs once
     context = _ephemeral_context(url)
     try:
-        outcomes = tuple(_run_and_record(url, context, SUITES[name], run_id) for name in names)
+        outcomes = tuple(_run_and_record(url, context, suites[name], run_id) for name in names)
     finally:
         _close(context)
     gate = GateOutcome(run_id=run_id, outcomes=outcomes)

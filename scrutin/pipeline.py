@@ -72,10 +72,10 @@ def dbt_build_audit(url: str, run_id: str) -> dict[str, Any]:
 
 def validate_audit(url: str, run_id: str) -> dict[str, Any]:
     """Stage 2: Great Expectations suites on raw and on the audit schema."""
+    from expectations.registry import audit_suite_names, raw_suite_names
     from expectations.runner import run_suites
-    from expectations.suites import AUDIT_SUITES, RAW_SUITES
 
-    outcome = run_suites(url, [*RAW_SUITES, *AUDIT_SUITES], run_id)
+    outcome = run_suites(url, [*raw_suite_names(), *audit_suite_names()], run_id)
     evaluated = sum(len(o.results) for o in outcome.outcomes)
     if not outcome.success:
         _record_gate(url, run_id, "refused", outcome.failed_checks)
