@@ -63,7 +63,7 @@ def ingest_elections() -> None:
         try:
             # A checksum mismatch is a data problem (fail now); a network error is retried.
             path = item.local_path()
-            report = load(database_url(), path, item.election_id)
+            report = load(database_url(), path, item.election_id, layout=item.layout)
         except (SourceFormatError, DownloadRefused) as exc:
             raise AirflowFailException(str(exc)) from exc
         return {"path": str(path), "status": report.status, "rows": report.rows_read}

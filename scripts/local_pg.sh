@@ -80,6 +80,7 @@ synchronous_commit = off
 full_page_writes = off
 max_connections = 100
 shared_buffers = 256MB
+jit = off
 CONF
   fi
   if as_owner "$bindir/pg_ctl" -D "$PGDATA_DIR" status >/dev/null 2>&1; then

@@ -144,8 +144,10 @@ def _parse(path: Path, data: dict[str, Any]) -> Campaign:
             "campaign_start",
             f"{campaign_start} is after election_date {election_date}: the window would be empty",
         )
-    retention_days = _int(path, data, "retention_days", DEFAULT_RETENTION_DAYS, 0, MAX_RETENTION_DAYS)
-    k_min = _int(path, data, "k_min", DEFAULT_K_MIN, 1, 10_000)
+    retention_days = _int(
+        path, data, "retention_days", default=DEFAULT_RETENTION_DAYS, low=0, high=MAX_RETENTION_DAYS
+    )
+    k_min = _int(path, data, "k_min", default=DEFAULT_K_MIN, low=1, high=10_000)
     return Campaign(
         campaign_id=campaign_id,
         election_date=election_date,
@@ -169,9 +171,7 @@ def _date(path: Path, data: dict[str, Any], key: str) -> dt.date:
     raise CampaignConfigError(path, key, "expected a date written YYYY-MM-DD")
 
 
-def _int(
-    path: Path, data: dict[str, Any], key: str, default: int, low: int, high: int
-) -> int:
+def _int(path: Path, data: dict[str, Any], key: str, *, default: int, low: int, high: int) -> int:
     value = data.get(key, default)
     if value is None:
         value = default

@@ -38,7 +38,9 @@ def cmd_setup(args: argparse.Namespace) -> int:
 def cmd_ingest_elections(args: argparse.Namespace) -> int:
     from ingestion.loaders.elections import load_results_file
 
-    report = load_results_file(database_url(), Path(args.path), args.election_id)
+    report = load_results_file(
+        database_url(), Path(args.path), args.election_id, layout=args.layout
+    )
     print(
         f"{args.path}: {report.status} (batch {report.batch_id}): {report.rows_read} rows read, "
         f"{report.bureau_rows} bureaux, {report.candidate_rows} candidate rows, "
@@ -179,6 +181,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = ingest.add_parser("elections", help="a Ministry per-bureau results file")
     p.add_argument("path")
     p.add_argument("--election-id", required=True, help="e.g. 2024_legi_t1")
+    p.add_argument(
+        "--layout", default=None, help="override header detection (see `scrutin results layouts`)"
+    )
     p.set_defaults(func=cmd_ingest_elections)
 
     from scrutin.commands import register_all

@@ -10,6 +10,7 @@ run (bad project, unreachable warehouse, ...), which is an infrastructure error 
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -116,6 +117,18 @@ def run_dbt(
     return DbtOutcome(success=bool(res.success) and not failed, results=node_results, failed=failed)
 
 
+def campaign_vars() -> dict[str, Any]:
+    """dbt vars that come from the campaign configuration (config/campaign.yml), not from code.
+
+    The campaign's `k_min` overrides the default of dbt_project.yml, so a campaign that raises its
+    suppression threshold gets it in every model without editing the dbt project.
+    """
+    from scrutin.campaign import load_campaign
+
+    campaign = load_campaign()
+    return {"k_min": campaign.k_min}
+
+
 def build(url: str, run_id: str, select: str | None = None) -> DbtOutcome:
     """`dbt build` (models, unit tests, data tests) on warehouse `url`, recorded under `run_id`.
 
@@ -137,6 +150,9 @@ def build(url: str, run_id: str, select: str | None = None) -> DbtOutcome:
     ]
     if select:
         args += ["--select", *select.split()]
+    dbt_vars = campaign_vars()
+    if dbt_vars:
+        args += ["--vars", json.dumps(dbt_vars)]
 
     try:
         lock_conn = connect(url, autocommit=True)

@@ -7,7 +7,16 @@ from typing import Any
 
 from scrutin.config import DAGS_DIR, database_url, redact
 
-DEMO_DAGS = ("ingest_elections", "build_audit_publish")
+# Every ingestion DAG on the bundled sample, in dependency order (REU addresses before the
+# allocation weights and the canvass bureau resolution), then the gate.
+DEMO_DAGS = (
+    "ingest_elections",
+    "ingest_electoral_roll",
+    "ingest_census",
+    "ingest_geography",
+    "ingest_canvass_feedback",
+    "build_audit_publish",
+)
 
 
 class DemoFailed(RuntimeError):
@@ -37,6 +46,7 @@ def run_dag(dag_id: str) -> Any:
 
 def summary_lines() -> list[str]:
     from scrutin.db import connect
+    from scrutin.publish import table_row_counts
 
     lines: list[str] = []
     with connect() as conn, conn.cursor() as cur:
@@ -58,6 +68,20 @@ def summary_lines() -> list[str]:
             "  sample rows (election, bureau, commune, registered, voters, turnout, lead):"
         )
         lines.extend("    " + " | ".join(str(v) for v in row) for row in cur.fetchall())
+        cur.execute(
+            "select count(*) filter (where suppressed), count(*) from mart.canvass_bureau_opinion"
+        )
+        row = cur.fetchone()
+        if row:
+            lines.append(
+                f"  canvass opinion: {row[1] - row[0]} bureaux published, {row[0]} suppressed "
+                "below k_min conversations"
+            )
+        lines.append("  published tables:")
+        lines.extend(
+            f"    mart.{table}: {n} rows"
+            for table, n in sorted(table_row_counts(cur, "mart").items())
+        )
     return lines
 
 
@@ -69,6 +93,8 @@ def run_demo(verbose: bool = False) -> int:
 
     # Task logs go to $AIRFLOW_HOME/logs either way; the console shows warnings only unless -v.
     os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "INFO" if verbose else "WARNING")
+    # Demo mode: the canvass sample is pseudonymised with a public demo key (never real data).
+    os.environ.setdefault("SCRUTIN_DEMO", "1")
     warnings.filterwarnings("ignore", category=DeprecationWarning)
 
     started = time.monotonic()

@@ -43,6 +43,7 @@ def _recreate_database() -> None:
         )
         conn.execute(f'drop database if exists "{TEST_DB}"')
         conn.execute(f'create database "{TEST_DB}"')
+        conn.execute(f'alter database "{TEST_DB}" set jit = off')
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,15 @@ import pytest
 
 from scrutin.config import DAGS_DIR
 
-EXPECTED_DAGS = {"ingest_elections", "build_audit_publish"}
+EXPECTED_DAGS = {
+    "ingest_elections",
+    "ingest_electoral_roll",
+    "ingest_census",
+    "ingest_geography",
+    "ingest_canvass_feedback",
+    "purge_expired_personal_data",
+    "build_audit_publish",
+}
 HEAVY_MODULES = ("great_expectations", "dbt", "pandas", "geopandas", "pynsee", "psycopg")
 
 

@@ -255,11 +255,21 @@ def test_unknown_header_names_line_1_and_the_first_unexpected_column(tmp_path: P
     assert str(err).startswith("circos23-tour1.csv, line 1, column 'Votantz': unknown")
 
 
-def test_older_layout_header_is_refused() -> None:
+def test_truncated_older_layout_header_names_the_missing_column() -> None:
+    """2017–2022 headers are a known layout now: a truncated one names what is missing."""
     header = ["Code du département", "Libellé du département", "Code de la circonscription"]
     with pytest.raises(SourceFormatError) as info:
         detect_layout(header)
-    assert (info.value.line, info.value.column) == (1, "Code du département")
+    assert (info.value.line, info.value.column) == (1, "Libellé de la circonscription")
+    assert "header ends after 3 fields" in info.value.reason
+
+
+def test_header_of_no_known_layout_is_refused_naming_its_first_field() -> None:
+    with pytest.raises(SourceFormatError) as info:
+        detect_layout(["Numéro", "Bureau", "Inscrits"])
+    assert (info.value.line, info.value.column) == (1, "Numéro")
+    assert "unknown results layout" in info.value.reason
+    assert "minint_2017_legi" in info.value.reason  # the known layouts are listed
 
 
 def test_header_ending_inside_a_block_is_refused(tmp_path: Path) -> None:

@@ -1,4 +1,13 @@
-"""Parser for the Ministry of the Interior 2024 per-bureau election results layout.
+"""Ministry per-bureau results: the 2024 layout parser and the entry point for every layout.
+
+`iter_results(path, layout=None)` detects the layout from the header (`detect_layout`) and
+streams canonical `ParsedRow`s whatever the layout: the 2024 candidate layout is parsed here,
+the other wide layouts (2017–2022, municipales 2020, européennes 2024 lists) by
+`results_wide`, the data.gouv harmonised pair by `results_datagouv` (loaded as a pair, see
+`ingestion.loaders.elections.load_datagouv_files`). Layouts are documented in
+docs/results-layouts.md.
+
+The 2024 candidate layout:
 
 The layout (législatives and other 2024 results published on data.gouv.fr): UTF-8, `;`
 separator, optional `"` quoting, 19 fixed columns (codes, labels, turnout counts and their
@@ -27,11 +36,27 @@ import functools
 import re
 import unicodedata
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 from ingestion.errors import SourceFormatError
+from ingestion.sources import results_layouts
+from ingestion.sources.results_codes import make_bureau_id, normalise_code_bv
+from ingestion.sources.results_datagouv import (
+    LAYOUT_DATAGOUV_CANDIDATS,
+    LAYOUT_DATAGOUV_GENERAL,
+    datagouv_kind,
+)
+from ingestion.sources.results_records import (
+    BureauRecord,
+    CandidateRecord,
+    ParsedRow,
+    identity_issue,
+)
+from ingestion.sources.results_text import DecodedLines
+from ingestion.sources.results_text import csv_reader as _legacy_csv_reader
+from ingestion.sources.results_text import read_header as _legacy_read_header
+from ingestion.sources.results_wide import iter_wide
 
 if TYPE_CHECKING:
     from _csv import Reader as _CsvReader
@@ -101,72 +126,10 @@ _INT4_MAX = 2_147_483_647  # the warehouse stores counts as PostgreSQL `integer`
 _ELU_VALUES = frozenset({"élu", "élue", "elu", "elue"})
 
 
-# Records are plain slotted dataclasses, not frozen ones: a frozen dataclass sets each field
-# through object.__setattr__, which costs about a second per national file for nothing.
-
-
-@dataclass(slots=True)
-class BureauRecord:
-    """One polling station's turnout, as published (counts only, codes normalised)."""
-
-    source_line: int
-    code_departement: str
-    libelle_departement: str | None
-    code_commune: str
-    libelle_commune: str | None
-    code_bv: str
-    bureau_id: str
-    inscrits: int
-    votants: int
-    abstentions: int
-    exprimes: int
-    blancs: int
-    nuls: int
-
-
-@dataclass(slots=True)
-class CandidateRecord:
-    """One filled candidate block of a bureau row (candidate names are public information)."""
-
-    block: int
-    numero_panneau: int
-    nuance: str
-    nom: str
-    prenom: str
-    sexe: str
-    voix: int
-    elu: bool
-
-
-@dataclass(slots=True)
-class ParsedRow:
-    """A data line: the bureau and its candidates, kept together so a loader can stream both."""
-
-    bureau: BureauRecord
-    candidates: tuple[CandidateRecord, ...]
-
-
 @functools.cache
 def block_columns(k: int) -> tuple[str, ...]:
     """Header names of candidate block `k` (1-based), e.g. `Voix 3` (cached: hot path)."""
     return tuple(f"{name} {k}" for name in BLOCK_FIELDS)
-
-
-def normalise_code_bv(raw: str) -> str:
-    """Zero-pad numeric bureau codes to 4 digits, upper-case the others.
-
-    Official 2024 files write `0001`, spreadsheet re-saves write `1`: both must give the same
-    bureau_id, or the two rounds of one election would not join.
-    """
-    code = raw.strip()
-    if code.isascii() and code.isdigit():
-        return code.zfill(4)
-    return code.upper()
-
-
-def make_bureau_id(code_commune: str, code_bv: str) -> str:
-    """The bureau key used across sources: `<commune INSEE code>_<code BV>`."""
-    return f"{code_commune}_{code_bv}"
 
 
 def _normalise_header_name(name: str) -> str:
@@ -174,11 +137,9 @@ def _normalise_header_name(name: str) -> str:
     return unicodedata.normalize("NFC", name.replace("\ufeff", "")).strip()
 
 
-def detect_layout(header_fields: Sequence[str], path: str | Path | None = None) -> str:
-    """Return the layout name of a header, or raise naming line 1 and the first bad column.
-
-    Checking every name (not just a few) is what makes positional parsing safe afterwards.
-    """
+def _detect_2024(header_fields: Sequence[str], path: str | Path | None = None) -> str:
+    """LAYOUT_MININT_2024 for a 2024 candidate header, or raise naming line 1 and the first bad
+    column. Checking every name (not just a few) is what makes positional parsing safe."""
     names = [_normalise_header_name(n) for n in header_fields]
     for i, expected in enumerate(FIXED_COLUMNS):
         if i >= len(names):
@@ -405,6 +366,7 @@ def _parse_row(
         libelle_commune=fields[_I_LIB_COM].strip() or None,
         code_bv=code_bv,
         bureau_id=make_bureau_id(code_commune, code_bv),
+        id_brut_miom=f"{fields[_I_COM].strip()}_{fields[_I_BV].strip()}",
         inscrits=counts[0],
         votants=counts[1],
         abstentions=counts[2],
@@ -463,7 +425,7 @@ def iter_results_2024(path: str | Path) -> Iterator[ParsedRow]:
         lines = _Utf8Lines(fh, path)
         reader = _csv_reader(lines)
         raw_header = _read_header(reader, path)
-        detect_layout(raw_header, path)
+        _detect_2024(raw_header, path)
         header = [_normalise_header_name(n) for n in raw_header]
         lines.header = header
         n_blocks = (len(header) - N_FIXED) // BLOCK_SIZE
@@ -490,10 +452,130 @@ def iter_results_2024(path: str | Path) -> Iterator[ParsedRow]:
             yield row
 
 
-def detect_file_layout(path: str | Path) -> str:
-    """The layout of a results file, from its header only (for dispatching to a parser)."""
+LAYOUT_TITLES: dict[str, str] = {
+    LAYOUT_MININT_2024: "législatives 2024 per bureau (Ministry, UTF-8, numbered candidate blocks)",
+    **{name: spec.title for name, spec in results_layouts.WIDE_LAYOUTS.items()},
+    LAYOUT_DATAGOUV_GENERAL: "data.gouv harmonised general_results (one row per bureau)",
+    LAYOUT_DATAGOUV_CANDIDATS: "data.gouv harmonised candidats_results (one row per candidate)",
+}
+"""Every layout name accepted by `layout=` / `--layout`, with what it is."""
+
+LAYOUT_ELECTION_TYPES: dict[str, frozenset[str]] = {
+    LAYOUT_MININT_2024: frozenset({"legi", "pres"}),
+    **{name: spec.election_types for name, spec in results_layouts.WIDE_LAYOUTS.items()},
+}
+"""Which registered election types a wide layout can carry (a file loaded under an id of another
+registered type is refused: the manifest points at the wrong file)."""
+
+DATAGOUV_LAYOUTS = frozenset({LAYOUT_DATAGOUV_GENERAL, LAYOUT_DATAGOUV_CANDIDATS})
+
+
+def _prefix_2024(names: Sequence[str]) -> int:
+    matched = 0
+    for expected, name in zip(FIXED_COLUMNS, names, strict=False):
+        if name != expected:
+            break
+        matched += 1
+    return matched
+
+
+def detect_layout(header_fields: Sequence[str], path: str | Path | None = None) -> str:
+    """The layout name of a header, or raise naming line 1, the first bad column and the
+    closest layout (the one whose columns the header follows the furthest).
+
+    Every column name is checked, not just a few: that is what makes positional parsing safe.
+    """
+    kind = datagouv_kind(list(header_fields))
+    if kind is not None:
+        return kind
+    names = [_normalise_header_name(n) for n in header_fields]
+    misses: list[tuple[int, int, SourceFormatError]] = []
+    try:
+        return _detect_2024(header_fields, path)
+    except SourceFormatError as exc:
+        misses.append((_prefix_2024(names), 0, exc))
+    matches: list[str] = []
+    for order, spec in enumerate(results_layouts.WIDE_LAYOUTS.values(), start=1):
+        try:
+            results_layouts.match_header(spec, header_fields, Path(path) if path else None)
+        except results_layouts.LayoutMismatch as miss:
+            misses.append((miss.matched, order, miss.error))
+        else:
+            matches.append(spec.name)
+    if matches:
+        return matches[0]
+    matched, _, error = max(misses, key=lambda m: (m[0], -m[1]))
+    if matched == 0:
+        first = names[0] if names else ""
+        raise SourceFormatError(
+            path,
+            1,
+            first or None,
+            f"unknown results layout: the header starts with {first!r}; known layouts start "
+            "with 'Code du département' (Ministry 2017–2022), 'Code département' or "
+            "'Code localisation' (Ministry 2024), or hold 'id_election' and 'id_brut_miom' "
+            "(data.gouv harmonised files). Known layouts: " + ", ".join(LAYOUT_TITLES),
+        )
+    raise error
+
+
+def read_file_header(path: str | Path) -> list[str]:
+    """The header fields of a results file (UTF-8, else cp1252: enough to detect the layout)."""
     path = Path(path)
     with path.open("rb") as fh:
-        lines = _Utf8Lines(fh, path)
-        header = _read_header(_csv_reader(lines), path)
-    return detect_layout(header, path)
+        lines = DecodedLines(fh, path, "legacy")
+        return _legacy_read_header(_legacy_csv_reader(lines), path)
+
+
+def detect_file_layout(path: str | Path) -> str:
+    """The layout of a results file, from its header only (for dispatching to a parser)."""
+    return detect_layout(read_file_header(path), path)
+
+
+def check_layout_name(layout: str) -> str:
+    """Refuse an unknown `layout=` override, listing the known ones."""
+    if layout not in LAYOUT_TITLES:
+        raise ValueError(f"unknown layout {layout!r}: expected one of {', '.join(LAYOUT_TITLES)}")
+    return layout
+
+
+def iter_results(path: str | Path, layout: str | None = None) -> Iterator[ParsedRow]:
+    """Stream any wide results file as canonical rows; `layout` overrides the detection (the
+    header must still fit that layout, name by name).
+
+    data.gouv files are refused here: a general_results file has no candidates and a
+    candidats_results file no turnout, so they only make sense as a pair
+    (`load_datagouv_files`, `scrutin results tidy GENERAL CANDIDATS`).
+    """
+    path = Path(path)
+    name = check_layout_name(layout) if layout else detect_file_layout(path)
+    if name in DATAGOUV_LAYOUTS:
+        raise SourceFormatError(
+            path,
+            1,
+            None,
+            f"{path.name} is a data.gouv {name.removeprefix('datagouv_')}_results file: it is read "
+            "as a pair with its companion file (general_results + candidats_results)",
+        )
+    if name == LAYOUT_MININT_2024:
+        return iter_results_2024(path)
+    return iter_wide(path, name)
+
+
+__all__ = [
+    "BLOCK_FIELDS",
+    "FIXED_COLUMNS",
+    "LAYOUT_MININT_2024",
+    "LAYOUT_TITLES",
+    "BureauRecord",
+    "CandidateRecord",
+    "ParsedRow",
+    "check_layout_name",
+    "detect_file_layout",
+    "detect_layout",
+    "identity_issue",
+    "iter_results",
+    "iter_results_2024",
+    "make_bureau_id",
+    "normalise_code_bv",
+]

@@ -1,0 +1,428 @@
+"""Quality suites for door-to-door feedback (raw.canvass_knocks and its ledger and register).
+
+Severity policy:
+- `fail` on what makes the data wrong or unlawful to keep: vocabulary (source, outcome, topics,
+  intention, sentiment, flags), keys (HMAC hex, Ministry bureau key, not-null identity of a knock),
+  the conversation-only rule, ledger reconciliation, the opposition register, and **retention**:
+  no door knock may remain past its campaign's retention date. That last check is the gate of the
+  purge (ingestion/canvass/purge.py): while it fails, nothing is published.
+- `warn` on integrity-flag rates (each flag's share of a campaign's knocks above a threshold),
+  the quarantined share of a batch, and bureaux missing from the election results: they are
+  recorded in ops.quality_results for an engineer to look at, and do not block.
+
+Wiring: the lead adds `SUITES` to the gate's registry and `RAW_SUITES` to the raw suites it runs.
+Until then `run_canvass_suites()` runs them directly (the ingest DAG and the tests use it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+from expectations.suites import (
+    BATCH_LEDGER_TABLE,
+    BUREAU_ID_REGEX,
+    RAW_BUREAU_TABLE,
+    Check,
+    Severity,
+    SuiteSpec,
+    matches,
+    no_rows,
+    not_null,
+)
+
+if TYPE_CHECKING:
+    from expectations.runner import GateOutcome
+
+KNOCKS_TABLE = "raw.canvass_knocks"
+SUPPRESSION_TABLE = "raw.canvass_suppression"
+CAMPAIGNS_TABLE = "ops.canvass_campaigns"
+TOTALS_TABLE = "raw.canvass_canvasser_totals"
+QUARANTINE_TABLE = "quarantine.canvass_rows"
+LEDGER_SOURCE = "canvass"
+HMAC_HEX_REGEX = r"^[0-9a-f]{64}$"
+
+# Kept in step with ingestion/canvass/model.py (a test asserts it; importing it here would pull
+# the ingestion package into every GX run for five tuples).
+SOURCES = ("qomon", "ecanvasser", "nationbuilder", "osdi", "pap")
+OUTCOMES = (
+    "not_reached",
+    "opened_refused",
+    "opened_later",
+    "opened_conversation",
+    "inaccessible",
+    "moved",
+    "do_not_contact",
+)
+TOPICS = (
+    "security",
+    "cost_of_living",
+    "housing",
+    "transport",
+    "environment",
+    "schools",
+    "health",
+    "jobs",
+    "local_services",
+    "other",
+)
+INTENTS = ("certain", "likely", "unlikely", "no", "unknown")
+SENTIMENTS = ("positive", "neutral", "negative")
+# Each flag's share of a campaign's knocks above which a warning is recorded.
+FLAG_WARN_RATES: Mapping[str, float] = MappingProxyType(
+    {
+        "future_timestamp": 0.01,
+        "outside_campaign_window": 0.05,
+        "too_fast_distant": 0.05,
+        "high_contact_rate_canvasser": 0.10,
+        "suppressed_building": 0.02,
+    }
+)
+QUARANTINE_WARN_SHARE = 0.10
+
+
+def _sql_list(values: Sequence[str]) -> str:
+    return ", ".join(f"'{v}'" for v in values)
+
+
+def in_set(column: str, values: Sequence[str], severity: Severity = "fail") -> Check:
+    return Check(
+        "ExpectColumnValuesToBeInSet", {"column": column, "value_set": list(values)}, severity
+    )
+
+
+def _loaded_knocks(columns: str, condition: str) -> str:
+    """Knocks of loaded batches that break `condition`, keys first."""
+    return f"""
+select
+    k.source,
+    k.knock_id,
+    {columns}
+from {{batch}} as k
+inner join {BATCH_LEDGER_TABLE} as l
+    on l.batch_id = k.batch_id
+where l.status = 'loaded'
+    and {condition}
+"""
+
+
+_TOPICS_OUTSIDE_VOCABULARY = _loaded_knocks(
+    "k.topics",
+    f"exists (select 1 from unnest(k.topics) as t where t not in ({_sql_list(TOPICS)}))",
+)
+
+_FLAGS_OUTSIDE_VOCABULARY = _loaded_knocks(
+    "k.integrity_flags",
+    "exists (select 1 from unnest(k.integrity_flags) as f "
+    f"where f not in ({_sql_list(tuple(FLAG_WARN_RATES))}))",
+)
+
+_CONVERSATION_FIELDS_OUTSIDE_CONVERSATIONS = _loaded_knocks(
+    "k.outcome",
+    """k.outcome <> 'opened_conversation'
+    and (
+        k.topics is not null
+        or k.intends_to_vote is not null
+        or k.registered_here is not null
+        or k.sentiment is not null
+        or k.wants_to_volunteer is not null
+        or k.consent is not null
+    )""",
+)
+
+_OPINION_WITHOUT_CONSENT = _loaded_knocks(
+    "k.consent",
+    """k.consent is false
+    and (
+        k.topics is not null
+        or k.intends_to_vote is not null
+        or k.registered_here is not null
+        or k.sentiment is not null
+        or k.wants_to_volunteer is not null
+    )""",
+)
+
+# Every row counts here, whatever its batch: retention applies to all personal data held.
+_PAST_RETENTION = f"""
+select
+    k.source,
+    k.knock_id,
+    k.campaign_id,
+    c.retention_ends_at
+from {{batch}} as k
+left join {CAMPAIGNS_TABLE} as c
+    on c.campaign_id = k.campaign_id
+where c.campaign_id is null
+    or c.retention_ends_at <= now()
+"""
+
+_BUREAU_NOT_IN_RESULTS = _loaded_knocks(
+    "k.bureau_id",
+    f"not exists (select 1 from {RAW_BUREAU_TABLE} as b where b.bureau_id = k.bureau_id)",
+)
+
+# The loader keeps running totals per canvasser for the contact-rate check; recount them.
+_TOTALS_DRIFT = f"""
+with recount as (
+    select
+        k.campaign_id,
+        k.canvasser_key,
+        count(*) as knocks,
+        count(*) filter (where k.outcome = 'opened_conversation') as conversations
+    from {{batch}} as k
+    group by
+        k.campaign_id,
+        k.canvasser_key
+)
+
+select
+    coalesce(r.campaign_id, t.campaign_id) as campaign_id,
+    coalesce(r.canvasser_key, t.canvasser_key) as canvasser_key,
+    r.knocks,
+    t.knocks as total_knocks,
+    r.conversations,
+    t.conversations as total_conversations
+from recount as r
+full join {TOTALS_TABLE} as t
+    on t.campaign_id = r.campaign_id
+    and t.canvasser_key = r.canvasser_key
+where r.knocks is distinct from t.knocks
+    and not (r.knocks is null and t.knocks = 0)
+    or r.conversations is distinct from t.conversations
+    and not (r.conversations is null and t.conversations = 0)
+"""
+
+_ROWS_OUTSIDE_LOADED_BATCHES = f"""
+select
+    k.source,
+    k.knock_id,
+    k.batch_id,
+    l.status
+from {{batch}} as k
+left join {BATCH_LEDGER_TABLE} as l
+    on l.batch_id = k.batch_id
+where l.batch_id is null
+    or l.status <> 'loaded'
+"""
+
+
+def _flag_rate(flag: str, threshold: float) -> str:
+    return f"""
+select
+    k.campaign_id,
+    '{flag}' as flag,
+    count(*) filter (where '{flag}' = any(k.integrity_flags)) as flagged,
+    count(*) as knocks
+from {{batch}} as k
+inner join {BATCH_LEDGER_TABLE} as l
+    on l.batch_id = k.batch_id
+where l.status = 'loaded'
+group by k.campaign_id
+having count(*) filter (where '{flag}' = any(k.integrity_flags)) > {threshold} * count(*)
+"""
+
+
+RAW_CANVASS_KNOCKS = SuiteSpec(
+    name="raw_canvass_knocks",
+    table=KNOCKS_TABLE,
+    description="Door knocks as landed: vocabulary, pseudonymous keys, privacy rules, retention.",
+    requires=(BATCH_LEDGER_TABLE, CAMPAIGNS_TABLE, RAW_BUREAU_TABLE, TOTALS_TABLE),
+    key_columns=("source", "knock_id"),
+    checks=(
+        *(
+            not_null(column)
+            for column in (
+                "source",
+                "knock_id",
+                "campaign_id",
+                "canvasser_key",
+                "bureau_id",
+                "building_key",
+                "knocked_at",
+                "outcome",
+            )
+        ),
+        in_set("source", SOURCES),
+        in_set("outcome", OUTCOMES),
+        in_set("intends_to_vote", INTENTS),
+        in_set("sentiment", SENTIMENTS),
+        matches("canvasser_key", HMAC_HEX_REGEX),
+        matches("building_key", HMAC_HEX_REGEX),
+        matches("bureau_id", BUREAU_ID_REGEX),
+        no_rows(
+            "topics are in the controlled vocabulary",
+            _TOPICS_OUTSIDE_VOCABULARY,
+            columns=("topics",),
+        ),
+        no_rows(
+            "integrity_flags are known flags",
+            _FLAGS_OUTSIDE_VOCABULARY,
+            columns=("integrity_flags",),
+        ),
+        no_rows(
+            "conversation-only fields are NULL unless outcome = opened_conversation",
+            _CONVERSATION_FIELDS_OUTSIDE_CONVERSATIONS,
+            columns=("outcome", "topics", "intends_to_vote", "sentiment", "consent"),
+        ),
+        no_rows(
+            "no opinion is kept when consent is false",
+            _OPINION_WITHOUT_CONSENT,
+            columns=("consent", "topics", "intends_to_vote", "sentiment"),
+        ),
+        no_rows(
+            "no door knock remains past its campaign's retention date (purge gate)",
+            _PAST_RETENTION,
+            columns=("campaign_id", "knocked_at"),
+        ),
+        *(
+            no_rows(
+                f"{flag} flags at most {rate:.0%} of a campaign's knocks",
+                _flag_rate(flag, rate),
+                columns=("integrity_flags",),
+                severity="warn",
+            )
+            for flag, rate in FLAG_WARN_RATES.items()
+        ),
+        no_rows(
+            f"every knock's bureau is a bureau of {RAW_BUREAU_TABLE}",
+            _BUREAU_NOT_IN_RESULTS,
+            columns=("bureau_id",),
+            severity="warn",
+        ),
+        no_rows(
+            f"{TOTALS_TABLE} equal a recount of the knocks (contact-rate check input)",
+            _TOTALS_DRIFT,
+            columns=("canvasser_key",),
+            severity="warn",
+        ),
+        no_rows(
+            f"every knock belongs to a loaded batch of {BATCH_LEDGER_TABLE}",
+            _ROWS_OUTSIDE_LOADED_BATCHES,
+            columns=("batch_id",),
+            severity="warn",
+        ),
+    ),
+)
+
+# ---- raw_canvass_batches (the ledger rows of canvass files) ---------------------------------
+
+_QUARANTINE_COUNTS = f"""
+left join (
+    select
+        batch_id,
+        count(*) as quarantined
+    from {QUARANTINE_TABLE}
+    group by batch_id
+) as q
+    on q.batch_id = l.batch_id"""
+
+_LEDGER_DOES_NOT_RECONCILE = f"""
+select
+    l.batch_id,
+    l.file_name,
+    l.rows_read,
+    l.rows_loaded,
+    l.rows_rejected,
+    l.rows_duplicate,
+    coalesce(q.quarantined, 0) as quarantined
+from {{batch}} as l
+{_QUARANTINE_COUNTS}
+where l.source = '{LEDGER_SOURCE}'
+    and l.status = 'loaded'
+    and (
+        l.rows_read <> l.rows_loaded + l.rows_rejected + l.rows_duplicate
+        or l.rows_rejected <> coalesce(q.quarantined, 0)
+    )
+"""
+
+_HIGH_QUARANTINE_SHARE = f"""
+select
+    l.batch_id,
+    l.file_name,
+    l.rows_read,
+    l.rows_rejected
+from {{batch}} as l
+{_QUARANTINE_COUNTS}
+where l.source = '{LEDGER_SOURCE}'
+    and l.status = 'loaded'
+    and l.rows_rejected > {QUARANTINE_WARN_SHARE} * l.rows_read
+"""
+
+RAW_CANVASS_BATCHES = SuiteSpec(
+    name="raw_canvass_batches",
+    table=BATCH_LEDGER_TABLE,
+    description="Canvass files in the ledger: read = loaded + quarantined + duplicates.",
+    requires=(QUARANTINE_TABLE,),
+    key_columns=("batch_id",),
+    checks=(
+        no_rows(
+            "canvass batches reconcile: rows_read = rows_loaded + rows_rejected + rows_duplicate, "
+            "rows_rejected = quarantined rows",
+            _LEDGER_DOES_NOT_RECONCILE,
+            columns=("rows_read", "rows_loaded", "rows_rejected", "rows_duplicate"),
+        ),
+        no_rows(
+            f"at most {QUARANTINE_WARN_SHARE:.0%} of a canvass file is quarantined",
+            _HIGH_QUARANTINE_SHARE,
+            columns=("rows_rejected",),
+            severity="warn",
+        ),
+    ),
+)
+
+# ---- raw_canvass_suppression -----------------------------------------------------------------
+
+_DNC_NOT_SUPPRESSED = f"""
+select
+    k.source,
+    k.knock_id,
+    k.building_key
+from {KNOCKS_TABLE} as k
+left join {{batch}} as s
+    on s.building_key = k.building_key
+where k.outcome = 'do_not_contact'
+    and s.building_key is null
+"""
+
+RAW_CANVASS_SUPPRESSION = SuiteSpec(
+    name="raw_canvass_suppression",
+    table=SUPPRESSION_TABLE,
+    description="Opposition register: every do_not_contact building is in it.",
+    requires=(KNOCKS_TABLE,),
+    key_columns=("building_key",),
+    checks=(
+        not_null("first_seen_at"),
+        matches("building_key", HMAC_HEX_REGEX),
+        no_rows(
+            "every building with a do_not_contact knock is in the register",
+            _DNC_NOT_SUPPRESSED,
+            columns=("building_key",),
+        ),
+    ),
+)
+
+SUITES: Mapping[str, SuiteSpec] = MappingProxyType(
+    {s.name: s for s in (RAW_CANVASS_KNOCKS, RAW_CANVASS_BATCHES, RAW_CANVASS_SUPPRESSION)}
+)
+RAW_SUITES: tuple[str, ...] = tuple(SUITES)
+AUDIT_SUITES: tuple[str, ...] = ()
+RETENTION_SUITES: tuple[str, ...] = (RAW_CANVASS_KNOCKS.name,)
+
+
+def run_canvass_suites(url: str, run_id: str, names: Sequence[str] = RAW_SUITES) -> GateOutcome:
+    """Run the named canvass suites and record them (ops.quality_results), like `run_suites`."""
+    from expectations.runner import GateOutcome, run_suite
+
+    unknown = [n for n in names if n not in SUITES]
+    if unknown:
+        raise ValueError(f"unknown canvass suite(s) {unknown}; known: {sorted(SUITES)}")
+    outcomes = tuple(run_suite(url, SUITES[name], run_id) for name in dict.fromkeys(names))
+    return GateOutcome(run_id=run_id, outcomes=outcomes)
+
+
+def suite_summary(outcome: Any) -> str:
+    """One line per failed or warning check, for task logs and CLI output."""
+    lines = [f"failed: {c}" for c in outcome.failed_checks]
+    lines += [f"warning: {c}" for c in outcome.warnings]
+    return "\n".join(lines) or "all canvass checks passed"

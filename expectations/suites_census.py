@@ -1,0 +1,185 @@
+"""Quality suites of the census raw tables (`raw.census_iris`, `raw.census_iris_values`).
+
+What downstream models rely on and a loader bug or a hand edit could break:
+- IRIS codes are well formed (9 characters) and start with their commune code;
+- one row per IRIS per vintage and theme (one value per indicator of an IRIS is a unique
+  index of `raw.census_iris_values`, so it needs no check here);
+- counts (prefix `P`/`C`) are never negative — Filosofi shares may be (the tax share
+  `DISP_PIMPOT` is negative by construction), so they are not checked here;
+- a masked cell has no value, and a value that is not masked is present: a masked cell read as
+  0 would make a secret IRIS look empty.
+SQL checks only judge rows of `loaded` batches (see `expectations.suites`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+
+from expectations.suites import (
+    BATCH_LEDGER_TABLE,
+    SuiteSpec,
+    matches,
+    no_rows,
+)
+
+RAW_CENSUS_IRIS_TABLE = "raw.census_iris"
+RAW_CENSUS_VALUES_TABLE = "raw.census_iris_values"
+
+IRIS_CODE_REGEX = r"^([0-9]{2}|2[AB])[0-9]{7}$"
+COMMUNE_CODE_REGEX = r"^([0-9]{2}|2[AB])[0-9]{3}$"
+
+
+def _loaded(alias: str, columns: str, condition: str) -> str:
+    """Rows of loaded batches that break `condition`, keys first."""
+    return f"""
+select
+    {alias}.vintage,
+    {alias}.theme,
+    {alias}.code_iris,
+    {columns}
+from {{batch}} as {alias}
+inner join {BATCH_LEDGER_TABLE} as l
+    on l.batch_id = {alias}.batch_id
+where l.status = 'loaded'
+    and {condition}
+"""
+
+
+_ONE_ROW_PER_IRIS = f"""
+select
+    i.vintage,
+    i.theme,
+    i.code_iris,
+    count(*) as row_count
+from {{batch}} as i
+inner join {BATCH_LEDGER_TABLE} as l
+    on l.batch_id = i.batch_id
+where l.status = 'loaded'
+group by
+    i.vintage,
+    i.theme,
+    i.code_iris
+having count(*) > 1
+"""
+
+_VALUE_WITHOUT_IRIS = f"""
+select
+    v.vintage,
+    v.theme,
+    v.code_iris,
+    v.indicator
+from {{batch}} as v
+inner join {BATCH_LEDGER_TABLE} as l
+    on l.batch_id = v.batch_id
+where l.status = 'loaded'
+    and not exists (
+        select 1
+        from {RAW_CENSUS_IRIS_TABLE} as i
+        where i.batch_id = v.batch_id
+            and i.code_iris = v.code_iris
+    )
+"""
+
+
+def _outside_loaded_batches(alias: str) -> str:
+    return f"""
+select
+    {alias}.vintage,
+    {alias}.theme,
+    {alias}.code_iris,
+    {alias}.batch_id,
+    l.status
+from {{batch}} as {alias}
+left join {BATCH_LEDGER_TABLE} as l
+    on l.batch_id = {alias}.batch_id
+where l.batch_id is null
+    or l.status <> 'loaded'
+"""
+
+
+_KEYS = ("vintage", "theme", "code_iris")
+
+RAW_CENSUS_IRIS = SuiteSpec(
+    name="raw_census_iris",
+    table=RAW_CENSUS_IRIS_TABLE,
+    description="INSEE census IRIS as landed: well-formed codes, one row per IRIS per vintage.",
+    requires=(BATCH_LEDGER_TABLE,),
+    key_columns=_KEYS,
+    checks=(
+        matches("code_iris", IRIS_CODE_REGEX),
+        matches("code_commune", COMMUNE_CODE_REGEX),
+        no_rows(
+            "code_iris starts with code_commune",
+            _loaded("i", "i.code_commune", "left(i.code_iris, 5) <> i.code_commune"),
+            columns=("code_iris", "code_commune"),
+        ),
+        no_rows(
+            "one row per (vintage, theme, code_iris)",
+            _ONE_ROW_PER_IRIS,
+            columns=_KEYS,
+        ),
+        no_rows(
+            f"every row belongs to a loaded batch of {BATCH_LEDGER_TABLE}",
+            _outside_loaded_batches("i"),
+            columns=("batch_id",),
+            severity="warn",
+        ),
+    ),
+)
+
+RAW_CENSUS_VALUES = SuiteSpec(
+    name="raw_census_values",
+    table=RAW_CENSUS_VALUES_TABLE,
+    description="INSEE census indicator values as landed: non-negative counts, masks without "
+    "values, every value tied to a landed IRIS.",
+    requires=(BATCH_LEDGER_TABLE, RAW_CENSUS_IRIS_TABLE),
+    key_columns=(*_KEYS, "indicator"),
+    checks=(
+        no_rows(
+            "counts (prefix P or C) are not negative",
+            _loaded(
+                "v",
+                "v.prefix,\n    v.indicator,\n    v.value",
+                "v.prefix in ('P', 'C') and v.value < 0",
+            ),
+            columns=("value",),
+        ),
+        no_rows(
+            "a masked cell has no value",
+            _loaded("v", "v.indicator,\n    v.value", "v.masked and v.value is not null"),
+            columns=("masked", "value"),
+        ),
+        no_rows(
+            "a cell that is not masked has a value and no mask code",
+            _loaded(
+                "v",
+                "v.indicator,\n    v.mask_code",
+                "not v.masked and (v.value is null or v.mask_code is not null)",
+            ),
+            columns=("masked", "value", "mask_code"),
+        ),
+        no_rows(
+            "code_iris starts with code_commune",
+            _loaded("v", "v.code_commune", "left(v.code_iris, 5) <> v.code_commune"),
+            columns=("code_iris", "code_commune"),
+        ),
+        no_rows(
+            f"every value's IRIS is in {RAW_CENSUS_IRIS_TABLE} (same batch)",
+            _VALUE_WITHOUT_IRIS,
+            columns=_KEYS,
+        ),
+        no_rows(
+            f"every row belongs to a loaded batch of {BATCH_LEDGER_TABLE}",
+            _outside_loaded_batches("v"),
+            columns=("batch_id",),
+            severity="warn",
+        ),
+    ),
+)
+
+SUITES: Mapping[str, SuiteSpec] = MappingProxyType(
+    {spec.name: spec for spec in (RAW_CENSUS_IRIS, RAW_CENSUS_VALUES)}
+)
+RAW_SUITES: tuple[str, ...] = (RAW_CENSUS_IRIS.name, RAW_CENSUS_VALUES.name)
+AUDIT_SUITES: tuple[str, ...] = ()

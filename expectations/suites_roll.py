@@ -1,0 +1,340 @@
+"""Quality suites for the electoral-roll sources: INSEE's REU tables and the roll aggregates.
+
+Same conventions as `expectations.suites` (read its docstring): `fail` blocks the asset, `warn`
+is recorded only; SQL checks join the ledger, alias `{batch}` and only look at rows of `loaded`
+batches. Bounds: longitude/latitude must be finite numbers of the WGS84 ranges (`fail`); being
+outside metropolitan France and the overseas territories' boxes is only a `warn` (a geocoding
+error there is a bad point, not a bad file).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import TYPE_CHECKING
+
+from expectations.suites import (
+    BATCH_LEDGER_TABLE,
+    BUREAU_ID_REGEX,
+    Check,
+    SuiteSpec,
+    between,
+    matches,
+    no_rows,
+    not_null,
+)
+
+if TYPE_CHECKING:
+    from expectations.runner import GateOutcome
+
+RAW_REU_BUREAUX_TABLE = "raw.reu_bureaux"
+RAW_REU_ADDRESSES_TABLE = "raw.reu_addresses"
+RAW_ROLL_COUNTS_TABLE = "raw.roll_bureau_counts"
+RAW_ROLL_DOORS_TABLE = "raw.roll_bureau_doors"
+
+CODE_COMMUNE_REGEX = r"^([0-9]{5}|2[AB][0-9]{3})$"
+REU_ID_REGEX = r"^([0-9]{5}|2[AB][0-9]{3})_[0-9A-Za-z]{1,8}$"
+AGE_BANDS = ("18-24", "25-34", "35-49", "50-64", "65-74", "75+")
+SEXES = ("F", "M", "X")
+LIST_TYPES = ("LP", "LCM", "LCE")
+
+# (lon min, lon max, lat min, lat max): metropolitan France with Corsica, then the overseas
+# departments and collectivities. Generous boxes: they catch swapped or zeroed coordinates.
+FRANCE_BOXES: tuple[tuple[float, float, float, float], ...] = (
+    (-5.5, 10.0, 41.0, 51.5),  # metropolitan France and Corsica
+    (-63.5, -60.5, 15.5, 18.5),  # Guadeloupe, Saint-Martin, Saint-Barthélemy
+    (-61.5, -60.5, 14.0, 15.0),  # Martinique
+    (-55.0, -51.0, 2.0, 6.0),  # Guyane
+    (55.0, 56.0, -21.5, -20.5),  # La Réunion
+    (44.5, 45.5, -13.5, -12.5),  # Mayotte
+    (-57.0, -56.0, 46.5, 47.5),  # Saint-Pierre-et-Miquelon
+    (-180.0, -175.0, -15.0, -13.0),  # Wallis-et-Futuna
+    (-155.0, -134.0, -28.0, -7.0),  # Polynésie française
+    (163.0, 169.0, -23.0, -19.0),  # Nouvelle-Calédonie
+)
+
+
+def in_set(column: str, values: tuple[str, ...], severity: str = "fail") -> Check:
+    """Every value of `column` is one of `values` (accepted-values test)."""
+    return Check(
+        "ExpectColumnValuesToBeInSet",
+        {"column": column, "value_set": list(values)},
+        "warn" if severity == "warn" else "fail",
+    )
+
+
+def _loaded_rows(alias: str, columns: str, condition: str) -> str:
+    return f"""
+select
+    {columns}
+from {{batch}} as {alias}
+inner join {BATCH_LEDGER_TABLE} as l
+    on l.batch_id = {alias}.batch_id
+where l.status = 'loaded'
+    and {condition}
+"""
+
+
+def _duplicates(alias: str, keys: tuple[str, ...]) -> str:
+    key_list = ",\n    ".join(f"{alias}.{k}" for k in keys)
+    return f"""
+select
+    {key_list},
+    count(*) as row_count
+from {{batch}} as {alias}
+inner join {BATCH_LEDGER_TABLE} as l
+    on l.batch_id = {alias}.batch_id
+where l.status = 'loaded'
+group by
+    {key_list}
+having count(*) > 1
+"""
+
+
+def _outside_loaded_batches(alias: str, key: str) -> str:
+    return f"""
+select
+    {alias}.{key},
+    {alias}.batch_id,
+    l.status
+from {{batch}} as {alias}
+left join {BATCH_LEDGER_TABLE} as l
+    on l.batch_id = {alias}.batch_id
+where l.batch_id is null
+    or l.status <> 'loaded'
+"""
+
+
+def _outside_france(alias: str) -> str:
+    inside = "\n        or ".join(
+        f"({alias}.longitude between {x0} and {x1} and {alias}.latitude between {y0} and {y1})"
+        for x0, x1, y0, y1 in FRANCE_BOXES
+    )
+    return f"not (\n        {inside}\n    )"
+
+
+def _loaded_batches_check(alias: str, key: str) -> Check:
+    return no_rows(
+        f"every row belongs to a loaded batch of {BATCH_LEDGER_TABLE}",
+        _outside_loaded_batches(alias, key),
+        columns=("batch_id",),
+        severity="warn",
+    )
+
+
+# ---- raw_reu_bureaux ---------------------------------------------------------------------------
+
+RAW_REU_BUREAUX = SuiteSpec(
+    name="raw_reu_bureaux",
+    table=RAW_REU_BUREAUX_TABLE,
+    description="INSEE table-bv-reu as landed: REU keys well formed and unique, Ministry key.",
+    requires=(BATCH_LEDGER_TABLE,),
+    key_columns=("id_brut_reu",),
+    checks=(
+        *(not_null(c) for c in ("id_brut_reu", "code_commune", "code", "bureau_id")),
+        matches("code_commune", CODE_COMMUNE_REGEX),
+        matches("code_commune_results", CODE_COMMUNE_REGEX),
+        matches("id_brut_reu", REU_ID_REGEX),
+        matches("bureau_id", BUREAU_ID_REGEX),
+        no_rows(
+            "one row per id_brut_reu",
+            _duplicates("b", ("id_brut_reu",)),
+            columns=("id_brut_reu",),
+        ),
+        no_rows(
+            "one REU bureau per bureau_id (two REU codes normalising to one Ministry key)",
+            _duplicates("b", ("bureau_id",)),
+            columns=("bureau_id",),
+            severity="warn",
+        ),
+        no_rows(
+            "bureau_id = code_commune_results || '_' || code_bv",
+            _loaded_rows(
+                "b",
+                "b.id_brut_reu,\n    b.bureau_id,\n    b.code_commune_results,\n    b.code_bv",
+                "b.bureau_id <> b.code_commune_results || '_' || b.code_bv",
+            ),
+            columns=("bureau_id", "code_commune_results", "code_bv"),
+        ),
+        between("nb_adresses_initial", min_value=0),
+        between("nb_adresses_final", min_value=0),
+        no_rows(
+            "nb_adresses_final <= nb_adresses_initial",
+            _loaded_rows(
+                "b",
+                "b.id_brut_reu,\n    b.nb_adresses_initial,\n    b.nb_adresses_final",
+                "b.nb_adresses_final > b.nb_adresses_initial",
+            ),
+            columns=("nb_adresses_initial", "nb_adresses_final"),
+            severity="warn",
+        ),
+        _loaded_batches_check("b", "id_brut_reu"),
+    ),
+)
+
+# ---- raw_reu_addresses -------------------------------------------------------------------------
+
+_ADDRESS_BUREAU_UNKNOWN = f"""
+select
+    a.id_brut_bv_reu,
+    count(*) as address_rows
+from {{batch}} as a
+inner join {BATCH_LEDGER_TABLE} as l
+    on l.batch_id = a.batch_id
+where l.status = 'loaded'
+    and a.code_commune in (select b.code_commune from {RAW_REU_BUREAUX_TABLE} as b)
+    and not exists (
+        select 1
+        from {RAW_REU_BUREAUX_TABLE} as b
+        inner join {BATCH_LEDGER_TABLE} as bl
+            on bl.batch_id = b.batch_id
+        where b.id_brut_reu = a.id_brut_bv_reu
+            and bl.status = 'loaded'
+    )
+group by
+    a.id_brut_bv_reu
+"""
+
+RAW_REU_ADDRESSES = SuiteSpec(
+    name="raw_reu_addresses",
+    table=RAW_REU_ADDRESSES_TABLE,
+    description="INSEE table-adresses-reu as landed: keys, coordinates, positive address counts.",
+    requires=(BATCH_LEDGER_TABLE, RAW_REU_BUREAUX_TABLE),
+    key_columns=("id_brut_bv_reu", "source_line"),
+    checks=(
+        *(
+            not_null(c)
+            for c in ("code_commune_ref", "id_brut_bv_reu", "bureau_id", "longitude", "latitude")
+        ),
+        matches("code_commune_ref", CODE_COMMUNE_REGEX),
+        matches("id_brut_bv_reu", REU_ID_REGEX),
+        matches("bureau_id", BUREAU_ID_REGEX),
+        between("nb_adresses", min_value=1),
+        between("longitude", min_value=-180, max_value=180),
+        between("latitude", min_value=-90, max_value=90),
+        between("geo_score", min_value=0, max_value=1),
+        no_rows(
+            "points lie in metropolitan France or an overseas territory (generous boxes)",
+            _loaded_rows(
+                "a",
+                "a.id_brut_bv_reu,\n    a.source_line,\n    a.longitude,\n    a.latitude",
+                _outside_france("a"),
+            ),
+            columns=("longitude", "latitude"),
+            severity="warn",
+        ),
+        no_rows(
+            "code_commune_ref is the commune prefix of id_brut_bv_reu",
+            _loaded_rows(
+                "a",
+                "a.id_brut_bv_reu,\n    a.source_line,\n    a.code_commune_ref",
+                "a.code_commune_ref <> a.code_commune",
+            ),
+            columns=("code_commune_ref", "id_brut_bv_reu"),
+            severity="warn",
+        ),
+        no_rows(
+            f"every address bureau is a bureau of {RAW_REU_BUREAUX_TABLE} (communes it covers)",
+            _ADDRESS_BUREAU_UNKNOWN,
+            columns=("id_brut_bv_reu",),
+            severity="warn",
+        ),
+        _loaded_batches_check("a", "id_brut_bv_reu"),
+    ),
+)
+
+# ---- raw_roll_counts / raw_roll_doors ----------------------------------------------------------
+
+_DOORS_ABOVE_ELECTORS = f"""
+with electors as (
+    select
+        c.bureau_id,
+        sum(c.voters) as voters
+    from {RAW_ROLL_COUNTS_TABLE} as c
+    inner join {BATCH_LEDGER_TABLE} as cl
+        on cl.batch_id = c.batch_id
+    where cl.status = 'loaded'
+    group by
+        c.bureau_id
+)
+
+select
+    d.bureau_id,
+    d.doors,
+    coalesce(electors.voters, 0) as voters
+from {{batch}} as d
+inner join {BATCH_LEDGER_TABLE} as l
+    on l.batch_id = d.batch_id
+left join electors
+    on electors.bureau_id = d.bureau_id
+where l.status = 'loaded'
+    and d.doors > coalesce(electors.voters, 0)
+"""
+
+RAW_ROLL_COUNTS = SuiteSpec(
+    name="raw_roll_counts",
+    table=RAW_ROLL_COUNTS_TABLE,
+    description="Roll aggregates: accepted bands, sexes and lists, counts >= 0, one row per cell.",
+    requires=(BATCH_LEDGER_TABLE,),
+    key_columns=("bureau_id", "list_type", "age_band", "sex"),
+    checks=(
+        *(not_null(c) for c in ("bureau_id", "reference_date", "voters")),
+        matches("code_commune", CODE_COMMUNE_REGEX),
+        matches("bureau_id", BUREAU_ID_REGEX),
+        in_set("age_band", AGE_BANDS),
+        in_set("sex", SEXES),
+        in_set("list_type", LIST_TYPES),
+        between("voters", min_value=0),
+        no_rows(
+            "one row per (bureau_id, list_type, age_band, sex)",
+            _duplicates("c", ("bureau_id", "list_type", "age_band", "sex")),
+            columns=("bureau_id", "list_type", "age_band", "sex"),
+        ),
+        _loaded_batches_check("c", "bureau_id"),
+    ),
+)
+
+RAW_ROLL_DOORS = SuiteSpec(
+    name="raw_roll_doors",
+    table=RAW_ROLL_DOORS_TABLE,
+    description="Roll doors per bureau: one row per bureau, 0 <= doors <= electors of the bureau.",
+    requires=(BATCH_LEDGER_TABLE, RAW_ROLL_COUNTS_TABLE),
+    key_columns=("bureau_id",),
+    checks=(
+        not_null("bureau_id"),
+        matches("bureau_id", BUREAU_ID_REGEX),
+        between("doors", min_value=0),
+        no_rows(
+            "one row per bureau_id",
+            _duplicates("d", ("bureau_id",)),
+            columns=("bureau_id",),
+        ),
+        no_rows(
+            "doors <= electors counted in the bureau",
+            _DOORS_ABOVE_ELECTORS,
+            columns=("doors", "voters"),
+        ),
+        _loaded_batches_check("d", "bureau_id"),
+    ),
+)
+
+SUITES: Mapping[str, SuiteSpec] = MappingProxyType(
+    {s.name: s for s in (RAW_REU_BUREAUX, RAW_REU_ADDRESSES, RAW_ROLL_COUNTS, RAW_ROLL_DOORS)}
+)
+REU_SUITES: tuple[str, ...] = (RAW_REU_BUREAUX.name, RAW_REU_ADDRESSES.name)
+ROLL_SUITES: tuple[str, ...] = (RAW_ROLL_COUNTS.name, RAW_ROLL_DOORS.name)
+RAW_SUITES: tuple[str, ...] = (*REU_SUITES, *ROLL_SUITES)
+AUDIT_SUITES: tuple[str, ...] = ()
+"""No audit suite yet: the roll and REU marts are built by other models (and suites)."""
+
+
+def run_roll_suites(url: str, names: tuple[str, ...], run_id: str) -> GateOutcome:
+    """Run these suites (names from `SUITES`) and decide, until the lead wires them into
+    `expectations.suites.SUITES` (then `expectations.runner.run_suites` does the same)."""
+    from expectations.runner import GateOutcome, run_suite
+
+    unknown = [name for name in names if name not in SUITES]
+    if unknown:
+        raise ValueError(f"unknown suite(s) {unknown}; known: {sorted(SUITES)}")
+    outcomes = tuple(run_suite(url, SUITES[name], run_id) for name in dict.fromkeys(names))
+    return GateOutcome(run_id=run_id, outcomes=outcomes)

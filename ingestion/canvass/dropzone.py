@@ -1,0 +1,213 @@
+"""The canvass drop zone: a folder (local, or any fsspec URL) where app exports are delivered.
+
+    <root>/                 deliveries: every regular file here is an export to load
+    <root>/processed/       loaded or already-loaded files, moved here after their commit
+    <root>/failed/          refused files, each with <name>.reason.txt (file, line, column, why)
+
+The root is `SCRUTIN_CANVASS_DROP`, default `var/canvass-drop/` in the checkout. A URL such as
+`s3://bucket/canvass/` or `gs://…` works through fsspec when its filesystem package and
+credentials are installed (fsspec's usual environment/config); `memory://` serves the tests.
+
+Exactly once: a file is loaded in one transaction and identified by its sha256 in the ledger, so a
+crash between the commit and the move only means the next run finds the file again, sees its
+sha256 already loaded, records a `skipped` batch and moves it. Re-delivering the same bytes under
+any name does nothing more than that. A file is only moved to `failed/` for a problem of the file
+itself (`SourceFormatError`); infrastructure problems (database unreachable, no secret, no bureau
+reference yet) leave it in place for the next run.
+
+Writers should upload under a temporary name and rename when complete: names starting with `.`
+or `_`, and names ending with `.part`, `.tmp`, `.crdownload` or `.filepart` are ignored.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import posixpath
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from ingestion.errors import SourceFormatError
+from scrutin.config import PROJECT_ROOT, SAMPLE_DATA_DIR
+
+if TYPE_CHECKING:
+    from ingestion.canvass.loader import CanvassLoadReport
+    from scrutin.campaign import Campaign
+
+log = logging.getLogger("scrutin.ingestion.canvass.drop")
+
+DROP_ENV = "SCRUTIN_CANVASS_DROP"
+DEFAULT_DROP = PROJECT_ROOT / "var" / "canvass-drop"
+SAMPLE_CANVASS_DIR = SAMPLE_DATA_DIR / "canvass"
+PROCESSED = "processed"
+FAILED = "failed"
+IGNORED_PREFIXES = (".", "_")
+IGNORED_SUFFIXES = (".part", ".tmp", ".crdownload", ".filepart", ".reason.txt", ".md")
+
+
+@dataclass(frozen=True)
+class DropResult:
+    """What happened to one delivered file."""
+
+    name: str
+    outcome: Literal["loaded", "skipped", "failed"]
+    moved_to: str
+    report: CanvassLoadReport | None = None
+    reason: str | None = None
+
+    @property
+    def new_rows(self) -> int:
+        return self.report.rows_loaded if self.report and self.outcome == "loaded" else 0
+
+
+def drop_root() -> str:
+    """`SCRUTIN_CANVASS_DROP`, else `var/canvass-drop/` under the checkout."""
+    return os.environ.get(DROP_ENV) or str(DEFAULT_DROP)
+
+
+class DropZone:
+    """The drop folder through fsspec (a plain local path works too)."""
+
+    def __init__(self, root: str | Path | None = None) -> None:
+        import fsspec
+
+        self.url = str(root) if root is not None else drop_root()
+        fs, path = fsspec.core.url_to_fs(self.url)
+        self.fs: Any = fs
+        self.root = path.rstrip("/") or "/"
+        self.local = "file" in (fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,))
+
+    def ensure(self) -> None:
+        """Create root, processed/ and failed/; keep the default local folder out of git."""
+        for sub in ("", PROCESSED, FAILED):
+            self.fs.makedirs(self._join(sub) if sub else self.root, exist_ok=True)
+        if self.local and Path(self.root).resolve() == DEFAULT_DROP.resolve():
+            ignore = Path(self.root) / ".gitignore"
+            if not ignore.exists():
+                ignore.write_text("# deliveries may hold personal data: never commit them\n*\n")
+
+    def _join(self, *parts: str) -> str:
+        return posixpath.join(self.root, *parts)
+
+    def deliveries(self) -> list[str]:
+        """Names of the files waiting at the root, in name order."""
+        names = []
+        for entry in self.fs.ls(self.root, detail=True):
+            if entry.get("type") != "file":
+                continue
+            name = posixpath.basename(str(entry["name"]).rstrip("/"))
+            if name.startswith(IGNORED_PREFIXES) or name.endswith(IGNORED_SUFFIXES):
+                continue
+            names.append(name)
+        return sorted(names)
+
+    @contextmanager
+    def local_copy(self, name: str) -> Iterator[Path]:
+        """A local path to read the delivery from (the file itself when the zone is local)."""
+        if self.local:
+            yield Path(self._join(name))
+            return
+        with tempfile.TemporaryDirectory(prefix="scrutin-canvass-") as tmp:
+            target = Path(tmp) / name
+            self.fs.get(self._join(name), str(target))
+            yield target
+
+    def _free_name(self, folder: str, name: str, tag: str) -> str:
+        candidate = self._join(folder, name)
+        if not self.fs.exists(candidate):
+            return candidate
+        stem, dot, suffix = name.partition(".")
+        return self._join(folder, f"{stem}-{tag}{dot}{suffix}")
+
+    def move(self, name: str, folder: str, tag: str) -> str:
+        """Move a delivery into `folder` (a rename on one filesystem: atomic)."""
+        target = self._free_name(folder, name, tag)
+        self.fs.mv(self._join(name), target)
+        return target
+
+    def write_reason(self, moved_to: str, text: str) -> None:
+        with self.fs.open(moved_to + ".reason.txt", "w", encoding="utf-8") as fh:
+            fh.write(text)
+
+
+def process_drop_zone(
+    url: str | None = None,
+    root: str | Path | None = None,
+    *,
+    campaign: Campaign | None = None,
+    secret: str | None = None,
+    now: dt.datetime | None = None,
+) -> list[DropResult]:
+    """Load every waiting delivery, one transaction each, and move it to processed/ or failed/.
+
+    Raises (leaving the remaining files in place) on anything that is not a problem of the
+    file: an unreachable warehouse, a missing secret, no bureau reference (`CanvassNotReady`).
+    """
+    from ingestion.canvass.loader import failure_reason, load_canvass_file
+    from ingestion.canvass.pseudonymise import resolve_secret
+    from scrutin.campaign import load_campaign
+
+    zone = DropZone(root)
+    zone.ensure()
+    campaign = campaign or load_campaign()
+    secret = secret or resolve_secret()
+    results: list[DropResult] = []
+    for name in zone.deliveries():
+        try:
+            with zone.local_copy(name) as path:
+                report = load_canvass_file(
+                    url, path, campaign=campaign, secret=secret, now=now, file_name=name
+                )
+        except SourceFormatError as exc:
+            moved = zone.move(name, FAILED, dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S"))
+            reason = failure_reason(exc)
+            zone.write_reason(
+                moved,
+                f"{name} was refused at {dt.datetime.now(dt.UTC).isoformat(timespec='seconds')}"
+                f" and nothing of it was loaded.\n\n{reason}\n\n"
+                "Fix the export (or re-export it from the app) and drop it again.\n",
+            )
+            log.warning("canvass delivery %s refused: %s", name, reason)
+            results.append(DropResult(name, "failed", moved, reason=reason))
+            continue
+        moved = zone.move(name, PROCESSED, str(report.batch_id))
+        results.append(DropResult(name, report.status, moved, report=report))
+    loaded = sum(1 for r in results if r.outcome == "loaded")
+    log.info(
+        "canvass drop zone %s: %d file(s): %d loaded, %d skipped, %d refused",
+        zone.url,
+        len(results),
+        loaded,
+        sum(1 for r in results if r.outcome == "skipped"),
+        sum(1 for r in results if r.outcome == "failed"),
+    )
+    return results
+
+
+def seed_demo_deliveries(root: str | Path | None = None) -> list[str]:
+    """Copy the bundled sample exports into a local drop zone that has never seen them.
+
+    Used in demo mode only, so `make demo` shows the canvass path end to end; a file already
+    delivered (present in the root, processed/ or failed/) is not copied again.
+    """
+    zone = DropZone(root)
+    zone.ensure()
+    if not zone.local:
+        raise ValueError("demo deliveries are only seeded into a local drop zone")
+    seen = set(zone.deliveries())
+    for folder in (PROCESSED, FAILED):
+        for entry in Path(zone._join(folder)).iterdir():
+            seen.add(entry.name)
+    copied = []
+    for sample in sorted(SAMPLE_CANVASS_DIR.iterdir()):
+        if sample.name.endswith(IGNORED_SUFFIXES) or sample.name in seen:
+            continue
+        shutil.copyfile(sample, Path(zone.root) / sample.name)
+        copied.append(sample.name)
+    return copied

@@ -1,0 +1,117 @@
+"""The canonical door-knock event and its controlled vocabularies.
+
+Every canvassing app speaks its own language (`Absent`, `not-home`, `door_closed`, `Not Home`…).
+Mappers translate each export row into a `FieldKnock`: the app's vocabulary is gone, but the
+identifying parts (canvasser id, address, coordinates) are still there, because the
+pseudonymiser needs them. `FieldKnock` never holds a name, a phone number, an e-mail or a note:
+mappers do not copy them, so they cannot leak further. Only the pseudonymised form reaches the
+warehouse (see `pseudonymise.py` and `loader.py`).
+
+A row that cannot be mapped raises `RowRejected`: the loader quarantines it with the line, the
+column and the reason. Reasons never echo the value that was read — a shifted CSV column can put a
+name into the outcome column — they say what was expected instead.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Final
+
+SOURCES: Final = ("qomon", "ecanvasser", "nationbuilder", "osdi", "pap")
+
+OUTCOMES: Final = (
+    "not_reached",
+    "opened_refused",
+    "opened_later",
+    "opened_conversation",
+    "inaccessible",
+    "moved",
+    "do_not_contact",
+)
+CONVERSATION: Final = "opened_conversation"
+DO_NOT_CONTACT: Final = "do_not_contact"
+
+TOPICS: Final = (
+    "security",
+    "cost_of_living",
+    "housing",
+    "transport",
+    "environment",
+    "schools",
+    "health",
+    "jobs",
+    "local_services",
+    "other",
+)
+INTENTS: Final = ("certain", "likely", "unlikely", "no", "unknown")
+SENTIMENTS: Final = ("positive", "neutral", "negative")
+
+# integrity_flags values (see integrity.py for how each is decided).
+FLAG_FUTURE: Final = "future_timestamp"
+FLAG_OUTSIDE_WINDOW: Final = "outside_campaign_window"
+FLAG_TOO_FAST: Final = "too_fast_distant"
+FLAG_HIGH_CONTACT_RATE: Final = "high_contact_rate_canvasser"
+FLAG_SUPPRESSED: Final = "suppressed_building"
+FLAGS: Final = (
+    FLAG_FUTURE,
+    FLAG_OUTSIDE_WINDOW,
+    FLAG_TOO_FAST,
+    FLAG_HIGH_CONTACT_RATE,
+    FLAG_SUPPRESSED,
+)
+
+
+class RowRejected(ValueError):
+    """One export row cannot become a door knock; the loader quarantines it.
+
+    `column` is the export's column (or JSON key path) the problem is about, None for the whole
+    row. `reason` says what was expected, never the value found.
+    """
+
+    def __init__(self, column: str | None, reason: str) -> None:
+        self.column = column
+        self.reason = reason
+        super().__init__(f"{column}: {reason}" if column else reason)
+
+
+@dataclass(frozen=True, slots=True)
+class Address:
+    """The visited address as the app gave it (never stored: only its key is)."""
+
+    number: str | None
+    street: str | None
+    commune: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class FieldKnock:
+    """One door knock in canonical vocabulary, before pseudonymisation.
+
+    `knocked_at` and `version_at` are timezone-aware UTC datetimes. `bureau_hint` is the bureau the
+    app recorded, already in Ministry form (`29019_0001`), or None; `longitude`/`latitude`
+    (WGS84) help resolve the bureau from the REU addresses and time-distance checks, and are
+    dropped before anything is written.
+    """
+
+    knock_id: str
+    canvasser_id: str
+    knocked_at: dt.datetime
+    version_at: dt.datetime
+    outcome: str
+    address: Address
+    bureau_hint: str | None = None
+    longitude: float | None = None
+    latitude: float | None = None
+    topics: tuple[str, ...] | None = None
+    intends_to_vote: str | None = None
+    registered_here: bool | None = None
+    sentiment: str | None = None
+    wants_to_volunteer: bool | None = None
+    consent: bool | None = None
+
+    def __post_init__(self) -> None:
+        if self.outcome not in OUTCOMES:
+            raise ValueError(f"outcome must be one of {OUTCOMES}")
+        if self.knocked_at.tzinfo is None or self.version_at.tzinfo is None:
+            raise ValueError("knocked_at and version_at must be timezone-aware")

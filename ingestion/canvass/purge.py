@@ -1,0 +1,268 @@
+"""Retention: delete door knocks past their campaign's retention date, once aggregated.
+
+A campaign's knocks expire at `retention_ends_at` (midnight, Paris, at the end of election_date +
+retention_days; recorded in `ops.canvass_campaigns` by every load). An expired row is deleted when
+it has been *aggregated*:
+
+    aggregated  <=>  the latest entry of ops.publication_log is a `publish` whose published_at is
+                     later than the row's loaded_at and updated_at
+
+i.e. the mart currently published was built after the row last changed, so its aggregates already
+include it. A rollback as the latest entry means the published mart may predate some rows: nothing
+counts as aggregated until the next publication. `force=True` deletes expired rows even when not
+aggregated (the runbook's way out when no publication can happen any more).
+
+Every run, dry runs included, writes one `ops.purge_log` row per registered campaign (a dry run
+records rows_deleted = 0; rows_expired - rows_kept_not_aggregated is what it would delete).
+The quality suite `raw_canvass_knocks` fails while any expired row remains: that blocks
+publication.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import uuid
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from scrutin.db import connect, ensure_warehouse
+
+if TYPE_CHECKING:
+    import psycopg
+
+log = logging.getLogger("scrutin.ingestion.canvass.purge")
+
+
+@dataclass(frozen=True)
+class CampaignPurge:
+    campaign_id: str
+    retention_ends_at: dt.datetime
+    expired: bool
+    rows_expired: int
+    rows_deleted: int
+    rows_kept_not_aggregated: int
+
+
+@dataclass(frozen=True)
+class PurgeReport:
+    run_id: str
+    dry_run: bool
+    forced: bool
+    reference_publication_id: int | None
+    reference_published_at: dt.datetime | None
+    campaigns: tuple[CampaignPurge, ...]
+    rows_unknown_campaign: int
+
+    @property
+    def rows_expired(self) -> int:
+        return sum(c.rows_expired for c in self.campaigns)
+
+    @property
+    def rows_deleted(self) -> int:
+        return sum(c.rows_deleted for c in self.campaigns)
+
+    @property
+    def rows_kept(self) -> int:
+        return sum(c.rows_kept_not_aggregated for c in self.campaigns)
+
+    def summary(self) -> str:
+        verb, count = (
+            ("would delete", self.rows_expired - self.rows_kept)
+            if self.dry_run
+            else ("deleted", self.rows_deleted)
+        )
+        reference = (
+            f"last publication {self.reference_publication_id} at "
+            f"{self.reference_published_at.isoformat()}"
+            if self.reference_published_at
+            else "no usable publication (none yet, or the last action was a rollback)"
+        )
+        return (
+            f"purge {self.run_id}: {self.rows_expired} door knock(s) past retention, {verb} "
+            f"{count}, kept {self.rows_kept} not yet aggregated; {reference}"
+            + (
+                f"; {self.rows_unknown_campaign} row(s) of unregistered campaigns"
+                if self.rows_unknown_campaign
+                else ""
+            )
+        )
+
+
+def purge_expired(
+    url_or_conn: str | psycopg.Connection | None = None,
+    *,
+    dry_run: bool = False,
+    force: bool = False,
+    now: dt.datetime | None = None,
+    run_id: str | None = None,
+) -> PurgeReport:
+    """Delete (or, with `dry_run`, count) expired door knocks; see the module docstring."""
+    if url_or_conn is None or isinstance(url_or_conn, str):
+        with connect(url_or_conn) as conn:
+            return _purge(conn, dry_run=dry_run, force=force, now=now, run_id=run_id)
+    return _purge(url_or_conn, dry_run=dry_run, force=force, now=now, run_id=run_id)
+
+
+def _purge(
+    conn: psycopg.Connection,
+    *,
+    dry_run: bool,
+    force: bool,
+    now: dt.datetime | None,
+    run_id: str | None,
+) -> PurgeReport:
+    ensure_warehouse(conn)
+    now = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
+    run_id = run_id or f"purge__{now.strftime('%Y%m%dT%H%M%SZ')}__{uuid.uuid4().hex[:6]}"
+    with conn.transaction():
+        # The loader's lock: never purge a campaign while one of its files is being landed.
+        conn.execute("select pg_advisory_xact_lock(hashtext('scrutin.canvass'))")
+        started = conn.execute("select clock_timestamp()").fetchone()
+        reference_id, reference_at = _reference_publication(conn)
+        campaigns = conn.execute(
+            "select campaign_id, retention_ends_at from ops.canvass_campaigns order by campaign_id"
+        ).fetchall()
+        results = [
+            _purge_campaign(
+                conn,
+                campaign_id,
+                ends_at,
+                expired=ends_at <= now,
+                reference_at=reference_at,
+                dry_run=dry_run,
+                force=force,
+            )
+            for campaign_id, ends_at in campaigns
+        ]
+        unknown_row = conn.execute(
+            "select count(*) from raw.canvass_knocks as k where not exists "
+            "(select 1 from ops.canvass_campaigns as c where c.campaign_id = k.campaign_id)"
+        ).fetchone()
+        unknown = int(unknown_row[0]) if unknown_row else 0
+        for result in results:
+            conn.execute(
+                """
+                insert into ops.purge_log (
+                    run_id, dry_run, forced, campaign_id, retention_ends_at,
+                    reference_publication_id, reference_published_at, rows_expired,
+                    rows_deleted, rows_kept_not_aggregated, started_at
+                )
+                values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+                """,
+                (
+                    run_id,
+                    dry_run,
+                    force,
+                    result.campaign_id,
+                    result.retention_ends_at,
+                    reference_id,
+                    reference_at,
+                    result.rows_expired,
+                    result.rows_deleted,
+                    result.rows_kept_not_aggregated,
+                    started[0] if started else now,
+                ),
+            )
+    report = PurgeReport(
+        run_id=run_id,
+        dry_run=dry_run,
+        forced=force,
+        reference_publication_id=reference_id,
+        reference_published_at=reference_at,
+        campaigns=tuple(results),
+        rows_unknown_campaign=unknown,
+    )
+    log.info("%s", report.summary())
+    if unknown:
+        log.warning(
+            "%d door knock(s) belong to campaigns missing from ops.canvass_campaigns: their "
+            "retention is unknown and they are not purged",
+            unknown,
+        )
+    return report
+
+
+def _reference_publication(conn: psycopg.Connection) -> tuple[int | None, dt.datetime | None]:
+    row = conn.execute(
+        "select publication_id, action, published_at from ops.publication_log "
+        "order by publication_id desc limit 1"
+    ).fetchone()
+    if row is None or row[1] != "publish":
+        return None, None
+    return int(row[0]), row[2]
+
+
+def _purge_campaign(
+    conn: psycopg.Connection,
+    campaign_id: str,
+    ends_at: dt.datetime,
+    *,
+    expired: bool,
+    reference_at: dt.datetime | None,
+    dry_run: bool,
+    force: bool,
+) -> CampaignPurge:
+    if not expired:
+        return CampaignPurge(campaign_id, ends_at, False, 0, 0, 0)
+    row = conn.execute(
+        """
+        select
+            count(*),
+            count(*) filter (
+                where %(reference)s::timestamptz is not null
+                    and greatest(loaded_at, updated_at) < %(reference)s::timestamptz
+            )
+        from raw.canvass_knocks
+        where campaign_id = %(campaign_id)s
+        """,
+        {"campaign_id": campaign_id, "reference": reference_at},
+    ).fetchone()
+    assert row is not None
+    expired_rows, aggregated = int(row[0]), int(row[1])
+    deletable = expired_rows if force else aggregated
+    deleted = 0
+    if not dry_run and deletable:
+        cur = conn.execute(
+            """
+            delete from raw.canvass_knocks
+            where campaign_id = %(campaign_id)s
+                and (
+                    %(force)s
+                    or (
+                        %(reference)s::timestamptz is not null
+                        and greatest(loaded_at, updated_at) < %(reference)s::timestamptz
+                    )
+                )
+            """,
+            {"campaign_id": campaign_id, "reference": reference_at, "force": force},
+        )
+        deleted = cur.rowcount
+        # The contact-rate totals follow the rows that remain (none, usually).
+        conn.execute(
+            "delete from raw.canvass_canvasser_totals where campaign_id = %s", (campaign_id,)
+        )
+        conn.execute(
+            """
+            insert into raw.canvass_canvasser_totals
+                (campaign_id, canvasser_key, knocks, conversations, flagged)
+            select
+                campaign_id,
+                canvasser_key,
+                count(*),
+                count(*) filter (where outcome = 'opened_conversation'),
+                bool_or('high_contact_rate_canvasser' = any(integrity_flags))
+            from raw.canvass_knocks
+            where campaign_id = %s
+            group by campaign_id, canvasser_key
+            """,
+            (campaign_id,),
+        )
+    return CampaignPurge(
+        campaign_id=campaign_id,
+        retention_ends_at=ends_at,
+        expired=True,
+        rows_expired=expired_rows,
+        rows_deleted=deleted,
+        rows_kept_not_aggregated=expired_rows - deletable,
+    )

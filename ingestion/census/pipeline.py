@@ -1,0 +1,121 @@
+"""The two ways a census file is loaded, shared by the CLI and the DAG.
+
+- `load_path`: a local zip/CSV named by hand; what it is comes from the caller, the registry
+  (by sha256) or the file itself (`ingestion.census.detect`).
+- `load_entry`: a registry (or landing manifest) entry; a pinned file already loaded is skipped
+  without fetching anything, otherwise it is acquired (`ingestion.census.acquire`) and loaded.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from ingestion import ledger
+from ingestion.census.acquire import acquire
+from ingestion.census.detect import resolve_local_spec
+from ingestion.census.loader import SOURCE, CensusLoadReport, load_census_file
+from ingestion.census.registry import (
+    DEFAULT_REGISTRY,
+    CensusFileSpec,
+    RegistryError,
+    read_registry,
+)
+
+
+def registry_entries(
+    path: str | Path | None = None, *, vintage: int | None = None, theme: str | None = None
+) -> list[CensusFileSpec]:
+    """Registry entries, optionally of one vintage and theme (an error when none match)."""
+    specs = read_registry(path)
+    chosen = [
+        s
+        for s in specs
+        if (vintage is None or s.vintage == vintage) and (theme is None or s.theme == theme)
+    ]
+    if not chosen:
+        what = " ".join(str(x) for x in (theme, vintage) if x is not None) or "any file"
+        raise RegistryError(f"{path or DEFAULT_REGISTRY}: no entry for {what}")
+    return chosen
+
+
+def load_path(
+    url: str | None,
+    path: str | Path,
+    *,
+    theme: str | None = None,
+    vintage: int | None = None,
+    geo_year: int | None = None,
+    source_format: str | None = None,
+    decimal: str | None = None,
+    member: str | None = None,
+    encoding: str | None = None,
+    registry_path: str | Path | None = None,
+) -> CensusLoadReport:
+    """Load a local census file (zip, CSV or CSV.gz)."""
+    path = Path(path)
+    sha256 = ledger.file_sha256(path)
+    registry_file = Path(registry_path) if registry_path else DEFAULT_REGISTRY
+    registry = read_registry(registry_file) if registry_file.exists() else []
+    spec = resolve_local_spec(
+        path,
+        sha256=sha256,
+        registry=registry,
+        theme=theme,
+        vintage=vintage,
+        geo_year=geo_year,
+        source_format=source_format,
+        decimal=decimal,
+        member=member,
+        encoding=encoding,
+    )
+    return load_census_file(url, path, spec, sha256=sha256)
+
+
+def _skip_pinned(url: str | None, spec: CensusFileSpec) -> CensusLoadReport | None:
+    """A skipped report when the entry's pinned bytes are already loaded (nothing fetched)."""
+    from scrutin.db import connect, ensure_warehouse
+
+    if spec.sha256 is None:
+        return None
+    started = time.perf_counter()
+    name = spec.path.name if spec.path is not None else Path(str(spec.url)).name
+    with connect(url) as conn:
+        ensure_warehouse(conn)
+        with conn.transaction():
+            existing = ledger.find_loaded_batch(conn, SOURCE, spec.sha256, spec.dataset_key)
+            if existing is None:
+                return None
+            duration = time.perf_counter() - started
+            batch_id = ledger.record_skipped(
+                conn, SOURCE, name, spec.sha256, spec.dataset_key, duration_s=duration
+            )
+    return CensusLoadReport(
+        batch_id=batch_id,
+        status="skipped",
+        theme=spec.theme,
+        vintage=spec.vintage,
+        geo_year=spec.geo_year,
+        iris_rows=0,
+        value_rows=0,
+        masked_values=0,
+        indicators=0,
+        duration_s=duration,
+        sha256=spec.sha256,
+        loaded_batch_id=existing,
+    )
+
+
+def load_entry(
+    url: str | None,
+    spec: CensusFileSpec,
+    *,
+    use_pynsee: bool = True,
+    session: object | None = None,
+) -> CensusLoadReport:
+    """Load one registry entry (skipped early when its pinned sha256 is already loaded)."""
+    skipped = _skip_pinned(url, spec)
+    if skipped is not None:
+        return skipped
+    got = acquire(spec, use_pynsee=use_pynsee, session=session)
+    return load_census_file(url, got.path, spec, sha256=got.sha256)

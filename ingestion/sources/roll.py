@@ -1,0 +1,633 @@
+"""Aggregate the campaign's electoral-roll extract (liste électorale, article L37) while reading it.
+
+The extract a candidate obtains from the commune (an export of the REU, INSEE's single electoral
+register, e.g. `ListesElecteursActifs-com29061-10-06-2024-09h30.csv`) lists every elector with
+name, birth date and address. Scrutin only needs counts, so this module turns the file into:
+- voters per (commune, bureau, list type, age band, sex), ages taken at a reference date;
+- doors per (commune, bureau): distinct normalised addresses.
+
+Privacy by construction (GDPR; docs/privacy.md rule 1):
+- Only the mapped fields are looked at (bureau, list type, sex, birth date, address parts);
+  name columns are never mapped, so never read. Each line lives in memory while it is read.
+- An address is normalised and hashed in memory; the hash only decides whether a door was already
+  counted in its bureau and is dropped with the set when the file is done. Nothing but counts
+  leaves this module.
+- Errors name the file, the line and the column, never a cell value: a shifted column would
+  otherwise put a name into a message, a log and the ledger. Decoding errors say which byte,
+  not what is around it.
+
+Why the reference date matters: an age band is only true at a date. It is the extract's own date
+(`--as-of`, else the date in the REU export's file name), never "today", so reloading the same
+file next year gives the same counts.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import datetime as dt
+import hashlib
+import re
+import unicodedata
+from collections import Counter, defaultdict
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import IO, Any
+
+from ingestion.errors import SourceFormatError
+from ingestion.sources.reu import (
+    DecodedLines,
+    normalise_address,
+    open_binary,
+    reu_bureau_id,
+)
+
+FIELDS: tuple[str, ...] = (
+    "commune_code",
+    "bureau_code",
+    "list_type",
+    "sex",
+    "birth_date",
+    "street_number",
+    "street",
+    "complement_1",
+    "complement_2",
+    "locality",
+    "postcode",
+    "commune_name",
+)
+"""Every field a mapping may name; nothing else in the file is ever read."""
+
+ADDRESS_FIELDS: tuple[str, ...] = (
+    "street_number",
+    "street",
+    "complement_1",
+    "complement_2",
+    "locality",
+    "postcode",
+    "commune_name",
+)
+
+DEFAULT_MAPPING: Mapping[str, Any] = MappingProxyType(
+    {
+        "version": 1,
+        "encoding": "auto",
+        "separator": "auto",
+        "fields": {
+            "commune_code": [
+                "code du l'ugle",
+                "code de l'ugle",
+                "code de la commune",
+                "code commune",
+            ],
+            "bureau_code": ["code du bureau de vote", "code bureau de vote", "code du bv"],
+            "list_type": ["libellé du type de liste", "type de liste"],
+            "sex": ["sexe"],
+            "birth_date": ["date de naissance"],
+            "street_number": ["numéro de voie"],
+            "street": ["libellé de voie", "type et libellé de voie"],
+            "complement_1": ["complément 1"],
+            "complement_2": ["complément 2"],
+            "locality": ["lieu-dit"],
+            "postcode": ["code postal"],
+            "commune_name": ["commune", "libellé de la commune"],
+        },
+        "required": ["bureau_code", "sex", "birth_date"],
+        "door_key": ["street_number", "street", "locality", "postcode", "commune_name"],
+    }
+)
+"""The mapping used when config/roll_mapping.yml is absent (an installed package)."""
+
+AGE_BANDS: tuple[str, ...] = ("18-24", "25-34", "35-49", "50-64", "65-74", "75+")
+SEXES: tuple[str, ...] = ("F", "M", "X")
+LIST_TYPES: tuple[str, ...] = ("LP", "LCM", "LCE")
+"""Principal list, complementary lists for municipal and European elections (EU nationals)."""
+
+ENCODINGS: tuple[str, ...] = ("auto", "utf-8", "cp1252")
+SEPARATORS: tuple[str, ...] = ("auto", ";", ",")
+MAX_AGE = 120
+_SNIFF_BYTES = 1 << 16
+
+_CODE_COMMUNE = re.compile(r"[0-9]{5}|2[AB][0-9]{3}")
+_CODE_BV = re.compile(r"[0-9A-Za-z]{1,8}")
+_NAME_COMMUNE = re.compile(r"com([0-9][0-9AB][0-9]{3})", re.IGNORECASE)
+_NAME_DATE_DMY = re.compile(r"(?<![0-9])([0-9]{2})-([0-9]{2})-([0-9]{4})(?![0-9])")
+_NAME_DATE_ISO = re.compile(r"(?<![0-9])([0-9]{4})-([0-9]{2})-([0-9]{2})(?![0-9])")
+_DATE_DMY = re.compile(r"([0-9]{2})/([0-9]{2})/([0-9]{4})")
+_DATE_ISO = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
+_DATE_YEAR = re.compile(r"[0-9]{4}")
+
+_LIST_TYPES = {
+    "lp": "LP",
+    "liste principale": "LP",
+    "lcm": "LCM",
+    "liste complementaire municipale": "LCM",
+    "lce": "LCE",
+    "liste complementaire europeenne": "LCE",
+}
+_SEX = {"f": "F", "feminin": "F", "femme": "F", "m": "M", "masculin": "M", "homme": "M"}
+
+NOT_SHOWN = "(value not shown: the roll holds personal data)"
+
+
+class MappingError(ValueError):
+    """A column-mapping file is not valid (names the file and the key)."""
+
+
+# ---- mapping -----------------------------------------------------------------------------------
+
+
+def normalise_header(name: str) -> str:
+    """How header names are compared: trimmed, lower-case, one space, ’ as '."""
+    text = unicodedata.normalize("NFC", name.replace("\ufeff", "")).replace("’", "'")
+    return " ".join(text.split()).casefold()
+
+
+@dataclass(frozen=True)
+class RollMapping:
+    """Which header names feed which field, what is required, what makes a door."""
+
+    fields: Mapping[str, tuple[str, ...]]
+    required: tuple[str, ...]
+    door_key: tuple[str, ...]
+    encoding: str = "auto"
+    separator: str = "auto"
+    origin: str = "built-in default"
+
+    @classmethod
+    def from_dict(  # noqa: PLR0912 -- one branch per documented key, kept in one place
+        cls, data: Mapping[str, Any], origin: str
+    ) -> RollMapping:
+        """Validate a mapping document (YAML loaded) and build the mapping; errors name `origin`."""
+
+        def fail(key: str, reason: str) -> MappingError:
+            return MappingError(f"{origin}: {key}: {reason}")
+
+        if not isinstance(data, Mapping):
+            raise fail("(top level)", "expected a mapping with `fields`, `required`, `door_key`")
+        if data.get("version", 1) != 1:
+            raise fail("version", f"only version 1 is known, got {data.get('version')!r}")
+        raw_fields = data.get("fields")
+        if not isinstance(raw_fields, Mapping) or not raw_fields:
+            raise fail("fields", "expected a mapping of field -> list of header names")
+        fields: dict[str, tuple[str, ...]] = {}
+        for name, value in raw_fields.items():
+            if name not in FIELDS:
+                raise fail(f"fields.{name}", f"unknown field; known fields: {', '.join(FIELDS)}")
+            headers = [value] if isinstance(value, str) else value
+            if not isinstance(headers, list) or not all(isinstance(h, str) for h in headers):
+                raise fail(f"fields.{name}", "expected a list of header names")
+            fields[name] = tuple(normalise_header(h) for h in headers if h.strip())
+        required = tuple(data.get("required") or ())
+        door_key = tuple(data.get("door_key") or ())
+        for key, names, allowed in (
+            ("required", required, FIELDS),
+            ("door_key", door_key, ADDRESS_FIELDS),
+        ):
+            unknown = [n for n in names if n not in allowed or n not in fields]
+            if unknown:
+                raise fail(key, f"{unknown} are not mapped fields among {', '.join(allowed)}")
+        for needed in ("bureau_code", "sex", "birth_date"):
+            if needed not in fields:
+                raise fail(f"fields.{needed}", "this field must be mapped")
+        if not door_key:
+            raise fail("door_key", "expected at least one address field")
+        encoding = str(data.get("encoding", "auto")).lower()
+        separator = str(data.get("separator", "auto"))
+        if encoding not in ENCODINGS:
+            raise fail("encoding", f"expected one of {ENCODINGS}, got {encoding!r}")
+        if separator not in SEPARATORS:
+            raise fail("separator", f"expected one of {SEPARATORS}, got {separator!r}")
+        return cls(
+            fields=MappingProxyType(fields),
+            required=required,
+            door_key=door_key,
+            encoding=encoding,
+            separator=separator,
+            origin=origin,
+        )
+
+
+def default_mapping_path() -> Path:
+    from scrutin.config import PROJECT_ROOT
+
+    return PROJECT_ROOT / "config" / "roll_mapping.yml"
+
+
+def load_mapping(path: str | Path | None = None) -> RollMapping:
+    """The mapping in `path`, else config/roll_mapping.yml, else the built-in default."""
+    import yaml
+
+    if path is None:
+        candidate = default_mapping_path()
+        if not candidate.exists():
+            return RollMapping.from_dict(DEFAULT_MAPPING, "built-in default")
+        path = candidate
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise MappingError(f"{path}: cannot read the mapping: {exc}") from None
+    return RollMapping.from_dict(data, str(path))
+
+
+# ---- file name, dates, ages --------------------------------------------------------------------
+
+
+def reference_date_from_name(name: str) -> dt.date | None:
+    """The extract date written in an REU export's file name (`…-DD-MM-YYYY-…`), if any."""
+    for pattern, order in ((_NAME_DATE_DMY, (3, 2, 1)), (_NAME_DATE_ISO, (1, 2, 3))):
+        for match in pattern.finditer(name):
+            year, month, day = (int(match.group(i)) for i in order)
+            try:
+                return dt.date(year, month, day)
+            except ValueError:
+                continue
+    return None
+
+
+def commune_from_name(name: str) -> str | None:
+    """The commune of an REU export's file name (`…-com29061-…`), if any."""
+    match = _NAME_COMMUNE.search(name)
+    return match.group(1).upper() if match else None
+
+
+def age_band(age: int) -> str:
+    """The band of an age in whole years. Under 18 goes to 18-24: the REU registers people who
+    turn 18 before the next election, so they are electors of that election."""
+    if age < 25:
+        return "18-24"
+    if age < 35:
+        return "25-34"
+    if age < 50:
+        return "35-49"
+    if age < 65:
+        return "50-64"
+    if age < 75:
+        return "65-74"
+    return "75+"
+
+
+def parse_birth_date(  # noqa: PLR0911 -- one return per accepted form reads best
+    text: str,
+) -> tuple[int, int | None, int | None] | None:
+    """(year, month, day) with None for unknown parts, or None when it is not a date.
+
+    The REU writes `DD/MM/YYYY`; people born abroad may have `00/00/YYYY` or `00/MM/YYYY`
+    (unknown day or month), some exports write the year alone; ISO `YYYY-MM-DD` is accepted too.
+    """
+    value = text.strip()
+    if match := _DATE_DMY.fullmatch(value):
+        day, month, year = (int(g) for g in match.groups())
+    elif match := _DATE_ISO.fullmatch(value):
+        year, month, day = (int(g) for g in match.groups())
+    elif _DATE_YEAR.fullmatch(value):
+        return int(value), None, None
+    else:
+        return None
+    if month == 0:
+        return (year, None, None) if day == 0 else None
+    if not 1 <= month <= 12:
+        return None
+    if day == 0:
+        return year, month, None
+    try:
+        dt.date(year, month, day)
+    except ValueError:
+        return None
+    return year, month, day
+
+
+def age_at(birth: tuple[int, int | None, int | None], as_of: dt.date) -> int:
+    """Whole years at `as_of`; an unknown month counts as 1 July, an unknown day as the 15th."""
+    year, month, day = birth
+    month = month if month is not None else 7
+    day = day if day is not None else (15 if birth[1] is not None else 1)
+    age = as_of.year - year
+    if (as_of.month, as_of.day) < (month, day):
+        age -= 1
+    return age
+
+
+# ---- aggregation -------------------------------------------------------------------------------
+
+CountKey = tuple[str, str, str, str, str]
+"""(code_commune, code_bv, list_type, age_band, sex)"""
+BureauKey = tuple[str, str]
+"""(code_commune, code_bv)"""
+
+
+@dataclass(frozen=True, slots=True)
+class RejectedRow:
+    """A line left out of the counts, and why (never its content)."""
+
+    line: int
+    column: str | None
+    reason: str
+
+
+@dataclass
+class RollAggregate:
+    """Everything that leaves the file: counts, doors, and bookkeeping numbers."""
+
+    reference_date: dt.date
+    reference_date_source: str
+    counts: Counter[CountKey] = field(default_factory=Counter)
+    doors: dict[BureauKey, int] = field(default_factory=dict)
+    electors_read: int = 0
+    electors_counted: int = 0
+    electors_without_address: int = 0
+    rejected: list[RejectedRow] = field(default_factory=list)
+
+    @property
+    def communes(self) -> tuple[str, ...]:
+        return tuple(sorted({key[0] for key in self.counts}))
+
+    @property
+    def bureaux(self) -> tuple[BureauKey, ...]:
+        return tuple(sorted({(key[0], key[1]) for key in self.counts}))
+
+    def count_rows(self) -> Iterator[tuple[str, str, str, str, str, str, str, int]]:
+        """(code_commune, code_commune_results, code_bv, bureau_id, list_type, age_band, sex, n)"""
+        for (commune, code_bv, list_type, band, sex), voters in sorted(self.counts.items()):
+            results_code, _, bureau_id = reu_bureau_id(commune, code_bv)
+            yield commune, results_code, code_bv, bureau_id, list_type, band, sex, voters
+
+    def door_rows(self) -> Iterator[tuple[str, str, str, str, int]]:
+        """(code_commune, code_commune_results, code_bv, bureau_id, doors)"""
+        for (commune, code_bv), doors in sorted(self.doors.items()):
+            results_code, _, bureau_id = reu_bureau_id(commune, code_bv)
+            yield commune, results_code, code_bv, bureau_id, doors
+
+
+def _detect_encoding(fh: IO[bytes], wanted: str) -> str:
+    if wanted != "auto":
+        return wanted
+    sample = fh.read(_SNIFF_BYTES)
+    fh.seek(0)
+    if sample.startswith(codecs.BOM_UTF8):
+        return "utf-8"
+    # Cut at the last newline: a multi-byte character may straddle the end of the sample.
+    cut = sample.rfind(b"\n")
+    sample = sample[: cut + 1] if cut >= 0 and len(sample) == _SNIFF_BYTES else sample
+    try:
+        sample.decode("utf-8")
+    except UnicodeDecodeError:
+        return "cp1252"
+    return "utf-8"
+
+
+def _detect_separator(fh: IO[bytes], wanted: str) -> str:
+    if wanted != "auto":
+        return wanted
+    header = fh.readline()
+    fh.seek(0)
+    return ";" if header.count(b";") >= header.count(b",") else ","
+
+
+@dataclass(frozen=True)
+class _Columns:
+    """Position of each mapped field in this file's header (None: absent)."""
+
+    positions: Mapping[str, int | None]
+    header: tuple[str, ...]
+
+    def name(self, field_name: str) -> str:
+        i = self.positions[field_name]
+        return self.header[i] if i is not None else field_name
+
+
+def _resolve_columns(raw_header: Sequence[str], mapping: RollMapping, path: Path) -> _Columns:
+    header = tuple(h.replace("\ufeff", "").strip() for h in raw_header)
+    index: dict[str, int] = {}
+    for i, name in enumerate(header):
+        index.setdefault(normalise_header(name), i)
+    positions: dict[str, int | None] = {}
+    for name in FIELDS:
+        accepted = mapping.fields.get(name, ())
+        positions[name] = next((index[h] for h in accepted if h in index), None)
+    for name in mapping.required:
+        if positions[name] is None:
+            raise SourceFormatError(
+                path,
+                1,
+                None,
+                f"no column for the required field {name!r}: expected one of "
+                f"{list(mapping.fields.get(name, ()))} (mapping: {mapping.origin}; pass "
+                "--mapping FILE for another export layout); the header has "
+                f"{', '.join(repr(h) for h in header)}",
+            )
+    if not any(positions[name] is not None for name in mapping.door_key):
+        raise SourceFormatError(
+            path,
+            1,
+            None,
+            f"no address column: doors need one of {list(mapping.door_key)} "
+            f"(mapping: {mapping.origin})",
+        )
+    return _Columns(MappingProxyType(positions), header)
+
+
+def resolve_reference_date(path: str | Path, as_of: dt.date | None) -> tuple[dt.date, str]:
+    """(date, where it came from): `as_of` when given, else the date in the file name."""
+    path = Path(path)
+    if as_of is not None:
+        return as_of, "option"
+    found = reference_date_from_name(path.name)
+    if found is None:
+        raise SourceFormatError(
+            path,
+            None,
+            None,
+            "no reference date for the ages: pass --as-of YYYY-MM-DD (the extract's date), "
+            "or keep the REU export's file name, which ends with -DD-MM-YYYY-HHhMM",
+        )
+    return found, "file name"
+
+
+def aggregate_roll(
+    path: str | Path,
+    *,
+    mapping: RollMapping | None = None,
+    as_of: dt.date | None = None,
+) -> RollAggregate:
+    """Read a roll extract once and return its counts; see the module docstring.
+
+    Refuses the file (`SourceFormatError`, no cell value in the message) on a missing required
+    column, a decoding error, a malformed or truncated line, or an unreadable birth date, sex or
+    bureau code. A line without a bureau code is left out and reported in `rejected`: such an
+    elector cannot be placed, and one of them must not block the whole roll.
+    """
+    path = Path(path)
+    mapping = mapping or load_mapping()
+    reference_date, source = resolve_reference_date(path, as_of)
+    result = RollAggregate(reference_date=reference_date, reference_date_source=source)
+    name_commune = commune_from_name(path.name)
+    doors: defaultdict[BureauKey, set[bytes]] = defaultdict(set)
+
+    with open_binary(path) as fh:
+        encoding = _detect_encoding(fh, mapping.encoding)
+        delimiter = _detect_separator(fh, mapping.separator)
+        lines = DecodedLines(
+            fh,
+            path,
+            encoding,
+            show_content=False,
+            hint="; set `encoding:` in the mapping if the file is not UTF-8 or cp1252",
+        )
+        lines.delimiter = delimiter
+        reader = csv.reader(lines, delimiter=delimiter, quotechar='"', strict=True)
+        try:
+            raw_header = next(reader)
+        except StopIteration:
+            raise SourceFormatError(
+                path, 1, None, "the file is empty: expected the header line"
+            ) from None
+        except csv.Error:
+            raise SourceFormatError(path, 1, None, "malformed CSV header") from None
+        columns = _resolve_columns(raw_header, mapping, path)
+        lines.header = list(columns.header)
+        if columns.positions["commune_code"] is None and name_commune is None:
+            raise SourceFormatError(
+                path,
+                1,
+                None,
+                "no commune: map `commune_code` to a column, or keep the REU export's file "
+                "name, which holds `com<INSEE code>`",
+            )
+        _aggregate_lines(
+            reader,
+            columns,
+            mapping=mapping,
+            path=path,
+            name_commune=name_commune,
+            result=result,
+            doors=doors,
+        )
+    result.doors = {key: len(hashes) for key, hashes in doors.items()}
+    if result.electors_read == 0:
+        raise SourceFormatError(path, 2, None, "no data row: expected at least one elector")
+    return result
+
+
+def _aggregate_lines(
+    reader: Any,
+    columns: _Columns,
+    *,
+    mapping: RollMapping,
+    path: Path,
+    name_commune: str | None,
+    result: RollAggregate,
+    doors: defaultdict[BureauKey, set[bytes]],
+) -> None:
+    pos = columns.positions
+    width = len(columns.header)
+    door_positions = [i for f in mapping.door_key if (i := pos[f]) is not None]
+    as_of = result.reference_date
+    while True:
+        line = reader.line_num + 1
+        try:
+            fields = next(reader)
+        except StopIteration:
+            return
+        except csv.Error:
+            # csv's message can quote the line: never pass it on.
+            raise SourceFormatError(path, line, None, "malformed CSV line (quotes)") from None
+        if not fields or (len(fields) == 1 and not fields[0].strip()):
+            continue
+        if len(fields) != width:
+            raise SourceFormatError(
+                path, line, None, f"expected {width} fields as in the header, got {len(fields)}"
+            )
+        result.electors_read += 1
+
+        def cell(name: str, fields: list[str] = fields) -> str:
+            i = pos[name]
+            return fields[i].strip() if i is not None else ""
+
+        code_bv_raw = cell("bureau_code")
+        if not code_bv_raw:
+            result.rejected.append(
+                RejectedRow(line, columns.name("bureau_code"), "no bureau code: not counted")
+            )
+            continue
+        if not _CODE_BV.fullmatch(code_bv_raw):
+            raise SourceFormatError(
+                path,
+                line,
+                columns.name("bureau_code"),
+                f"expected a bureau code of 1-8 letters or digits {NOT_SHOWN}",
+            )
+        commune = _commune(cell("commune_code"), name_commune, path, line, columns)
+        _, code_bv, _ = reu_bureau_id(commune, code_bv_raw)
+        list_type = _list_type(cell("list_type"), path, line, columns)
+        sex = _SEX.get(_fold(cell("sex")), "X")
+        birth = parse_birth_date(cell("birth_date"))
+        if birth is None:
+            raise SourceFormatError(
+                path,
+                line,
+                columns.name("birth_date"),
+                f"expected a birth date DD/MM/YYYY (00 for an unknown day or month) {NOT_SHOWN}",
+            )
+        age = age_at(birth, as_of)
+        if age < 0 or age > MAX_AGE:
+            raise SourceFormatError(
+                path,
+                line,
+                columns.name("birth_date"),
+                f"birth date gives an age outside 0-{MAX_AGE} at the reference date "
+                f"{as_of.isoformat()} {NOT_SHOWN}",
+            )
+        result.counts[(commune, code_bv, list_type, age_band(age), sex)] += 1
+        result.electors_counted += 1
+        address = normalise_address(" ".join(fields[i] for i in door_positions))
+        if address:
+            doors[(commune, code_bv)].add(hashlib.sha256(address.encode("utf-8")).digest())
+        else:
+            result.electors_without_address += 1
+
+
+def _fold(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text.strip())
+    return " ".join("".join(c for c in decomposed if not unicodedata.combining(c)).split()).lower()
+
+
+def _commune(value: str, from_name: str | None, path: Path, line: int, columns: _Columns) -> str:
+    if not value:
+        if from_name is None:
+            raise SourceFormatError(
+                path,
+                line,
+                columns.name("commune_code"),
+                "expected a commune code, got an empty field",
+            )
+        return from_name
+    code = value.upper()
+    if code.startswith("COM"):
+        code = code[3:]
+    if not _CODE_COMMUNE.fullmatch(code):
+        raise SourceFormatError(
+            path,
+            line,
+            columns.name("commune_code"),
+            f"expected a 5-character INSEE commune code {NOT_SHOWN}",
+        )
+    return code
+
+
+def _list_type(value: str, path: Path, line: int, columns: _Columns) -> str:
+    if columns.positions["list_type"] is None:
+        return "LP"
+    found = _LIST_TYPES.get(_fold(value))
+    if found is None:
+        raise SourceFormatError(
+            path,
+            line,
+            columns.name("list_type"),
+            "expected 'Liste principale', 'Liste complémentaire municipale' or 'Liste "
+            f"complémentaire européenne' (or LP/LCM/LCE) {NOT_SHOWN}",
+        )
+    return found

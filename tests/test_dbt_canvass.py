@@ -1,0 +1,869 @@
+"""Canvass facts and opinion marts end to end: raw knocks -> real `dbt build` -> mart_audit -> GX.
+
+Hand-made knocks (source `test_dbt_canvass`, bureaux `99901_*`, every expected value computed
+by hand below) go through staging, intermediate and the two canvass marts. Three bureaux sit on
+the k-min boundary (default k_min = 11): A has 12 conversations (k_min + 1), B 11 (k_min),
+C 10 (k_min - 1); one more conversation in C hides in a superseded batch and another is flagged
+`future_timestamp`, so a staging filter that lets either through turns C's 10 into 11 and
+publishes it. Then hand-broken marts (an unsuppressed small cell, a column added without
+suppression, a day moved) must fail the audit suites. Other modules may load real canvass data
+into the same database: this module only reads, breaks and deletes its own rows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+import yaml
+from psycopg.rows import dict_row
+
+from expectations.suites_canvass_audit import (
+    AUDIT_CANVASS_BUREAU_DAILY,
+    AUDIT_CANVASS_BUREAU_OPINION,
+    AUDIT_SUITES,
+    DAILY_PUBLIC_COLUMNS,
+    K_MIN,
+    OPINION_PUBLIC_COLUMNS,
+    RAW_SUITES,
+    SUITES,
+    built_k_min,
+    dbt_k_min,
+    opinion_suite,
+)
+from scrutin.config import DBT_PROJECT_DIR
+from scrutin.db import connect
+from scrutin.dbt_runner import DbtOutcome, build, campaign_vars, run_dbt
+
+SOURCE = "test_dbt_canvass"  # knock source and ledger source of every row of this module
+CAMPAIGN = "test-dbt-canvass"
+OUR_BUREAUX = "99901\\_%"  # LIKE pattern of this module's bureaux
+A, B, C = "99901_0001", "99901_0002", "99901_0003"
+CANVASSER_1 = f"{SOURCE}-cv1"
+CANVASSER_2 = f"{SOURCE}-cv2"
+MARTS = ("canvass_bureau_daily", "canvass_bureau_opinion")
+# The canvass models, everything upstream (staging, roll doors) and their tests and unit tests:
+# the whole project's build is test_dbt_models' business, and takes minutes.
+CANVASS_SELECTION = "+canvass_bureau_daily +canvass_bureau_opinion +int_canvass__canvasser_quality"
+TOPICS = (
+    "security",
+    "cost_of_living",
+    "housing",
+    "transport",
+    "environment",
+    "schools",
+    "health",
+    "jobs",
+    "local_services",
+    "other",
+)
+KNOCK_COLUMNS = (
+    "source",
+    "knock_id",
+    "campaign_id",
+    "canvasser_key",
+    "bureau_id",
+    "building_key",
+    "knocked_at",
+    "outcome",
+    "topics",
+    "intends_to_vote",
+    "registered_here",
+    "sentiment",
+    "wants_to_volunteer",
+    "consent",
+    "integrity_flags",
+    "batch_id",
+    "source_updated_at",
+)
+KNOCK_TYPES = (
+    "text",
+    "text",
+    "text",
+    "text",
+    "text",
+    "text",
+    "timestamptz",
+    "text",
+    "text[]",
+    "text",
+    "bool",
+    "text",
+    "bool",
+    "bool",
+    "text[]",
+    "int8",
+    "timestamptz",
+)
+
+UTC = dt.UTC
+
+
+def _at(day: int, hour: int, minute: int = 0) -> dt.datetime:
+    return dt.datetime(2026, 3, day, hour, minute, tzinfo=UTC)
+
+
+def _knock(
+    n: str,
+    bureau: str,
+    building: str,
+    at: dt.datetime,
+    outcome: str,
+    *,
+    canvasser: str = CANVASSER_1,
+    topics: list[str] | None = None,
+    intends: str | None = None,
+    registered: bool | None = None,
+    sentiment: str | None = None,
+    volunteer: bool | None = None,
+    consent: bool | None = None,
+    flags: tuple[str, ...] = (),
+    batch: str = "loaded",
+) -> dict[str, Any]:
+    return {
+        "knock_id": f"{bureau}-{n}",
+        "campaign_id": CAMPAIGN,
+        "canvasser_key": canvasser,
+        "bureau_id": bureau,
+        "building_key": f"{SOURCE}-{building}",
+        "knocked_at": at,
+        "outcome": outcome,
+        "topics": topics,
+        "intends_to_vote": intends,
+        "registered_here": registered,
+        "sentiment": sentiment,
+        "wants_to_volunteer": volunteer,
+        "consent": consent,
+        "integrity_flags": list(flags),
+        "batch": batch,
+    }
+
+
+def _conversation(n: str, bureau: str, building: str, at: dt.datetime, **answers: Any) -> dict:
+    answers.setdefault("consent", True)
+    return _knock(n, bureau, building, at, "opened_conversation", **answers)
+
+
+def _bureau_a() -> list[dict[str, Any]]:
+    """12 conversations over two days, 20 doors in the roll."""
+    sentiments = ["positive"] * 6 + ["neutral"] * 3 + ["negative"] * 2
+    intents = ["certain"] * 5 + ["likely"] * 3 + ["unlikely", "no", "unknown"]
+    topics = [["housing", "security"]] * 3 + [["housing"]] * 4 + [[]] * 3 + [["transport"]]
+    knocks = [
+        _conversation(
+            f"c{i}",
+            A,
+            f"a{i + 1}",
+            _at(10, 9, i),
+            sentiment=sentiments[i],
+            intends=intents[i],
+            registered=i < 8,
+            volunteer=i < 2,
+            topics=topics[i],
+        )
+        for i in range(11)
+    ]
+    knocks += [
+        _knock("nr1", A, "a1", _at(10, 8), "not_reached"),
+        _knock("nr2", A, "a2", _at(10, 8, 5), "not_reached"),
+        _knock("nr3", A, "a12", _at(10, 8, 10), "not_reached"),
+        _knock("dnc", A, "a13", _at(10, 11), "do_not_contact"),
+        # 23:30 UTC on 10 March is 00:30 on 11 March in Paris (UTC+1): day two.
+        _knock("late", A, "a14", _at(10, 23, 30), "opened_refused"),
+        _knock("mv", A, "a15", _at(11, 10, 5), "moved"),
+        _conversation(
+            "c11",
+            A,
+            "a1",
+            _at(11, 10),
+            sentiment="positive",
+            intends="certain",
+            registered=True,
+            volunteer=False,
+            topics=["housing"],
+        ),
+    ]
+    return knocks
+
+
+def _bureau_b() -> list[dict[str, Any]]:
+    """Exactly k_min conversations, one without consent (so without answers); no roll doors."""
+    knocks = [
+        _conversation(
+            f"c{i}",
+            B,
+            f"b{i + 1}",
+            _at(12, 9, i),
+            canvasser=CANVASSER_2,
+            sentiment="positive" if i < 5 else "negative",
+            intends="certain",
+            registered=True,
+            volunteer=False,
+            topics=["cost_of_living"],
+        )
+        for i in range(10)
+    ]
+    knocks += [
+        # No consent: the loader keeps the conversation but no answer.
+        _conversation("c10", B, "b11", _at(12, 9, 10), canvasser=CANVASSER_2, consent=False),
+        _knock("in1", B, "b12", _at(12, 10), "inaccessible", canvasser=CANVASSER_2),
+        _knock(
+            "in2",
+            B,
+            "b12",
+            _at(12, 10, 1),
+            "inaccessible",
+            canvasser=CANVASSER_2,
+            flags=("too_fast_distant",),
+        ),
+    ]
+    return knocks
+
+
+def _bureau_c() -> list[dict[str, Any]]:
+    """k_min - 1 conversations, two per building, 5 doors; two more that staging must drop."""
+    answers = {
+        "canvasser": CANVASSER_2,
+        "sentiment": "positive",
+        "intends": "certain",
+        "registered": True,
+        "volunteer": True,
+        "topics": ["security"],
+    }
+    knocks = [
+        _conversation(f"c{i}", C, f"c{i // 2 + 1}", _at(12, 14, i), **answers) for i in range(10)
+    ]
+    knocks += [
+        _conversation("superseded", C, "c1", _at(12, 15), batch="superseded", **answers),
+        _conversation("future", C, "c6", _at(12, 15, 1), flags=("future_timestamp",), **answers),
+    ]
+    return knocks
+
+
+KNOCKS = [*_bureau_a(), *_bureau_b(), *_bureau_c()]
+# raw.roll_bureau_doors (and electors, so that doors <= electors holds for the roll suite).
+ROLL = {A: (20, 30), C: (5, 8)}
+
+# ---- hand-computed expectations ---------------------------------------------------------------
+
+NO_TOPICS = dict.fromkeys((f"topic_{t}" for t in TOPICS), None)
+
+
+def _topics(**counts: int) -> dict[str, int]:
+    return {f"topic_{t}": counts.get(t, 0) for t in TOPICS}
+
+
+EXPECTED_DAILY: dict[tuple[str, dt.date], dict[str, Any]] = {
+    (A, dt.date(2026, 3, 10)): {
+        "doors_knocked": 15,  # 11 conversations + 3 not reached + 1 do not contact
+        "buildings_visited": 13,  # a1..a13 (a1 and a2 knocked twice)
+        "doors_opened": 11,
+        "conversations": 11,
+        "not_reached": 3,
+        "opened_refused": 0,
+        "moved": 0,
+        "do_not_contact": 1,
+        "doors_opened_share": 11 / 15,
+        "conversation_share": 11 / 15,
+        "not_reached_share": 3 / 15,
+        "do_not_contact_share": 1 / 15,
+        "buildings_visited_to_date": 13,
+        "bureau_doors": 20,
+        "coverage": 13 / 20,
+        "topics_suppressed": False,  # 11 conversations = k_min
+        "topics_suppression_reason": None,
+        **_topics(housing=7, security=3, transport=1),
+    },
+    (A, dt.date(2026, 3, 11)): {
+        "doors_knocked": 3,  # the 23:30 UTC knock of the 10th, the move, the revisit of a1
+        "buildings_visited": 3,
+        "doors_opened": 2,
+        "conversations": 1,
+        "not_reached": 0,
+        "opened_refused": 1,
+        "moved": 1,
+        "do_not_contact": 0,
+        "doors_opened_share": 2 / 3,
+        "conversation_share": 1 / 3,
+        "not_reached_share": 0.0,
+        "do_not_contact_share": 0.0,
+        "buildings_visited_to_date": 15,  # a14 and a15 are new, a1 is not
+        "bureau_doors": 20,
+        "coverage": 15 / 20,
+        "topics_suppressed": True,
+        "topics_suppression_reason": "fewer than 11 conversations (k_min): topic counts hidden",
+        **NO_TOPICS,
+    },
+    (B, dt.date(2026, 3, 12)): {
+        "doors_knocked": 13,
+        "buildings_visited": 12,
+        "doors_opened": 11,
+        "conversations": 11,
+        "not_reached": 0,
+        "opened_refused": 0,
+        "moved": 0,
+        "do_not_contact": 0,
+        "doors_opened_share": 11 / 13,
+        "conversation_share": 11 / 13,
+        "not_reached_share": 0.0,
+        "do_not_contact_share": 0.0,
+        "buildings_visited_to_date": 12,
+        "bureau_doors": None,  # not in the roll extract
+        "coverage": None,
+        "topics_suppressed": False,
+        "topics_suppression_reason": None,
+        **_topics(cost_of_living=10),  # the non-consenting conversation has no topic
+    },
+    (C, dt.date(2026, 3, 12)): {
+        "doors_knocked": 10,  # not 12: the superseded and the future-flagged knocks are out
+        "buildings_visited": 5,  # not 6: c6 only appears on the future-flagged knock
+        "doors_opened": 10,
+        "conversations": 10,
+        "not_reached": 0,
+        "opened_refused": 0,
+        "moved": 0,
+        "do_not_contact": 0,
+        "doors_opened_share": 1.0,
+        "conversation_share": 1.0,
+        "not_reached_share": 0.0,
+        "do_not_contact_share": 0.0,
+        "buildings_visited_to_date": 5,
+        "bureau_doors": 5,
+        "coverage": 1.0,
+        "topics_suppressed": True,
+        "topics_suppression_reason": "fewer than 11 conversations (k_min): topic counts hidden",
+        **NO_TOPICS,
+    },
+}
+
+OPINION_FIGURES = (
+    "support_positive_share",
+    "support_neutral_share",
+    "support_negative_share",
+    "support_unknown_share",
+    "intends_to_vote_certain_share",
+    "intends_to_vote_likely_share",
+    "intends_to_vote_unlikely_share",
+    "intends_to_vote_no_share",
+    "intends_to_vote_unknown_share",
+    "registered_here_share",
+    "wants_to_volunteer_count",
+)
+
+EXPECTED_OPINION: dict[str, dict[str, Any]] = {
+    A: {  # k_min + 1
+        "first_knocked_on": dt.date(2026, 3, 10),
+        "last_knocked_on": dt.date(2026, 3, 11),
+        "doors_knocked": 18,
+        "doors_opened": 13,
+        "conversations": 12,
+        "suppressed": False,
+        "suppression_reason": None,
+        "support_positive_share": 7 / 12,
+        "support_neutral_share": 3 / 12,
+        "support_negative_share": 2 / 12,
+        "support_unknown_share": 0.0,
+        "intends_to_vote_certain_share": 6 / 12,
+        "intends_to_vote_likely_share": 3 / 12,
+        "intends_to_vote_unlikely_share": 1 / 12,
+        "intends_to_vote_no_share": 1 / 12,
+        "intends_to_vote_unknown_share": 1 / 12,
+        "registered_here_share": 9 / 12,
+        "wants_to_volunteer_count": 2,
+    },
+    B: {  # exactly k_min: published
+        "first_knocked_on": dt.date(2026, 3, 12),
+        "last_knocked_on": dt.date(2026, 3, 12),
+        "doors_knocked": 13,
+        "doors_opened": 11,
+        "conversations": 11,
+        "suppressed": False,
+        "suppression_reason": None,
+        "support_positive_share": 5 / 11,
+        "support_neutral_share": 0.0,
+        "support_negative_share": 5 / 11,
+        "support_unknown_share": 1 / 11,  # the conversation without consent
+        "intends_to_vote_certain_share": 10 / 11,
+        "intends_to_vote_likely_share": 0.0,
+        "intends_to_vote_unlikely_share": 0.0,
+        "intends_to_vote_no_share": 0.0,
+        "intends_to_vote_unknown_share": 1 / 11,
+        "registered_here_share": 10 / 11,
+        "wants_to_volunteer_count": 0,
+    },
+    C: {  # k_min - 1: everything hidden but the counts
+        "first_knocked_on": dt.date(2026, 3, 12),
+        "last_knocked_on": dt.date(2026, 3, 12),
+        "doors_knocked": 10,
+        "doors_opened": 10,
+        "conversations": 10,
+        "suppressed": True,
+        "suppression_reason": "fewer than 11 conversations (k_min): opinion figures hidden",
+        **dict.fromkeys(OPINION_FIGURES, None),
+    },
+}
+
+EXPECTED_CANVASSERS = {
+    # (knocks, doors_opened, conversations, active_days, bureaux, flagged_knocks, flag_counts)
+    CANVASSER_1: (18, 13, 12, 2, 1, 0, {}),
+    CANVASSER_2: (23, 21, 21, 1, 2, 1, {"too_fast_distant": 1}),
+}
+
+
+# ---- fixtures ---------------------------------------------------------------------------------
+
+
+def _ledger(cur: psycopg.Cursor, status: str, name: str) -> int:
+    cur.execute(
+        "insert into raw.batch_ledger (source, file_name, file_sha256, dataset_key, status) "
+        "values (%s, %s, %s, %s, %s) returning batch_id",
+        (SOURCE, name, uuid.uuid4().hex, CAMPAIGN, status),
+    )
+    row = cur.fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def _insert_rows(cur: psycopg.Cursor) -> None:
+    batches = {
+        status: _ledger(cur, status, f"{SOURCE}-{status}.json")
+        for status in ("loaded", "superseded")
+    }
+    with cur.copy(f"copy raw.canvass_knocks ({', '.join(KNOCK_COLUMNS)}) from stdin") as copy:
+        copy.set_types(list(KNOCK_TYPES))
+        for k in KNOCKS:
+            copy.write_row(
+                (
+                    SOURCE,
+                    k["knock_id"],
+                    k["campaign_id"],
+                    k["canvasser_key"],
+                    k["bureau_id"],
+                    k["building_key"],
+                    k["knocked_at"],
+                    k["outcome"],
+                    k["topics"],
+                    k["intends_to_vote"],
+                    k["registered_here"],
+                    k["sentiment"],
+                    k["wants_to_volunteer"],
+                    k["consent"],
+                    k["integrity_flags"],
+                    batches[k["batch"]],
+                    k["knocked_at"],
+                )
+            )
+    roll_batch = _ledger(cur, "loaded", f"{SOURCE}-roll.csv")
+    for bureau, (doors, electors) in ROLL.items():
+        commune, bv = bureau.split("_")
+        cur.execute(
+            "insert into raw.roll_bureau_doors (batch_id, reference_date, code_commune, "
+            "code_commune_results, code_bv, bureau_id, doors) "
+            "values (%s, '2026-01-01', %s, %s, %s, %s, %s)",
+            (roll_batch, commune, commune, bv, bureau, doors),
+        )
+        cur.execute(
+            "insert into raw.roll_bureau_counts (batch_id, reference_date, code_commune, "
+            "code_commune_results, code_bv, bureau_id, list_type, age_band, sex, voters) "
+            "values (%s, '2026-01-01', %s, %s, %s, %s, 'LP', '35-49', 'F', %s)",
+            (roll_batch, commune, commune, bv, bureau, electors),
+        )
+
+
+def _delete_test_rows(cur: psycopg.Cursor, run_ids: list[str]) -> None:
+    cur.execute("delete from raw.canvass_knocks where source = %s", (SOURCE,))
+    for table in ("raw.roll_bureau_doors", "raw.roll_bureau_counts"):
+        cur.execute(f"delete from {table} where bureau_id like %s", (OUR_BUREAUX,))
+    cur.execute("delete from raw.batch_ledger where source = %s", (SOURCE,))
+    cur.execute("delete from ops.canvass_campaigns where campaign_id = %s", (CAMPAIGN,))
+    cur.execute("delete from ops.dbt_results where run_id = any(%s)", (run_ids,))
+    cur.execute("delete from ops.quality_results where run_id like %s", (f"{SOURCE}%",))
+    # The marts keep our rows until the next build: later modules must never see them.
+    for table in MARTS:
+        cur.execute("select to_regclass(%s)", (f"mart_audit.{table}",))
+        found = cur.fetchone()
+        if found is not None and found[0] is not None:
+            cur.execute(f"delete from mart_audit.{table} where bureau_id like %s", (OUR_BUREAUX,))
+
+
+@pytest.fixture(scope="module")
+def db(warehouse_url: str) -> Iterator[psycopg.Connection]:
+    with connect(warehouse_url, autocommit=True) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def run_ids() -> list[str]:
+    return []
+
+
+@pytest.fixture(scope="module")
+def built(warehouse_url: str, db: psycopg.Connection, run_ids: list[str]) -> Iterator[DbtOutcome]:
+    with db.cursor() as cur:
+        _delete_test_rows(cur, [])  # an interrupted previous run
+        with db.transaction():
+            _insert_rows(cur)
+    run_id = f"{SOURCE}-{uuid.uuid4().hex[:8]}"
+    run_ids.append(run_id)
+    try:
+        yield build(warehouse_url, run_id, select=CANVASS_SELECTION)
+    finally:
+        with db.cursor() as cur:
+            _delete_test_rows(cur, run_ids)
+
+
+def _rows(db: psycopg.Connection, table: str, *key: str) -> dict[Any, dict[str, Any]]:
+    """Our rows of a mart as column -> value dicts, keyed by the `key` columns' values."""
+    with db.cursor(row_factory=dict_row) as cur:
+        cur.execute(f"select * from {table} where bureau_id like %s", (OUR_BUREAUX,))
+        rows = cur.fetchall()
+    keyed = {tuple(row[k] for k in key): row for row in rows}
+    assert len(keyed) == len(rows), f"duplicate {key} in {table}"
+    return {k[0] if len(k) == 1 else k: row for k, row in keyed.items()}
+
+
+def _assert_values(actual: dict[str, Any], expected: dict[str, Any], where: object) -> None:
+    for column, value in expected.items():
+        if isinstance(value, float):
+            assert actual[column] == pytest.approx(value), (where, column)
+        else:
+            assert actual[column] == value, (where, column)
+
+
+# ---- the build -------------------------------------------------------------------------------
+
+
+@pytest.mark.db
+@pytest.mark.slow
+def test_build_is_green_with_the_canvass_models_and_their_unit_tests(built: DbtOutcome) -> None:
+    problems = [r for r in built.results if r.status not in ("success", "pass")]
+    assert built.success, problems
+    by_id = {r.unique_id: r for r in built.results}
+    for model in (
+        "stg_canvass__knocks",
+        "int_canvass__bureau_day",
+        "int_canvass__bureau_opinion",
+        "int_canvass__canvasser_quality",
+        *MARTS,
+    ):
+        assert by_id[f"model.scrutin.{model}"].status == "success", model
+    canvass_unit_tests = {
+        uid.rsplit(".", 1)[1]
+        for uid, r in by_id.items()
+        if r.resource_type == "unit_test" and "canvass" in uid and r.status == "pass"
+    }
+    assert {
+        "test_canvass_bureau_opinion_k_min_boundary",
+        "test_canvass_bureau_opinion_k_min_from_var",
+        "test_canvass_bureau_daily_k_min_boundary",
+        "test_canvass_bureau_daily_k_min_from_var",
+        "test_stg_canvass_knocks_day_and_filters",
+        "test_int_canvass_bureau_day_counts",
+        "test_int_canvass_bureau_opinion_counts",
+        "test_int_canvass_canvasser_quality_rates",
+    } <= canvass_unit_tests
+    k_min_tests = [uid for uid in by_id if uid.startswith("test.scrutin.k_min_suppressed_")]
+    assert len(k_min_tests) == 2
+    assert {by_id[uid].status for uid in k_min_tests} == {"pass"}
+    for singular in (
+        "assert_canvass_answers_only_on_conversations",
+        "assert_canvass_marts_reconcile_with_knocks",
+    ):
+        assert by_id[f"test.scrutin.{singular}"].status == "pass"
+
+
+@pytest.mark.db
+@pytest.mark.slow
+def test_daily_facts_match_hand_computed_values(built: DbtOutcome, db: psycopg.Connection) -> None:
+    rows = _rows(db, "mart_audit.canvass_bureau_daily", "bureau_id", "knocked_on")
+    assert set(rows) == set(EXPECTED_DAILY)
+    for key, expected in EXPECTED_DAILY.items():
+        _assert_values(rows[key], expected, key)
+        assert f"{rows[key]['code_commune']}_{rows[key]['code_bv']}" == key[0]
+
+
+@pytest.mark.db
+@pytest.mark.slow
+def test_opinion_is_suppressed_below_k_min_and_published_from_k_min(
+    built: DbtOutcome, db: psycopg.Connection
+) -> None:
+    # The fixture sits on the boundary of k_min = 11, the k_min the build passes.
+    assert campaign_vars()["k_min"] == 11
+    rows = _rows(db, "mart_audit.canvass_bureau_opinion", "bureau_id")
+    assert set(rows) == set(EXPECTED_OPINION)
+    for bureau, expected in EXPECTED_OPINION.items():
+        _assert_values(rows[bureau], expected, bureau)
+    # k_min - 1: every column outside the public ones is null.
+    hidden = set(rows[C]) - set(OPINION_PUBLIC_COLUMNS)
+    assert hidden == set(OPINION_FIGURES)
+    assert all(rows[C][column] is None for column in hidden)
+
+
+@pytest.mark.db
+@pytest.mark.slow
+def test_canvasser_quality_is_computed_and_stays_out_of_the_marts(
+    built: DbtOutcome, db: psycopg.Connection
+) -> None:
+    with db.cursor() as cur:
+        cur.execute(
+            "select canvasser_key, knocks, doors_opened, conversations, active_days, bureaux, "
+            "flagged_knocks, flag_counts, contact_rate, conversation_rate "
+            "from intermediate.int_canvass__canvasser_quality where canvasser_key = any(%s)",
+            ([CANVASSER_1, CANVASSER_2],),
+        )
+        rows = {r[0]: r[1:] for r in cur.fetchall()}
+        cur.execute(
+            "select table_schema from information_schema.tables "
+            "where table_name = 'int_canvass__canvasser_quality'"
+        )
+        schemas = {r[0] for r in cur.fetchall()}
+    assert schemas == {"intermediate"}
+    assert set(rows) == set(EXPECTED_CANVASSERS)
+    for key, expected in EXPECTED_CANVASSERS.items():
+        assert rows[key][:7] == expected
+        knocks, opened, conversations = expected[:3]
+        assert rows[key][7] == pytest.approx(opened / knocks)
+        assert rows[key][8] == pytest.approx(conversations / knocks)
+
+
+@pytest.mark.db
+@pytest.mark.slow
+def test_canvass_marts_are_documented_contracted_tables(
+    built: DbtOutcome, db: psycopg.Connection
+) -> None:
+    with db.cursor() as cur:
+        for table in MARTS:
+            cur.execute(
+                "select table_type from information_schema.tables "
+                "where table_schema = 'mart_audit' and table_name = %s",
+                (table,),
+            )
+            assert cur.fetchone() == ("BASE TABLE",), table
+            cur.execute(
+                "select a.attname, format_type(a.atttypid, a.atttypmod), "
+                "col_description(a.attrelid, a.attnum) "
+                "from pg_attribute a where a.attrelid = %s::regclass "
+                "and a.attnum > 0 and not a.attisdropped",
+                (f"mart_audit.{table}",),
+            )
+            columns = {name: (kind, comment) for name, kind, comment in cur.fetchall()}
+            assert [c for c, (_, comment) in columns.items() if not comment] == [], table
+            cur.execute(
+                "select obj_description(%s::regclass, 'pg_class')", (f"mart_audit.{table}",)
+            )
+            assert (cur.fetchone() or [None])[0], table
+            if table == "canvass_bureau_daily":
+                assert columns["knocked_on"][0] == "date"
+                assert columns["coverage"][0] == "double precision"
+                assert columns["topic_housing"][0] == "integer"
+                assert columns["topics_suppressed"][0] == "boolean"
+            else:
+                assert columns["support_positive_share"][0] == "double precision"
+                assert columns["wants_to_volunteer_count"][0] == "integer"
+                assert columns["suppressed"][0] == "boolean"
+
+
+# ---- the audit suites -------------------------------------------------------------------------
+
+
+def _run_id() -> str:
+    return f"{SOURCE}-gx-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.mark.db
+@pytest.mark.slow
+def test_audit_suites_pass_on_the_built_marts(built: DbtOutcome, warehouse_url: str) -> None:
+    from expectations.runner import run_suite
+
+    for suite in (AUDIT_CANVASS_BUREAU_DAILY, AUDIT_CANVASS_BUREAU_OPINION):
+        outcome = run_suite(warehouse_url, suite, _run_id())
+        assert outcome.success, outcome.failed_checks
+        assert outcome.warnings == []
+        assert len(outcome.results) == len(suite.checks)
+
+
+@contextmanager
+def tampered(db: psycopg.Connection, do: str, undo: str) -> Iterator[None]:
+    """Break our rows of a built mart by hand, and put them back whatever the test does."""
+    db.execute(do)
+    try:
+        yield
+    finally:
+        db.execute(undo)
+
+
+@pytest.mark.db
+@pytest.mark.slow
+def test_an_unsuppressed_small_cell_fails_the_audit_suite_and_the_dbt_test(
+    built: DbtOutcome, warehouse_url: str, db: psycopg.Connection, tmp_path: Path
+) -> None:
+    from expectations.runner import run_suite
+
+    table = "mart_audit.canvass_bureau_opinion"
+    with tampered(
+        db,
+        f"update {table} set support_positive_share = 1.0 where bureau_id = '{C}'",
+        f"update {table} set support_positive_share = null where bureau_id = '{C}'",
+    ):
+        outcome = run_suite(warehouse_url, AUDIT_CANVASS_BUREAU_OPINION, _run_id())
+        dbt_outcome = run_dbt(
+            ["test", "--select", "canvass_bureau_opinion,test_type:data"],
+            warehouse_url,
+            target_path=tmp_path / "target",  # never the shared dbt/target
+            log_path=tmp_path / "logs",
+        )
+    assert not outcome.success
+    (failure,) = outcome.failed_checks
+    assert "no opinion figure is published below k_min conversations" in failure
+    assert C in failure
+    assert "support_positive_share" in failure  # the offending column is named
+    failed_tests = [uid for uid in dbt_outcome.failed if "k_min_suppressed" in uid]
+    assert len(failed_tests) == 1, dbt_outcome.failed
+    # Put back: the suite passes again.
+    assert run_suite(warehouse_url, AUDIT_CANVASS_BUREAU_OPINION, _run_id()).success
+
+
+@pytest.mark.db
+@pytest.mark.slow
+def test_a_new_column_counts_as_opinion_until_declared_public(
+    built: DbtOutcome, warehouse_url: str, db: psycopg.Connection
+) -> None:
+    """Fail-closed: a figure added to the mart without suppression is caught, by name."""
+    from expectations.runner import run_suite
+
+    table = "mart_audit.canvass_bureau_daily"
+    with tampered(
+        db,
+        f"alter table {table} add column net_support_score double precision; "
+        f"update {table} set net_support_score = 0.4 where bureau_id = '{C}'",
+        f"alter table {table} drop column net_support_score",
+    ):
+        outcome = run_suite(warehouse_url, AUDIT_CANVASS_BUREAU_DAILY, _run_id())
+    assert not outcome.success
+    (failure,) = outcome.failed_checks
+    assert "no topic count is published below k_min conversations that day" in failure
+    assert "net_support_score" in failure
+    assert C in failure
+
+
+@pytest.mark.db
+@pytest.mark.slow
+def test_a_topic_count_on_a_small_day_or_a_moved_day_fails_the_daily_suite(
+    built: DbtOutcome, warehouse_url: str, db: psycopg.Connection
+) -> None:
+    from expectations.runner import run_suite
+
+    table = "mart_audit.canvass_bureau_daily"
+    where = f"bureau_id = '{A}' and knocked_on = '2026-03-11'"
+    with tampered(
+        db,
+        f"update {table} set topic_housing = 1, topics_suppressed = false, "
+        f"knocked_on = '2026-03-12' where {where}",
+        f"update {table} set topic_housing = null, topics_suppressed = true, "
+        f"knocked_on = '2026-03-11' where bureau_id = '{A}' and knocked_on = '2026-03-12'",
+    ):
+        outcome = run_suite(warehouse_url, AUDIT_CANVASS_BUREAU_DAILY, _run_id())
+    failures = outcome.failed_checks
+    assert len(failures) == 3, failures
+    assert any(
+        "no topic count is published below k_min" in f and "topic_housing" in f for f in failures
+    )
+    assert any("topics_suppressed is true below k_min" in f for f in failures)
+    # The knocks of the 11th (Paris) are no longer on the 11th: the raw reconciliation says so.
+    assert any("per bureau and Paris day equal the loaded knocks" in f for f in failures)
+
+
+@pytest.mark.db
+@pytest.mark.slow
+def test_the_stricter_campaign_k_min_wins_in_the_gate(
+    built: DbtOutcome, warehouse_url: str, db: psycopg.Connection
+) -> None:
+    """A campaign loaded with k_min = 12 makes B's 11 published conversations a breach."""
+    from expectations.runner import run_suite
+
+    db.execute(
+        "insert into ops.canvass_campaigns (campaign_id, election_date, campaign_start, "
+        "retention_days, k_min, retention_ends_at, params_hash) "
+        "values (%s, '2027-04-11', '2026-09-01', 30, 12, '2027-05-12', 'test')",
+        (CAMPAIGN,),
+    )
+    try:
+        outcome = run_suite(warehouse_url, opinion_suite(), _run_id())
+    finally:
+        db.execute("delete from ops.canvass_campaigns where campaign_id = %s", (CAMPAIGN,))
+    assert not outcome.success
+    breaches = [f for f in outcome.failed_checks if "below k_min" in f]
+    assert len(breaches) == 2, outcome.failed_checks  # figures published, flag not set
+    assert all(B in f for f in breaches)
+    assert all(A not in f for f in breaches)  # 12 conversations: still fine
+
+
+# ---- specs (no database) ---------------------------------------------------------------------
+
+
+def _k_min_test_arguments(model: str) -> dict[str, Any]:
+    path = DBT_PROJECT_DIR / "models" / "marts" / "canvass" / f"{model}.yml"
+    (node,) = yaml.safe_load(path.read_text(encoding="utf-8"))["models"]
+    (test,) = [t["k_min_suppressed"] for t in node["data_tests"] if "k_min_suppressed" in t]
+    return test["arguments"]
+
+
+def test_gate_and_dbt_test_agree_on_the_public_columns() -> None:
+    """The GX suites and the dbt test must leave the same columns visible on small rows."""
+    for model, public in (
+        ("canvass_bureau_opinion", OPINION_PUBLIC_COLUMNS),
+        ("canvass_bureau_daily", DAILY_PUBLIC_COLUMNS),
+    ):
+        arguments = _k_min_test_arguments(model)
+        dbt_public = {*arguments["public_columns"], arguments["count_column"]}
+        dbt_public.add(arguments["flag_column"])
+        assert dbt_public == set(public), model
+
+
+def test_suites_are_registered_for_the_gate() -> None:
+    from expectations import registry
+
+    assert RAW_SUITES == ()
+    assert set(AUDIT_SUITES) == set(SUITES)
+    assert set(AUDIT_SUITES) <= set(registry.audit_suite_names())
+    for spec in SUITES.values():
+        assert spec.table.startswith("mart_audit.")
+        privacy = [c for c in spec.checks if c.label and "below k_min" in c.label]
+        assert privacy and all(c.severity == "fail" for c in privacy)
+
+
+def test_the_gate_threshold_is_the_one_the_build_passes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert built_k_min() == K_MIN == campaign_vars()["k_min"]
+    campaign = tmp_path / "campaign.yml"
+    campaign.write_text(
+        "campaign_id: test\nelection_date: 2027-04-11\ncampaign_start: 2026-09-01\nk_min: 15\n",
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("SCRUTIN_CAMPAIGN_CONFIG", str(campaign))
+    assert built_k_min() == 15
+    queries = [c.kwargs.get("unexpected_rows_query", "") for c in opinion_suite(15).checks]
+    assert sum("greatest(15," in q for q in queries) == 3
+    # No campaign file, no build: dbt's own default.
+    monkeypatch.setenv("SCRUTIN_CAMPAIGN_CONFIG", str(tmp_path / "missing.yml"))
+    project = yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text(encoding="utf-8"))
+    assert built_k_min() == dbt_k_min() == project["vars"]["k_min"]
+
+
+def test_dbt_k_min_reads_the_project_file_and_refuses_bad_values(tmp_path: Path) -> None:
+    path = tmp_path / "dbt_project.yml"
+    path.write_text("vars:\n  k_min: 15\n", encoding="utf-8")
+    assert dbt_k_min(path) == 15
+    path.write_text("name: x\n", encoding="utf-8")
+    assert dbt_k_min(path) == 11  # the models' own default
+    for bad in ("0", "'eleven'", "true", "2.5"):
+        path.write_text(f"vars:\n  k_min: {bad}\n", encoding="utf-8")
+        with pytest.raises(ValueError, match=r"dbt_project\.yml: vars\.k_min"):
+            dbt_k_min(path)
