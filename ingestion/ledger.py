@@ -14,11 +14,15 @@ Transaction rules (why the functions take a connection and do not commit, except
 from __future__ import annotations
 
 import hashlib
+import logging
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import psycopg
+
+log = logging.getLogger("scrutin.ingestion.ledger")
 
 _CHUNK = 1 << 20
 
@@ -163,3 +167,57 @@ def fail_batch(
             error=error,
         )
     return batch_id
+
+
+def record_failure(
+    conn: psycopg.Connection,
+    reconnect: Callable[[], psycopg.Connection] | None,
+    *,
+    source: str,
+    path: str | Path,
+    sha256: str,
+    dataset_keys: Sequence[str | None],
+    error: str,
+    rows_read: int = 0,
+    duration_s: float,
+    traceback: bool = True,
+) -> None:
+    """Write one `failed` batch per dataset key, after the load transaction rolled back.
+
+    Uses `conn` when it is still usable, else a fresh connection from `reconnect` (None when the
+    connection belongs to the caller: we never guess its DSN). A ledger that cannot be written is
+    logged and never masks the load's own error. `traceback=False` for sources whose frames may
+    hold personal data (the electoral roll): only the exception type is logged.
+    """
+    name = Path(path).name
+
+    def record(target: psycopg.Connection) -> None:
+        for key in dataset_keys:
+            fail_batch(
+                target,
+                source=source,
+                path=path,
+                sha256=sha256,
+                dataset_key=key,
+                error=error,
+                rows_read=rows_read,
+                duration_s=duration_s,
+            )
+
+    try:
+        if not conn.closed and not conn.broken:
+            record(conn)
+        elif reconnect is not None:
+            with reconnect() as fresh:
+                record(fresh)
+        else:
+            log.error("the caller's connection is broken: the failure is not in the ledger")
+    except Exception as ledger_exc:
+        if traceback:
+            log.exception("could not record the failed batch of %s in raw.batch_ledger", name)
+        else:
+            log.error(
+                "could not record the failed batch of %s in raw.batch_ledger: %s",
+                name,
+                type(ledger_exc).__name__,
+            )

@@ -38,7 +38,7 @@ CAMPAIGN_ID_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
 MAX_RETENTION_DAYS = 3650
 
 _REQUIRED = ("campaign_id", "election_date", "campaign_start")
-_KNOWN = (*_REQUIRED, "retention_days", "k_min")
+_KNOWN = (*_REQUIRED, "retention_days", "k_min", "scores")
 
 
 class CampaignConfigError(ValueError):

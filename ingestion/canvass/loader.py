@@ -578,8 +578,9 @@ def _copy_in_workers(job: _Job, export: Export, rules: _RowRules, workers: int, 
     task = functools.partial(
         _prepare_range, rules, str(job.path), export.header, export.mapper.delimiter
     )
-    # fork: the workers only run pure functions (no connection, no Airflow state).
-    with multiprocessing.get_context("fork").Pool(workers) as pool:
+    # spawn, not fork: the loading process may hold threads (an Airflow task runner, a
+    # connection pool) whose locks a forked child would inherit locked and wait on forever.
+    with multiprocessing.get_context("spawn").Pool(workers) as pool:
         for data, rejected, rows in pool.imap(task, ranges):
             job.rows_read += rows
             job.quarantined.extend(rejected)

@@ -131,7 +131,7 @@ def _fold(text: str) -> str:
     return _PUNCTUATION.sub(" ", stripped.casefold()).strip()
 
 
-@functools.lru_cache(maxsize=65536)
+@functools.lru_cache(maxsize=262144)
 def normalise_address(number: str | None, street: str | None, commune: str | None) -> str | None:
     """`12 bis, Rue de l'Église` + `Brest` -> `12 bis rue de l eglise brest`; None without a
     street or a commune (a building cannot be told apart from its neighbours then).

@@ -311,27 +311,16 @@ def _record_failure(
         "load of %s (%s contours) failed after %.2fs: %s", path.name, job.kind, duration, error
     )
 
-    def record(target: psycopg.Connection) -> None:
-        ledger.fail_batch(
-            target,
-            source=SOURCE,
-            path=path,
-            sha256=job.sha256,
-            dataset_key=job.kind,
-            error=error,
-            duration_s=duration,
-        )
-
-    try:
-        if not conn.closed and not conn.broken:
-            record(conn)
-        elif reconnect is not None:
-            with reconnect() as fresh:
-                record(fresh)
-        else:
-            log.error("the caller's connection is broken: the failure is not in the ledger")
-    except Exception:
-        log.exception("could not record the failed batch of %s in raw.batch_ledger", path.name)
+    ledger.record_failure(
+        conn,
+        reconnect,
+        source=SOURCE,
+        path=path,
+        sha256=job.sha256,
+        dataset_keys=[job.kind],
+        error=error,
+        duration_s=duration,
+    )
 
 
 def _log_summary(path: Path, report: GeoLoadReport) -> None:

@@ -501,30 +501,17 @@ def _record_failed_batches(  # noqa: PLR0917 - internal, called from the two ent
         error,
     )
 
-    def record(target: psycopg.Connection) -> None:
-        for election_id in election_ids:
-            ledger.fail_batch(
-                target,
-                source=SOURCE,
-                path=path,
-                sha256=sha256,
-                dataset_key=election_id,
-                error=error,
-                rows_read=rows_read,
-                duration_s=duration,
-            )
-
-    try:
-        if not conn.closed and not conn.broken:
-            record(conn)
-        elif reconnect is not None:
-            # The load connection died with the error: record through a fresh one.
-            with reconnect() as fresh:
-                record(fresh)
-        else:
-            log.error("the caller's connection is broken: the failure is not in the ledger")
-    except Exception:
-        log.exception("could not record the failed batch of %s in raw.batch_ledger", path.name)
+    ledger.record_failure(
+        conn,
+        reconnect,
+        source=SOURCE,
+        path=path,
+        sha256=sha256,
+        dataset_keys=election_ids,
+        error=error,
+        rows_read=rows_read,
+        duration_s=duration,
+    )
 
 
 def _log_summary(job: _Job, report: LoadReport) -> None:

@@ -338,28 +338,17 @@ def _record_failure(
         "load of %s (REU %s) failed after %.2fs: %s", job.path.name, job.table, duration, error
     )
 
-    def record(target: psycopg.Connection) -> None:
-        ledger.fail_batch(
-            target,
-            source=SOURCE,
-            path=job.path,
-            sha256=job.sha256,
-            dataset_key=job.table,
-            error=error,
-            rows_read=job.rows_read,
-            duration_s=duration,
-        )
-
-    try:
-        if not conn.closed and not conn.broken:
-            record(conn)
-        elif reconnect is not None:
-            with reconnect() as fresh:
-                record(fresh)
-        else:
-            log.error("the caller's connection is broken: the failure is not in the ledger")
-    except Exception:
-        log.exception("could not record the failed batch of %s in raw.batch_ledger", job.path.name)
+    ledger.record_failure(
+        conn,
+        reconnect,
+        source=SOURCE,
+        path=job.path,
+        sha256=job.sha256,
+        dataset_keys=[job.table],
+        error=error,
+        rows_read=job.rows_read,
+        duration_s=duration,
+    )
 
 
 def _log_summary(job: _Job, report: ReuLoadReport) -> None:

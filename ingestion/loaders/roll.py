@@ -302,31 +302,17 @@ def _record_failure(
     duration = time.perf_counter() - started
     log.error("load of roll extract %s failed after %.2fs: %s", path.name, duration, error)
 
-    def record(target: psycopg.Connection) -> None:
-        ledger.fail_batch(
-            target,
-            source=SOURCE,
-            path=path,
-            sha256=sha,
-            dataset_key=DATASET_KEY,
-            error=error,
-            duration_s=duration,
-        )
-
-    try:
-        if not conn.closed and not conn.broken:
-            record(conn)
-        elif reconnect is not None:
-            with reconnect() as fresh:
-                record(fresh)
-        else:
-            log.error("the caller's connection is broken: the failure is not in the ledger")
-    except Exception as ledger_exc:  # never log a traceback: its frames may hold roll lines
-        log.error(
-            "could not record the failed batch of %s in raw.batch_ledger: %s",
-            path.name,
-            type(ledger_exc).__name__,
-        )
+    ledger.record_failure(
+        conn,
+        reconnect,
+        source=SOURCE,
+        path=path,
+        sha256=sha,
+        dataset_keys=[DATASET_KEY],
+        error=error,
+        duration_s=duration,
+        traceback=False,  # never log a traceback: its frames may hold roll lines
+    )
 
 
 def _log_summary(path: Path, report: RollLoadReport) -> None:

@@ -1,0 +1,184 @@
+"""Score parameters: one validated, versioned set read from the campaign file.
+
+The scores are only as good as their priors (tau, pi, volatility... are US field-experiment
+figures or plain guesses, not truths about French voters), so every published score must say
+which parameters produced it. `ScoreParams` is read from the `scores:` section of the campaign
+file (`scrutin.campaign.campaign_config_path()`), refused with the file and the key named when a
+value is out of range, and fingerprinted by `params_version()`: any changed value changes the
+version, the order of the keys in the file does not.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from scrutin.campaign import CampaignConfigError, campaign_config_path, load_campaign
+from scrutin.config import PROJECT_ROOT
+
+DBT_PROJECT_FILE = PROJECT_ROOT / "dbt" / "dbt_project.yml"
+SECTION = "scores"
+# Same shape as the election ids of the warehouse: `<year>_<type>_t<round>`.
+ELECTION_ID_PATTERN = re.compile(r"[0-9]{4}_[a-z]+_t[12]")
+
+
+@dataclass(frozen=True)
+class ScoreParams:
+    """Every parameter a score depends on (defaults are the bundled demo's).
+
+    bloc: the campaign's bloc (one of dbt `vars.blocs`).
+    target_election: the election the targeting prepares, as known results (its bloc share is the
+        `actual` of the ecological gap).
+    high_salience_election / low_salience_election: the reference pair h / l of INT and RES.
+    tau: net votes won per conversation with a mobilisable voter who fully supports the bloc
+        (US door-to-door prior: 1 vote per 14 contacts).
+    pi: probability that a conversation with a volatile voter persuades them.
+    volatility: share of valid voters who could switch bloc.
+    kappa: weight of the priors in pseudo-conversations (Beta updates).
+    open_rate_prior: share of knocked doors that lead to a conversation before any canvass data.
+    doors_per_canvasser_hour: doors one canvasser knocks in an hour.
+    coverage_gamma: diminishing-returns exponent of the coverage discount (1 - coverage)^gamma.
+    ridge_lambda: ridge penalty of the ecological regression (standardised features).
+    plan_step_hours: granularity of the volunteer plan.
+    k_min: the campaign's k-minimum (per-bureau canvass figures hidden below it).
+    """
+
+    bloc: str = "left"
+    target_election: str = "2024_legi_t1"
+    high_salience_election: str = "2022_pres_t1"
+    low_salience_election: str = "2021_reg_t1"
+    tau: float = 0.0714  # 1/14, rounded as in config/campaign.yml
+    pi: float = 0.03
+    volatility: float = 0.15
+    kappa: float = 20.0
+    open_rate_prior: float = 0.35
+    doors_per_canvasser_hour: float = 12.0
+    coverage_gamma: float = 1.0
+    ridge_lambda: float = 1.0
+    plan_step_hours: float = 0.5
+    k_min: int = 11
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-friendly values."""
+        return dataclasses.asdict(self)
+
+    def params_version(self) -> str:
+        """First 12 hex digits of sha256 over the canonical JSON (sorted keys) of every value."""
+        canonical = json.dumps(self.as_dict(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:12]
+
+
+def params_version(params: ScoreParams) -> str:
+    """Module-level alias of `ScoreParams.params_version`."""
+    return params.params_version()
+
+
+# key -> (low, high, low_inclusive, high_inclusive); None means unbounded.
+_FLOAT_RANGES: dict[str, tuple[float | None, float | None, bool, bool]] = {
+    "tau": (0.0, 1.0, False, True),
+    "pi": (0.0, 1.0, True, True),
+    "volatility": (0.0, 1.0, True, True),
+    "kappa": (0.0, None, False, False),
+    "open_rate_prior": (0.0, 1.0, False, False),
+    "doors_per_canvasser_hour": (0.0, None, False, False),
+    "coverage_gamma": (0.0, None, True, False),
+    "ridge_lambda": (0.0, None, True, False),
+    "plan_step_hours": (0.0, None, False, False),
+}
+_STR_KEYS = ("bloc", "target_election", "high_salience_election", "low_salience_election")
+_KNOWN = (*_STR_KEYS, *_FLOAT_RANGES)
+
+
+def load_blocs(dbt_project_file: Path = DBT_PROJECT_FILE) -> tuple[str, ...]:
+    """The bloc list of the dbt project (`vars.blocs`), the one the history model pivots on."""
+    import yaml
+
+    data = yaml.safe_load(dbt_project_file.read_text(encoding="utf-8")) or {}
+    blocs = (data.get("vars") or {}).get("blocs")
+    if not isinstance(blocs, list) or not blocs:
+        raise ValueError(f"{dbt_project_file}: 'vars.blocs' is missing or empty")
+    return tuple(str(bloc) for bloc in blocs)
+
+
+def load_score_params(
+    path: str | Path | None = None, *, dbt_project_file: Path = DBT_PROJECT_FILE
+) -> ScoreParams:
+    """Read the campaign file's `scores:` section (absent keys take the defaults) and validate it.
+
+    The campaign itself is loaded too (its `k_min` is part of the score parameters), so a broken
+    campaign file is refused here with the same CampaignConfigError.
+    """
+    import yaml
+
+    path = Path(path) if path is not None else campaign_config_path()
+    campaign = load_campaign(path)
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    section = data.get(SECTION)
+    if section is None:
+        section = {}
+    if not isinstance(section, dict):
+        raise CampaignConfigError(path, SECTION, "expected a mapping of score parameters")
+    return _parse(path, section, k_min=campaign.k_min, blocs=load_blocs(dbt_project_file))
+
+
+def _parse(
+    path: Path, section: dict[str, Any], *, k_min: int, blocs: tuple[str, ...]
+) -> ScoreParams:
+    unknown = sorted(str(k) for k in section if k not in _KNOWN)
+    if unknown:
+        raise CampaignConfigError(
+            path, f"{SECTION}.{unknown[0]}", f"unknown key (expected one of {', '.join(_KNOWN)})"
+        )
+    defaults = ScoreParams()
+    values: dict[str, Any] = {"k_min": k_min}
+    for key in _STR_KEYS:
+        value = section.get(key, getattr(defaults, key))
+        if not isinstance(value, str) or not value:
+            raise CampaignConfigError(path, f"{SECTION}.{key}", "expected a non-empty string")
+        values[key] = value
+    if values["bloc"] not in blocs:
+        raise CampaignConfigError(
+            path,
+            f"{SECTION}.bloc",
+            f"{values['bloc']!r} is not a bloc of dbt vars.blocs ({', '.join(blocs)})",
+        )
+    for key in ("target_election", "high_salience_election", "low_salience_election"):
+        if not ELECTION_ID_PATTERN.fullmatch(values[key]):
+            raise CampaignConfigError(
+                path, f"{SECTION}.{key}", "expected an election id like 2022_pres_t1"
+            )
+    if values["high_salience_election"] == values["low_salience_election"]:
+        raise CampaignConfigError(
+            path,
+            f"{SECTION}.low_salience_election",
+            "must differ from high_salience_election (INT and RES would be zero everywhere)",
+        )
+    for key, bounds in _FLOAT_RANGES.items():
+        values[key] = _float(path, key, section.get(key, getattr(defaults, key)), bounds)
+    return ScoreParams(**values)
+
+
+def _float(
+    path: Path, key: str, value: Any, bounds: tuple[float | None, float | None, bool, bool]
+) -> float:
+    low, high, low_inc, high_inc = bounds
+    left = "unbounded" if low is None else f"{'[' if low_inc else '('}{low:g}"
+    right = "unbounded" if high is None else f"{high:g}{']' if high_inc else ')'}"
+    expected = f"a number in {left}, {right}"
+    # YAML `true` is an int subclass in Python: refuse it explicitly.
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise CampaignConfigError(path, f"{SECTION}.{key}", f"expected {expected}")
+    number = float(value)
+    too_low = low is not None and (number < low or (number == low and not low_inc))
+    too_high = high is not None and (number > high or (number == high and not high_inc))
+    if not math.isfinite(number) or too_low or too_high:
+        raise CampaignConfigError(
+            path, f"{SECTION}.{key}", f"{value} is out of range: expected {expected}"
+        )
+    return number
