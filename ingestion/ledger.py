@@ -163,6 +163,9 @@ def fail_batch(
             status="failed",
             rows_read=rows_read,
             rows_loaded=0,
+            # Nothing of a refused file is loaded: every row read counts as rejected, so the
+            # ledger reconciles (read = loaded + rejected) for failures too.
+            rows_rejected=rows_read,
             duration_s=duration_s,
             error=error,
         )

@@ -46,6 +46,16 @@ def test_ingest_bad_file_names_line_and_column(warehouse_url: str, tmp_path: Pat
     assert "line 10" in result.stderr
     assert "Inscrits" in result.stderr
     assert "Traceback" not in result.stderr
+    import psycopg
+
+    with psycopg.connect(warehouse_url) as conn:
+        row = conn.execute(
+            "select status, rows_read, rows_loaded, rows_rejected from raw.batch_ledger "
+            "where dataset_key = '2099_cli_t1' order by batch_id desc limit 1"
+        ).fetchone()
+    # The ledger reconciles for a refused file too: everything read was rejected.
+    assert row is not None and row[0] == "failed"
+    assert row[1] > 0 and row[2] == 0 and row[3] == row[1]
 
 
 def test_ingest_rejects_malformed_election_id(warehouse_url: str) -> None:
@@ -68,3 +78,14 @@ def test_status_json_hides_password(warehouse_url: str) -> None:
     assert "s3cret" not in result.stdout
     assert payload["warehouse"].startswith("postgresql://scrutin:***@")
     assert isinstance(payload["mart_row_counts"], dict)
+
+
+def test_redact_hides_passwords_in_the_authority_and_the_query() -> None:
+    from scrutin.config import redact
+
+    assert redact("postgresql://u:pw@h:5432/db") == "postgresql://u:***@h:5432/db"
+    assert (
+        redact("postgresql://u@h/db?sslmode=require&password=other")
+        == "postgresql://u@h/db?sslmode=require&password=***"
+    )
+    assert redact("postgresql://u@h/db") == "postgresql://u@h/db"

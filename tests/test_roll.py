@@ -449,3 +449,29 @@ def test_dag_loads_checks_and_emits(
     states = {ti.task_id: str(ti.state) for ti in again.get_task_instances()}
     assert states["validate_raw_reu"].endswith("skipped")
     assert states["validate_raw_roll"].endswith("skipped")
+
+
+def test_a_mapping_pointing_at_the_postcode_is_refused_and_keeps_the_commune(
+    clean: psycopg.Connection, tmp_path: Path
+) -> None:
+    """A wrong mapping must not replace a commune's bureaux with a made-up one (review finding)."""
+    sample = SAMPLE / "roll" / "ListesElecteursActifs-com29061-10-06-2024-09h30.csv"
+    load_roll_file(clean, sample)
+    before = clean.execute(
+        "select count(*), sum(doors) from raw.roll_bureau_doors where code_commune = '29061'"
+    ).fetchone()
+    mapping = yaml.safe_load((ROOT / "config" / "roll_mapping.yml").read_text(encoding="utf-8"))
+    mapping["fields"]["bureau_code"] = ["code postal"]
+    wrong = tmp_path / "wrong.yml"
+    wrong.write_text(yaml.safe_dump(mapping, allow_unicode=True), encoding="utf-8")
+    copy = tmp_path / "ListesElecteursActifs-com29061-11-06-2024-09h30.csv"
+    copy.write_bytes(sample.read_bytes())
+
+    with pytest.raises(SourceFormatError, match=r"not one .*check the column mapping") as err:
+        load_roll_file(clean, copy, mapping=wrong)
+    assert err.value.line == 2
+    after = clean.execute(
+        "select count(*), sum(doors) from raw.roll_bureau_doors where code_commune = '29061'"
+    ).fetchone()
+    assert after == before
+    assert before is not None and before[0] == 6

@@ -111,6 +111,8 @@ MAX_AGE = 120
 _SNIFF_BYTES = 1 << 16
 
 _CODE_COMMUNE = re.compile(r"[0-9]{5}|2[AB][0-9]{3}")
+# The Ministry polling-station key, as in expectations/suites.py BUREAU_ID_REGEX.
+_BUREAU_ID = re.compile(r"([0-9]{5}|2[AB][0-9]{3})_([0-9]{4}|[0-9A-Z]*[A-Z][0-9A-Z]*)")
 _CODE_BV = re.compile(r"[0-9A-Za-z]{1,8}")
 _NAME_COMMUNE = re.compile(r"com([0-9][0-9AB][0-9]{3})", re.IGNORECASE)
 _NAME_DATE_DMY = re.compile(r"(?<![0-9])([0-9]{2})-([0-9]{2})-([0-9]{4})(?![0-9])")
@@ -561,7 +563,17 @@ def _aggregate_lines(
                 f"expected a bureau code of 1-8 letters or digits {NOT_SHOWN}",
             )
         commune = _commune(cell("commune_code"), name_commune, path, line, columns)
-        _, code_bv, _ = reu_bureau_id(commune, code_bv_raw)
+        _, code_bv, bureau_id = reu_bureau_id(commune, code_bv_raw)
+        if not _BUREAU_ID.fullmatch(bureau_id):
+            # e.g. a mapping that points `bureau_code` at the postal code: refuse the file
+            # rather than replace the commune's bureaux with a made-up one.
+            raise SourceFormatError(
+                path,
+                line,
+                columns.name("bureau_code"),
+                f"gives the polling-station key {bureau_id!r}, which is not one (expected up to "
+                "4 digits, or letters and digits): check the column mapping",
+            )
         list_type = _list_type(cell("list_type"), path, line, columns)
         sex = _SEX.get(_fold(cell("sex")), "X")
         birth = parse_birth_date(cell("birth_date"))
