@@ -266,3 +266,43 @@ def test_geo_weights_communes_compare_paris_arrondissements_as_the_city(tmp_path
         ("751040102", "29019_0003", "areal"),
     ]
     assert [float(r["weight"]) for r in rows] == pytest.approx([0.25, 0.75, 0.25, 0.75], abs=1e-9)
+
+
+def test_geo_weights_on_a_city_layer_numbered_within_communes(tmp_path: Path) -> None:
+    """Brest's layer numbers bureaux 1..104 in Brest and 1..6 in Gouesnou: with a commune field
+    the target id becomes `<commune>_<BVOTE>` instead of refusing the file (review finding)."""
+    geo = Path(__file__).resolve().parent.parent / "data" / "sample" / "geo"
+    out = tmp_path / "w.csv"
+    code = main(
+        [
+            "geo",
+            "weights",
+            "--source",
+            str(geo / "contours-iris-synthetic.geojson"),
+            "--source-id",
+            "CODE_IRIS",
+            "--source-commune",
+            "INSEE_COM",
+            "--target",
+            str(geo / "BureauxVoteBrest.geojson"),
+            "--target-id",
+            "BVOTE",
+            "--target-commune",
+            "DEPCO",
+            "-o",
+            str(out),
+        ]
+    )
+    assert code == 0
+    rows = _read(out)
+    targets = {r["target_id"] for r in rows}
+    assert {t.split("_")[0] for t in targets} <= {"29019", "29061", "29189"}
+    # Gouesnou's six bureaux are kept apart from Brest's bureaux 1-6.
+    assert {f"29061_{n}" for n in range(1, 7)} <= targets
+    assert {f"29019_{n}" for n in range(1, 7)} <= targets
+    sums: dict[str, float] = {}
+    for r in rows:
+        sums[r["source_id"]] = sums.get(r["source_id"], 0.0) + float(r["weight"])
+    assert sums and all(abs(s - 1.0) < 1e-9 for s in sums.values())
+    # An IRIS only ever feeds bureaux of its own commune.
+    assert all(r["target_id"].startswith(r["source_id"][:5]) for r in rows)

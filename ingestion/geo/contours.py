@@ -141,6 +141,26 @@ def read_polygon_layer(
     if len(frame) == 0:
         raise SourceFormatError(path, None, None, "no feature: expected at least one polygon")
     ids = _column_texts(frame, path, id_field, "--*-id")
+    communes = (
+        np.asarray(_column_texts(frame, path, commune_field, "--*-commune"), dtype=object)
+        if commune_field
+        else None
+    )
+    if communes is not None and len(set(ids)) < len(ids):
+        # City layers number their bureaux within each commune (Brest's BVOTE 1..104 beside
+        # Gouesnou's 1..6): with a commune field, the id is `<commune>_<id>`.
+        composite = [
+            None if v is None or c is None else f"{c}_{v}"
+            for v, c in zip(ids, communes, strict=True)
+        ]
+        log.warning(
+            "%s: ids of %r repeat across communes: using '<%s>_<%s>' as the id",
+            path.name,
+            id_field,
+            commune_field,
+            id_field,
+        )
+        ids = composite
     seen: dict[str, int] = {}
     for feature_no, value in enumerate(ids, start=1):
         if value is None:
@@ -153,11 +173,6 @@ def read_polygon_layer(
                 f"feature {feature_no}: id {value!r} already used by feature {seen[value]}",
             )
         seen[value] = feature_no
-    communes = (
-        np.asarray(_column_texts(frame, path, commune_field, "--*-commune"), dtype=object)
-        if commune_field
-        else None
-    )
     wgs84, repaired, resolved = _geometries(path, frame, ids, id_field, crs)  # type: ignore[arg-type]
     id_array = np.asarray(ids, dtype=object)
     return PolygonLayer(path, id_array, communes, wgs84, resolved, tuple(id_array[repaired]))
