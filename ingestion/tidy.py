@@ -29,6 +29,7 @@ from ingestion.errors import SourceFormatError
 from ingestion.sources.election_types import election_type, validate_election_id
 from ingestion.sources.elections import (
     DATAGOUV_LAYOUTS,
+    check_layout_matches_election,
     check_layout_name,
     detect_file_layout,
     iter_results,
@@ -193,6 +194,8 @@ def tidy_results(
         parsed = _datagouv_rows(files[0], files[1], only)
     elif len(files) == 1:
         name = layout or detect_file_layout(files[0])
+        if election_id is not None:
+            check_layout_matches_election(files[0], name, election_id)
         if name in DATAGOUV_LAYOUTS:
             raise SourceFormatError(
                 files[0],

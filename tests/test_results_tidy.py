@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -30,18 +31,26 @@ def _read_csv(path: Path) -> list[dict[str, str]]:
         return list(reader)
 
 
+def _election_id_of(fixture: str) -> str:
+    """`pres2022_t1_burvot.txt` -> `2022_pres_t1` (the fixture names say type and year)."""
+    match = re.match(r"([a-z]+)(\d{4})", fixture)
+    assert match is not None, fixture
+    return f"{match.group(2)}_{match.group(1)}_t1"
+
+
 @pytest.mark.parametrize("name", WIDE)
 def test_every_layout_tidies_to_one_row_per_bureau_and_candidate(tmp_path: Path, name: str) -> None:
     source = FIXTURES / name
     parsed = list(iter_results(source))
-    report = tidy_results([source], tmp_path / "out.csv", election_id="2022_legi_t1")
+    election_id = _election_id_of(name)
+    report = tidy_results([source], tmp_path / "out.csv", election_id=election_id)
     rows = _read_csv(tmp_path / "out.csv")
 
     assert report.rows == len(rows) == sum(len(r.candidates) for r in parsed)
     assert report.bureaux == len(parsed)
     assert report.bureaux_with_issue == 0
     assert sum(int(r["voix"]) for r in rows) == sum(c.voix for p in parsed for c in p.candidates)
-    assert {r["election_id"] for r in rows} == {"2022_legi_t1"}
+    assert {r["election_id"] for r in rows} == {election_id}
     assert {r["layout"] for r in rows} == {report.layout}
     # The bureau's turnout is repeated on each of its rows.
     first = parsed[0]
@@ -191,3 +200,16 @@ def test_datagouv_duplicate_bureau_is_refused_naming_both_lines(tmp_path: Path) 
     assert (info.value.line, info.value.column) == (18, "id_brut_miom")
     assert "already appears on line 5" in info.value.reason
     assert not (tmp_path / "out.csv").exists()
+
+
+def test_tidy_refuses_an_election_id_the_layout_cannot_hold(tmp_path: Path) -> None:
+    """Same rule as the loader: a présidentielle file is not législatives (review finding)."""
+    from ingestion.tidy import tidy_results
+
+    out = tmp_path / "o.csv"
+    with pytest.raises(SourceFormatError, match="holds pres results, not") as err:
+        tidy_results([FIXTURES / "pres2022_t1_burvot.txt"], out, election_id="2022_legi_t1")
+    assert err.value.line == 1
+    assert not out.exists()
+    tidy_results([FIXTURES / "pres2022_t1_burvot.txt"], out, election_id="2022_pres_t1")
+    assert out.exists()

@@ -1146,29 +1146,19 @@ def _record_failure(
     error = failure_reason(exc)
     duration = job.elapsed()
     log.error("canvass load of %s failed after %.2fs: %s", job.file_name, duration, error)
-
-    def record(target: psycopg.Connection) -> None:
-        ledger.fail_batch(
-            target,
-            source=LEDGER_SOURCE,
-            path=job.file_name,
-            sha256=job.sha256,
-            dataset_key=job.source,
-            error=error,
-            rows_read=job.rows_read,
-            duration_s=duration,
-        )
-
-    try:
-        if not conn.closed and not conn.broken:
-            record(conn)
-        elif reconnect is not None:
-            with reconnect() as fresh:
-                record(fresh)
-        else:
-            log.error("the caller's connection is broken: the failure is not in the ledger")
-    except Exception:
-        log.exception("could not record the failed canvass batch of %s", job.file_name)
+    # No traceback in the log: the frames of a canvass load hold export rows (names, notes).
+    ledger.record_failure(
+        conn,
+        reconnect,
+        source=LEDGER_SOURCE,
+        path=job.file_name,
+        sha256=job.sha256,
+        dataset_keys=[job.source],
+        error=error,
+        rows_read=job.rows_read,
+        duration_s=duration,
+        traceback=False,
+    )
 
 
 def failure_reason(exc: BaseException) -> str:

@@ -47,8 +47,8 @@ from ingestion.sources.election_types import (
 )
 from ingestion.sources.elections import (
     DATAGOUV_LAYOUTS,
-    LAYOUT_ELECTION_TYPES,
     ParsedRow,
+    check_layout_matches_election,
     check_layout_name,
     detect_file_layout,
     iter_results,
@@ -248,17 +248,7 @@ def _check_layout_fits(job: _Job) -> None:
             f"{job.path.name} is a data.gouv harmonised file ({job.layout}): load it with its "
             "companion file (load_datagouv_files / `scrutin results load GENERAL CANDIDATS`)",
         )
-    kind = election_type(job.election_id)
-    allowed = LAYOUT_ELECTION_TYPES.get(job.layout, frozenset())
-    if kind is not None and kind.code not in allowed:
-        raise SourceFormatError(
-            job.path,
-            1,
-            None,
-            f"layout {job.layout} holds {'/'.join(sorted(allowed))} results, not "
-            f"{kind.label_en} ones ({job.election_id}): is the manifest pointing at the "
-            "right file?",
-        )
+    check_layout_matches_election(job.path, job.layout, job.election_id)
 
 
 def _skip(conn: psycopg.Connection, job: _Job, existing: int) -> LoadReport:

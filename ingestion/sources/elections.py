@@ -470,6 +470,24 @@ registered type is refused: the manifest points at the wrong file)."""
 DATAGOUV_LAYOUTS = frozenset({LAYOUT_DATAGOUV_GENERAL, LAYOUT_DATAGOUV_CANDIDATS})
 
 
+def check_layout_matches_election(path: str | Path, layout: str, election_id: str) -> None:
+    """Refuse an election id whose type the layout cannot hold (a présidentielle file loaded or
+    tidied as législatives): the manifest, or the command line, points at the wrong file."""
+    from ingestion.sources.election_types import election_type
+
+    kind = election_type(election_id)
+    allowed = LAYOUT_ELECTION_TYPES.get(layout, frozenset())
+    if kind is not None and allowed and kind.code not in allowed:
+        raise SourceFormatError(
+            Path(path),
+            1,
+            None,
+            f"layout {layout} holds {'/'.join(sorted(allowed))} results, not "
+            f"{kind.label_en} ones ({election_id}): is the manifest pointing at the "
+            "right file?",
+        )
+
+
 def _prefix_2024(names: Sequence[str]) -> int:
     matched = 0
     for expected, name in zip(FIXED_COLUMNS, names, strict=False):
