@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV := .venv
 export PYTHONDONTWRITEBYTECODE :=
 
-.PHONY: demo test stop lint bootstrap setup bench clean-airflow
+.PHONY: demo test stop lint bootstrap setup bench
 
 ## Create/refresh .venv from uv.lock (fast no-op when unchanged)
 bootstrap:
@@ -26,6 +26,12 @@ test: setup
 ## Stop the local PostgreSQL server
 stop:
 	@bash scripts/local_pg.sh stop
+
+## Benchmarks at national scale (not tests; each prints wall time, rows/s, peak memory)
+bench: setup
+	@$(VENV)/bin/python benchmarks/bench_results_load.py
+	@$(VENV)/bin/python benchmarks/bench_allocation.py
+	@$(VENV)/bin/python benchmarks/bench_canvass.py
 
 lint: bootstrap
 	@$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
