@@ -424,3 +424,26 @@ def test_app_ids_with_control_characters_land_verbatim(url: str, tmp_path: Path)
     assert fetch(url, "select knock_id from raw.canvass_knocks") == [
         ("odd:tab\there\\back\nslash",)
     ]
+
+
+def test_a_bad_byte_is_reported_on_its_own_line(url: str, tmp_path: Path) -> None:
+    """Review finding: the line of a non-UTF-8 byte used to be reported as line 1."""
+    for source, suffix in ((support.QOMON, ".csv"), (support.OSDI, ".jsonl")):
+        lines = source.read_bytes().splitlines(keepends=True)
+        lines[3] = lines[3].replace(b"a", b"\xe9", 1)  # a latin-1 byte on line 4
+        bad = tmp_path / f"latin{suffix}"
+        bad.write_bytes(b"".join(lines))
+        with pytest.raises(SourceFormatError, match="not UTF-8") as err:
+            load(url, bad)
+        assert err.value.line == 4, (source.name, err.value.line)
+
+
+def test_malformed_json_reasons_read_cleanly(url: str, tmp_path: Path) -> None:
+    path = tmp_path / "osdi_cut.jsonl"
+    lines = support.OSDI.read_text(encoding="utf-8").splitlines(keepends=True)
+    path.write_text("".join(lines) + lines[0][:20], encoding="utf-8")  # a truncated last line
+    load(url, path)
+    reasons = [r for r in fetch(url, "select reason from quarantine.canvass_rows")]
+    assert reasons, "the truncated line must be quarantined"
+    assert not any(" at at " in r[0] or r[0].endswith(" at") for r in reasons), reasons
+    assert any("(column" in r[0] for r in reasons), reasons

@@ -14,6 +14,7 @@ line of their own: they are numbered 1, 2, … in document order, which is what 
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import json
@@ -101,12 +102,8 @@ def _split_header(line: str, delimiter: str) -> list[str]:
 
 
 def _open_csv(path: Path, mapper: Mapper | None) -> Export:
-    fh = path.open(encoding="utf-8-sig", newline="")
-    try:
-        header_line = fh.readline()
-    except UnicodeDecodeError as exc:
-        fh.close()
-        raise SourceFormatError(path, 1, None, f"not UTF-8 text ({exc.reason})") from exc
+    fh = _utf8_lines(path)
+    header_line = next(fh, "")
     headers = {d: _split_header(header_line, d) for d in CSV_DELIMITERS}
     if mapper is None:
         for header in headers.values():
@@ -156,11 +153,31 @@ def _open_csv(path: Path, mapper: Mapper | None) -> Export:
     )
 
 
+def _utf8_lines(path: Path) -> Generator[str, None, None]:
+    """Physical lines decoded one at a time (line endings kept, BOM dropped), so a byte that is
+    not UTF-8 is reported on its own line rather than on the line of an 8 KB decoding block."""
+    with path.open("rb") as fh:
+        for line_no, raw in enumerate(fh, start=1):
+            data = (
+                raw[len(codecs.BOM_UTF8) :]
+                if line_no == 1 and raw.startswith(codecs.BOM_UTF8)
+                else raw
+            )
+            try:
+                yield data.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise SourceFormatError(
+                    path, line_no, None, f"not UTF-8 text ({exc.reason})"
+                ) from exc
+
+
 def _csv_records(
-    path: Path, fh: io.TextIOWrapper, header: Sequence[str], delimiter: str
+    path: Path, fh: Generator[str, None, None], header: Sequence[str], delimiter: str
 ) -> Iterator[RecordOrError]:
-    with fh:
+    try:
         rows = yield from _csv_rows(path, fh, header, delimiter, first_line=2)
+    finally:
+        fh.close()
     if rows == 0:
         raise SourceFormatError(path, 2, None, "no data row: the export holds a header only")
 
@@ -253,8 +270,9 @@ def csv_range_records(
 
 
 def _json_error(exc: json.JSONDecodeError) -> str:
-    # The decoder's message names the position, never the content.
-    return f"malformed JSON: {exc.msg} at column {exc.colno}"
+    # The decoder's message names the position, never the content. Some of its messages end in
+    # "at" ("Unterminated string starting at"): drop it before adding our own position.
+    return f"malformed JSON: {exc.msg.removesuffix(' at')} (column {exc.colno})"
 
 
 def _open_jsonl(path: Path, mapper: Mapper | None) -> Export:
@@ -285,26 +303,23 @@ def _detect_first_json(path: Path) -> Mapper:
 
 def _jsonl_records(path: Path) -> Iterator[RecordOrError]:
     rows = 0
-    line_no = 0
-    with path.open(encoding="utf-8-sig") as fh:
-        try:
-            for line_no, line in enumerate(fh, start=1):
-                if not line.strip():
-                    continue
-                rows += 1
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    yield line_no, RowRejected(None, _json_error(exc))
-                    continue
-                if not isinstance(record, dict):
-                    yield line_no, RowRejected(None, "expected one JSON object per line")
-                    continue
-                yield line_no, record
-        except UnicodeDecodeError as exc:
-            raise SourceFormatError(
-                path, line_no + 1, None, f"not UTF-8 text ({exc.reason})"
-            ) from exc
+    lines = _utf8_lines(path)
+    try:
+        for line_no, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            rows += 1
+            try:
+                record = json.loads(line.rstrip("\r\n"))
+            except json.JSONDecodeError as exc:
+                yield line_no, RowRejected(None, _json_error(exc))
+                continue
+            if not isinstance(record, dict):
+                yield line_no, RowRejected(None, "expected one JSON object per line")
+                continue
+            yield line_no, record
+    finally:
+        lines.close()
     if rows == 0:
         raise SourceFormatError(path, 1, None, "no record: the file holds blank lines only")
 
