@@ -141,16 +141,30 @@ def normalise_address(text: str) -> str:
     return _NON_ALNUM.sub(" ", text.upper()).strip()
 
 
+_BAN_LABEL = re.compile(r"^(?P<street>.*?)\s+(?P<postcode>[0-9]{5})\s+(?P<city>\S.*)$")
+
+
 def address_key(text: str) -> str | None:
     """Hex sha256 of the normalised address, or None when nothing is left after normalisation.
 
-    A plain hash, not an HMAC: the address points of the REU tables are public open data; the key
-    only makes joins cheap and spelling-proof. (Roll addresses are hashed in memory only.)
+    A BAN label (`3 Rue de l'Église 29900 Concarneau`) is keyed exactly as the canvass loader
+    keys an app's address (`ingestion.canvass.pseudonymise.normalise_address` of number + street
+    and commune, postcode dropped), so a door knock finds its REU address and so its bureau.
+    Other texts fall back to the plain normalisation above. A plain hash, not an HMAC: the REU
+    address points are public open data; the key only makes joins cheap and spelling-proof.
     """
-    normalised = normalise_address(text)
-    if not normalised:
+    from ingestion.canvass.pseudonymise import address_sha256
+    from ingestion.canvass.pseudonymise import normalise_address as canvass_normalise
+
+    label = _BAN_LABEL.match(text.strip())
+    if label:
+        normalised = canvass_normalise(None, label["street"], label["city"])
+        if normalised:
+            return address_sha256(normalised)
+    plain = normalise_address(text)
+    if not plain:
         return None
-    return hashlib.sha256(normalised.encode("utf-8")).hexdigest()
+    return hashlib.sha256(plain.encode("utf-8")).hexdigest()
 
 
 # ---- reading -----------------------------------------------------------------------------------
