@@ -475,3 +475,16 @@ def test_a_mapping_pointing_at_the_postcode_is_refused_and_keeps_the_commune(
     ).fetchone()
     assert after == before
     assert before is not None and before[0] == 6
+
+
+def test_a_mapping_that_is_not_yaml_names_file_line_and_column(tmp_path: Path) -> None:
+    from ingestion.sources.roll import MappingError
+
+    path = tmp_path / "broken.yml"
+    path.write_text('fields:\n  bureau_code: ["code du bureau"\n  sex: x\n', encoding="utf-8")
+    with pytest.raises(MappingError) as err:
+        load_mapping(path)
+    message = str(err.value)
+    assert message.startswith(f"{path}, line ")
+    assert "column" in message and "not valid YAML" in message
+    assert "<unicode string>" not in message

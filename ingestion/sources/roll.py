@@ -230,8 +230,13 @@ def load_mapping(path: str | Path | None = None) -> RollMapping:
     path = Path(path)
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
+    except OSError as exc:
         raise MappingError(f"{path}: cannot read the mapping: {exc}") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f", line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or "syntax error"
+        raise MappingError(f"{path}{where}: the mapping is not valid YAML ({problem})") from None
     return RollMapping.from_dict(data, str(path))
 
 
