@@ -21,10 +21,16 @@ Scheduled on any of the raw assets (`scrutin_raw_election_results`, `scrutin_raw
 `scrutin_raw_electoral_roll`, `scrutin_raw_canvass`, `scrutin_raw_census`, `scrutin_raw_geography`).
 
 1. `dbt_build_audit_schema` — `dbt build` (models, unit tests, data tests, contracts) into
-   `mart_audit`, never into `mart`. Every node result lands in `ops.dbt_results`.
-2. `validate_audit_schema` — Great Expectations suites on `raw` and `mart_audit`
-   (`ops.quality_results`).
-3. `publish_mart` — one transaction under an advisory lock swaps `mart_audit` in as `mart`
+   `mart_audit`, never into `mart`, of every node but the score marts (`tag:scores`). Every
+   node result lands in `ops.dbt_results`.
+2. `fit_ecological_model` — the ecological regression of the targeting scores (bloc share on
+   census shares, ridge): predictions in `scores.ecological_predictions`, fit statistics in
+   `ops.ecological_fits` (status `skipped` with the reason when the data cannot support a fit).
+3. `dbt_build_scores` — `dbt build --select tag:scores`: `polling_station_targeting`,
+   `canvass_plan`, `commune_summary`, their unit tests and data tests.
+4. `validate_audit_schema` — Great Expectations suites on `raw` and `mart_audit`
+   (`ops.quality_results`), the score audit included.
+5. `publish_mart` — one transaction under an advisory lock swaps `mart_audit` in as `mart`
    and keeps the previous one as `mart_prev` (`ops.publication_log`).
 
 A failing check fails the run **without retry** and publishes nothing: `mart` stays exactly as it
@@ -60,6 +66,26 @@ def build_audit_publish() -> None:
             raise AirflowFailException(str(exc)) from exc
 
     @task
+    def fit_ecological_model(summary: dict[str, Any]) -> dict[str, Any]:
+        from scrutin.config import database_url
+        from scrutin.pipeline import fit_scores
+
+        return {**summary, **fit_scores(database_url(), summary["run_id"])}
+
+    @task
+    def dbt_build_scores(summary: dict[str, Any]) -> dict[str, Any]:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from scrutin.config import database_url
+        from scrutin.pipeline import GateRefused
+        from scrutin.pipeline import dbt_build_scores as build_scores
+
+        try:
+            return {**summary, **build_scores(database_url(), summary["run_id"])}
+        except GateRefused as exc:
+            raise AirflowFailException(str(exc)) from exc
+
+    @task
     def validate_audit_schema(summary: dict[str, Any]) -> dict[str, Any]:
         from airflow.sdk.exceptions import AirflowFailException
 
@@ -78,7 +104,8 @@ def build_audit_publish() -> None:
 
         return publish_audited(database_url(), summary["run_id"], summary)
 
-    publish_mart(validate_audit_schema(dbt_build_audit_schema()))
+    built = dbt_build_scores(fit_ecological_model(dbt_build_audit_schema()))
+    publish_mart(validate_audit_schema(built))
 
 
 build_audit_publish()

@@ -121,15 +121,25 @@ def campaign_vars() -> dict[str, Any]:
     """dbt vars that come from the campaign configuration (config/campaign.yml), not from code.
 
     The campaign's `k_min` overrides the default of dbt_project.yml, so a campaign that raises its
-    suppression threshold gets it in every model without editing the dbt project.
+    suppression threshold gets it in every model without editing the dbt project. The score
+    parameters (`scores:` section) and their `params_version` go the same way: the targeting
+    marts stamp every row with the version of the parameters that produced it.
     """
     from scrutin.campaign import load_campaign
+    from scrutin.scores.params import load_score_params
 
     campaign = load_campaign()
-    return {"k_min": campaign.k_min}
+    params = load_score_params()
+    return {
+        "k_min": campaign.k_min,
+        "scores": params.as_dict(),
+        "params_version": params.params_version(),
+    }
 
 
-def build(url: str, run_id: str, select: str | None = None) -> DbtOutcome:
+def build(
+    url: str, run_id: str, select: str | None = None, exclude: str | None = None
+) -> DbtOutcome:
     """`dbt build` (models, unit tests, data tests) on warehouse `url`, recorded under `run_id`.
 
     Builds are serialised per warehouse (a PostgreSQL advisory lock), because two concurrent
@@ -150,6 +160,8 @@ def build(url: str, run_id: str, select: str | None = None) -> DbtOutcome:
     ]
     if select:
         args += ["--select", *select.split()]
+    if exclude:
+        args += ["--exclude", *exclude.split()]
     dbt_vars = campaign_vars()
     if dbt_vars:
         args += ["--vars", json.dumps(dbt_vars)]
@@ -171,7 +183,9 @@ def build(url: str, run_id: str, select: str | None = None) -> DbtOutcome:
 
     if not outcome.results:
         # An empty selection would otherwise read as "all green" to the audit gate.
-        raise DbtInvocationError(f"dbt build {run_id} ran no node (select={select!r})")
+        raise DbtInvocationError(
+            f"dbt build {run_id} ran no node (select={select!r}, exclude={exclude!r})"
+        )
     record_results(url, run_id, outcome.results)
     log.info(
         "dbt build %s: %s, %d nodes, %d failed",

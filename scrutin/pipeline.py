@@ -1,7 +1,14 @@
 """The audit gate: dbt build into `mart_audit`, expectations, then publication — or nothing.
 
-The DAG `build_audit_publish` runs these three steps as three tasks; `scrutin build` runs them in a
-row. Both call the functions below, so there is one implementation of the gate.
+Stages, in order:
+1. `dbt_build_audit` — `dbt build` of every node except the score marts (`--exclude tag:scores`);
+2. `fit_scores` — the ecological regression (`scrutin.scores.fit_step`) on what stage 1 built;
+3. `dbt_build_scores` — `dbt build --select tag:scores`: the targeting marts, reading the fit;
+4. `validate_audit` — Great Expectations suites on `raw` and `mart_audit`;
+5. `publish_audited` — the swap of `mart_audit` in as `mart`.
+
+The DAG `build_audit_publish` runs them as tasks; `scrutin build` runs them in a row. Both call
+the functions below, so there is one implementation of the gate.
 """
 
 from __future__ import annotations
@@ -55,19 +62,51 @@ def _record_gate(url: str, run_id: str, status: str, failed: list[str] | None = 
         )
 
 
-def dbt_build_audit(url: str, run_id: str) -> dict[str, Any]:
-    """Stage 1: dbt build (models, unit tests, data tests, contracts) into `mart_audit`."""
+# dbt tag of the models built after the ecological fit (dbt/models/marts/targeting/).
+SCORES_TAG = "tag:scores"
+
+
+def _dbt_stage(url: str, run_id: str, stage: str, **selection: str) -> int:
     from scrutin.dbt_runner import build
 
+    outcome = build(url, run_id, **selection)
+    if not outcome.success:
+        failed = [f"dbt: {u}" for u in outcome.failed]
+        _record_gate(url, run_id, "refused", failed)
+        raise GateRefused(stage, failed)
+    log.info("%s passed: %d nodes", stage, len(outcome.results))
+    return len(outcome.results)
+
+
+def dbt_build_audit(url: str, run_id: str) -> dict[str, Any]:
+    """Stage 1: dbt build (models, unit tests, data tests, contracts) into `mart_audit`, all but
+    the score marts, which need the ecological fit of stage 2."""
     with connect(url) as conn:
         ensure_warehouse(conn)
     _record_gate(url, run_id, "running")
-    outcome = build(url, run_id)
-    if not outcome.success:
-        _record_gate(url, run_id, "refused", [f"dbt: {u}" for u in outcome.failed])
-        raise GateRefused("dbt build", [f"dbt: {u}" for u in outcome.failed])
-    log.info("dbt build passed: %d nodes", len(outcome.results))
-    return {"dbt_nodes": len(outcome.results)}
+    return {"dbt_nodes": _dbt_stage(url, run_id, "dbt build", exclude=SCORES_TAG)}
+
+
+def fit_scores(url: str, run_id: str) -> dict[str, Any]:
+    """Stage 2: fit the ecological regression, store predictions and `ops.ecological_fits`.
+
+    A fit the data cannot support is recorded as skipped (GAP stays null) and does not stop the
+    gate; broken score parameters do (CampaignConfigError, before anything is written).
+    """
+    from scrutin.scores.fit_step import fit_ecological
+    from scrutin.scores.params import load_score_params
+
+    report = fit_ecological(url, run_id, load_score_params())
+    return {
+        "ecological_fit": report.status,
+        "ecological_r2": report.r2,
+        "ecological_bureaux": report.n_bureaux,
+    }
+
+
+def dbt_build_scores(url: str, run_id: str) -> dict[str, Any]:
+    """Stage 3: dbt build of the score marts (targeting, plan, commune summary) and their tests."""
+    return {"dbt_score_nodes": _dbt_stage(url, run_id, "dbt build (scores)", select=SCORES_TAG)}
 
 
 def validate_audit(url: str, run_id: str) -> dict[str, Any]:
@@ -96,14 +135,18 @@ def publish_audited(url: str, run_id: str, summary: dict[str, Any]) -> dict[str,
 
 
 def build_audit_publish(url: str, run_id: str | None = None) -> GateReport:
-    """All three stages; raises GateRefused (and publishes nothing) when a check fails."""
+    """All five stages; raises GateRefused (and publishes nothing) when a check fails."""
     run_id = run_id or new_run_id()
     dbt_summary = dbt_build_audit(url, run_id)
+    fit_summary = fit_scores(url, run_id)
+    score_summary = dbt_build_scores(url, run_id)
     gx_summary = validate_audit(url, run_id)
-    counts = publish_audited(url, run_id, {**dbt_summary, **gx_summary})
+    counts = publish_audited(
+        url, run_id, {**dbt_summary, **fit_summary, **score_summary, **gx_summary}
+    )
     return GateReport(
         run_id=run_id,
-        dbt_nodes=int(dbt_summary["dbt_nodes"]),
+        dbt_nodes=int(dbt_summary["dbt_nodes"]) + int(score_summary["dbt_score_nodes"]),
         expectations=int(gx_summary["expectations"]),
         published_counts=counts,
     )

@@ -47,10 +47,13 @@ OUR_BUREAUX = "99901\\_%"  # LIKE pattern of this module's bureaux
 A, B, C = "99901_0001", "99901_0002", "99901_0003"
 CANVASSER_1 = f"{SOURCE}-cv1"
 CANVASSER_2 = f"{SOURCE}-cv2"
-MARTS = ("canvass_bureau_daily", "canvass_bureau_opinion")
+MARTS = ("canvass_bureau_daily", "canvass_bureau_opinion", "canvass_progress")
 # The canvass models, everything upstream (staging, roll doors) and their tests and unit tests:
 # the whole project's build is test_dbt_models' business, and takes minutes.
-CANVASS_SELECTION = "+canvass_bureau_daily +canvass_bureau_opinion +int_canvass__canvasser_quality"
+CANVASS_SELECTION = (
+    "+canvass_bureau_daily +canvass_bureau_opinion +canvass_progress "
+    "+int_canvass__canvasser_quality"
+)
 TOPICS = (
     "security",
     "cost_of_living",
@@ -512,7 +515,9 @@ def built(warehouse_url: str, db: psycopg.Connection, run_ids: list[str]) -> Ite
     run_id = f"{SOURCE}-{uuid.uuid4().hex[:8]}"
     run_ids.append(run_id)
     try:
-        yield build(warehouse_url, run_id, select=CANVASS_SELECTION)
+        # canvass_progress reads polling_stations, whose relationships tests from the score
+        # marts (built in the gate's second stage) would be selected eagerly: leave them out.
+        yield build(warehouse_url, run_id, select=CANVASS_SELECTION, exclude="tag:scores")
     finally:
         with db.cursor() as cur:
             _delete_test_rows(cur, run_ids)
@@ -663,7 +668,7 @@ def test_canvass_marts_are_documented_contracted_tables(
                 assert columns["coverage"][0] == "double precision"
                 assert columns["topic_housing"][0] == "integer"
                 assert columns["topics_suppressed"][0] == "boolean"
-            else:
+            elif table == "canvass_bureau_opinion":
                 assert columns["support_positive_share"][0] == "double precision"
                 assert columns["wants_to_volunteer_count"][0] == "integer"
                 assert columns["suppressed"][0] == "boolean"

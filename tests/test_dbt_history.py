@@ -411,6 +411,7 @@ def _delete_test_rows(cur: psycopg.Cursor, run_ids: list[str]) -> None:
     by_election = (
         "mart_audit.polling_station_results",
         "mart_audit.polling_station_nuance_votes",
+        "mart_audit.election_results",
         "ops.assert_every_nuance_maps_to_a_bloc",
     )
     for table in by_bureau:

@@ -24,7 +24,7 @@ ELECTION = "2099_unit_t1"
 BROKEN_ELECTION = "2099_unit_broken_t1"
 LEDGER_SOURCE = "test_dbt_models"
 OUR_ELECTIONS = "2099\\_unit\\_%"  # LIKE pattern of every election id this module inserts
-MART_TABLES = ("polling_station_nuance_votes", "polling_station_results")
+MART_TABLES = ("election_results", "polling_station_nuance_votes", "polling_station_results")
 
 # (code_departement, libelle_departement, code_commune, libelle_commune, code_bv,
 #  inscrits, votants, abstentions, exprimes, blancs, nuls)
@@ -430,8 +430,18 @@ def test_broken_bureaux_fail_the_build_with_the_right_tests(
     )
     assert by_id[warn_id].status == "warn"
     assert warn_id not in outcome.failed
+    # The tidy results see the same broken bureaux: 0001's candidates do not add up to its
+    # valid votes, 0002's candidate got 120 votes of 100 registered.
+    tidy_tests = [
+        "test.scrutin.assert_election_results_reconcile_with_polling_station_results",
+        *_by_prefix(outcome.failed, "test.scrutin.election_results_shares_of_valid_votes_sum"),
+        *_by_prefix(
+            outcome.failed, "test.scrutin.accepted_range_election_results_share_of_registered"
+        ),
+    ]
+    assert len(tidy_tests) == 3 and tidy_tests[0] in outcome.failed
     # Nothing else failed: the valid bureaux of the first election still pass.
-    assert set(outcome.failed) == {sum_test, *voters_test, *turnout_test}
+    assert set(outcome.failed) == {sum_test, *voters_test, *turnout_test, *tidy_tests}
 
     with db.cursor() as cur:
         cur.execute(

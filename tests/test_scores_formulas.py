@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -125,5 +127,15 @@ def test_why_sentence_reads_the_components() -> None:
         registration=1234,
     )
     assert "LOSES 0.014 net votes" in losing
-    assert "about 1,234 adult French residents not registered" in losing
+    assert "about 1234 adult French residents not registered" in losing
     assert losing.endswith("canvass feedback hidden (fewer than k_min conversations).")
+
+
+def test_q_is_unknown_when_a_reference_election_is_missing() -> None:
+    # As the SQL of the targeting mart: an unknown INT (NULL there, NaN here) gives an unknown
+    # q, never the fallback share; a known INT <= 0 does fall back on the share at h.
+    q = f.mobilisable_bloc_share(
+        [float("nan"), 10.0, -5.0], [float("nan"), float("nan"), -5.0], 0.4
+    )
+    assert math.isnan(q[0]) and math.isnan(q[1])
+    assert q[2] == 0.4

@@ -61,7 +61,10 @@ def mobilisable_bloc_share(
     fallback = _arr(bloc_share_high)
     positive = int_ > 0
     ratio = np.divide(res, int_, out=np.zeros(np.broadcast(res, int_).shape), where=positive)
-    return _out(np.where(positive, np.clip(ratio, 0.0, 1.0), fallback))
+    q = np.where(positive, np.clip(ratio, 0.0, 1.0), fallback)
+    # An unknown INT (NaN: a reference election missing) gives an unknown q, as in SQL (NULL),
+    # not the fallback; clip keeps a NaN reservoir NaN.
+    return _out(np.where(np.isnan(int_), np.nan, q))
 
 
 def net_per_conversation(q: ArrayLike, tau: float) -> Any:
@@ -224,7 +227,7 @@ def why_sentence(
     0.016 net votes; 35% of doors already covered."
     """
     parts = [
-        f"Reservoir of {round(reservoir_votes):,} voters who voted {bloc} in {high_label} "
+        f"Reservoir of {round(reservoir_votes)} voters who voted {bloc} in {high_label} "
         f"but not in {low_label}"
     ]
     if net_per_conv > 0:
@@ -236,7 +239,7 @@ def why_sentence(
     parts.append(f"q = {q:.2f}, so {effect}")
     parts.append(f"{coverage:.0%} of doors already covered")
     if registration is not None and registration >= 1:
-        parts.append(f"about {round(registration):,} adult French residents not registered")
+        parts.append(f"about {round(registration)} adult French residents not registered")
     if suppressed:
         parts.append("canvass feedback hidden (fewer than k_min conversations)")
     return "; ".join(parts) + "."

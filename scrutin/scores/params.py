@@ -46,6 +46,8 @@ class ScoreParams:
     coverage_gamma: diminishing-returns exponent of the coverage discount (1 - coverage)^gamma.
     ridge_lambda: ridge penalty of the ecological regression (standardised features).
     plan_step_hours: granularity of the volunteer plan.
+    plan_hours: canvasser-hours the published plan (`mart.canvass_plan`) allocates;
+        `scrutin plan --hours N` plans any other budget on demand.
     k_min: the campaign's k-minimum (per-bureau canvass figures hidden below it).
     """
 
@@ -62,6 +64,7 @@ class ScoreParams:
     coverage_gamma: float = 1.0
     ridge_lambda: float = 1.0
     plan_step_hours: float = 0.5
+    plan_hours: float = 100.0
     k_min: int = 11
 
     def as_dict(self) -> dict[str, Any]:
@@ -90,6 +93,7 @@ _FLOAT_RANGES: dict[str, tuple[float | None, float | None, bool, bool]] = {
     "coverage_gamma": (0.0, None, True, False),
     "ridge_lambda": (0.0, None, True, False),
     "plan_step_hours": (0.0, None, False, False),
+    "plan_hours": (0.0, 100_000.0, True, True),
 }
 _STR_KEYS = ("bloc", "target_election", "high_salience_election", "low_salience_election")
 _KNOWN = (*_STR_KEYS, *_FLOAT_RANGES)

@@ -68,13 +68,19 @@ def allocate_hours(
         raise ValueError("duplicate bureau_id in the plan input")
     steps_left = math.floor(total_hours / step + 1e-9)
 
-    coverage = {b.bureau_id: min(1.0, max(0.0, b.coverage)) for b in items}
+    start = {b.bureau_id: min(1.0, max(0.0, b.coverage)) for b in items}
+    coverage = dict(start)
     steps_given = dict.fromkeys(ids, 0)
     votes = dict.fromkeys(ids, 0.0)
     by_id = {b.bureau_id: b for b in items}
 
     def gain(bureau: BureauInput) -> float:
         return bureau.value_per_hour * step * coverage_discount(coverage[bureau.bureau_id], gamma)
+
+    def coverage_after(bureau: BureauInput, steps: int) -> float:
+        # Closed form (start + k x increment), not a running sum: the SQL plan of
+        # mart.canvass_plan computes it the same way, so both give the same floats.
+        return min(1.0, start[bureau.bureau_id] + steps * (doors_per_hour * step / bureau.doors))
 
     heap: list[tuple[float, str]] = []
     for bureau in items:
@@ -89,7 +95,7 @@ def allocate_hours(
         bureau = by_id[bureau_id]
         votes[bureau_id] += -negative_gain
         steps_given[bureau_id] += 1
-        coverage[bureau_id] = min(1.0, coverage[bureau_id] + doors_per_hour * step / bureau.doors)
+        coverage[bureau_id] = coverage_after(bureau, steps_given[bureau_id])
         steps_left -= 1
         following = gain(bureau)
         if following > 0:

@@ -42,12 +42,22 @@
     'main_residences_rented': ('logement', 'P', ['RP_LOC']),
     'main_residences_social_rented': ('logement', 'P', ['RP_LOCHLMV']),
 } -%}
+{#- Measures added later, after the PCS groups so the existing columns keep their order: the
+    adult population (18 or more, the voting age) from the finer age bands of the population
+    theme, and French nationals (all ages). -#}
+{%- set late_measures = {
+    'adults_18_plus': ('population', 'P', [
+        'POP1824', 'POP2539', 'POP4054', 'POP5564', 'POP6579', 'POP80P']),
+    'french_nationals': ('population', 'P', ['POP_FR']),
+} -%}
 {%- set pcs_groups = [
     'farmers', 'artisans_merchants', 'executives', 'intermediate', 'employees', 'workers',
     'retired', 'other_inactive',
 ] -%}
 {%- set measure_names = measures.keys() | list -%}
 {%- for group in pcs_groups %}{% do measure_names.append('pcs_' ~ group) %}{% endfor -%}
+{%- for name in late_measures %}{% do measure_names.append(name) %}{% endfor -%}
+{%- set listed_measures = (measures.items() | list) + (late_measures.items() | list) -%}
 
 with
 
@@ -88,7 +98,7 @@ measure_indicators as (
         cast(null as text) as pcs_version
     from (
         values
-        {%- for name, spec in measures.items() %}
+        {%- for name, spec in listed_measures %}
         {%- set outer_last = loop.last %}
         {%- for indicator in spec[2] %}
         ('{{ spec[0] }}', '{{ spec[1] }}', '{{ indicator }}', '{{ name }}')

@@ -7,6 +7,8 @@
     Age and socio-professional shares divide by the sum of their own categories (equal to the
     published totals up to INSEE's rounding), so each profile sums to 1; the other shares
     divide by the published total (households, main residences, non-schooled 15+, population).
+    adult_french_population_approx = adults 18+ x French nationals / population: the potential
+    electorate of national elections, approximately (see its column description).
 -#}
 
 {%- set age_bands = [
@@ -168,7 +170,28 @@ final as (
 
         -- masking
         profiles.has_masked_values,
-        profiles.masked_share
+        profiles.masked_share,
+
+        -- voting-age population (appended: existing columns keep their order)
+        case when profiles.adults_18_plus_known then profiles.adults_18_plus end
+            as adults_18_plus,
+        -- APPROXIMATION: the French share of all ages applied to the adults (INSEE publishes
+        -- no nationality x age cross per IRIS); a share above 1 by less than 1e-9 is a
+        -- rounding of POP_FR equal to POP, as for the shares above
+        case
+            when
+                profiles.adults_18_plus_known
+                and profiles.french_nationals_known
+                and profiles.population_known
+                and profiles.population > 0
+                then
+                    profiles.adults_18_plus
+                    * case
+                        when profiles.french_nationals / profiles.population
+                            between 1 and 1 + 1e-9 then cast(1 as double precision)
+                        else profiles.french_nationals / profiles.population
+                    end
+        end as adult_french_population_approx
 
     from profiles
     cross join vintages

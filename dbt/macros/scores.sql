@@ -1,0 +1,148 @@
+{#-
+    The score formulas of DESIGN.md "Scores", one macro each, as SQL expressions.
+
+    They mirror scrutin/scores/formulas.py line for line (the Python functions are the reference:
+    tests/test_scores_sql_matches_python.py checks both on the same rows, and the targeting
+    model's unit tests check them on hand-computed rows). Every macro is null-safe in the same way:
+    a missing input gives NULL, never a silent 0 (PostgreSQL's greatest/least ignore NULLs, so
+    each macro tests its inputs first).
+-#}
+
+{% macro score_param(name) -%}
+    {#- A score parameter as a SQL literal (numbers as double precision, text quoted). -#}
+    {%- set value = var('scores')[name] -%}
+    {%- if value is string -%}
+        '{{ value | replace("'", "''") }}'
+    {%- else -%}
+        cast({{ value }} as double precision)
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro score_intermittent_voters(voters_high, voters_low) -%}
+    {#- INT = V_h - V_l (not clipped: a negative INT is information) -#}
+    ({{ voters_high }} - {{ voters_low }})
+{%- endmacro %}
+
+{% macro score_reservoir(bloc_votes_high, bloc_votes_low) -%}
+    {#- RES = max(0, S_h - S_l) -#}
+    (case
+        when {{ bloc_votes_high }} is null or {{ bloc_votes_low }} is null then null
+        else greatest(0.0, cast({{ bloc_votes_high }} - {{ bloc_votes_low }} as double precision))
+    end)
+{%- endmacro %}
+
+{% macro score_mobilisable_share(reservoir, intermittent, bloc_share_high) -%}
+    {#- q = clip(RES / INT, 0, 1) when INT > 0, else the bloc share at h -#}
+    (case
+        when {{ intermittent }} > 0 then
+            (case
+                when {{ reservoir }} is not null
+                    then least(1.0, greatest(0.0, {{ reservoir }} / {{ intermittent }}))
+            end)
+        when {{ intermittent }} is not null then {{ bloc_share_high }}
+    end)
+{%- endmacro %}
+
+{% macro score_net_per_conversation(q, tau) -%}
+    {#- tau x (2q - 1): negative when q < 0.5 -#}
+    ({{ tau }} * (2.0 * {{ q }} - 1.0))
+{%- endmacro %}
+
+{% macro score_coverage_discount(coverage, gamma) -%}
+    {#- (1 - coverage)^gamma, and 0 at full coverage whatever gamma -#}
+    (case
+        when {{ coverage }} is null then null
+        when {{ coverage }} >= 1.0 then 0.0
+        else power(1.0 - greatest(0.0, {{ coverage }}), {{ gamma }})
+    end)
+{%- endmacro %}
+
+{% macro score_value_per_hour(open_rate, net_per_conversation, coverage) -%}
+    {#- doors/hour x open rate x (net + persuasion per conversation) x coverage discount -#}
+    ({{ score_param('doors_per_canvasser_hour') }} * {{ open_rate }}
+        * ({{ net_per_conversation }}
+            + {{ score_param('volatility') }} * {{ score_param('pi') }})
+        * {{ score_coverage_discount(coverage, score_param('coverage_gamma')) }})
+{%- endmacro %}
+
+{% macro score_beta_update(prior, successes, trials) -%}
+    {#- (kappa x prior + successes) / (kappa + trials); the prior alone below k_min trials -#}
+    (case
+        when {{ prior }} is null then null
+        when coalesce({{ trials }}, 0) < {{ var('k_min') }} then {{ prior }}
+        else ({{ score_param('kappa') }} * {{ prior }} + {{ successes }})
+            / ({{ score_param('kappa') }} + {{ trials }})
+    end)
+{%- endmacro %}
+
+{% macro score_relative_rate_update(prior, successes, trials, city_successes, city_trials) -%}
+    {#-
+        The prior moved toward prior x (bureau rate / city rate), clipped to [0, 1], with the
+        bureau's trials as the evidence's weight; the prior alone below k_min trials or when
+        the city rate is 0 (no information).
+    -#}
+    (case
+        when {{ prior }} is null then null
+        when coalesce({{ trials }}, 0) < {{ var('k_min') }} then {{ prior }}
+        when coalesce({{ city_trials }}, 0) <= 0 or coalesce({{ city_successes }}, 0) <= 0
+            then {{ prior }}
+        else ({{ score_param('kappa') }} * {{ prior }}
+            + {{ trials }} * least(1.0, greatest(0.0,
+                {{ prior }} * ((cast({{ successes }} as double precision) / {{ trials }})
+                    / (cast({{ city_successes }} as double precision) / {{ city_trials }})))))
+            / ({{ score_param('kappa') }} + {{ trials }})
+    end)
+{%- endmacro %}
+
+{% macro score_persuasion(valid_votes) -%}
+    {#- PERS = X x volatility x pi -#}
+    ({{ valid_votes }} * {{ score_param('volatility') }} * {{ score_param('pi') }})
+{%- endmacro %}
+
+{% macro score_registration_potential(adult_french_population, registered) -%}
+    {#- max(0, adult French population - registered) -#}
+    (case
+        when {{ adult_french_population }} is null or {{ registered }} is null then null
+        else greatest(0.0, {{ adult_french_population }} - {{ registered }})
+    end)
+{%- endmacro %}
+
+{% macro targeting_why() -%}
+    {#-
+        The `why` sentence of polling_station_targeting, from the row's own components; the
+        same wording as scrutin.scores.formulas.why_sentence (checked by a test on every row).
+    -#}
+    {%- set s = var('scores') -%}
+    (case
+        when q_updated is null or reservoir is null then
+            'Not scored: the bureau has no results for {{ s['high_salience_election'] }} and '
+            || '{{ s['low_salience_election'] }} (both are needed for the reservoir and q).'
+        else concat_ws('; ',
+            'Reservoir of ' || cast(round(reservoir) as bigint) || ' voters who voted '
+                || '{{ s['bloc'] }} in {{ s['high_salience_election'] }} but not in '
+                || '{{ s['low_salience_election'] }}',
+            'q = ' || to_char(round(cast(q_updated as numeric), 2), 'FM0.00') || ', so '
+                || case
+                    when net_per_conversation > 0
+                        then 'each conversation wins '
+                            || to_char(round(cast(net_per_conversation as numeric), 3), 'FM0.000')
+                            || ' net votes'
+                    when net_per_conversation < 0
+                        then 'each conversation LOSES '
+                            || to_char(round(cast(-net_per_conversation as numeric), 3), 'FM0.000')
+                            || ' net votes (do not mobilise)'
+                    else 'mobilisation is neutral'
+                end,
+            cast(round(cast(coverage * 100 as numeric)) as bigint) || '% of doors already covered',
+            case
+                when registration_potential >= 1
+                    then 'about ' || cast(round(cast(registration_potential as numeric)) as bigint)
+                        || ' adult French residents not registered'
+            end,
+            case
+                when support_suppressed
+                    then 'canvass feedback hidden (fewer than k_min conversations)'
+            end
+        ) || '.'
+    end)
+{%- endmacro %}
