@@ -203,36 +203,64 @@ def no_rows(label: str, query: str, columns: tuple[str, ...], severity: Severity
     )
 
 
-# ---- raw_election_results -------------------------------------------------------------------
+# ---- SQL builders shared by the suites of every source --------------------------------------
+# Each returns the text of a `no_rows()` query over `{batch}` aliased `alias`, joined to the
+# ledger as `l`. Keys are bare column names (qualified with `alias` here) and come first in the
+# select list: they become the examples of a failed check.
 
 
-def _bureau_rows(columns: str, condition: str) -> str:
-    """Bureau rows of loaded batches that break `condition`, keys first."""
+def loaded_rows(alias: str, columns: str, condition: str, *, keys: tuple[str, ...] = ()) -> str:
+    """Rows of `loaded` batches that break `condition`: `keys`, then `columns`.
+
+    `columns` is a select-list fragment already qualified with `alias` (several columns: one a
+    line, indented like the keys); `condition` is an SQL predicate on `alias`. Rows of batches
+    that are `running` or `superseded` are left out: see the module docstring.
+    """
+    select_list = ",\n    ".join([*(f"{alias}.{key}" for key in keys), columns])
     return f"""
 select
-    b.election_id,
-    b.bureau_id,
-    {columns}
-from {{batch}} as b
+    {select_list}
+from {{batch}} as {alias}
 inner join {BATCH_LEDGER_TABLE} as l
-    on l.batch_id = b.batch_id
+    on l.batch_id = {alias}.batch_id
 where l.status = 'loaded'
     and {condition}
 """
 
 
-def _rows_outside_loaded_batches(alias: str) -> str:
-    """Rows whose batch is unknown to the ledger or not `loaded`.
+def duplicate_keys(alias: str, keys: tuple[str, ...]) -> str:
+    """Key values held by more than one row of `loaded` batches, with their row count.
 
-    The loader deletes an election's old rows when it supersedes a batch, and raw tables carry no
-    foreign key to the ledger (it slowed national COPY loads): such rows are a leftover that the
-    SQL checks above ignore but the column checks and dbt still see.
+    A SQL group-by, not ExpectCompoundColumnsToBeUnique: GX computes that one with a self-join
+    of the whole table, run twice (~7 s on 690,000 candidate rows, ~2 s for this query), and it
+    cannot leave out the rows of batches that are not `loaded`.
     """
+    key_list = ",\n    ".join(f"{alias}.{key}" for key in keys)
     return f"""
 select
-    {alias}.election_id,
-    {alias}.bureau_id,
-    {alias}.batch_id,
+    {key_list},
+    count(*) as row_count
+from {{batch}} as {alias}
+inner join {BATCH_LEDGER_TABLE} as l
+    on l.batch_id = {alias}.batch_id
+where l.status = 'loaded'
+group by
+    {key_list}
+having count(*) > 1
+"""
+
+
+def rows_outside_loaded_batches(alias: str, keys: tuple[str, ...]) -> str:
+    """Rows whose batch is unknown to the ledger or not `loaded`: `keys`, batch_id, status.
+
+    Raw tables carry no foreign key to the ledger (it slowed national COPY loads), so only the
+    loaders' own clean-up of superseded batches keeps such rows out: a leftover that the other
+    SQL checks ignore but the column checks and dbt still see.
+    """
+    select_list = ",\n    ".join(f"{alias}.{key}" for key in (*keys, "batch_id"))
+    return f"""
+select
+    {select_list},
     l.status
 from {{batch}} as {alias}
 left join {BATCH_LEDGER_TABLE} as l
@@ -241,6 +269,29 @@ where l.batch_id is null
     or l.status <> 'loaded'
 """
 
+
+LOADED_BATCH_LABEL = f"every row belongs to a loaded batch of {BATCH_LEDGER_TABLE}"
+
+
+def belongs_to_loaded_batch(
+    alias: str, keys: tuple[str, ...], *, label: str = LOADED_BATCH_LABEL
+) -> Check:
+    """The `warn` check of `rows_outside_loaded_batches()`, about column `batch_id`.
+
+    Only a warning: such rows do not decide the other SQL checks (they read `loaded` batches
+    only); the warning says that they are still there.
+    """
+    return no_rows(
+        label,
+        rows_outside_loaded_batches(alias, keys),
+        columns=("batch_id",),
+        severity="warn",
+    )
+
+
+# ---- raw_election_results -------------------------------------------------------------------
+
+_ELECTION_KEYS = ("election_id", "bureau_id")
 
 RAW_ELECTION_RESULTS = SuiteSpec(
     name="raw_election_results",
@@ -252,9 +303,11 @@ RAW_ELECTION_RESULTS = SuiteSpec(
         matches("bureau_id", BUREAU_ID_REGEX),
         no_rows(
             "bureau_id = code_commune || '_' || code_bv",
-            _bureau_rows(
+            loaded_rows(
+                "b",
                 "b.code_commune,\n    b.code_bv",
                 "b.bureau_id <> b.code_commune || '_' || b.code_bv",
+                keys=_ELECTION_KEYS,
             ),
             columns=("bureau_id", "code_commune", "code_bv"),
         ),
@@ -263,27 +316,26 @@ RAW_ELECTION_RESULTS = SuiteSpec(
         a_at_least_b("votants", "exprimes"),
         no_rows(
             "inscrits = votants + abstentions",
-            _bureau_rows(
+            loaded_rows(
+                "b",
                 "b.inscrits,\n    b.votants,\n    b.abstentions",
                 "b.inscrits <> b.votants + b.abstentions",
+                keys=_ELECTION_KEYS,
             ),
             columns=("inscrits", "votants", "abstentions"),
             severity="warn",
         ),
         no_rows(
             "votants = exprimes + blancs + nuls",
-            _bureau_rows(
+            loaded_rows(
+                "b",
                 "b.votants,\n    b.exprimes,\n    b.blancs,\n    b.nuls",
                 "b.votants <> b.exprimes + b.blancs + b.nuls",
+                keys=_ELECTION_KEYS,
             ),
             columns=("votants", "exprimes", "blancs", "nuls"),
         ),
-        no_rows(
-            f"every row belongs to a loaded batch of {BATCH_LEDGER_TABLE}",
-            _rows_outside_loaded_batches("b"),
-            columns=("batch_id",),
-            severity="warn",
-        ),
+        belongs_to_loaded_batch("b", _ELECTION_KEYS),
     ),
 )
 
@@ -330,25 +382,6 @@ left join candidate_votes
 where coalesce(candidate_votes.voix, 0) <> bureaux.exprimes
 """
 
-# A SQL group-by, not ExpectCompoundColumnsToBeUnique: GX computes that one with a self-join of
-# the whole table, run twice (~7 s on 690,000 candidate rows, ~2 s for this query).
-_ONE_ROW_PER_PANEL = f"""
-select
-    c.election_id,
-    c.bureau_id,
-    c.numero_panneau,
-    count(*) as row_count
-from {{batch}} as c
-inner join {BATCH_LEDGER_TABLE} as l
-    on l.batch_id = c.batch_id
-where l.status = 'loaded'
-group by
-    c.election_id,
-    c.bureau_id,
-    c.numero_panneau
-having count(*) > 1
-"""
-
 _CANDIDATE_BUREAU_EXISTS = f"""
 select
     c.election_id,
@@ -378,7 +411,7 @@ RAW_ELECTION_CANDIDATES = SuiteSpec(
         between("voix", min_value=0),
         no_rows(
             "one row per (election_id, bureau_id, numero_panneau)",
-            _ONE_ROW_PER_PANEL,
+            duplicate_keys("c", (*_ELECTION_KEYS, "numero_panneau")),
             columns=("election_id", "bureau_id", "numero_panneau"),
         ),
         no_rows(
@@ -391,12 +424,7 @@ RAW_ELECTION_CANDIDATES = SuiteSpec(
             _CANDIDATE_BUREAU_EXISTS,
             columns=("election_id", "bureau_id"),
         ),
-        no_rows(
-            f"every row belongs to a loaded batch of {BATCH_LEDGER_TABLE}",
-            _rows_outside_loaded_batches("c"),
-            columns=("batch_id",),
-            severity="warn",
-        ),
+        belongs_to_loaded_batch("c", _ELECTION_KEYS),
     ),
 )
 

@@ -27,6 +27,8 @@ from expectations.suites import (
     Check,
     Severity,
     SuiteSpec,
+    belongs_to_loaded_batch,
+    loaded_rows,
     matches,
     no_rows,
     not_null,
@@ -42,6 +44,8 @@ TOTALS_TABLE = "raw.canvass_canvasser_totals"
 QUARANTINE_TABLE = "quarantine.canvass_rows"
 LEDGER_SOURCE = "canvass"
 HMAC_HEX_REGEX = r"^[0-9a-f]{64}$"
+# A knock, across sources (knock_id is the source's own identifier).
+_KNOCK_KEYS = ("source", "knock_id")
 
 # Kept in step with ingestion/canvass/model.py (a test asserts it; importing it here would pull
 # the ingestion package into every GX run for five tuples).
@@ -94,17 +98,7 @@ def in_set(column: str, values: Sequence[str], severity: Severity = "fail") -> C
 
 def _loaded_knocks(columns: str, condition: str) -> str:
     """Knocks of loaded batches that break `condition`, keys first."""
-    return f"""
-select
-    k.source,
-    k.knock_id,
-    {columns}
-from {{batch}} as k
-inner join {BATCH_LEDGER_TABLE} as l
-    on l.batch_id = k.batch_id
-where l.status = 'loaded'
-    and {condition}
-"""
+    return loaded_rows("k", columns, condition, keys=_KNOCK_KEYS)
 
 
 _TOPICS_OUTSIDE_VOCABULARY = _loaded_knocks(
@@ -193,19 +187,6 @@ where r.knocks is distinct from t.knocks
     and not (r.conversations is null and t.conversations = 0)
 """
 
-_ROWS_OUTSIDE_LOADED_BATCHES = f"""
-select
-    k.source,
-    k.knock_id,
-    k.batch_id,
-    l.status
-from {{batch}} as k
-left join {BATCH_LEDGER_TABLE} as l
-    on l.batch_id = k.batch_id
-where l.batch_id is null
-    or l.status <> 'loaded'
-"""
-
 
 def _flag_rate(flag: str, threshold: float) -> str:
     return f"""
@@ -228,7 +209,7 @@ RAW_CANVASS_KNOCKS = SuiteSpec(
     table=KNOCKS_TABLE,
     description="Door knocks as landed: vocabulary, pseudonymous keys, privacy rules, retention.",
     requires=(BATCH_LEDGER_TABLE, CAMPAIGNS_TABLE, RAW_BUREAU_TABLE, TOTALS_TABLE),
-    key_columns=("source", "knock_id"),
+    key_columns=_KNOCK_KEYS,
     checks=(
         *(
             not_null(column)
@@ -296,11 +277,8 @@ RAW_CANVASS_KNOCKS = SuiteSpec(
             columns=("canvasser_key",),
             severity="warn",
         ),
-        no_rows(
-            f"every knock belongs to a loaded batch of {BATCH_LEDGER_TABLE}",
-            _ROWS_OUTSIDE_LOADED_BATCHES,
-            columns=("batch_id",),
-            severity="warn",
+        belongs_to_loaded_batch(
+            "k", _KNOCK_KEYS, label=f"every knock belongs to a loaded batch of {BATCH_LEDGER_TABLE}"
         ),
     ),
 )

@@ -19,6 +19,9 @@ from types import MappingProxyType
 from expectations.suites import (
     BATCH_LEDGER_TABLE,
     SuiteSpec,
+    belongs_to_loaded_batch,
+    duplicate_keys,
+    loaded_rows,
     matches,
     no_rows,
 )
@@ -29,39 +32,8 @@ RAW_CENSUS_VALUES_TABLE = "raw.census_iris_values"
 IRIS_CODE_REGEX = r"^([0-9]{2}|2[AB])[0-9]{7}$"
 COMMUNE_CODE_REGEX = r"^([0-9]{2}|2[AB])[0-9]{3}$"
 
-
-def _loaded(alias: str, columns: str, condition: str) -> str:
-    """Rows of loaded batches that break `condition`, keys first."""
-    return f"""
-select
-    {alias}.vintage,
-    {alias}.theme,
-    {alias}.code_iris,
-    {columns}
-from {{batch}} as {alias}
-inner join {BATCH_LEDGER_TABLE} as l
-    on l.batch_id = {alias}.batch_id
-where l.status = 'loaded'
-    and {condition}
-"""
-
-
-_ONE_ROW_PER_IRIS = f"""
-select
-    i.vintage,
-    i.theme,
-    i.code_iris,
-    count(*) as row_count
-from {{batch}} as i
-inner join {BATCH_LEDGER_TABLE} as l
-    on l.batch_id = i.batch_id
-where l.status = 'loaded'
-group by
-    i.vintage,
-    i.theme,
-    i.code_iris
-having count(*) > 1
-"""
+# A row of either table: one IRIS of one census vintage and theme.
+_KEYS = ("vintage", "theme", "code_iris")
 
 _VALUE_WITHOUT_IRIS = f"""
 select
@@ -81,25 +53,6 @@ where l.status = 'loaded'
     )
 """
 
-
-def _outside_loaded_batches(alias: str) -> str:
-    return f"""
-select
-    {alias}.vintage,
-    {alias}.theme,
-    {alias}.code_iris,
-    {alias}.batch_id,
-    l.status
-from {{batch}} as {alias}
-left join {BATCH_LEDGER_TABLE} as l
-    on l.batch_id = {alias}.batch_id
-where l.batch_id is null
-    or l.status <> 'loaded'
-"""
-
-
-_KEYS = ("vintage", "theme", "code_iris")
-
 RAW_CENSUS_IRIS = SuiteSpec(
     name="raw_census_iris",
     table=RAW_CENSUS_IRIS_TABLE,
@@ -111,20 +64,17 @@ RAW_CENSUS_IRIS = SuiteSpec(
         matches("code_commune", COMMUNE_CODE_REGEX),
         no_rows(
             "code_iris starts with code_commune",
-            _loaded("i", "i.code_commune", "left(i.code_iris, 5) <> i.code_commune"),
+            loaded_rows(
+                "i", "i.code_commune", "left(i.code_iris, 5) <> i.code_commune", keys=_KEYS
+            ),
             columns=("code_iris", "code_commune"),
         ),
         no_rows(
             "one row per (vintage, theme, code_iris)",
-            _ONE_ROW_PER_IRIS,
+            duplicate_keys("i", _KEYS),
             columns=_KEYS,
         ),
-        no_rows(
-            f"every row belongs to a loaded batch of {BATCH_LEDGER_TABLE}",
-            _outside_loaded_batches("i"),
-            columns=("batch_id",),
-            severity="warn",
-        ),
+        belongs_to_loaded_batch("i", _KEYS),
     ),
 )
 
@@ -138,30 +88,39 @@ RAW_CENSUS_VALUES = SuiteSpec(
     checks=(
         no_rows(
             "counts (prefix P or C) are not negative",
-            _loaded(
+            loaded_rows(
                 "v",
                 "v.prefix,\n    v.indicator,\n    v.value",
                 "v.prefix in ('P', 'C') and v.value < 0",
+                keys=_KEYS,
             ),
             columns=("value",),
         ),
         no_rows(
             "a masked cell has no value",
-            _loaded("v", "v.indicator,\n    v.value", "v.masked and v.value is not null"),
+            loaded_rows(
+                "v",
+                "v.indicator,\n    v.value",
+                "v.masked and v.value is not null",
+                keys=_KEYS,
+            ),
             columns=("masked", "value"),
         ),
         no_rows(
             "a cell that is not masked has a value and no mask code",
-            _loaded(
+            loaded_rows(
                 "v",
                 "v.indicator,\n    v.mask_code",
                 "not v.masked and (v.value is null or v.mask_code is not null)",
+                keys=_KEYS,
             ),
             columns=("masked", "value", "mask_code"),
         ),
         no_rows(
             "code_iris starts with code_commune",
-            _loaded("v", "v.code_commune", "left(v.code_iris, 5) <> v.code_commune"),
+            loaded_rows(
+                "v", "v.code_commune", "left(v.code_iris, 5) <> v.code_commune", keys=_KEYS
+            ),
             columns=("code_iris", "code_commune"),
         ),
         no_rows(
@@ -169,12 +128,7 @@ RAW_CENSUS_VALUES = SuiteSpec(
             _VALUE_WITHOUT_IRIS,
             columns=_KEYS,
         ),
-        no_rows(
-            f"every row belongs to a loaded batch of {BATCH_LEDGER_TABLE}",
-            _outside_loaded_batches("v"),
-            columns=("batch_id",),
-            severity="warn",
-        ),
+        belongs_to_loaded_batch("v", _KEYS),
     ),
 )
 

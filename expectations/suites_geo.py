@@ -23,6 +23,9 @@ from expectations.suites import (
     Check,
     Severity,
     SuiteSpec,
+    belongs_to_loaded_batch,
+    duplicate_keys,
+    loaded_rows,
     matches,
     no_rows,
     not_null,
@@ -55,53 +58,6 @@ def in_set(column: str, values: tuple[str, ...], severity: Severity = "fail") ->
     )
 
 
-def _loaded(alias: str, columns: str, condition: str) -> str:
-    return f"""
-select
-    {columns}
-from {{batch}} as {alias}
-inner join {BATCH_LEDGER_TABLE} as l
-    on l.batch_id = {alias}.batch_id
-where l.status = 'loaded'
-    and {condition}
-"""
-
-
-def _duplicates(alias: str, keys: tuple[str, ...]) -> str:
-    key_list = ",\n    ".join(f"{alias}.{k}" for k in keys)
-    return f"""
-select
-    {key_list},
-    count(*) as row_count
-from {{batch}} as {alias}
-inner join {BATCH_LEDGER_TABLE} as l
-    on l.batch_id = {alias}.batch_id
-where l.status = 'loaded'
-group by
-    {key_list}
-having count(*) > 1
-"""
-
-
-def _outside_loaded_batches(alias: str, key: str) -> Check:
-    return no_rows(
-        f"every row belongs to a loaded batch of {BATCH_LEDGER_TABLE}",
-        f"""
-select
-    {alias}.{key},
-    {alias}.batch_id,
-    l.status
-from {{batch}} as {alias}
-left join {BATCH_LEDGER_TABLE} as l
-    on l.batch_id = {alias}.batch_id
-where l.batch_id is null
-    or l.status <> 'loaded'
-""",
-        columns=("batch_id",),
-        severity="warn",
-    )
-
-
 def _contour_checks(alias: str, id_regex: str) -> tuple[Check, ...]:
     """What every contour table must satisfy."""
     return (
@@ -118,8 +74,8 @@ def _contour_checks(alias: str, id_regex: str) -> tuple[Check, ...]:
             "ExpectColumnValuesToBeBetween",
             {"column": "centroid_lat", "min_value": -90, "max_value": 90},
         ),
-        no_rows("one row per id", _duplicates(alias, ("id",)), columns=("id",)),
-        _outside_loaded_batches(alias, "id"),
+        no_rows("one row per id", duplicate_keys(alias, ("id",)), columns=("id",)),
+        belongs_to_loaded_batch(alias, ("id",)),
     )
 
 
@@ -133,7 +89,7 @@ RAW_GEO_IRIS = SuiteSpec(
         *_contour_checks("g", CODE_IRIS_REGEX),
         no_rows(
             "the IRIS code starts with its commune code",
-            _loaded("g", "g.id,\n    g.code_commune", "left(g.id, 5) <> g.code_commune"),
+            loaded_rows("g", "g.id,\n    g.code_commune", "left(g.id, 5) <> g.code_commune"),
             columns=("id", "code_commune"),
         ),
         in_set("typ_iris", ("H", "A", "D", "Z"), severity="warn"),
@@ -150,7 +106,7 @@ RAW_GEO_BUREAUX = SuiteSpec(
         *_contour_checks("g", BUREAU_ID_REGEX),
         no_rows(
             "id = code_commune_results || '_' || code_bv",
-            _loaded(
+            loaded_rows(
                 "g",
                 "g.id,\n    g.code_commune_results,\n    g.code_bv",
                 "g.id <> g.code_commune_results || '_' || g.code_bv",
@@ -245,7 +201,7 @@ RAW_IRIS_BUREAU_WEIGHTS = SuiteSpec(
         Check("ExpectColumnValuesToBeBetween", {"column": "n_addresses", "min_value": 0}),
         no_rows(
             "one row per (code_iris, bureau_id)",
-            _duplicates("w", ("code_iris", "bureau_id")),
+            duplicate_keys("w", ("code_iris", "bureau_id")),
             columns=("code_iris", "bureau_id"),
         ),
         no_rows(
@@ -260,7 +216,7 @@ RAW_IRIS_BUREAU_WEIGHTS = SuiteSpec(
             columns=("code_iris",),
             severity="warn",
         ),
-        _outside_loaded_batches("w", "code_iris"),
+        belongs_to_loaded_batch("w", ("code_iris",)),
     ),
 )
 

@@ -18,7 +18,10 @@ from expectations.suites import (
     BUREAU_ID_REGEX,
     Check,
     SuiteSpec,
+    belongs_to_loaded_batch,
     between,
+    duplicate_keys,
+    loaded_rows,
     matches,
     no_rows,
     not_null,
@@ -63,63 +66,12 @@ def in_set(column: str, values: tuple[str, ...], severity: str = "fail") -> Chec
     )
 
 
-def _loaded_rows(alias: str, columns: str, condition: str) -> str:
-    return f"""
-select
-    {columns}
-from {{batch}} as {alias}
-inner join {BATCH_LEDGER_TABLE} as l
-    on l.batch_id = {alias}.batch_id
-where l.status = 'loaded'
-    and {condition}
-"""
-
-
-def _duplicates(alias: str, keys: tuple[str, ...]) -> str:
-    key_list = ",\n    ".join(f"{alias}.{k}" for k in keys)
-    return f"""
-select
-    {key_list},
-    count(*) as row_count
-from {{batch}} as {alias}
-inner join {BATCH_LEDGER_TABLE} as l
-    on l.batch_id = {alias}.batch_id
-where l.status = 'loaded'
-group by
-    {key_list}
-having count(*) > 1
-"""
-
-
-def _outside_loaded_batches(alias: str, key: str) -> str:
-    return f"""
-select
-    {alias}.{key},
-    {alias}.batch_id,
-    l.status
-from {{batch}} as {alias}
-left join {BATCH_LEDGER_TABLE} as l
-    on l.batch_id = {alias}.batch_id
-where l.batch_id is null
-    or l.status <> 'loaded'
-"""
-
-
 def _outside_france(alias: str) -> str:
     inside = "\n        or ".join(
         f"({alias}.longitude between {x0} and {x1} and {alias}.latitude between {y0} and {y1})"
         for x0, x1, y0, y1 in FRANCE_BOXES
     )
     return f"not (\n        {inside}\n    )"
-
-
-def _loaded_batches_check(alias: str, key: str) -> Check:
-    return no_rows(
-        f"every row belongs to a loaded batch of {BATCH_LEDGER_TABLE}",
-        _outside_loaded_batches(alias, key),
-        columns=("batch_id",),
-        severity="warn",
-    )
 
 
 # ---- raw_reu_bureaux ---------------------------------------------------------------------------
@@ -138,18 +90,18 @@ RAW_REU_BUREAUX = SuiteSpec(
         matches("bureau_id", BUREAU_ID_REGEX),
         no_rows(
             "one row per id_brut_reu",
-            _duplicates("b", ("id_brut_reu",)),
+            duplicate_keys("b", ("id_brut_reu",)),
             columns=("id_brut_reu",),
         ),
         no_rows(
             "one REU bureau per bureau_id (two REU codes normalising to one Ministry key)",
-            _duplicates("b", ("bureau_id",)),
+            duplicate_keys("b", ("bureau_id",)),
             columns=("bureau_id",),
             severity="warn",
         ),
         no_rows(
             "bureau_id = code_commune_results || '_' || code_bv",
-            _loaded_rows(
+            loaded_rows(
                 "b",
                 "b.id_brut_reu,\n    b.bureau_id,\n    b.code_commune_results,\n    b.code_bv",
                 "b.bureau_id <> b.code_commune_results || '_' || b.code_bv",
@@ -160,7 +112,7 @@ RAW_REU_BUREAUX = SuiteSpec(
         between("nb_adresses_final", min_value=0),
         no_rows(
             "nb_adresses_final <= nb_adresses_initial",
-            _loaded_rows(
+            loaded_rows(
                 "b",
                 "b.id_brut_reu,\n    b.nb_adresses_initial,\n    b.nb_adresses_final",
                 "b.nb_adresses_final > b.nb_adresses_initial",
@@ -168,7 +120,7 @@ RAW_REU_BUREAUX = SuiteSpec(
             columns=("nb_adresses_initial", "nb_adresses_final"),
             severity="warn",
         ),
-        _loaded_batches_check("b", "id_brut_reu"),
+        belongs_to_loaded_batch("b", ("id_brut_reu",)),
     ),
 )
 
@@ -215,7 +167,7 @@ RAW_REU_ADDRESSES = SuiteSpec(
         between("geo_score", min_value=0, max_value=1),
         no_rows(
             "points lie in metropolitan France or an overseas territory (generous boxes)",
-            _loaded_rows(
+            loaded_rows(
                 "a",
                 "a.id_brut_bv_reu,\n    a.source_line,\n    a.longitude,\n    a.latitude",
                 _outside_france("a"),
@@ -225,7 +177,7 @@ RAW_REU_ADDRESSES = SuiteSpec(
         ),
         no_rows(
             "code_commune_ref is the commune prefix of id_brut_bv_reu",
-            _loaded_rows(
+            loaded_rows(
                 "a",
                 "a.id_brut_bv_reu,\n    a.source_line,\n    a.code_commune_ref",
                 "a.code_commune_ref <> a.code_commune",
@@ -239,7 +191,7 @@ RAW_REU_ADDRESSES = SuiteSpec(
             columns=("id_brut_bv_reu",),
             severity="warn",
         ),
-        _loaded_batches_check("a", "id_brut_bv_reu"),
+        belongs_to_loaded_batch("a", ("id_brut_bv_reu",)),
     ),
 )
 
@@ -287,10 +239,10 @@ RAW_ROLL_COUNTS = SuiteSpec(
         between("voters", min_value=0),
         no_rows(
             "one row per (bureau_id, list_type, age_band, sex)",
-            _duplicates("c", ("bureau_id", "list_type", "age_band", "sex")),
+            duplicate_keys("c", ("bureau_id", "list_type", "age_band", "sex")),
             columns=("bureau_id", "list_type", "age_band", "sex"),
         ),
-        _loaded_batches_check("c", "bureau_id"),
+        belongs_to_loaded_batch("c", ("bureau_id",)),
     ),
 )
 
@@ -306,7 +258,7 @@ RAW_ROLL_DOORS = SuiteSpec(
         between("doors", min_value=0),
         no_rows(
             "one row per bureau_id",
-            _duplicates("d", ("bureau_id",)),
+            duplicate_keys("d", ("bureau_id",)),
             columns=("bureau_id",),
         ),
         no_rows(
@@ -314,7 +266,7 @@ RAW_ROLL_DOORS = SuiteSpec(
             _DOORS_ABOVE_ELECTORS,
             columns=("doors", "voters"),
         ),
-        _loaded_batches_check("d", "bureau_id"),
+        belongs_to_loaded_batch("d", ("bureau_id",)),
     ),
 )
 

@@ -80,7 +80,7 @@ from expectations.suites import (
     no_rows,
     not_null,
 )
-from expectations.suites_canvass_audit import CAMPAIGNS_TABLE, K_MIN
+from expectations.suites_canvass_audit import AUDIT_OPINION_TABLE, CAMPAIGNS_TABLE, K_MIN
 from expectations.suites_polling_stations import AUDIT_POLLING_STATIONS_TABLE
 from scrutin.scores.params import ScoreParams
 
@@ -170,6 +170,7 @@ def _params_join(params: ScoreParams) -> str:
         {_float(params.pi)} as pi,
         {_float(params.volatility)} as volatility,
         {_float(params.open_rate_prior)} as open_rate_prior,
+        {_float(params.kappa)} as kappa,
         {_float(params.doors_per_canvasser_hour)} as doors_per_canvasser_hour,
         {_float(params.coverage_gamma)} as coverage_gamma,
         {_float(params.plan_step_hours)} as plan_step_hours,
@@ -521,6 +522,51 @@ where t.bloc is distinct from p.bloc
 """
 
 
+def _support_from_published_figures(params: ScoreParams, k_min: int) -> str:
+    """q_updated of every unsuppressed row, recomputed from the PUBLISHED canvass figures only
+    (canvass_bureau_opinion's support shares of its unsuppressed bureaux, and their campaign-wide
+    rate as the reference) and q recomputed from the row's election inputs. A model whose
+    reference rate read a suppressed bureau's support could be inverted to recover that bureau's
+    opinions; it fails here."""
+    target = _clip01(
+        "q.q * ((pub.positive / pub.conversations) / (ref.positive / ref.conversations))"
+    )
+    return f"""
+with published as (
+    select
+        o.bureau_id,
+        cast(o.conversations as double precision) as conversations,
+        o.support_positive_share * o.conversations as positive
+    from {AUDIT_OPINION_TABLE} as o
+    where not o.suppressed
+),
+reference as (
+    select sum(positive) as positive, sum(conversations) as conversations
+    from published
+),
+recomputed as (
+    select
+        t.bureau_id,
+        cast(t.q_updated as double precision) as q_updated,
+        case
+            when pub.bureau_id is null or q.q is null then null
+            when coalesce(ref.conversations, 0) <= 0 or coalesce(ref.positive, 0) <= 0 then q.q
+            else (p.kappa * q.q + pub.conversations * {target}) / (p.kappa + pub.conversations)
+        end as from_published
+    from {{batch}} as t
+    cross join lateral (select {_Q} as q) as q
+    left join published as pub on t.bureau_id = pub.bureau_id
+    cross join reference as ref
+    {_params_join(params)}
+    {_threshold_join(k_min)}
+    where not t.support_suppressed and t.canvass_conversations >= threshold.k_min
+)
+select bureau_id, q_updated, from_published
+from recomputed
+where {_differs("q_updated", "from_published", RECOMPUTE_TOLERANCE)}
+"""
+
+
 _DO_NOT_MOBILISE = """
 select
     t.bureau_id,
@@ -595,6 +641,12 @@ def targeting_suite(
                 _support_not_moved(threshold),
                 columns=("q_updated", "q_mobilisable", "canvass_conversations"),
             ),
+            no_rows(
+                "q_updated recomputes from the published canvass figures only (no suppressed "
+                "bureau's support in the reference rate)",
+                _support_from_published_figures(params, threshold),
+                columns=("q_updated", "q_mobilisable", "canvass_conversations"),
+            ),
             _suppression_flag("open_rate_suppressed", "canvass_doors_knocked", threshold),
             no_rows(
                 "open_rate_estimate = open_rate_prior when the open rate is suppressed "
@@ -624,6 +676,7 @@ def targeting_suite(
         ),
         requires=(
             AUDIT_POLLING_STATIONS_TABLE,
+            AUDIT_OPINION_TABLE,
             RAW_BUREAU_TABLE,
             BATCH_LEDGER_TABLE,
             CAMPAIGNS_TABLE,

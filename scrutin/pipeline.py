@@ -14,11 +14,13 @@ the functions below, so there is one implementation of the gate.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from scrutin.db import connect, ensure_warehouse
 
@@ -62,6 +64,33 @@ def _record_gate(url: str, run_id: str, status: str, failed: list[str] | None = 
         )
 
 
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _records_errors(stage: Callable[P, R]) -> Callable[P, R]:
+    """A stage that crashes (database down, broken campaign file...) marks its gate run
+    `error` with the exception, instead of leaving it `running` forever; a refusal (GateRefused)
+    is recorded by the stage itself."""
+
+    @functools.wraps(stage)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return stage(*args, **kwargs)
+        except GateRefused:
+            raise
+        except Exception as exc:
+            url = args[0] if args else kwargs.get("url")
+            run_id = args[1] if len(args) > 1 else kwargs.get("run_id")
+            try:
+                _record_gate(str(url), str(run_id), "error", [f"{stage.__name__}: {exc}"])
+            except Exception:  # the database itself may be what failed
+                log.exception("could not record the error of gate run %s", run_id)
+            raise
+
+    return wrapper
+
+
 # dbt tag of the models built after the ecological fit (dbt/models/marts/targeting/).
 SCORES_TAG = "tag:scores"
 
@@ -78,6 +107,7 @@ def _dbt_stage(url: str, run_id: str, stage: str, **selection: str) -> int:
     return len(outcome.results)
 
 
+@_records_errors
 def dbt_build_audit(url: str, run_id: str) -> dict[str, Any]:
     """Stage 1: dbt build (models, unit tests, data tests, contracts) into `mart_audit`, all but
     the score marts, which need the ecological fit of stage 2."""
@@ -87,6 +117,7 @@ def dbt_build_audit(url: str, run_id: str) -> dict[str, Any]:
     return {"dbt_nodes": _dbt_stage(url, run_id, "dbt build", exclude=SCORES_TAG)}
 
 
+@_records_errors
 def fit_scores(url: str, run_id: str) -> dict[str, Any]:
     """Stage 2: fit the ecological regression, store predictions and `ops.ecological_fits`.
 
@@ -104,11 +135,13 @@ def fit_scores(url: str, run_id: str) -> dict[str, Any]:
     }
 
 
+@_records_errors
 def dbt_build_scores(url: str, run_id: str) -> dict[str, Any]:
     """Stage 3: dbt build of the score marts (targeting, plan, commune summary) and their tests."""
     return {"dbt_score_nodes": _dbt_stage(url, run_id, "dbt build (scores)", select=SCORES_TAG)}
 
 
+@_records_errors
 def validate_audit(url: str, run_id: str) -> dict[str, Any]:
     """Stage 2: Great Expectations suites on raw and on the audit schema."""
     from expectations.registry import audit_suite_names, raw_suite_names
@@ -123,6 +156,7 @@ def validate_audit(url: str, run_id: str) -> dict[str, Any]:
     return {"expectations": evaluated, "warnings": outcome.warnings}
 
 
+@_records_errors
 def publish_audited(url: str, run_id: str, summary: dict[str, Any]) -> dict[str, int]:
     """Stage 3: swap `mart_audit` in as `mart`, log the publication."""
     from scrutin.publish import publish

@@ -159,16 +159,27 @@ def _product(*values: float | None) -> float | None:
 
 
 def targeting_rows(
-    params: ScoreParams, *, k_min: int, estimate_k_min: int | None = None
+    params: ScoreParams,
+    *,
+    k_min: int,
+    estimate_k_min: int | None = None,
+    reference_includes_suppressed: bool = False,
 ) -> list[dict[str, Any]]:
     """Every column of the targeting mart, computed with scrutin.scores.formulas.
 
     `estimate_k_min` is the threshold the canvass updates use (default `k_min`): a lower one
-    simulates a model that forgot the suppression but is otherwise consistent.
+    simulates a model that forgot the suppression but is otherwise consistent. The reference
+    support rate is campaign-wide over the bureaux with at least k_min conversations (published
+    figures only); `reference_includes_suppressed` simulates a model that leaks the others.
     """
     estimate_k_min = k_min if estimate_k_min is None else estimate_k_min
-    city_successes = sum(b["support_positive"] for b in BUREAU_INPUTS.values())
-    city_trials = sum(b["conversations"] for b in BUREAU_INPUTS.values())
+    in_reference = [
+        b
+        for b in BUREAU_INPUTS.values()
+        if reference_includes_suppressed or b["conversations"] >= k_min
+    ]
+    city_successes = sum(b["support_positive"] for b in in_reference)
+    city_trials = sum(b["conversations"] for b in in_reference)
     rows = []
     for position, (bureau_id, b) in enumerate(BUREAU_INPUTS.items()):
         scored = b["voters_high"] is not None
@@ -381,6 +392,31 @@ def write_plan(conn: psycopg.Connection, rows: Sequence[dict[str, Any]]) -> None
     _copy(conn, PLAN_TABLE, names, ([row[n] for n in names] for row in rows))
 
 
+def write_opinion(conn: psycopg.Connection, k_min: int) -> None:
+    """The published canvass opinion mart, as dbt builds it: support shares behind k_min."""
+    _create(
+        conn,
+        "mart_audit.canvass_bureau_opinion",
+        (("bureau_id", "text"), ("conversations", "integer"), ("suppressed", "boolean"),
+         ("support_positive_share", "double precision")),
+    )  # fmt: skip
+    _copy(
+        conn,
+        "mart_audit.canvass_bureau_opinion",
+        ("bureau_id", "conversations", "suppressed", "support_positive_share"),
+        (
+            (
+                bureau_id,
+                b["conversations"],
+                b["conversations"] < k_min,
+                b["support_positive"] / b["conversations"] if b["conversations"] >= k_min else None,
+            )
+            for bureau_id, b in BUREAU_INPUTS.items()
+            if b["conversations"] > 0
+        ),
+    )
+
+
 def _ledger_batch(conn: psycopg.Connection, status: str) -> int:
     row = conn.execute(
         "insert into raw.batch_ledger (source, file_name, file_sha256, dataset_key, status) "
@@ -444,6 +480,7 @@ def marts(conn: psycopg.Connection) -> Iterator[dict[str, list[dict[str, Any]]]]
     plan = plan_rows(params, targeting)
     write_targeting(conn, targeting)
     write_plan(conn, plan)
+    write_opinion(conn, max(K_MIN, params.k_min))
     yield {"targeting": targeting, "plan": plan}
 
 
@@ -933,4 +970,24 @@ def test_the_threshold_is_the_stricter_of_the_build_and_the_parameters() -> None
         c.kwargs.get("unexpected_rows_query", "")
         for c in targeting_suite(stricter, k_min=params.k_min).checks
     ]
-    assert sum(f"greatest({params.k_min + 9}," in q for q in queries) == 4
+    assert sum(f"greatest({params.k_min + 9}," in q for q in queries) == 5
+
+
+def test_a_reference_rate_reading_suppressed_bureaux_is_refused(
+    conn: psycopg.Connection, warehouse_url: str, marts: dict[str, list[dict[str, Any]]]
+) -> None:
+    """A model whose reference support rate sums every canvassed bureau, the ones below k_min
+    included, is otherwise self-consistent; but its q_updated could be inverted to recover the
+    support of the suppressed bureaux (B, C): the gate refuses it."""
+    params = _params()
+    leaking = targeting_rows(
+        params, k_min=max(K_MIN, params.k_min), reference_includes_suppressed=True
+    )
+    assert any(
+        not math.isclose(a["q_updated"] or 0.0, b["q_updated"] or 0.0)
+        for a, b in zip(leaking, marts["targeting"], strict=True)
+    )
+    write_targeting(conn, leaking)
+    assert_fails_exactly(
+        _run(warehouse_url, [TARGETING]), "q_updated recomputes from the published canvass"
+    )

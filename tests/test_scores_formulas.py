@@ -139,3 +139,31 @@ def test_q_is_unknown_when_a_reference_election_is_missing() -> None:
     )
     assert math.isnan(q[0]) and math.isnan(q[1])
     assert q[2] == 0.4
+
+
+@pytest.mark.parametrize(
+    ("q", "coverage", "shown_q", "shown_coverage"),
+    [
+        # Halves round away from zero, as PostgreSQL's round(numeric) in the mart's `why`.
+        (0.125, 0.125, "q = 0.13", "13% of doors"),
+        (123 / 200, 0.005, "q = 0.62", "1% of doors"),
+        (0.875, 0.0625, "q = 0.88", "6% of doors"),
+    ],
+)
+def test_why_sentence_rounds_halves_like_postgresql(
+    q: float, coverage: float, shown_q: str, shown_coverage: str
+) -> None:
+    sentence = f.why_sentence(
+        bloc="left",
+        high_label="h",
+        low_label="l",
+        reservoir_votes=2.5,
+        q=q,
+        net_per_conv=0.0625,
+        coverage=coverage,
+        registration=2.5,
+    )
+    assert shown_q in sentence and shown_coverage in sentence
+    assert sentence.startswith("Reservoir of 3 voters")
+    assert "wins 0.063 net votes" in sentence
+    assert "about 3 adult French residents" in sentence

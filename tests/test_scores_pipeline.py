@@ -149,11 +149,19 @@ def test_components_match_the_python_reference_formulas(db: psycopg.Connection[A
         r["bureau_id"]: r
         for r in _rows(db, "select * from intermediate.int_canvass__bureau_opinion")
     }
-    city: dict[str, tuple[int, int]] = {}
-    for r in canvass.values():
-        pos, conv = city.get(r["code_commune"], (0, 0))
-        city[r["code_commune"]] = (pos + r["support_positive"], conv + r["conversations"])
-    assert rows and canvass
+    # The reference support rate: campaign-wide, bureaux with at least k_min conversations only.
+    published = [r for r in canvass.values() if r["conversations"] >= params.k_min]
+    reference_pos = sum(r["support_positive"] for r in published)
+    reference_conv = sum(r["conversations"] for r in published)
+    assert rows and canvass and reference_conv > 0
+    households = {
+        r["bureau_id"]: r["households"]
+        for r in _rows(db, "select bureau_id, households from mart.bureau_demographics")
+    }
+    roll_doors = {
+        r["bureau_id"]: r["doors"]
+        for r in _rows(db, "select bureau_id, doors from mart.polling_stations")
+    }
     moved = 0
     for row in rows:
         expected: dict[str, Any] = {}
@@ -169,14 +177,13 @@ def test_components_match_the_python_reference_formulas(db: psycopg.Connection[A
         knocks = c["doors_knocked"] if c else 0
         conversations = c["conversations"] if c else 0
         positive = c["support_positive"] if c else 0
-        city_pos, city_conv = city.get(row["code_commune"], (0, 0))
         support = f.relative_rate_update(
             q,
             params.kappa,
             positive,
             conversations,
-            city_successes=city_pos,
-            city_trials=city_conv,
+            city_successes=reference_pos,
+            city_trials=reference_conv,
             k_min=params.k_min,
         )
         opening = f.beta_update(
@@ -192,6 +199,8 @@ def test_components_match_the_python_reference_formulas(db: psycopg.Connection[A
             row["valid_votes_target"], params.volatility, params.pi
         )
         coverage = f.coverage_share(knocks, row["doors"] or 0)
+        census = households.get(row["bureau_id"])
+        assert row["doors"] == (census if census is not None else roll_doors.get(row["bureau_id"]))
         expected["coverage"] = coverage
         per_conv = f.persuasion_per_conversation(params.volatility, params.pi)
         expected["value_per_canvasser_hour"] = f.value_per_canvasser_hour(

@@ -2,8 +2,9 @@
     The score formulas of DESIGN.md "Scores", one macro each, as SQL expressions.
 
     They mirror scrutin/scores/formulas.py line for line (the Python functions are the reference:
-    tests/test_scores_sql_matches_python.py checks both on the same rows, and the targeting
-    model's unit tests check them on hand-computed rows). Every macro is null-safe in the same way:
+    tests/test_scores_pipeline.py::test_components_match_the_python_reference_formulas checks
+    both on every row of the sample, and the targeting model's unit tests check them on
+    hand-computed rows). Every macro is null-safe in the same way:
     a missing input gives NULL, never a silent 0 (PostgreSQL's greatest/least ignore NULLs, so
     each macro tests its inputs first).
 -#}
@@ -75,21 +76,22 @@
     end)
 {%- endmacro %}
 
-{% macro score_relative_rate_update(prior, successes, trials, city_successes, city_trials) -%}
+{% macro score_relative_rate_update(prior, successes, trials, reference_successes, reference_trials) -%}
     {#-
-        The prior moved toward prior x (bureau rate / city rate), clipped to [0, 1], with the
+        The prior moved toward prior x (bureau rate / reference rate), clipped to [0, 1], with the
         bureau's trials as the evidence's weight; the prior alone below k_min trials or when
-        the city rate is 0 (no information).
+        the reference rate is 0 (no information). The caller chooses the reference; it must be
+        built from published figures only (see polling_station_targeting: k_min).
     -#}
     (case
         when {{ prior }} is null then null
         when coalesce({{ trials }}, 0) < {{ var('k_min') }} then {{ prior }}
-        when coalesce({{ city_trials }}, 0) <= 0 or coalesce({{ city_successes }}, 0) <= 0
+        when coalesce({{ reference_trials }}, 0) <= 0 or coalesce({{ reference_successes }}, 0) <= 0
             then {{ prior }}
         else ({{ score_param('kappa') }} * {{ prior }}
             + {{ trials }} * least(1.0, greatest(0.0,
                 {{ prior }} * ((cast({{ successes }} as double precision) / {{ trials }})
-                    / (cast({{ city_successes }} as double precision) / {{ city_trials }})))))
+                    / (cast({{ reference_successes }} as double precision) / {{ reference_trials }})))))
             / ({{ score_param('kappa') }} + {{ trials }})
     end)
 {%- endmacro %}
@@ -118,7 +120,8 @@
             'Not scored: the bureau has no results for {{ s['high_salience_election'] }} and '
             || '{{ s['low_salience_election'] }} (both are needed for the reservoir and q).'
         else concat_ws('; ',
-            'Reservoir of ' || cast(round(reservoir) as bigint) || ' voters who voted '
+            'Reservoir of ' || cast(round(cast(reservoir as numeric)) as bigint)
+                || ' voters who voted '
                 || '{{ s['bloc'] }} in {{ s['high_salience_election'] }} but not in '
                 || '{{ s['low_salience_election'] }}',
             'q = ' || to_char(round(cast(q_updated as numeric), 2), 'FM0.00') || ', so '

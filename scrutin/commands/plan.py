@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import math
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -69,8 +70,8 @@ def make_plan(
     from scrutin.scores.params import load_score_params
     from scrutin.scores.plan import BureauInput, allocate_hours
 
-    if hours < 0:
-        raise PlanError(f"--hours must be >= 0, got {hours:g}")
+    if not math.isfinite(hours) or hours < 0:
+        raise PlanError(f"--hours must be a finite number >= 0, got {hours:g}")
     params = load_score_params()
     query = (
         "select bureau_id, commune_name, code_bv, polling_place_name, "
@@ -247,6 +248,7 @@ def register(top: argparse._SubParsersAction, ingest: argparse._SubParsersAction
     p.add_argument(
         "--allow-stale",
         action="store_true",
-        help="plan even if the mart was built with other score parameters than the campaign file",
+        help="plan even if the mart was built with other score parameters than the campaign "
+        "file (any changed key counts, plan_hours included: the published plan is stale too)",
     )
     p.set_defaults(func=cmd_plan)

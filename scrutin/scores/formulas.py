@@ -13,6 +13,7 @@ comes from and what it does not tell.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import numpy as np
@@ -207,6 +208,13 @@ def relative_rate_update(
     return beta_update(prior, kappa, n * target, n, k_min)
 
 
+def _half_up(value: float, places: int) -> Decimal:
+    """Round like PostgreSQL's `round(cast(value as numeric), places)`, which the mart's `why`
+    uses: the double first becomes a 15-significant-digit decimal, then halves round away from
+    zero (Python's own rounding is half-even on the binary value: 0.125 -> "0.12", not "0.13")."""
+    return Decimal(f"{value:.15g}").quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+
+
 def why_sentence(
     *,
     bloc: str,
@@ -227,19 +235,19 @@ def why_sentence(
     0.016 net votes; 35% of doors already covered."
     """
     parts = [
-        f"Reservoir of {round(reservoir_votes)} voters who voted {bloc} in {high_label} "
+        f"Reservoir of {_half_up(reservoir_votes, 0)} voters who voted {bloc} in {high_label} "
         f"but not in {low_label}"
     ]
     if net_per_conv > 0:
-        effect = f"each conversation wins {net_per_conv:.3f} net votes"
+        effect = f"each conversation wins {_half_up(net_per_conv, 3)} net votes"
     elif net_per_conv < 0:
-        effect = f"each conversation LOSES {-net_per_conv:.3f} net votes (do not mobilise)"
+        effect = f"each conversation LOSES {_half_up(-net_per_conv, 3)} net votes (do not mobilise)"
     else:
         effect = "mobilisation is neutral"
-    parts.append(f"q = {q:.2f}, so {effect}")
-    parts.append(f"{coverage:.0%} of doors already covered")
+    parts.append(f"q = {_half_up(q, 2)}, so {effect}")
+    parts.append(f"{_half_up(coverage * 100, 0)}% of doors already covered")
     if registration is not None and registration >= 1:
-        parts.append(f"about {round(registration)} adult French residents not registered")
+        parts.append(f"about {_half_up(registration, 0)} adult French residents not registered")
     if suppressed:
         parts.append("canvass feedback hidden (fewer than k_min conversations)")
     return "; ".join(parts) + "."

@@ -26,7 +26,8 @@ best as (
         bureau_id as best_bureau_id,
         value_per_canvasser_hour as best_value_per_canvasser_hour
     from targeting
-    where value_per_canvasser_hour is not null
+    -- a bureau worth sending someone to: never a do_not_mobilise one, never a losing value
+    where value_per_canvasser_hour > 0 and not do_not_mobilise
     order by code_commune, targeting_rank
 
 ),

@@ -62,15 +62,18 @@ canvass as (
 
 ),
 
-city_canvass as (
+reference_canvass as (
 
-    -- The city-wide reading the bureau's canvass support is compared with (relative warmth).
+    -- The campaign-wide reading a bureau's canvass support is compared with (relative warmth),
+    -- from the bureaux with at least k_min conversations ONLY: their support figures are
+    -- published anyway (canvass_bureau_opinion), so q_updated can never be inverted to recover
+    -- the support of a bureau below k_min (GDPR art. 9). Campaign-wide rather than per commune:
+    -- a commune with one canvassed bureau would compare the bureau with itself (no update).
     select
-        code_commune,
-        sum(support_positive) as city_support_positive,
-        sum(conversations) as city_conversations
+        sum(support_positive) as reference_support_positive,
+        sum(conversations) as reference_conversations
     from canvass
-    group by code_commune
+    where conversations >= {{ var('k_min') }}
 
 ),
 
@@ -103,10 +106,12 @@ assembled as (
         reu_places.polling_place_name,
         target.registered,
         stations.registered_voters_roll,
-        cast(coalesce(stations.doors, demographics.households) as double precision) as doors,
+        -- Doors in the canvassing sense, one per household: the census households allocated to
+        -- the bureau; the roll's distinct addresses (one per building) only without a census.
+        cast(coalesce(demographics.households, stations.doors) as double precision) as doors,
         case
-            when stations.doors is not null then 'roll'
             when demographics.households is not null then 'census_households'
+            when stations.doors is not null then 'roll_addresses'
         end as doors_source,
         demographics.share_pcs_executives,
         demographics.share_pcs_workers,
@@ -130,8 +135,8 @@ assembled as (
         coalesce(canvass.doors_knocked, 0) as canvass_doors_knocked,
         coalesce(canvass.conversations, 0) as canvass_conversations,
         coalesce(canvass.support_positive, 0) as canvass_support_positive,
-        city_canvass.city_support_positive,
-        city_canvass.city_conversations,
+        reference_canvass.reference_support_positive,
+        reference_canvass.reference_conversations,
         canvass.last_knocked_on as canvass_data_until,
         predictions.predicted_share as predicted_bloc_share,
         predictions.fit_run_id as ecological_fit_run_id,
@@ -143,7 +148,7 @@ assembled as (
     left join high on stations.bureau_id = high.bureau_id
     left join low on stations.bureau_id = low.bureau_id
     left join canvass on stations.bureau_id = canvass.bureau_id
-    left join city_canvass on stations.code_commune = city_canvass.code_commune
+    cross join reference_canvass
     left join predictions on stations.bureau_id = predictions.bureau_id
     left join reu_places on stations.bureau_id = reu_places.bureau_id
 
@@ -185,7 +190,7 @@ with_q_updated as (
     select
         *,
         {{ score_relative_rate_update('q_mobilisable', 'canvass_support_positive',
-            'canvass_conversations', 'city_support_positive', 'city_conversations') }}
+            'canvass_conversations', 'reference_support_positive', 'reference_conversations') }}
             as q_updated
     from with_q
 
