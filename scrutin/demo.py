@@ -77,6 +77,21 @@ def summary_lines() -> list[str]:
                 f"  canvass opinion: {row[1] - row[0]} bureaux published, {row[0]} suppressed "
                 "below k_min conversations"
             )
+        cur.execute(
+            "select count(value_per_canvasser_hour), count(*), "
+            "count(*) filter (where do_not_mobilise), min(params_version) "
+            "from mart.polling_station_targeting"
+        )
+        scored = cur.fetchone()
+        cur.execute("select count(*), sum(hours), sum(expected_net_votes) from mart.canvass_plan")
+        plan = cur.fetchone()
+        if scored and plan:
+            lines.append(
+                f"  targeting: {scored[0]} of {scored[1]} bureaux scored, {scored[2]} marked "
+                f"do_not_mobilise (params {scored[3]}); plan: {plan[1] or 0:g} canvasser-hours "
+                f"to {plan[0]} bureaux, {plan[2] or 0:.1f} expected net votes "
+                "(`scrutin plan --hours N` for another budget)"
+            )
         lines.append("  published tables:")
         lines.extend(
             f"    mart.{table}: {n} rows"

@@ -456,3 +456,18 @@ def test_every_score_column_carries_a_comment(db: psycopg.Connection[Any]) -> No
         " where n.nspname = 'mart' and c.relname = 'polling_station_targeting' and a.attnum > 0",
     )[0]
     assert described["n"] >= 50
+
+
+def test_demo_summary_reports_the_scores(db: psycopg.Connection[Any]) -> None:
+    from scrutin.demo import summary_lines
+
+    line = next(line for line in summary_lines() if line.strip().startswith("targeting:"))
+    stats = _rows(
+        db,
+        "select count(*) filter (where do_not_mobilise) as dnm,"
+        " (select count(*) from mart.canvass_plan) as planned"
+        " from mart.polling_station_targeting",
+    )[0]
+    assert "201 of 232 bureaux scored" in line
+    assert f"{stats['dnm']} marked do_not_mobilise" in line
+    assert f"to {stats['planned']} bureaux" in line
