@@ -29,6 +29,8 @@ import re
 from collections import defaultdict
 from pathlib import Path
 
+from ingestion.sources.roll import EXPORT_COLUMNS
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "data" / "sample" / "elections" / "circos23-tour1.csv"
 REU_ADDRESSES = ROOT / "data" / "sample" / "reu" / "table-adresses-reu-synthetic.csv.gz"
@@ -42,35 +44,7 @@ FILES = {
 CIRCONSCRIPTION = {"29061": "29-02", "29084": "29-03"}
 CANTON = {"29061": "Canton de Brest-4", "29084": "Canton de Saint-Renan"}
 
-COLUMNS = (
-    "code du l'ugle",
-    "libellé de l'ugle",
-    "libellé du type de liste",
-    "nom de naissance",
-    "nom d'usage",
-    "prénoms",
-    "sexe",
-    "date de naissance",
-    "code commune de naissance",
-    "libellé commune de naissance",
-    "code département de naissance",
-    "pays de naissance",
-    "libellé nationalité",
-    "numéro de voie",
-    "libellé de voie",
-    "complément 1",
-    "complément 2",
-    "lieu-dit",
-    "code postal",
-    "commune",
-    "pays",
-    "code du bureau de vote",
-    "libellé du bureau de vote",
-    "code circonscription législative du bureau de vote",
-    "libellé canton du bureau de vote",
-    "libellé circonscription métropolitaine du bureau de vote",
-    "numéro d'ordre dans le bureau de vote",
-)
+COLUMNS = EXPORT_COLUMNS
 
 PREFIXES = ("FICTIF", "EXEMPLE", "FACTICE")
 WORDS = (

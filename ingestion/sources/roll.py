@@ -44,6 +44,40 @@ from ingestion.sources.reu import (
     reu_bureau_id,
 )
 
+EXPORT_COLUMNS: tuple[str, ...] = (
+    "code du l'ugle",
+    "libellé de l'ugle",
+    "libellé du type de liste",
+    "nom de naissance",
+    "nom d'usage",
+    "prénoms",
+    "sexe",
+    "date de naissance",
+    "code commune de naissance",
+    "libellé commune de naissance",
+    "code département de naissance",
+    "pays de naissance",
+    "libellé nationalité",
+    "numéro de voie",
+    "libellé de voie",
+    "complément 1",
+    "complément 2",
+    "lieu-dit",
+    "code postal",
+    "commune",
+    "pays",
+    "code du bureau de vote",
+    "libellé du bureau de vote",
+    "code circonscription législative du bureau de vote",
+    "libellé canton du bureau de vote",
+    "libellé circonscription métropolitaine du bureau de vote",
+    "numéro d'ordre dans le bureau de vote",
+)
+"""The 27 columns of the REU export ("ListesElecteursActifs"), in file order. The reader
+maps columns by name (the mapping above), so this order is for writers only: the sample
+generator (scripts/generate_sample_roll.py) and the test fixtures write it.
+"""
+
 FIELDS: tuple[str, ...] = (
     "commune_code",
     "bureau_code",
