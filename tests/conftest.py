@@ -10,6 +10,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from scrutin.config import apply_environment_defaults, database_url, with_database
@@ -46,6 +47,30 @@ def _recreate_database() -> None:
         conn.execute(f'alter database "{TEST_DB}" set jit = off')
 
 
+def fresh_warehouse(name: str) -> str:
+    """(Re)create the database `name` on the test server with the Scrutin layout; its URL.
+
+    For modules that need a warehouse of their own (a whole pipeline run, DAG runs) so that
+    they neither see nor disturb the rows other modules put in the session's warehouse.
+    """
+    from scrutin.db import connect, ensure_warehouse
+
+    with psycopg.connect(with_database(_SERVER_URL, "postgres"), autocommit=True) as admin:
+        admin.execute(f'drop database if exists "{name}" with (force)')
+        admin.execute(f'create database "{name}"')
+        admin.execute(f'alter database "{name}" set jit = off')
+    url = with_database(_SERVER_URL, name)
+    with connect(url) as conn:
+        ensure_warehouse(conn)
+    return url
+
+
+def drop_warehouse(name: str) -> None:
+    """Drop a database made by `fresh_warehouse` (terminating its sessions)."""
+    with psycopg.connect(with_database(_SERVER_URL, "postgres"), autocommit=True) as admin:
+        admin.execute(f'drop database if exists "{name}" with (force)')
+
+
 @pytest.fixture(scope="session")
 def warehouse_url() -> str:
     """URL of a fresh, empty test warehouse with the Scrutin layout applied."""
@@ -58,7 +83,7 @@ def warehouse_url() -> str:
 
 
 @pytest.fixture
-def conn(warehouse_url: str) -> Iterator[psycopg.Connection]:  # noqa: F821
+def conn(warehouse_url: str) -> Iterator[psycopg.Connection]:
     from scrutin.db import connect
 
     with connect(warehouse_url, autocommit=True) as c:

@@ -33,9 +33,8 @@ from ingestion.sources.elections import (
     identity_issue,
     iter_results,
 )
-from scrutin.config import with_database
 
-from .conftest import _SERVER_URL, ROOT, SAMPLE, TEST_DB, TOUR1
+from .conftest import ROOT, SAMPLE, TEST_DB, TOUR1, drop_warehouse, fresh_warehouse
 
 ELECTIONS = SAMPLE / "elections"
 PRES = ELECTIONS / "presidentielle-2022-t1-synthetic.csv"
@@ -253,21 +252,13 @@ HISTORY_DB = f"{TEST_DB}_sample_history"
 def history_url() -> Iterator[str]:
     """A warehouse of its own with the sample manifest's four files loaded by the real loader."""
     from ingestion.loaders.elections import load_results_file
-    from scrutin.db import connect, ensure_warehouse
 
-    admin = with_database(_SERVER_URL, "postgres")
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'drop database if exists "{HISTORY_DB}" with (force)')
-        conn.execute(f'create database "{HISTORY_DB}"')
-    url = with_database(_SERVER_URL, HISTORY_DB)
-    with connect(url) as conn:
-        ensure_warehouse(conn)
+    url = fresh_warehouse(HISTORY_DB)
     for entry in read_elections_manifest(ELECTIONS):
         report = load_results_file(url, entry.local_path(), entry.election_id)
         assert (report.status, report.rows_read, report.rows_rejected) == ("loaded", 201, 0)
     yield url
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'drop database if exists "{HISTORY_DB}" with (force)')
+    drop_warehouse(HISTORY_DB)
 
 
 @pytest.fixture(scope="module")

@@ -21,11 +21,10 @@ import pytest
 import yaml
 from psycopg.rows import dict_row
 
-from scrutin.config import with_database
 from scrutin.scores import formulas as f
 from scrutin.scores.params import load_score_params
 
-from .conftest import ROOT, TEST_URL
+from .conftest import ROOT, TEST_URL, fresh_warehouse
 
 pytestmark = [pytest.mark.db, pytest.mark.slow]
 
@@ -55,30 +54,13 @@ STABLE_COLUMNS = (
 )
 
 
-def _recreate(url: str) -> None:
-    name = url.rsplit("/", 1)[1]
-    with psycopg.connect(with_database(url, "postgres"), autocommit=True) as admin:
-        admin.execute(
-            "select pg_terminate_backend(pid) from pg_stat_activity "
-            "where datname = %s and pid <> pg_backend_pid()",
-            (name,),
-        )
-        admin.execute(f'drop database if exists "{name}"')
-        admin.execute(f'create database "{name}"')
-        admin.execute(f'alter database "{name}" set jit = off')
-
-
 @pytest.fixture(scope="module")
 def scored(airflow_db: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The sample loaded by the ingestion DAGs and published by the gate, in its own database."""
-    from scrutin.db import connect, ensure_warehouse
     from scrutin.demo import run_dag
     from scrutin.pipeline import build_audit_publish
 
-    url = with_database(TEST_URL, SCORES_DB)
-    _recreate(url)
-    with connect(url) as conn:
-        ensure_warehouse(conn)
+    url = fresh_warehouse(SCORES_DB)
     patch = pytest.MonkeyPatch()
     patch.setenv("SCRUTIN_DATABASE_URL", url)
     patch.setenv("SCRUTIN_DEMO", "1")
