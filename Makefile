@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV := .venv
 export PYTHONDONTWRITEBYTECODE :=
 
-.PHONY: demo test stop lint bootstrap setup bench
+.PHONY: demo test test-unit stop lint bootstrap setup bench
 
 ## Create/refresh .venv from uv.lock (fast no-op when unchanged)
 bootstrap:
@@ -17,11 +17,16 @@ setup: bootstrap
 demo: setup
 	@$(VENV)/bin/scrutin demo
 
-## Run the test suite against the real PostgreSQL, dbt, GX and Airflow
-test: setup
-	@$(VENV)/bin/ruff check .
-	@$(VENV)/bin/ruff format --check .
-	@$(VENV)/bin/pytest $(PYTEST_ARGS)
+## Lint, then the three test tiers, fastest first (each stops the run when it fails):
+## unit (no database) -> integration (one shared warehouse) -> end-to-end (gate, DAG runs)
+test: setup lint
+	@$(VENV)/bin/pytest tests/unit --durations=10 $(PYTEST_ARGS)
+	@$(VENV)/bin/pytest tests/integration --durations=15 $(PYTEST_ARGS)
+	@$(VENV)/bin/pytest tests/e2e --durations=10 $(PYTEST_ARGS)
+
+## The unit tier alone: seconds, no PostgreSQL needed
+test-unit: bootstrap
+	@$(VENV)/bin/pytest tests/unit $(PYTEST_ARGS)
 
 ## Stop the local PostgreSQL server
 stop:

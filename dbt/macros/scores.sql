@@ -2,7 +2,7 @@
     The score formulas of DESIGN.md "Scores", one macro each, as SQL expressions.
 
     They mirror scrutin/scores/formulas.py line for line (the Python functions are the reference:
-    tests/test_scores_pipeline.py::test_components_match_the_python_reference_formulas checks
+    tests/e2e/test_scores_pipeline.py::test_components_match_the_python_reference_formulas checks
     both on every row of the sample, and the targeting model's unit tests check them on
     hand-computed rows). Every macro is null-safe in the same way:
     a missing input gives NULL, never a silent 0 (PostgreSQL's greatest/least ignore NULLs, so

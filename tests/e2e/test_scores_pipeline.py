@@ -1,0 +1,455 @@
+"""The targeting scores end to end on the bundled sample: every ingestion DAG, then the gate.
+
+A warehouse of its own (`<test db>_scores`), loaded exactly as `make demo` loads the demo one
+(the five ingestion DAGs with `dag.test()`), then `build_audit_publish`: dbt stage 1, the
+ecological fit, dbt stage 2 (tag `scores`), the expectations, the publication. The tests read
+the published marts and recompute them independently with the Python reference formulas
+(scrutin/scores/formulas.py), the stored fit coefficients and the plan algorithm.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Iterator
+from contextlib import redirect_stdout
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+import yaml
+from psycopg.rows import dict_row
+
+from scrutin.scores import formulas as f
+from scrutin.scores.params import load_score_params
+
+from tests.conftest import ROOT, TEST_URL, fresh_warehouse
+
+pytestmark = [pytest.mark.db, pytest.mark.slow]
+
+SCORES_DB = f"{TEST_URL.rsplit('/', 1)[1]}_scores"
+INGESTION_DAGS = (
+    "ingest_elections",
+    "ingest_electoral_roll",
+    "ingest_census",
+    "ingest_geography",
+    "ingest_canvass_feedback",
+)
+TOLERANCE = 1e-9
+
+# Columns that depend on tau, on ridge_lambda, and on neither (tests of a changed parameter).
+TAU_COLUMNS = ("net_per_conversation", "net_mobilisation", "value_per_canvasser_hour", "why")
+LAMBDA_COLUMNS = ("predicted_bloc_share", "ecological_gap")
+STABLE_COLUMNS = (
+    "intermittent_voters",
+    "reservoir",
+    "q_mobilisable",
+    "q_updated",
+    "open_rate_estimate",
+    "coverage",
+    "persuasion",
+    "registration_potential",
+    "doors",
+)
+
+
+@pytest.fixture(scope="module")
+def scored(airflow_db: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The sample loaded by the ingestion DAGs and published by the gate, in its own database."""
+    from scrutin.demo import run_dag
+    from scrutin.pipeline import build_audit_publish
+
+    url = fresh_warehouse(SCORES_DB)
+    patch = pytest.MonkeyPatch()
+    patch.setenv("SCRUTIN_DATABASE_URL", url)
+    patch.setenv("SCRUTIN_DEMO", "1")
+    patch.setenv("SCRUTIN_CANVASS_DROP", str(tmp_path_factory.mktemp("canvass-drop")))
+    try:
+        for dag_id in INGESTION_DAGS:
+            run_dag(dag_id)
+        report = build_audit_publish(url, "test-scores-green")
+        assert report.published_counts["polling_station_targeting"] > 0
+        yield url
+    finally:
+        patch.undo()
+
+
+@pytest.fixture
+def db(scored: str) -> Iterator[psycopg.Connection[dict[str, Any]]]:
+    with psycopg.connect(scored, autocommit=True, row_factory=dict_row) as c:
+        yield c
+
+
+def _rows(db: psycopg.Connection[dict[str, Any]], query: str) -> list[dict[str, Any]]:
+    return db.execute(query).fetchall()  # type: ignore[arg-type]
+
+
+def _close(a: Any, b: Any) -> bool:
+    if a is None or b is None:
+        return a is None and b is None
+    return math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=TOLERANCE)
+
+
+def test_every_published_table_of_the_issue_exists(db: psycopg.Connection[Any]) -> None:
+    tables = {
+        r["tablename"]
+        for r in _rows(db, "select tablename from pg_tables where schemaname = 'mart'")
+    }
+    assert {
+        "polling_station_targeting",
+        "canvass_plan",
+        "commune_summary",
+        "bureau_demographics",
+    } <= tables
+
+
+def test_one_row_per_bureau_dense_ranks_and_current_params(db: psycopg.Connection[Any]) -> None:
+    params = load_score_params()
+    stats = _rows(
+        db,
+        "select count(*) as n, count(distinct targeting_rank) as ranks, min(targeting_rank) as lo,"
+        " max(targeting_rank) as hi, count(value_per_canvasser_hour) as scored,"
+        " count(*) filter (where do_not_mobilise) as dnm,"
+        " array_agg(distinct params_version) as versions,"
+        " (select count(*) from mart.polling_stations) as stations"
+        " from mart.polling_station_targeting",
+    )[0]
+    assert stats["n"] == stats["stations"] == stats["ranks"] == stats["hi"]
+    assert stats["lo"] == 1
+    assert stats["versions"] == [params.params_version()]
+    # Every bureau of the sample has both (synthetic) reference elections: all are scored.
+    assert stats["scored"] == 201
+    # The sample's left is below half of the mobilisable voters in part of the bureaux.
+    assert 0 < stats["dnm"] < 201
+
+
+def test_components_match_the_python_reference_formulas(db: psycopg.Connection[Any]) -> None:
+    params = load_score_params()
+    rows = _rows(db, "select * from mart.polling_station_targeting where q_updated is not null")
+    canvass = {
+        r["bureau_id"]: r
+        for r in _rows(db, "select * from intermediate.int_canvass__bureau_opinion")
+    }
+    # The reference support rate: campaign-wide, bureaux with at least k_min conversations only.
+    published = [r for r in canvass.values() if r["conversations"] >= params.k_min]
+    reference_pos = sum(r["support_positive"] for r in published)
+    reference_conv = sum(r["conversations"] for r in published)
+    assert rows and canvass and reference_conv > 0
+    households = {
+        r["bureau_id"]: r["households"]
+        for r in _rows(db, "select bureau_id, households from mart.bureau_demographics")
+    }
+    roll_doors = {
+        r["bureau_id"]: r["doors"]
+        for r in _rows(db, "select bureau_id, doors from mart.polling_stations")
+    }
+    moved = 0
+    for row in rows:
+        expected: dict[str, Any] = {}
+        expected["intermittent_voters"] = f.intermittent_voters(
+            row["voters_high"], row["voters_low"]
+        )
+        expected["reservoir"] = f.reservoir(row["bloc_votes_high"], row["bloc_votes_low"])
+        q = f.mobilisable_bloc_share(
+            expected["reservoir"], expected["intermittent_voters"], row["bloc_share_high"]
+        )
+        expected["q_mobilisable"] = q
+        c = canvass.get(row["bureau_id"])
+        knocks = c["doors_knocked"] if c else 0
+        conversations = c["conversations"] if c else 0
+        positive = c["support_positive"] if c else 0
+        support = f.relative_rate_update(
+            q,
+            params.kappa,
+            positive,
+            conversations,
+            city_successes=reference_pos,
+            city_trials=reference_conv,
+            k_min=params.k_min,
+        )
+        opening = f.beta_update(
+            params.open_rate_prior, params.kappa, conversations, knocks, params.k_min
+        )
+        expected["q_updated"] = support.mean
+        expected["support_suppressed"] = support.suppressed
+        expected["open_rate_estimate"] = opening.mean
+        expected["open_rate_suppressed"] = opening.suppressed
+        npc = f.net_per_conversation(support.mean, params.tau)
+        expected["net_per_conversation"] = npc
+        expected["persuasion"] = f.persuasion(
+            row["valid_votes_target"], params.volatility, params.pi
+        )
+        coverage = f.coverage_share(knocks, row["doors"] or 0)
+        census = households.get(row["bureau_id"])
+        assert row["doors"] == (census if census is not None else roll_doors.get(row["bureau_id"]))
+        expected["coverage"] = coverage
+        per_conv = f.persuasion_per_conversation(params.volatility, params.pi)
+        expected["value_per_canvasser_hour"] = f.value_per_canvasser_hour(
+            params.doors_per_canvasser_hour,
+            opening.mean,
+            npc,
+            per_conv,
+            coverage=coverage,
+            gamma=params.coverage_gamma,
+        )
+        expected["do_not_mobilise"] = npc < 0
+        expected["why"] = f.why_sentence(
+            bloc=params.bloc,
+            high_label=params.high_salience_election,
+            low_label=params.low_salience_election,
+            reservoir_votes=expected["reservoir"],
+            q=support.mean,
+            net_per_conv=npc,
+            coverage=coverage,
+            suppressed=bool(support.suppressed),
+            registration=row["registration_potential"],
+        )
+        for column, value in expected.items():
+            if isinstance(value, bool | str):
+                assert row[column] == value, (row["bureau_id"], column, row[column], value)
+            else:
+                assert _close(row[column], value), (row["bureau_id"], column, row[column], value)
+        moved += not support.suppressed and not _close(support.mean, q)
+    # The canvass sample moves q somewhere (enough conversations in some Brest bureaux).
+    assert moved > 0
+
+
+def test_ecological_gap_comes_from_the_recorded_fit(db: psycopg.Connection[Any]) -> None:
+    fit = _rows(
+        db,
+        "select * from ops.ecological_fits where run_id = 'test-scores-green'",
+    )[0]
+    assert fit["status"] == "fitted" and fit["reason"] is None
+    assert fit["n_bureaux"] >= 5 and 0.0 <= fit["r2"] <= 1.0 and fit["rmse"] > 0
+    assert fit["params_version"] == load_score_params().params_version()
+    features = _rows(db, "select * from intermediate.int_targeting__features")
+    published = {
+        r["bureau_id"]: r for r in _rows(db, "select * from mart.polling_station_targeting")
+    }
+    checked = 0
+    for row in features:
+        values = {k.removeprefix("feature_"): v for k, v in row.items() if k.startswith("feature_")}
+        if any(v is None for v in values.values()) or row["actual_share"] is None:
+            assert published[row["bureau_id"]]["predicted_bloc_share"] is None
+            continue
+        linear = fit["intercept"] + sum(fit["coefficients"][k] * v for k, v in values.items())
+        predicted = min(1.0, max(0.0, linear))
+        target = published[row["bureau_id"]]
+        assert _close(target["predicted_bloc_share"], predicted)
+        assert _close(target["ecological_gap"], predicted - row["actual_share"])
+        assert target["ecological_fit_run_id"] == "test-scores-green"
+        checked += 1
+    assert checked == fit["n_bureaux"]
+
+
+def test_cli_plan_equals_the_published_plan(scored: str, db: psycopg.Connection[Any]) -> None:
+    from scrutin.commands.plan import make_plan
+
+    params = load_score_params()
+    published = _rows(db, "select * from mart.canvass_plan order by plan_rank")
+    assert published, "the sample plan allocates hours"
+    plan = make_plan(scored, params.plan_hours)
+    assert [p.bureau_id for p in plan.rows] == [r["bureau_id"] for r in published]
+    for mine, theirs in zip(plan.rows, published, strict=True):
+        assert mine.rank == theirs["plan_rank"]
+        assert _close(mine.hours, theirs["hours"])
+        assert _close(mine.expected_net_votes, theirs["expected_net_votes"])
+        assert _close(mine.coverage_after, theirs["coverage_after"])
+    assert sum(r["hours"] for r in published) <= params.plan_hours + TOLERANCE
+    excluded = _rows(
+        db,
+        "select count(*) as n from mart.canvass_plan p join mart.polling_station_targeting t "
+        "using (bureau_id) where t.do_not_mobilise",
+    )[0]
+    assert excluded["n"] == 0
+
+
+def test_plan_command_prints_a_table_and_more_hours_never_win_less(scored: str) -> None:
+    from scrutin.cli import main
+    from scrutin.commands.plan import make_plan
+
+    out = io.StringIO()
+    with redirect_stdout(out):
+        assert main(["plan", "--hours", "10"]) == 0
+    text = out.getvalue()
+    assert text.splitlines()[0].split()[:3] == ["rank", "bureau", "commune"]
+    assert "10 of 10 canvasser-hours allocated" in text
+    small = make_plan(scored, 5).expected_net_votes
+    large = make_plan(scored, 20).expected_net_votes
+    assert 0 < small < large
+    brest = make_plan(scored, 10, communes=["29019"])
+    assert brest.rows and all(p.bureau_id.startswith("29019_") for p in brest.rows)
+
+
+def _campaign_with(tmp_path: Path, **changes: Any) -> Path:
+    data = yaml.safe_load((ROOT / "config" / "campaign.yml").read_text(encoding="utf-8"))
+    data["scores"].update(changes)
+    path = tmp_path / "campaign.yml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def _rebuild_scores(url: str, run_id: str) -> None:
+    """Stages 2 and 3 of the gate into `mart_audit`, without publishing.
+
+    The publication renamed `mart_audit` to `mart`: the score models' unit tests need their
+    inputs in `mart_audit`, so stage 1 runs first when the schema is gone (as in every real
+    gate run); later calls reuse it (stage 1 does not read tau or ridge_lambda).
+    """
+    from scrutin.pipeline import dbt_build_audit, dbt_build_scores, fit_scores
+
+    with psycopg.connect(url) as conn:
+        present = conn.execute("select to_regclass('mart_audit.polling_stations')").fetchone()
+    if present is None or present[0] is None:
+        dbt_build_audit(url, run_id)
+    fit_scores(url, run_id)
+    dbt_build_scores(url, run_id)
+
+
+def _by_bureau(db: psycopg.Connection[Any], schema: str) -> dict[str, dict[str, Any]]:
+    return {
+        r["bureau_id"]: r for r in _rows(db, f"select * from {schema}.polling_station_targeting")
+    }
+
+
+@pytest.mark.parametrize(
+    ("change", "affected", "unaffected"),
+    [
+        ({"tau": 0.05}, TAU_COLUMNS, (*STABLE_COLUMNS, *LAMBDA_COLUMNS)),
+        ({"ridge_lambda": 25.0}, LAMBDA_COLUMNS, (*STABLE_COLUMNS, *TAU_COLUMNS)),
+    ],
+)
+def test_a_changed_parameter_changes_the_version_and_only_its_scores(
+    *,
+    scored: str,
+    db: psycopg.Connection[Any],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    change: dict[str, float],
+    affected: tuple[str, ...],
+    unaffected: tuple[str, ...],
+) -> None:
+    from scrutin.commands.plan import PlanError, make_plan
+
+    before = _by_bureau(db, "mart")
+    monkeypatch.setenv("SCRUTIN_CAMPAIGN_CONFIG", str(_campaign_with(tmp_path, **change)))
+    new_version = load_score_params().params_version()
+    assert new_version != next(iter(before.values()))["params_version"]
+    _rebuild_scores(scored, f"test-scores-{next(iter(change))}")
+    after = _by_bureau(db, "mart_audit")
+    assert after.keys() == before.keys()
+    assert {r["params_version"] for r in after.values()} == {new_version}
+    for column in affected:
+        changed = sum(
+            1
+            for b in before
+            if before[b][column] is not None
+            and not (
+                before[b][column] == after[b][column]
+                if isinstance(before[b][column], str)
+                else _close(before[b][column], after[b][column])
+            )
+        )
+        assert changed > 0, f"{column} did not change with {change}"
+    for column in unaffected:
+        for b in before:
+            x, y = before[b][column], after[b][column]
+            same = x == y if isinstance(x, str) or x is None else _close(x, y)
+            assert same, (b, column, x, y, change)
+    # The published mart still carries the old version: a plan on it is refused as stale.
+    with pytest.raises(PlanError, match="--allow-stale"):
+        make_plan(scored, 10)
+    assert make_plan(scored, 10, allow_stale=True).rows
+
+
+def test_a_broken_score_blocks_publication(scored: str, db: psycopg.Connection[Any]) -> None:
+    from scrutin.pipeline import GateRefused, validate_audit
+
+    fingerprint = (
+        "select md5(string_agg(t::text, '|' order by bureau_id)) as h "
+        "from mart.polling_station_targeting t"
+    )
+    _rebuild_scores(scored, "test-scores-broken")
+    published = _rows(db, fingerprint)[0]["h"]
+    db.execute(
+        "update mart_audit.polling_station_targeting "
+        "set value_per_canvasser_hour = value_per_canvasser_hour + 0.01 where targeting_rank = 1"
+    )
+    with pytest.raises(GateRefused) as refused:
+        validate_audit(scored, "test-scores-broken")
+    assert any(
+        "polling_station_targeting" in c or "scores" in c for c in refused.value.failed_checks
+    )
+    assert _rows(db, fingerprint)[0]["h"] == published
+
+
+def test_readme_plan_sample_is_what_the_command_prints(scored: str) -> None:
+    from scrutin.commands.plan import make_plan, render_table
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    marker = "$ .venv/bin/scrutin plan --hours 40\n"
+    assert marker in readme
+    shown = readme.split(marker, 1)[1].split("```", 1)[0].rstrip("\n")
+    assert shown == render_table(make_plan(scored, 40))
+
+
+def test_commune_summary_adds_up_to_the_bureaux(db: psycopg.Connection[Any]) -> None:
+    communes = _rows(
+        db,
+        "select count(*) as n, sum(bureaux) as bureaux, sum(registered) as registered,"
+        " sum(reservoir) as reservoir, sum(plan_hours) as hours,"
+        " sum(canvass_conversations) as conversations from mart.commune_summary",
+    )[0]
+    bureaux = _rows(
+        db,
+        "select count(distinct code_commune) as n, count(*) as bureaux,"
+        " sum(registered) as registered, sum(reservoir) as reservoir,"
+        " sum(canvass_conversations) as conversations,"
+        " (select sum(hours) from mart.canvass_plan) as hours"
+        " from mart.polling_station_targeting",
+    )[0]
+    assert communes["n"] == bureaux["n"]
+    for key in ("bureaux", "registered", "conversations"):
+        assert communes[key] == bureaux[key], key
+    assert _close(communes["reservoir"], bureaux["reservoir"])
+    assert _close(communes["hours"], bureaux["hours"])
+    brest = _rows(db, "select * from mart.commune_summary where code_commune = '29019'")[0]
+    # Brest's registered voters at the target election (2024_legi_t1): the real file's figure.
+    assert brest["registered"] == 85102 and brest["bureaux"] >= 104
+
+
+def test_every_score_column_carries_a_comment(db: psycopg.Connection[Any]) -> None:
+    # Metabase shows PostgreSQL comments as descriptions: none may be missing or empty.
+    missing = _rows(
+        db,
+        "select c.relname as table_name, a.attname as column_name from pg_attribute a"
+        " join pg_class c on c.oid = a.attrelid"
+        " join pg_namespace n on n.oid = c.relnamespace"
+        " where n.nspname = 'mart' and a.attnum > 0 and not a.attisdropped"
+        " and c.relname in ('polling_station_targeting', 'canvass_plan', 'commune_summary')"
+        " and coalesce(col_description(c.oid, a.attnum), '') = ''",
+    )
+    assert missing == []
+    described = _rows(
+        db,
+        "select count(*) as n from pg_attribute a join pg_class c on c.oid = a.attrelid"
+        " join pg_namespace n on n.oid = c.relnamespace"
+        " where n.nspname = 'mart' and c.relname = 'polling_station_targeting' and a.attnum > 0",
+    )[0]
+    assert described["n"] >= 50
+
+
+def test_demo_summary_reports_the_scores(db: psycopg.Connection[Any]) -> None:
+    from scrutin.demo import summary_lines
+
+    line = next(line for line in summary_lines() if line.strip().startswith("targeting:"))
+    stats = _rows(
+        db,
+        "select count(*) filter (where do_not_mobilise) as dnm,"
+        " (select count(*) from mart.canvass_plan) as planned"
+        " from mart.polling_station_targeting",
+    )[0]
+    assert "201 of 232 bureaux scored" in line
+    assert f"{stats['dnm']} marked do_not_mobilise" in line
+    assert f"to {stats['planned']} bureaux" in line

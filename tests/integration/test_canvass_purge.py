@@ -1,0 +1,114 @@
+"""Retention: expired door knocks are deleted once aggregated, and the gate sees survivors."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+
+from ingestion.canvass.loader import load_canvass_file
+from ingestion.canvass.purge import purge_expired
+
+from tests.fixtures.canvass import support
+from tests.fixtures.canvass.support import CAMPAIGN, NOW, SECRET, fetch
+
+pytestmark = pytest.mark.db
+
+AFTER_RETENTION = CAMPAIGN.retention_ends_at + dt.timedelta(hours=1)
+
+
+@pytest.fixture(scope="module")
+def url() -> str:
+    return support.fresh_warehouse("canvass_purge")
+
+
+@pytest.fixture(autouse=True)
+def _loaded(url: str) -> Iterator[None]:
+    support.reset_canvass(url)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("truncate ops.publication_log")
+    for path in (support.QOMON, support.PAP):
+        load_canvass_file(url, path, campaign=CAMPAIGN, secret=SECRET, now=NOW)
+    yield
+
+
+def publish(url: str, action: str = "publish") -> None:
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(
+            "insert into ops.publication_log (run_id, action, row_counts, check_summary) "
+            "values ('t', %s, '{}', '{}')",
+            (action,),
+        )
+
+
+def knocks(url: str) -> int:
+    return int(fetch(url, "select count(*) from raw.canvass_knocks")[0][0])  # type: ignore[arg-type]
+
+
+def test_nothing_is_purged_before_retention_ends(url: str) -> None:
+    publish(url)
+    report = purge_expired(url, now=NOW)
+    assert (report.rows_expired, report.rows_deleted) == (0, 0)
+    assert knocks(url) == 7
+    assert fetch(url, "select campaign_id, rows_expired from ops.purge_log") == [
+        (CAMPAIGN.campaign_id, 0)
+    ]
+
+
+def test_expired_but_not_aggregated_rows_are_kept(url: str) -> None:
+    report = purge_expired(url, now=AFTER_RETENTION)  # no publication at all
+    assert (report.rows_expired, report.rows_deleted, report.rows_kept) == (7, 0, 7)
+    assert knocks(url) == 7
+
+
+def test_aggregated_expired_rows_are_deleted_and_logged(url: str) -> None:
+    publish(url)
+    dry = purge_expired(url, now=AFTER_RETENTION, dry_run=True)
+    assert (dry.rows_expired, dry.rows_deleted, dry.rows_kept) == (7, 0, 0)
+    assert knocks(url) == 7
+    report = purge_expired(url, now=AFTER_RETENTION)
+    assert (report.rows_deleted, report.rows_kept) == (7, 0)
+    assert knocks(url) == 0
+    log = fetch(
+        url, "select dry_run, rows_expired, rows_deleted from ops.purge_log order by purge_id"
+    )
+    assert log == [(True, 7, 0), (False, 7, 7)]
+
+
+def test_rows_changed_after_the_last_publication_wait(url: str) -> None:
+    publish(url)
+    load_canvass_file(url, support.ECANVASSER, campaign=CAMPAIGN, secret=SECRET, now=NOW)
+    report = purge_expired(url, now=AFTER_RETENTION)
+    assert (report.rows_deleted, report.rows_kept) == (7, 4)
+    assert fetch(url, "select distinct source from raw.canvass_knocks") == [("ecanvasser",)]
+
+
+def test_a_rollback_means_nothing_counts_as_aggregated(url: str) -> None:
+    publish(url)
+    publish(url, "rollback")
+    report = purge_expired(url, now=AFTER_RETENTION)
+    assert (report.rows_deleted, report.reference_published_at) == (0, None)
+    forced = purge_expired(url, now=AFTER_RETENTION, force=True)
+    assert forced.rows_deleted == 7 and knocks(url) == 0
+
+
+@pytest.mark.slow
+def test_retention_gate_fails_until_the_purge(url: str) -> None:
+    from expectations.suites_canvass import RETENTION_SUITES, run_canvass_suites
+
+    publish(url)
+    ok = run_canvass_suites(url, "retention_ok", RETENTION_SUITES)
+    assert ok.success, ok.failed_checks
+    # Time passes: retention of the campaign ended a day ago (shift the register, not the clock).
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(
+            "update ops.canvass_campaigns set retention_ends_at = now() - interval '1 day'"
+        )
+    expired = run_canvass_suites(url, "retention_expired", RETENTION_SUITES)
+    assert not expired.success
+    assert any("retention" in check for check in expired.failed_checks)
+    purge_expired(url)
+    after = run_canvass_suites(url, "retention_purged", RETENTION_SUITES)
+    assert after.success, after.failed_checks

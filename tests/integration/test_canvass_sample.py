@@ -1,0 +1,67 @@
+"""The bundled demo exports: reproducible, realistic, and showing every kind of bad row."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from ingestion.canvass.loader import load_canvass_file
+from scrutin.campaign import DEFAULT_CAMPAIGN_CONFIG, load_campaign
+
+from tests.fixtures.canvass import support
+from tests.fixtures.canvass.support import NOW, SECRET, fetch
+
+GENERATOR = support.ROOT / "scripts" / "generate_sample_canvass.py"
+
+
+def generator() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("generate_sample_canvass", GENERATOR)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_sample_is_the_generator_output_byte_for_byte(tmp_path: Path) -> None:
+    generator().demo_sample(tmp_path)
+    produced = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    bundled = {p.name: p.read_bytes() for p in support.SAMPLE.iterdir() if p.suffix != ".md"}
+    assert produced.keys() == bundled.keys()
+    assert [n for n in produced if produced[n] != bundled[n]] == []
+    assert (support.SAMPLE / "PROVENANCE.md").exists()
+
+
+@pytest.mark.db
+def test_sample_loads_with_every_kind_of_bad_row_and_visible_k_min() -> None:
+    url = support.fresh_warehouse("canvass_sample")
+    campaign = load_campaign(DEFAULT_CAMPAIGN_CONFIG)
+    reports = [
+        load_canvass_file(url, p, campaign=campaign, secret=SECRET, now=NOW)
+        for p in sorted(support.SAMPLE.iterdir())
+        if p.suffix != ".md"
+    ]
+    assert {r.source for r in reports} == {"qomon", "ecanvasser", "nationbuilder", "osdi", "pap"}
+    assert all(r.rows_read == r.rows_loaded + r.rows_rejected + r.rows_duplicate for r in reports)
+    reasons = " | ".join(
+        str(r[0]) for r in fetch(url, "select reason from quarantine.canvass_rows")
+    )
+    for fragment in ("malformed JSON", "unknown Qomon status", "not in the reference", "future"):
+        assert fragment in reasons, fragment
+    assert sum(r.rows_duplicate for r in reports) >= 1
+    flags = {flag for r in reports for flag in r.flags}
+    assert {"suppressed_building", "too_fast_distant", "high_contact_rate_canvasser"} <= flags
+    conversations = dict(
+        fetch(
+            url,
+            "select bureau_id, count(*) from raw.canvass_knocks "
+            "where outcome = 'opened_conversation' group by bureau_id",
+        )
+    )
+    k_min = campaign.k_min
+    assert sum(1 for n in conversations.values() if n >= k_min) >= 3  # published downstream
+    assert sum(1 for n in conversations.values() if 0 < n < k_min) >= 10  # hidden downstream

@@ -1,0 +1,416 @@
+"""Three published tables on the bundled sample: tidy results, canvass progress, adult French.
+
+The whole sample goes in the way the ingestion DAGs load it (real Brest 2024 results, the REU and
+roll samples, the census files in INSEE's layout, the geography and its weights, every canvass
+export), then one real `dbt build` of the three models, their ancestors and their tests. The
+assertions compare the marts with figures computed independently: the real file's totals, the
+raw knocks, the raw census values x allocation weights. Last, the publication swap must expose
+the new tables to the BI role without any change to scrutin/publish.py.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections import defaultdict
+from collections.abc import Iterator
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg.rows import dict_row
+
+from scrutin.db import connect
+from scrutin.dbt_runner import DbtOutcome, build
+
+from tests.conftest import TOUR1, TOUR2
+from tests.fixtures.canvass.support import NOW, SAMPLE, SECRET
+
+pytestmark = [pytest.mark.db, pytest.mark.slow]
+
+NEW_MODELS = ("election_results", "canvass_progress", "bureau_demographics")
+ADULT_BANDS = ("POP1824", "POP2539", "POP4054", "POP5564", "POP6579", "POP80P")
+# Counts only: a column added here later must be a count, never an opinion figure.
+PROGRESS_COLUMNS = [
+    "bureau_id",
+    "code_commune",
+    "code_bv",
+    "day",
+    "doors_knocked",
+    "conversations",
+    "doors_knocked_to_date",
+    "conversations_to_date",
+    "buildings_visited_to_date",
+    "bureau_doors",
+    "coverage",
+]
+
+
+def _load_sample(url: str) -> None:
+    """Every sample source, in the order of `scrutin demo` (REU before the weights, references
+    before the canvass exports)."""
+    from ingestion.canvass.loader import load_canvass_file
+    from ingestion.census.pipeline import load_entry
+    from ingestion.census.registry import read_registry
+    from ingestion.census.sources import census_registry_path
+    from ingestion.geo.loader import load_geo_file
+    from ingestion.geo.manifest import read_geo_manifest
+    from ingestion.geo.weights import compute_weights
+    from ingestion.loaders.elections import load_results_file
+    from ingestion.loaders.reu import load_reu_file, reu_files
+    from ingestion.loaders.roll import load_roll_file, roll_files
+    from scrutin.campaign import DEFAULT_CAMPAIGN_CONFIG, load_campaign
+
+    load_results_file(url, TOUR1, "2024_legi_t1")
+    load_results_file(url, TOUR2, "2024_legi_t2")
+    for path in reu_files():
+        load_reu_file(url, path)
+    for path in roll_files():
+        load_roll_file(url, path)
+    for spec in read_registry(census_registry_path()):
+        load_entry(url, spec, use_pynsee=False)
+    for item in read_geo_manifest():
+        load_geo_file(
+            url,
+            item.local_path(),
+            item.kind,  # type: ignore[arg-type]
+            id_field=item.id_field,
+            commune_field=item.commune_field,
+            crs=item.crs,
+            layer=item.layer,
+            geo_year=item.geo_year,
+        )
+    compute_weights(url)
+    campaign = load_campaign(DEFAULT_CAMPAIGN_CONFIG)
+    for path in sorted(SAMPLE.iterdir()):
+        if path.suffix != ".md":
+            load_canvass_file(url, path, campaign=campaign, secret=SECRET, now=NOW)
+
+
+@pytest.fixture(scope="module")
+def built(warehouse_url: str) -> tuple[str, DbtOutcome]:
+    _load_sample(warehouse_url)
+    # The whole project but the score marts, like the gate's first stage (scrutin.pipeline):
+    # tests that read several marts must find all of them.
+    outcome = build(warehouse_url, f"test-published-{uuid.uuid4().hex[:8]}", exclude="tag:scores")
+    return warehouse_url, outcome
+
+
+@pytest.fixture(scope="module")
+def db(built: tuple[str, DbtOutcome]) -> Iterator[psycopg.Connection]:
+    url, _ = built
+    with connect(url, autocommit=True) as conn:
+        yield conn
+
+
+def _rows(db: psycopg.Connection, sql: str, *params: Any) -> list[dict[str, Any]]:
+    with db.cursor(row_factory=dict_row) as cur:
+        cur.execute(sql, params)
+        return cur.fetchall()
+
+
+def test_build_passes_with_the_new_models_and_their_tests(
+    built: tuple[str, DbtOutcome],
+) -> None:
+    _, outcome = built
+    problems = [
+        (r.unique_id, r.status, r.message)
+        for r in outcome.results
+        if r.status not in ("success", "pass")
+    ]
+    assert outcome.success, problems
+    by_id = {r.unique_id: r.status for r in outcome.results}
+    for model in NEW_MODELS:
+        assert by_id[f"model.scrutin.{model}"] == "success"
+    for unit_test in (
+        "unit_test.scrutin.election_results.test_election_results_tidy_rows_and_shares",
+        "unit_test.scrutin.canvass_progress.test_canvass_progress_dense_calendar_and_running_totals",
+        "unit_test.scrutin.bureau_demographics.test_bureau_demographics_adult_french_population_approx",
+        "unit_test.scrutin.int_census__bureau_counts.test_int_census_bureau_counts_adults_and_french_nationals",
+    ):
+        assert by_id[unit_test] == "pass", unit_test
+    for test in (
+        "test.scrutin.assert_election_results_reconcile_with_polling_station_results",
+        "test.scrutin.assert_canvass_progress_reconciles_with_knocks",
+    ):
+        assert by_id[test] == "pass", test
+    decreasing = [u for u in by_id if u.startswith("test.scrutin.non_decreasing_canvass_progress")]
+    assert len(decreasing) == 4
+    assert {by_id[u] for u in decreasing} == {"pass"}
+
+
+def test_tidy_results_of_2024_legi_t1_add_up_to_the_real_file(db: psycopg.Connection) -> None:
+    (totals,) = _rows(
+        db,
+        "select count(*) as candidate_rows, count(distinct bureau_id) as bureaux, "
+        "sum(votes) as votes, count(distinct code_commune) as communes "
+        "from mart_audit.election_results where election_id = '2024_legi_t1'",
+    )
+    # README 1.1: 201 bureaux of 35 communes, 120,586 valid votes; 95 bureaux of 29-02 with 10
+    # candidates and 106 of 29-03 with 8.
+    assert totals == {
+        "candidate_rows": 95 * 10 + 106 * 8,
+        "bureaux": 201,
+        "votes": 120586,
+        "communes": 35,
+    }
+    by_nuance = dict(
+        db.execute(
+            "select nuance, sum(votes) from mart_audit.election_results "
+            "where election_id = '2024_legi_t1' group by nuance"
+        ).fetchall()
+    )
+    assert by_nuance["UG"] == 36924  # CADALEN 18,850 + SMOLARZ 18,074
+    assert by_nuance["RN"] == 30692  # KERVELLA 12,065 + DONVAL 18,627
+    assert by_nuance["ENS"] == 35244  # 9,105 + 26,139
+    cadalen = db.execute(
+        "select sum(votes), count(*) from mart_audit.election_results "
+        "where election_id = '2024_legi_t1' and last_name = 'CADALEN'"
+    ).fetchone()
+    assert cadalen == (18850, 95)
+    # the nuance -> bloc seed of the bureau history
+    blocs = dict(
+        db.execute(
+            "select distinct nuance, bloc from mart_audit.election_results "
+            "where nuance in ('UG', 'RN', 'ENS')"
+        ).fetchall()
+    )
+    assert blocs == {"UG": "left", "RN": "far_right", "ENS": "centre"}
+
+
+def test_tidy_results_match_polling_station_results_bureau_by_bureau(
+    db: psycopg.Connection,
+) -> None:
+    mismatches = _rows(
+        db,
+        "with tidy as ("
+        "  select election_id, bureau_id, sum(votes) as votes, max(valid_votes) as valid, "
+        "  sum(share_of_valid_votes) as shares, max(share_of_registered) as top_registered, "
+        "  max(registered) as registered, min(commune_name) as commune_name "
+        "  from mart_audit.election_results group by 1, 2) "
+        "select tidy.*, p.valid_votes, p.registered as p_registered "
+        "from tidy full join mart_audit.polling_station_results p using (election_id, bureau_id) "
+        "where tidy.votes is distinct from p.valid_votes "
+        "or tidy.valid is distinct from p.valid_votes "
+        "or tidy.registered is distinct from p.registered "
+        "or tidy.commune_name is distinct from p.commune_name "
+        "or abs(tidy.shares - 1) > 1e-9 or tidy.top_registered > 1",
+    )
+    assert mismatches == []
+    brest = db.execute(
+        "select count(distinct bureau_id), sum(votes) from mart_audit.election_results "
+        "where election_id = '2024_legi_t1' and code_commune = '29019'"
+    ).fetchone()
+    assert brest == (104, 56519)  # test_gate's published Brest figures
+
+
+def test_every_column_of_the_three_tables_has_a_comment(db: psycopg.Connection) -> None:
+    for table in NEW_MODELS:
+        rows = db.execute(
+            "select a.attname, d.description from pg_attribute a "
+            "left join pg_description d on d.objoid = a.attrelid and d.objsubid = a.attnum "
+            "where a.attrelid = %s::regclass and a.attnum > 0 and not a.attisdropped "
+            "order by a.attnum",
+            (f"mart_audit.{table}",),
+        ).fetchall()
+        assert rows, table
+        assert [name for name, comment in rows if not (comment or "").strip()] == [], table
+        (table_comment,) = db.execute(
+            "select obj_description(%s::regclass, 'pg_class')", (f"mart_audit.{table}",)
+        ).fetchone() or (None,)
+        assert table_comment and table_comment.strip(), table
+    comments = dict(
+        db.execute(
+            "select a.attname, d.description from pg_attribute a "
+            "join pg_description d on d.objoid = a.attrelid and d.objsubid = a.attnum "
+            "where a.attrelid = 'mart_audit.bureau_demographics'::regclass"
+        ).fetchall()
+    )
+    assert "APPROXIMATION" in comments["adult_french_population_approx"]
+
+
+def test_demographics_keeps_its_columns_and_appends_the_new_ones(db: psycopg.Connection) -> None:
+    columns = [
+        r[0]
+        for r in db.execute(
+            "select column_name from information_schema.columns "
+            "where table_schema = 'mart_audit' and table_name = 'bureau_demographics' "
+            "order by ordinal_position"
+        ).fetchall()
+    ]
+    assert columns[:4] == ["bureau_id", "code_commune", "census_vintage", "income_vintage"]
+    assert columns[-4:] == [
+        "has_masked_values",
+        "masked_share",
+        "adults_18_plus",
+        "adult_french_population_approx",
+    ]
+
+
+def test_canvass_progress_publishes_counts_only(db: psycopg.Connection) -> None:
+    columns = [
+        r[0]
+        for r in db.execute(
+            "select column_name from information_schema.columns "
+            "where table_schema = 'mart_audit' and table_name = 'canvass_progress' "
+            "order by ordinal_position"
+        ).fetchall()
+    ]
+    assert columns == PROGRESS_COLUMNS
+
+
+def _raw_knocks_by_bureau_day(db: psycopg.Connection) -> dict[str, dict[dt.date, dict[str, Any]]]:
+    """Knocks of loaded batches, without `future_timestamp` ones (as staging keeps them), per
+    bureau and Paris day, straight from `raw`."""
+    rows = db.execute(
+        "select k.bureau_id, (k.knocked_at at time zone 'Europe/Paris')::date, k.building_key, "
+        "k.outcome = 'opened_conversation' "
+        "from raw.canvass_knocks k join raw.batch_ledger l on l.batch_id = k.batch_id "
+        "where l.status = 'loaded' and not ('future_timestamp' = any(k.integrity_flags))"
+    ).fetchall()
+    days: dict[str, dict[dt.date, dict[str, Any]]] = defaultdict(dict)
+    for bureau, day, building, conversation in rows:
+        cell = days[bureau].setdefault(day, {"doors": 0, "conversations": 0, "buildings": set()})
+        cell["doors"] += 1
+        cell["conversations"] += int(conversation)
+        cell["buildings"].add(building)
+    return days
+
+
+def test_canvass_progress_running_totals_match_the_raw_knocks(db: psycopg.Connection) -> None:
+    raw = _raw_knocks_by_bureau_day(db)
+    assert len(raw) >= 10  # the sample canvasses many bureaux
+    latest = max(day for days in raw.values() for day in days)
+    expected: dict[tuple[str, dt.date], tuple[int, int, int, int, int]] = {}
+    for bureau, days in raw.items():
+        doors = conversations = 0
+        seen: set[str] = set()
+        day = min(days)
+        while day <= latest:
+            cell = days.get(day, {"doors": 0, "conversations": 0, "buildings": set()})
+            doors += cell["doors"]
+            conversations += cell["conversations"]
+            seen |= cell["buildings"]
+            expected[(bureau, day)] = (
+                cell["doors"],
+                cell["conversations"],
+                doors,
+                conversations,
+                len(seen),
+            )
+            day += dt.timedelta(days=1)
+    actual = {
+        (r[0], r[1]): tuple(r[2:])
+        for r in db.execute(
+            "select bureau_id, day, doors_knocked, conversations, doors_knocked_to_date, "
+            "conversations_to_date, buildings_visited_to_date from mart_audit.canvass_progress"
+        ).fetchall()
+    }
+    assert actual.keys() == expected.keys()
+    assert actual == expected
+    # some bureau really has days without knocks between two canvassing days
+    assert any(v[0] == 0 for v in expected.values())
+
+
+def test_canvass_progress_coverage_is_clipped_buildings_over_roll_doors(
+    db: psycopg.Connection,
+) -> None:
+    rows = db.execute(
+        "select c.buildings_visited_to_date, c.bureau_doors, c.coverage, p.doors "
+        "from mart_audit.canvass_progress c "
+        "left join mart_audit.polling_stations p using (bureau_id)"
+    ).fetchall()
+    with_doors = 0
+    for visited, bureau_doors, coverage, doors in rows:
+        assert bureau_doors == doors
+        if doors:
+            with_doors += 1
+            assert coverage == pytest.approx(min(1.0, visited / doors), abs=1e-12)
+        else:
+            assert coverage is None
+    assert len(rows) > 0
+    print(f"canvass_progress: {len(rows)} rows, {with_doors} with roll doors")
+
+
+def _recompute_adult_french(db: psycopg.Connection) -> dict[str, dict[str, float | None]]:
+    """adults, French nationals and population per bureau from raw census values x raw weights
+    (loaded batches only), and the approximation, without any dbt model."""
+    indicators = (*ADULT_BANDS, "POP_FR", "POP")
+    rows = db.execute(
+        "select w.bureau_id, v.indicator, sum(w.weight * v.value), bool_or(v.masked) "
+        "from raw.iris_bureau_weights w "
+        "join raw.batch_ledger lw on lw.batch_id = w.batch_id and lw.status = 'loaded' "
+        "join raw.census_iris_values v on v.code_iris = w.code_iris "
+        "join raw.batch_ledger lv on lv.batch_id = v.batch_id and lv.status = 'loaded' "
+        "where v.theme = 'population' and v.prefix = 'P' and v.indicator = any(%s) "
+        "group by 1, 2",
+        (list(indicators),),
+    ).fetchall()
+    per_bureau: dict[str, dict[str, tuple[float, bool]]] = defaultdict(dict)
+    for bureau, indicator, value, masked in rows:
+        per_bureau[bureau][indicator] = (value, masked)
+    result: dict[str, dict[str, float | None]] = {}
+    for bureau, values in per_bureau.items():
+        complete = all(i in values and not values[i][1] for i in indicators)
+        if not complete:
+            continue
+        adults = sum(values[i][0] for i in ADULT_BANDS)
+        french, population = values["POP_FR"][0], values["POP"][0]
+        result[bureau] = {
+            "adults": adults,
+            "approx": adults * french / population if population > 0 else None,
+        }
+    return result
+
+
+def test_adult_french_population_approx_recomputed_from_raw_census(
+    db: psycopg.Connection,
+) -> None:
+    expected = _recompute_adult_french(db)
+    assert len(expected) >= 10
+    (vintages,) = db.execute(
+        "select count(distinct vintage) from raw.census_iris_values where theme = 'population'"
+    ).fetchone() or (0,)
+    assert vintages == 1  # one vintage in the sample: the raw sum is the selected vintage's
+    mart = {
+        r["bureau_id"]: r
+        for r in _rows(
+            db,
+            "select bureau_id, population, adults_18_plus, adult_french_population_approx "
+            "from mart_audit.bureau_demographics",
+        )
+    }
+    checked = 0
+    for bureau, values in expected.items():
+        row = mart[bureau]
+        assert row["adults_18_plus"] == pytest.approx(values["adults"], rel=1e-9), bureau
+        if values["approx"] is None:
+            assert row["adult_french_population_approx"] is None, bureau
+            continue
+        assert row["adult_french_population_approx"] == pytest.approx(values["approx"], rel=1e-9), (
+            bureau
+        )
+        assert 0 < row["adult_french_population_approx"] < row["adults_18_plus"], bureau
+        checked += 1
+    assert checked >= 10
+    # The French are not all the inhabitants in the sample: the approximation is a real product.
+    assert any(
+        v["approx"] is not None and v["approx"] < v["adults"] * (1 - 1e-6)
+        for v in expected.values()
+    )
+
+
+def test_publication_exposes_the_new_tables_to_the_bi_role(
+    db: psycopg.Connection, built: tuple[str, DbtOutcome]
+) -> None:
+    """Last in the module: it swaps mart_audit in as mart, unchanged publish code."""
+    from scrutin.config import bi_reader_role
+    from scrutin.publish import publish
+
+    report = publish(db, "test-published-tables", {"test": True})
+    for table in NEW_MODELS:
+        assert report.row_counts[table] > 0, table
+        (allowed,) = db.execute(
+            "select has_table_privilege(%s, %s, 'select')", (bi_reader_role(), f"mart.{table}")
+        ).fetchone() or (False,)
+        assert allowed, table
