@@ -26,13 +26,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from scrutin.config import PROJECT_ROOT
+from scrutin.vocabulary import DEFAULT_K_MIN
 
 DEFAULT_CAMPAIGN_CONFIG = PROJECT_ROOT / "config" / "campaign.yml"
 CAMPAIGN_CONFIG_ENV = "SCRUTIN_CAMPAIGN_CONFIG"
 PARIS = ZoneInfo("Europe/Paris")
 
 DEFAULT_RETENTION_DAYS = 30
-DEFAULT_K_MIN = 11
 # A campaign id becomes part of warehouse keys and file names: keep it plain.
 CAMPAIGN_ID_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
 MAX_RETENTION_DAYS = 3650

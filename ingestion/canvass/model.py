@@ -18,32 +18,11 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Final
 
+# Re-exported for the mappers and readers: the lists themselves live in scrutin.vocabulary.
+from scrutin.vocabulary import CONVERSATION, DO_NOT_CONTACT, OUTCOMES, TOPICS  # noqa: F401
+
 SOURCES: Final = ("qomon", "ecanvasser", "nationbuilder", "osdi", "pap")
 
-OUTCOMES: Final = (
-    "not_reached",
-    "opened_refused",
-    "opened_later",
-    "opened_conversation",
-    "inaccessible",
-    "moved",
-    "do_not_contact",
-)
-CONVERSATION: Final = "opened_conversation"
-DO_NOT_CONTACT: Final = "do_not_contact"
-
-TOPICS: Final = (
-    "security",
-    "cost_of_living",
-    "housing",
-    "transport",
-    "environment",
-    "schools",
-    "health",
-    "jobs",
-    "local_services",
-    "other",
-)
 INTENTS: Final = ("certain", "likely", "unlikely", "no", "unknown")
 SENTIMENTS: Final = ("positive", "neutral", "negative")
 

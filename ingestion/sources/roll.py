@@ -43,6 +43,7 @@ from ingestion.sources.reu import (
     open_binary,
     reu_bureau_id,
 )
+from scrutin.vocabulary import AGE_BANDS
 
 EXPORT_COLUMNS: tuple[str, ...] = (
     "code du l'ugle",
@@ -134,7 +135,6 @@ DEFAULT_MAPPING: Mapping[str, Any] = MappingProxyType(
 )
 """The mapping used when config/roll_mapping.yml is absent (an installed package)."""
 
-AGE_BANDS: tuple[str, ...] = ("18-24", "25-34", "35-49", "50-64", "65-74", "75+")
 SEXES: tuple[str, ...] = ("F", "M", "X")
 LIST_TYPES: tuple[str, ...] = ("LP", "LCM", "LCE")
 """Principal list, complementary lists for municipal and European elections (EU nationals)."""
@@ -295,20 +295,30 @@ def commune_from_name(name: str) -> str | None:
     return match.group(1).upper() if match else None
 
 
+def _band_upper_bounds() -> tuple[tuple[int, str], ...]:
+    """(first age past the band, band) for every closed band `LOW-HIGH` of the vocabulary."""
+    bounds = []
+    for band in AGE_BANDS[:-1]:
+        low, _, high = band.partition("-")
+        if not (low.isdigit() and high.isdigit()):
+            raise ValueError(f"age band {band!r}: every band but the last must read LOW-HIGH")
+        bounds.append((int(high) + 1, band))
+    if not AGE_BANDS[-1].endswith("+"):
+        raise ValueError(f"age band {AGE_BANDS[-1]!r}: the last band must read LOW+")
+    return tuple(bounds)
+
+
+_BAND_BOUNDS = _band_upper_bounds()
+
+
 def age_band(age: int) -> str:
-    """The band of an age in whole years. Under 18 goes to 18-24: the REU registers people who
-    turn 18 before the next election, so they are electors of that election."""
-    if age < 25:
-        return "18-24"
-    if age < 35:
-        return "25-34"
-    if age < 50:
-        return "35-49"
-    if age < 65:
-        return "50-64"
-    if age < 75:
-        return "65-74"
-    return "75+"
+    """The band of an age in whole years (bands: scrutin.vocabulary.AGE_BANDS). Under 18 goes to
+    the first band: the REU registers people who turn 18 before the next election, so they are
+    electors of that election."""
+    for past_band, band in _BAND_BOUNDS:
+        if age < past_band:
+            return band
+    return AGE_BANDS[-1]
 
 
 def parse_birth_date(  # noqa: PLR0911 -- one return per accepted form reads best

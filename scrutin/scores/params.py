@@ -20,9 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from scrutin.campaign import CampaignConfigError, campaign_config_path, load_campaign
-from scrutin.config import PROJECT_ROOT
+from scrutin.vocabulary import BLOCS, DEFAULT_K_MIN
 
-DBT_PROJECT_FILE = PROJECT_ROOT / "dbt" / "dbt_project.yml"
 SECTION = "scores"
 # Same shape as the election ids of the warehouse: `<year>_<type>_t<round>`.
 ELECTION_ID_PATTERN = re.compile(r"[0-9]{4}_[a-z]+_t[12]")
@@ -65,7 +64,7 @@ class ScoreParams:
     ridge_lambda: float = 1.0
     plan_step_hours: float = 0.5
     plan_hours: float = 100.0
-    k_min: int = 11
+    k_min: int = DEFAULT_K_MIN
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-friendly values."""
@@ -99,20 +98,7 @@ _STR_KEYS = ("bloc", "target_election", "high_salience_election", "low_salience_
 _KNOWN = (*_STR_KEYS, *_FLOAT_RANGES)
 
 
-def load_blocs(dbt_project_file: Path = DBT_PROJECT_FILE) -> tuple[str, ...]:
-    """The bloc list of the dbt project (`vars.blocs`), the one the history model pivots on."""
-    import yaml
-
-    data = yaml.safe_load(dbt_project_file.read_text(encoding="utf-8")) or {}
-    blocs = (data.get("vars") or {}).get("blocs")
-    if not isinstance(blocs, list) or not blocs:
-        raise ValueError(f"{dbt_project_file}: 'vars.blocs' is missing or empty")
-    return tuple(str(bloc) for bloc in blocs)
-
-
-def load_score_params(
-    path: str | Path | None = None, *, dbt_project_file: Path = DBT_PROJECT_FILE
-) -> ScoreParams:
+def load_score_params(path: str | Path | None = None) -> ScoreParams:
     """Read the campaign file's `scores:` section (absent keys take the defaults) and validate it.
 
     The campaign itself is loaded too (its `k_min` is part of the score parameters), so a broken
@@ -128,7 +114,7 @@ def load_score_params(
         section = {}
     if not isinstance(section, dict):
         raise CampaignConfigError(path, SECTION, "expected a mapping of score parameters")
-    return _parse(path, section, k_min=campaign.k_min, blocs=load_blocs(dbt_project_file))
+    return _parse(path, section, k_min=campaign.k_min, blocs=BLOCS)
 
 
 def _parse(

@@ -11,7 +11,6 @@ import psycopg
 import pytest
 
 from scrutin.config import DAGS_DIR
-
 from tests.fixtures.canvass import support
 from tests.fixtures.canvass.support import SECRET, fetch
 

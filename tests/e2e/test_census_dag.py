@@ -11,7 +11,6 @@ import psycopg
 import pytest
 
 from scrutin.config import DAGS_DIR, with_database
-
 from tests.conftest import _SERVER_URL, TEST_DB
 from tests.unit.test_census_parser import edited_sample, sample_line
 

@@ -11,7 +11,6 @@ import psycopg
 import pytest
 
 from scrutin.config import DAGS_DIR, with_database
-
 from tests.conftest import _SERVER_URL, TOUR1, TOUR2
 
 pytestmark = [pytest.mark.db, pytest.mark.slow]

@@ -11,7 +11,6 @@ import pytest
 from scrutin.campaign import CampaignConfigError
 from scrutin.commands.plan import PlanError, make_plan
 from scrutin.pipeline import fit_scores
-
 from tests.conftest import ROOT
 
 pytestmark = [pytest.mark.db]

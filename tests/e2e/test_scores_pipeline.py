@@ -23,7 +23,6 @@ from psycopg.rows import dict_row
 
 from scrutin.scores import formulas as f
 from scrutin.scores.params import load_score_params
-
 from tests.conftest import ROOT, TEST_URL, fresh_warehouse
 
 pytestmark = [pytest.mark.db, pytest.mark.slow]

@@ -11,7 +11,6 @@ import pytest
 
 from ingestion.canvass.dropzone import DropZone, process_drop_zone, seed_demo_deliveries
 from ingestion.canvass.loader import CanvassNotReady
-
 from tests.fixtures.canvass import support
 from tests.fixtures.canvass.support import CAMPAIGN, NOW, SECRET, fetch
 

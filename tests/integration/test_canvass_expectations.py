@@ -8,7 +8,6 @@ import pytest
 from expectations.suites import Check
 from expectations.suites_canvass import SUITES, run_canvass_suites
 from ingestion.canvass.loader import load_canvass_file
-
 from tests.fixtures.canvass import support
 from tests.fixtures.canvass.support import CAMPAIGN, NOW, SECRET
 

@@ -12,7 +12,6 @@ import pytest
 from ingestion.canvass import loader
 from ingestion.canvass.loader import CanvassNotReady, load_canvass_file
 from ingestion.errors import SourceFormatError
-
 from tests.fixtures.canvass import support
 from tests.fixtures.canvass.support import CAMPAIGN, NOW, SECRET, fetch
 

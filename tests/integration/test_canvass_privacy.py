@@ -16,7 +16,6 @@ import pytest
 from psycopg import sql
 
 from ingestion.canvass.dropzone import process_drop_zone
-
 from tests.fixtures.canvass import support
 from tests.fixtures.canvass.support import CAMPAIGN, IDENTITIES, NOW, SECRET
 

@@ -10,7 +10,6 @@ import pytest
 
 from ingestion.canvass.loader import load_canvass_file
 from ingestion.canvass.purge import purge_expired
-
 from tests.fixtures.canvass import support
 from tests.fixtures.canvass.support import CAMPAIGN, NOW, SECRET, fetch
 

@@ -11,7 +11,6 @@ import pytest
 
 from ingestion.canvass.loader import load_canvass_file
 from scrutin.campaign import DEFAULT_CAMPAIGN_CONFIG, load_campaign
-
 from tests.fixtures.canvass import support
 from tests.fixtures.canvass.support import NOW, SECRET, fetch
 

@@ -26,7 +26,6 @@ from ingestion.census.acquire import acquire  # noqa: E402
 from ingestion.census.pipeline import load_entry  # noqa: E402
 from ingestion.census.registry import spec_from_dict  # noqa: E402
 from ingestion.download import DownloadError, DownloadRefused  # noqa: E402
-
 from tests.unit.test_census_parser import POP_2021  # noqa: E402
 
 BODY = POP_2021.read_bytes()

@@ -11,7 +11,6 @@ import pytest
 from expectations.registry import all_suites, raw_suite_names
 from expectations.suites_census import RAW_SUITES, SUITES
 from ingestion.census.pipeline import load_entry, registry_entries
-
 from tests.unit.test_census_parser import SAMPLE
 
 pytestmark = [pytest.mark.db, pytest.mark.slow]

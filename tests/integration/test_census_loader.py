@@ -14,7 +14,6 @@ from ingestion.census.loader import load_census_file
 from ingestion.census.pipeline import load_entry, load_path, registry_entries
 from ingestion.census.registry import spec_from_dict
 from ingestion.errors import SourceFormatError
-
 from tests.unit.test_census_parser import (
     FILOSOFI_2015,
     FIXTURES,

@@ -22,7 +22,6 @@ from psycopg.rows import dict_row
 
 from scrutin.db import connect
 from scrutin.dbt_runner import DbtOutcome, build
-
 from tests.conftest import TOUR1, TOUR2
 from tests.fixtures.canvass.support import NOW, SAMPLE, SECRET
 

@@ -13,7 +13,6 @@ import pytest
 
 from scrutin.cli import main
 from scrutin.config import with_database
-
 from tests.conftest import _SERVER_URL, TEST_DB
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "geo"

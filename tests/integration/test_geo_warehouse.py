@@ -15,7 +15,6 @@ from ingestion.geo.loader import load_geo_file
 from ingestion.geo.manifest import read_geo_manifest
 from ingestion.geo.weights import compute_weights
 from scrutin.config import with_database
-
 from tests.conftest import _SERVER_URL, SAMPLE, TEST_DB, TOUR1
 
 pytestmark = pytest.mark.db

@@ -33,7 +33,6 @@ from ingestion.sources.elections import (
     identity_issue,
     iter_results,
 )
-
 from tests.conftest import ROOT, SAMPLE, TEST_DB, TOUR1, drop_warehouse, fresh_warehouse
 
 ELECTIONS = SAMPLE / "elections"

@@ -20,7 +20,6 @@ from ingestion.canvass.model import (
 )
 from ingestion.canvass.readers import open_export
 from ingestion.errors import SourceFormatError
-
 from tests.fixtures.canvass import support
 
 UTC = dt.UTC

@@ -17,7 +17,6 @@ import pytest
 from ingestion.census.acquire import acquire
 from ingestion.census.registry import DEFAULT_REGISTRY, THEMES, RegistryError, read_registry
 from ingestion.download import DownloadRefused
-
 from tests.unit.test_census_parser import FIXTURES, ROOT, SAMPLE
 
 SAMPLE_COMMUNES = 35

@@ -12,7 +12,6 @@ import responses
 
 from ingestion.download import DownloadError, DownloadRefused, fetch
 from ingestion.manifest import ManifestError, entry_from_dict, read_elections_manifest
-
 from tests.conftest import TOUR2
 
 URL = "https://static.data.gouv.fr/resources/legislatives-2024/circos23-tour2.csv"

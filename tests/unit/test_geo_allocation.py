@@ -20,7 +20,6 @@ from ingestion.geo.allocation import (
     place_points,
 )
 from ingestion.geo.contours import read_contours, read_polygon_layer, transform
-
 from tests.conftest import SAMPLE
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "geo"

@@ -13,7 +13,6 @@ import shapely
 from ingestion.errors import SourceFormatError
 from ingestion.geo.contours import read_contours, transform
 from ingestion.geo.crs import area_epsg, geojson_declares_crs
-
 from tests.conftest import SAMPLE
 
 REAL = Path("/work/shared/data/real")

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from scrutin.campaign import DEFAULT_CAMPAIGN_CONFIG, CampaignConfigError
-from scrutin.scores.params import ScoreParams, load_blocs, load_score_params, params_version
+from scrutin.scores.params import ScoreParams, load_score_params, params_version
 
 CAMPAIGN = "campaign_id: brest_2027\nelection_date: 2027-04-11\ncampaign_start: 2026-09-01\n"
 
@@ -29,11 +29,6 @@ def test_bundled_file_has_a_valid_scores_section() -> None:
 def test_missing_section_takes_defaults_and_campaign_k_min(tmp_path: Path) -> None:
     params = load_score_params(write(tmp_path, "", head=CAMPAIGN + "k_min: 15\n"))
     assert params == ScoreParams(k_min=15)
-
-
-def test_bloc_list_is_read_from_dbt_project() -> None:
-    blocs = load_blocs()
-    assert "left" in blocs and "far_right" in blocs
 
 
 @pytest.mark.parametrize(
