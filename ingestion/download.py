@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from scrutin.config import PROJECT_ROOT
+from scrutin.config import cache_dir
 
 log = logging.getLogger("scrutin.ingestion.download")
 
@@ -37,10 +36,6 @@ class Downloaded:
     path: Path
     sha256: str
     from_cache: bool
-
-
-def cache_dir() -> Path:
-    return Path(os.environ.get("SCRUTIN_CACHE_DIR", PROJECT_ROOT / "var" / "cache"))
 
 
 def _sha256(path: Path) -> str:

@@ -16,13 +16,12 @@ verified, short timeouts), so a re-run costs nothing and a changed file is refus
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from scrutin.config import SAMPLE_DATA_DIR
+from scrutin.config import landing_dir
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
@@ -60,7 +59,7 @@ class ManifestEntry:
 
 
 def elections_dir() -> Path:
-    return Path(os.environ.get("SCRUTIN_ELECTIONS_DIR", SAMPLE_DATA_DIR / "elections"))
+    return landing_dir("elections")
 
 
 def _entry(manifest: Path, folder: Path, i: int, item: Any) -> ManifestEntry:

@@ -18,6 +18,44 @@ DBT_PROJECT_DIR = PROJECT_ROOT / "dbt"
 DAGS_DIR = PROJECT_ROOT / "dags"
 SAMPLE_DATA_DIR = PROJECT_ROOT / "data" / "sample"
 
+# The landing folder of each source and the variable that sets it. Unset (or empty), a folder
+# defaults to the bundled sample (`data/sample/<source>/`), so a fresh checkout runs the demo
+# with no configuration; library modules ask `landing_dir()` and never know the repo layout.
+LANDING_DIR_VARIABLES = {
+    "elections": "SCRUTIN_ELECTIONS_DIR",
+    "reu": "SCRUTIN_REU_DIR",
+    "roll": "SCRUTIN_ROLL_DIR",
+    "census": "SCRUTIN_CENSUS_DIR",
+    "geo": "SCRUTIN_GEO_DIR",
+}
+
+
+# Configuration files of the checkout, the defaults when no variable names another file.
+CONFIG_DIR = PROJECT_ROOT / "config"
+DEFAULT_CENSUS_REGISTRY = CONFIG_DIR / "census_registry.yml"
+DEFAULT_ROLL_MAPPING = CONFIG_DIR / "roll_mapping.yml"
+
+
+def cache_dir() -> Path:
+    """Where downloads are cached by sha256 (SCRUTIN_CACHE_DIR, default var/cache/)."""
+    return Path(os.environ.get("SCRUTIN_CACHE_DIR") or PROJECT_ROOT / "var" / "cache")
+
+
+# The canvass drop zone (SCRUTIN_CANVASS_DROP) when unset: a local folder of the checkout.
+DEFAULT_CANVASS_DROP = PROJECT_ROOT / "var" / "canvass-drop"
+
+
+def landing_dir(source: str) -> Path:
+    """The landing folder of `source` (one of LANDING_DIR_VARIABLES)."""
+    variable = LANDING_DIR_VARIABLES[source]
+    return Path(os.environ.get(variable) or sample_dir(source))
+
+
+def sample_dir(source: str) -> Path:
+    """The bundled sample files of `source` (the demo's default landing folder)."""
+    return SAMPLE_DATA_DIR / source
+
+
 DEFAULT_PORT = "55432"
 WAREHOUSE_CONN_ID = "scrutin_warehouse"
 

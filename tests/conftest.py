@@ -20,7 +20,14 @@ SAMPLE = ROOT / "data" / "sample"
 TOUR1 = SAMPLE / "elections" / "circos23-tour1.csv"
 TOUR2 = SAMPLE / "elections" / "circos23-tour2.csv"
 
+# Under pytest-xdist each worker gets its own databases (`scrutin_test_gw0`, ...): a test module
+# runs whole on one worker (`--dist loadfile`), and no two workers share a warehouse.
 TEST_DB = os.environ.get("SCRUTIN_TEST_DB", "scrutin_test")
+if os.environ.get("PYTEST_XDIST_WORKER") and not TEST_DB.endswith(
+    os.environ["PYTEST_XDIST_WORKER"]
+):
+    TEST_DB = f"{TEST_DB}_{os.environ['PYTEST_XDIST_WORKER']}"
+os.environ["SCRUTIN_TEST_DB"] = TEST_DB
 _SERVER_URL = database_url()
 TEST_URL = with_database(_SERVER_URL, TEST_DB)
 

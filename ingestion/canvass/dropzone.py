@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from ingestion.errors import SourceFormatError
-from scrutin.config import PROJECT_ROOT, SAMPLE_DATA_DIR
+from scrutin.config import DEFAULT_CANVASS_DROP, sample_dir
 
 if TYPE_CHECKING:
     from ingestion.canvass.loader import CanvassLoadReport
@@ -43,8 +43,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("scrutin.ingestion.canvass.drop")
 
 DROP_ENV = "SCRUTIN_CANVASS_DROP"
-DEFAULT_DROP = PROJECT_ROOT / "var" / "canvass-drop"
-SAMPLE_CANVASS_DIR = SAMPLE_DATA_DIR / "canvass"
+DEFAULT_DROP = DEFAULT_CANVASS_DROP
 PROCESSED = "processed"
 FAILED = "failed"
 IGNORED_PREFIXES = (".", "_")
@@ -205,7 +204,7 @@ def seed_demo_deliveries(root: str | Path | None = None) -> list[str]:
         for entry in Path(zone._join(folder)).iterdir():
             seen.add(entry.name)
     copied = []
-    for sample in sorted(SAMPLE_CANVASS_DIR.iterdir()):
+    for sample in sorted(sample_dir("canvass").iterdir()):
         if sample.name.endswith(IGNORED_SUFFIXES) or sample.name in seen:
             continue
         shutil.copyfile(sample, Path(zone.root) / sample.name)

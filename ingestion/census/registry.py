@@ -32,7 +32,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from scrutin.config import PROJECT_ROOT
+from scrutin.config import DEFAULT_CENSUS_REGISTRY
 
 THEMES = (
     "population",
@@ -49,7 +49,7 @@ FORMATS = ("insee-csv", "filosofi-csv", "filosofi-reexport")
 (decimal `,`); `filosofi-reexport`: a `,`-separated spreadsheet re-export with quoted decimal
 commas (such as the bundled Filosofi 2015 file)."""
 
-DEFAULT_REGISTRY = PROJECT_ROOT / "config" / "census_registry.yml"
+DEFAULT_REGISTRY = DEFAULT_CENSUS_REGISTRY
 DEFAULT_GEO_YEAR_OFFSET = 2
 
 # File-name fragments of each theme, as INSEE names the zips and their members.

@@ -11,11 +11,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from scrutin.config import SAMPLE_DATA_DIR
+from scrutin.config import landing_dir
 
 
 def census_dir() -> Path:
-    return Path(os.environ.get("SCRUTIN_CENSUS_DIR", SAMPLE_DATA_DIR / "census"))
+    return landing_dir("census")
 
 
 def census_registry_path() -> Path:

@@ -23,14 +23,13 @@ Shapefile (a `.zip` holding a Shapefile works too).
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from ingestion.geo.layouts import KINDS
-from scrutin.config import SAMPLE_DATA_DIR
+from scrutin.config import landing_dir
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _OPTIONAL_TEXT = ("id_field", "commune_field", "crs", "layer")
@@ -67,7 +66,7 @@ class GeoEntry:
 
 
 def geo_dir() -> Path:
-    return Path(os.environ.get("SCRUTIN_GEO_DIR", SAMPLE_DATA_DIR / "geo"))
+    return landing_dir("geo")
 
 
 def _entry(manifest: Path, folder: Path, i: int, item: Any) -> GeoEntry:

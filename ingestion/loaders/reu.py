@@ -16,7 +16,6 @@ Semantics (the same contract as the results loader, keyed by commune instead of 
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -64,9 +63,9 @@ _ADDRESS_COPY = (
 
 def reu_landing_dir() -> Path:
     """SCRUTIN_REU_DIR, default the bundled sample folder data/sample/reu/."""
-    from scrutin.config import SAMPLE_DATA_DIR
+    from scrutin.config import landing_dir
 
-    return Path(os.environ.get("SCRUTIN_REU_DIR") or SAMPLE_DATA_DIR / "reu")
+    return landing_dir("reu")
 
 
 def reu_files(folder: Path | None = None) -> list[Path]:

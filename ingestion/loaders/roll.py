@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -67,9 +66,9 @@ _QUARANTINE_COPY = (
 
 def roll_landing_dir() -> Path:
     """SCRUTIN_ROLL_DIR, default the bundled synthetic extracts in data/sample/roll/."""
-    from scrutin.config import SAMPLE_DATA_DIR
+    from scrutin.config import landing_dir
 
-    return Path(os.environ.get("SCRUTIN_ROLL_DIR") or SAMPLE_DATA_DIR / "roll")
+    return landing_dir("roll")
 
 
 def roll_files(folder: Path | None = None) -> list[Path]:

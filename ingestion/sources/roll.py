@@ -247,9 +247,9 @@ class RollMapping:
 
 
 def default_mapping_path() -> Path:
-    from scrutin.config import PROJECT_ROOT
+    from scrutin.config import DEFAULT_ROLL_MAPPING
 
-    return PROJECT_ROOT / "config" / "roll_mapping.yml"
+    return DEFAULT_ROLL_MAPPING
 
 
 def load_mapping(path: str | Path | None = None) -> RollMapping:
