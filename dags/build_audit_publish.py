@@ -1,6 +1,6 @@
 """Airflow DAG `build_audit_publish`: dbt build into `mart_audit`, audit, publish `mart`.
 
-Thin wiring only: the gate lives in `scrutin.pipeline` (the same code `scrutin build` runs).
+Thin wiring only: the gate lives in `pipeline.gate` (the same code `scrutin build` runs).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any
 
 from airflow.sdk import dag, task
 
-from scrutin.assets import DEFAULT_ARGS, PUBLISHED_MART, RAW_ASSETS
+from pipeline.assets import DEFAULT_ARGS, PUBLISHED_MART, RAW_ASSETS
 
 DOC_MD = """
 ### Build, audit, publish
@@ -56,8 +56,8 @@ def build_audit_publish() -> None:
         from airflow.sdk import get_current_context
         from airflow.sdk.exceptions import AirflowFailException
 
+        from pipeline.gate import GateRefused, dbt_build_audit
         from scrutin.config import database_url
-        from scrutin.pipeline import GateRefused, dbt_build_audit
 
         run_id = get_current_context()["run_id"]
         try:
@@ -67,8 +67,8 @@ def build_audit_publish() -> None:
 
     @task
     def fit_ecological_model(summary: dict[str, Any]) -> dict[str, Any]:
+        from pipeline.gate import fit_scores
         from scrutin.config import database_url
-        from scrutin.pipeline import fit_scores
 
         return {**summary, **fit_scores(database_url(), summary["run_id"])}
 
@@ -76,9 +76,9 @@ def build_audit_publish() -> None:
     def dbt_build_scores(summary: dict[str, Any]) -> dict[str, Any]:
         from airflow.sdk.exceptions import AirflowFailException
 
+        from pipeline.gate import GateRefused
+        from pipeline.gate import dbt_build_scores as build_scores
         from scrutin.config import database_url
-        from scrutin.pipeline import GateRefused
-        from scrutin.pipeline import dbt_build_scores as build_scores
 
         try:
             return {**summary, **build_scores(database_url(), summary["run_id"])}
@@ -89,8 +89,8 @@ def build_audit_publish() -> None:
     def validate_audit_schema(summary: dict[str, Any]) -> dict[str, Any]:
         from airflow.sdk.exceptions import AirflowFailException
 
+        from pipeline.gate import GateRefused, validate_audit
         from scrutin.config import database_url
-        from scrutin.pipeline import GateRefused, validate_audit
 
         try:
             return {**summary, **validate_audit(database_url(), summary["run_id"])}
@@ -99,8 +99,8 @@ def build_audit_publish() -> None:
 
     @task(outlets=[PUBLISHED_MART], retries=0)
     def publish_mart(summary: dict[str, Any]) -> dict[str, int]:
+        from pipeline.gate import publish_audited
         from scrutin.config import database_url
-        from scrutin.pipeline import publish_audited
 
         return publish_audited(database_url(), summary["run_id"], summary)
 

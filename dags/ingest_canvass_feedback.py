@@ -11,7 +11,7 @@ from typing import Any
 
 from airflow.sdk import dag, task
 
-from scrutin.assets import DEFAULT_ARGS, RAW_CANVASS
+from pipeline.assets import DEFAULT_ARGS, RAW_CANVASS
 
 DOC_MD = """
 ### Ingest canvass feedback (every 15 minutes)
@@ -83,8 +83,8 @@ def ingest_canvass_feedback() -> None:
         from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
         from expectations.suites_canvass import run_canvass_suites, suite_summary
+        from pipeline.gate import new_run_id
         from scrutin.config import database_url
-        from scrutin.pipeline import new_run_id
 
         if summary["new_rows"] == 0:
             raise AirflowSkipException("no new or updated door knock: nothing to announce")

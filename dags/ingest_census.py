@@ -11,7 +11,7 @@ from typing import Any
 
 from airflow.sdk import dag, task
 
-from scrutin.assets import DEFAULT_ARGS, RAW_CENSUS
+from pipeline.assets import DEFAULT_ARGS, RAW_CENSUS
 
 DOC_MD = """
 ### Ingest INSEE census (IRIS)
@@ -89,8 +89,8 @@ def ingest_census() -> None:
 
         from expectations.runner import run_suites
         from expectations.suites_census import RAW_SUITES
+        from pipeline.gate import new_run_id
         from scrutin.config import database_url
-        from scrutin.pipeline import new_run_id
 
         # Index the mapped results: iterating a lazy XCom sequence probes one past its end.
         loaded = [reports[i] for i in range(len(reports)) if reports[i]["status"] == "loaded"]

@@ -11,7 +11,7 @@ from typing import Any
 
 from airflow.sdk import dag, task
 
-from scrutin.assets import DEFAULT_ARGS, RAW_ELECTORAL_ROLL, RAW_REU
+from pipeline.assets import DEFAULT_ARGS, RAW_ELECTORAL_ROLL, RAW_REU
 
 DOC_MD = """
 ### Ingest the electoral roll (REU tables and the campaign's roll extract)
@@ -114,8 +114,8 @@ def _validate(reports: list[dict[str, Any]], kind: str) -> dict[str, Any]:
     from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
     from expectations.suites_roll import REU_SUITES, ROLL_SUITES, run_roll_suites
+    from pipeline.gate import new_run_id
     from scrutin.config import database_url
-    from scrutin.pipeline import new_run_id
 
     # Index the mapped results: iterating a lazy XCom sequence probes one past its end.
     loaded = [reports[i] for i in range(len(reports)) if reports[i]["status"] == "loaded"]

@@ -11,7 +11,7 @@ from typing import Any
 
 from airflow.sdk import dag, task
 
-from scrutin.assets import DEFAULT_ARGS
+from pipeline.assets import DEFAULT_ARGS
 
 DOC_MD = """
 ### Purge expired personal data (daily)
@@ -59,8 +59,8 @@ def purge_expired_personal_data() -> None:
         from airflow.sdk.exceptions import AirflowFailException
 
         from expectations.suites_canvass import RETENTION_SUITES, run_canvass_suites, suite_summary
+        from pipeline.gate import new_run_id
         from scrutin.config import database_url
-        from scrutin.pipeline import new_run_id
 
         outcome = run_canvass_suites(database_url(), new_run_id("retention"), RETENTION_SUITES)
         if not outcome.success:

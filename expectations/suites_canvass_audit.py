@@ -11,7 +11,7 @@ Why the checks are written the way they are:
   ones to hide: every other column of the row (read as JSON with `to_jsonb`) must be null, so a
   column added to a mart later is treated as an opinion figure until someone declares it public.
 - The stricter threshold wins. The threshold is the greatest of the `k_min` the models are built
-  with (the campaign's, which `scrutin.dbt_runner.build` passes as the dbt var; dbt_project.yml's
+  with (the campaign's, which `pipeline.dbt_runner.build` passes as the dbt var; dbt_project.yml's
   default without a campaign file) and the `k_min` every loaded campaign's knocks were collected
   under (`ops.canvass_campaigns`, written by the canvass loader). Knocks collected under a promise
   of k = 11 are never published at a threshold lowered afterwards: the gate refuses instead.
@@ -146,11 +146,11 @@ def dbt_k_min(project_file: Path = DBT_PROJECT_DIR / "dbt_project.yml") -> int:
 def built_k_min() -> int:
     """The `k_min` the models are built with.
 
-    `scrutin.dbt_runner.build` passes the campaign's `k_min` (config/campaign.yml) as the dbt var;
+    `pipeline.dbt_runner.build` passes the campaign's `k_min` (config/campaign.yml) as the dbt var;
     without a readable campaign file there is no build either, and dbt's default applies.
     """
+    from pipeline.dbt_runner import campaign_vars
     from scrutin.campaign import CampaignConfigError
-    from scrutin.dbt_runner import campaign_vars
 
     try:
         value = campaign_vars().get("k_min")

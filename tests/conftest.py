@@ -100,8 +100,8 @@ def conn(warehouse_url: str) -> Iterator[psycopg.Connection]:
 @pytest.fixture(scope="session")
 def airflow_db() -> None:
     """Airflow's metadata DB, migrated (a no-op when `make test` already ran `scrutin setup`)."""
+    from pipeline.setup import ensure_database, migrate_airflow
     from scrutin.config import airflow_database_url
-    from scrutin.setup import ensure_database, migrate_airflow
 
     url = airflow_database_url().replace("postgresql+psycopg2://", "postgresql://", 1)
     ensure_database(url, url.rsplit("/", 1)[1])

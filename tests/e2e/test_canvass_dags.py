@@ -46,7 +46,7 @@ def states(dag_run: Any) -> dict[str, str]:
 
 
 def test_dag_metadata(dagbag: Any) -> None:
-    from scrutin.assets import RAW_CANVASS
+    from pipeline.assets import RAW_CANVASS
 
     ingest = dagbag.get_dag("ingest_canvass_feedback")
     # every 15 minutes (a DeltaTriggerTimetable holding the timedelta)

@@ -51,7 +51,7 @@ def _states(run: Any) -> dict[str, str]:
 
 
 def test_dag_announces_the_census_asset(census_dag: Any) -> None:
-    from scrutin.assets import RAW_CENSUS
+    from pipeline.assets import RAW_CENSUS
 
     outlets = {t.task_id: list(t.outlets) for t in census_dag.tasks}
     assert outlets["validate_raw_census"] == [RAW_CENSUS]

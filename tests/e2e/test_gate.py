@@ -12,7 +12,7 @@ import psycopg
 import pytest
 
 from ingestion.loaders.elections import load_results_file
-from scrutin.pipeline import GateRefused, build_audit_publish
+from pipeline.gate import GateRefused, build_audit_publish
 from tests.conftest import TOUR1, TOUR2
 
 pytestmark = [pytest.mark.db, pytest.mark.slow]

@@ -8,9 +8,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from pipeline.commands.plan import PlanError, make_plan
+from pipeline.gate import fit_scores
 from scrutin.campaign import CampaignConfigError
-from scrutin.commands.plan import PlanError, make_plan
-from scrutin.pipeline import fit_scores
 from tests.conftest import ROOT
 
 pytestmark = [pytest.mark.db]

@@ -56,8 +56,8 @@ STABLE_COLUMNS = (
 @pytest.fixture(scope="module")
 def scored(airflow_db: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The sample loaded by the ingestion DAGs and published by the gate, in its own database."""
-    from scrutin.demo import run_dag
-    from scrutin.pipeline import build_audit_publish
+    from pipeline.demo import run_dag
+    from pipeline.gate import build_audit_publish
 
     url = fresh_warehouse(SCORES_DB)
     patch = pytest.MonkeyPatch()
@@ -243,7 +243,7 @@ def test_ecological_gap_comes_from_the_recorded_fit(db: psycopg.Connection[Any])
 
 
 def test_cli_plan_equals_the_published_plan(scored: str, db: psycopg.Connection[Any]) -> None:
-    from scrutin.commands.plan import make_plan
+    from pipeline.commands.plan import make_plan
 
     params = load_score_params()
     published = _rows(db, "select * from mart.canvass_plan order by plan_rank")
@@ -265,8 +265,8 @@ def test_cli_plan_equals_the_published_plan(scored: str, db: psycopg.Connection[
 
 
 def test_plan_command_prints_a_table_and_more_hours_never_win_less(scored: str) -> None:
-    from scrutin.cli import main
-    from scrutin.commands.plan import make_plan
+    from pipeline.cli import main
+    from pipeline.commands.plan import make_plan
 
     out = io.StringIO()
     with redirect_stdout(out):
@@ -296,7 +296,7 @@ def _rebuild_scores(url: str, run_id: str) -> None:
     inputs in `mart_audit`, so stage 1 runs first when the schema is gone (as in every real
     gate run); later calls reuse it (stage 1 does not read tau or ridge_lambda).
     """
-    from scrutin.pipeline import dbt_build_audit, dbt_build_scores, fit_scores
+    from pipeline.gate import dbt_build_audit, dbt_build_scores, fit_scores
 
     with psycopg.connect(url) as conn:
         present = conn.execute("select to_regclass('mart_audit.polling_stations')").fetchone()
@@ -329,7 +329,7 @@ def test_a_changed_parameter_changes_the_version_and_only_its_scores(
     affected: tuple[str, ...],
     unaffected: tuple[str, ...],
 ) -> None:
-    from scrutin.commands.plan import PlanError, make_plan
+    from pipeline.commands.plan import PlanError, make_plan
 
     before = _by_bureau(db, "mart")
     monkeypatch.setenv("SCRUTIN_CAMPAIGN_CONFIG", str(_campaign_with(tmp_path, **change)))
@@ -363,7 +363,7 @@ def test_a_changed_parameter_changes_the_version_and_only_its_scores(
 
 
 def test_a_broken_score_blocks_publication(scored: str, db: psycopg.Connection[Any]) -> None:
-    from scrutin.pipeline import GateRefused, validate_audit
+    from pipeline.gate import GateRefused, validate_audit
 
     fingerprint = (
         "select md5(string_agg(t::text, '|' order by bureau_id)) as h "
@@ -384,7 +384,7 @@ def test_a_broken_score_blocks_publication(scored: str, db: psycopg.Connection[A
 
 
 def test_readme_plan_sample_is_what_the_command_prints(scored: str) -> None:
-    from scrutin.commands.plan import make_plan, render_table
+    from pipeline.commands.plan import make_plan, render_table
 
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     marker = "$ .venv/bin/scrutin plan --hours 40\n"
@@ -440,7 +440,7 @@ def test_every_score_column_carries_a_comment(db: psycopg.Connection[Any]) -> No
 
 
 def test_demo_summary_reports_the_scores(db: psycopg.Connection[Any]) -> None:
-    from scrutin.demo import summary_lines
+    from pipeline.demo import summary_lines
 
     line = next(line for line in summary_lines() if line.strip().startswith("targeting:"))
     stats = _rows(

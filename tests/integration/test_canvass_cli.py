@@ -14,7 +14,7 @@ from tests.fixtures.canvass import support
 
 pytestmark = pytest.mark.db
 
-SCRUTIN = [sys.executable, "-m", "scrutin.cli"]
+SCRUTIN = [sys.executable, "-m", "pipeline.cli"]
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ from tests.unit.test_census_parser import FIXTURES, edited_sample, sample_line
 
 pytestmark = pytest.mark.db
 
-SCRUTIN = [sys.executable, "-m", "scrutin.cli"]
+SCRUTIN = [sys.executable, "-m", "pipeline.cli"]
 ACTIVITE_2022 = FIXTURES / "base-ic-activite-residents-2022_csv.zip"
 
 

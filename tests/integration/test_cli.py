@@ -14,7 +14,7 @@ from tests.conftest import TOUR1
 
 pytestmark = pytest.mark.db
 
-SCRUTIN = [sys.executable, "-m", "scrutin.cli"]
+SCRUTIN = [sys.executable, "-m", "pipeline.cli"]
 
 
 def run(args: list[str], url: str) -> subprocess.CompletedProcess[str]:

@@ -50,7 +50,7 @@ def test_every_dag_has_owner_tags_doc_and_retries(dagbag: Any) -> None:
 
 
 def test_build_dag_is_scheduled_on_the_raw_asset(dagbag: Any) -> None:
-    from scrutin.assets import RAW_ELECTION_RESULTS
+    from pipeline.assets import RAW_ELECTION_RESULTS
 
     build = dagbag.get_dag("build_audit_publish")
     ingest = dagbag.get_dag("ingest_elections")

@@ -37,9 +37,9 @@ from expectations.suites_canvass_audit import (
     dbt_k_min,
     opinion_suite,
 )
+from pipeline.dbt_runner import DbtOutcome, build, campaign_vars, run_dbt
 from scrutin.config import DBT_PROJECT_DIR
 from scrutin.db import connect
-from scrutin.dbt_runner import DbtOutcome, build, campaign_vars, run_dbt
 
 SOURCE = "test_dbt_canvass"  # knock source and ledger source of every row of this module
 CAMPAIGN = "test-dbt-canvass"

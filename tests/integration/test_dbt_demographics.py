@@ -30,8 +30,8 @@ from expectations.suites_demographics import (
     SHARE_COLUMNS,
     SUITES,
 )
+from pipeline.dbt_runner import DbtOutcome, build
 from scrutin.db import connect
-from scrutin.dbt_runner import DbtOutcome, build
 
 pytestmark = [pytest.mark.db, pytest.mark.slow]
 

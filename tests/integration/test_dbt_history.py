@@ -2,7 +2,7 @@
 
 Hand-made raw rows (ledger source `test_dbt_history`: fixture elections `2099_legi_t1` and
 `2099_legi_t2`, bureaux of the fictitious commune 99901 and one Paris bureau, REU and roll rows)
-go through a real `dbt build` (scrutin.dbt_runner.build); every figure asserted below is computed
+go through a real `dbt build` (pipeline.dbt_runner.build); every figure asserted below is computed
 by hand in the comments. A second build adds an unmapped nuance and an unregistered election and
 must fail with the right tests, naming the nuance. Other modules load real elections into the same
 database: this module reads and deletes only its own batches and bureaux.
@@ -21,8 +21,8 @@ from psycopg.rows import dict_row
 
 from expectations.runner import run_suite
 from expectations.suites_polling_stations import AUDIT_POLLING_STATIONS
+from pipeline.dbt_runner import DbtOutcome, build
 from scrutin.db import connect
-from scrutin.dbt_runner import DbtOutcome, build
 
 pytestmark = [pytest.mark.db, pytest.mark.slow]
 

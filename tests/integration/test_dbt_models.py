@@ -1,4 +1,4 @@
-"""The dbt project end to end: real PostgreSQL, real `dbt build` through scrutin.dbt_runner.
+"""The dbt project end to end: real PostgreSQL, real `dbt build` through pipeline.dbt_runner.
 
 Hand-made raw rows (elections `2099_unit_*`, values computed by hand below) go through staging,
 intermediate and the marts in `mart_audit`; then a broken bureau must make the build fail with
@@ -15,8 +15,8 @@ from typing import Any
 import psycopg
 import pytest
 
+from pipeline.dbt_runner import DbtInvocationError, DbtOutcome, build, run_dbt
 from scrutin.db import connect
-from scrutin.dbt_runner import DbtInvocationError, DbtOutcome, build, run_dbt
 
 pytestmark = [pytest.mark.db, pytest.mark.slow]
 

@@ -5,7 +5,7 @@ roll samples, the census files in INSEE's layout, the geography and its weights,
 export), then one real `dbt build` of the three models, their ancestors and their tests. The
 assertions compare the marts with figures computed independently: the real file's totals, the
 raw knocks, the raw census values x allocation weights. Last, the publication swap must expose
-the new tables to the BI role without any change to scrutin/publish.py.
+the new tables to the BI role without any change to pipeline/publish.py.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row
 
+from pipeline.dbt_runner import DbtOutcome, build
 from scrutin.db import connect
-from scrutin.dbt_runner import DbtOutcome, build
 from tests.conftest import TOUR1, TOUR2
 from tests.fixtures.canvass.support import NOW, SAMPLE, SECRET
 
@@ -89,7 +89,7 @@ def _load_sample(url: str) -> None:
 @pytest.fixture(scope="module")
 def built(warehouse_url: str) -> tuple[str, DbtOutcome]:
     _load_sample(warehouse_url)
-    # The whole project but the score marts, like the gate's first stage (scrutin.pipeline):
+    # The whole project but the score marts, like the gate's first stage (pipeline.gate):
     # tests that read several marts must find all of them.
     outcome = build(warehouse_url, f"test-published-{uuid.uuid4().hex[:8]}", exclude="tag:scores")
     return warehouse_url, outcome
@@ -403,8 +403,8 @@ def test_publication_exposes_the_new_tables_to_the_bi_role(
     db: psycopg.Connection, built: tuple[str, DbtOutcome]
 ) -> None:
     """Last in the module: it swaps mart_audit in as mart, unchanged publish code."""
+    from pipeline.publish import publish
     from scrutin.config import bi_reader_role
-    from scrutin.publish import publish
 
     report = publish(db, "test-published-tables", {"test": True})
     for table in NEW_MODELS:

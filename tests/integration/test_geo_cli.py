@@ -11,7 +11,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from scrutin.cli import main
+from pipeline.cli import main
 from scrutin.config import with_database
 from tests.conftest import _SERVER_URL, TEST_DB
 

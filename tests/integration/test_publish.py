@@ -5,9 +5,9 @@ from __future__ import annotations
 import psycopg
 import pytest
 
+from pipeline.publish import PublicationError, publish, rollback
+from pipeline.setup import ensure_bi_role, ensure_database
 from scrutin.config import dsn_parts
-from scrutin.publish import PublicationError, publish, rollback
-from scrutin.setup import ensure_bi_role, ensure_database
 
 pytestmark = pytest.mark.db
 

@@ -421,7 +421,7 @@ def test_address_normalisation_is_spelling_proof() -> None:
 
 
 def test_cli_ingest_reu(clean: psycopg.Connection, capsys: pytest.CaptureFixture[str]) -> None:
-    from scrutin.cli import main
+    from pipeline.cli import main
 
     assert main(["ingest", "reu", str(BV_SYNTH), "--table", "bv"]) == 0
     out = capsys.readouterr().out

@@ -351,7 +351,7 @@ def test_sample_roll_generator_is_deterministic(
 def test_cli_and_landing_folder(
     clean: psycopg.Connection, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from scrutin.cli import main
+    from pipeline.cli import main
 
     assert [p.name for p in roll_files()] == [p.name for p in SAMPLE_ROLL]
     assert main(["ingest", "roll", str(HAND_FIXTURE), "--as-of", "2024-06-10"]) == 0

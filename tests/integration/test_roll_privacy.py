@@ -127,7 +127,7 @@ def test_no_identity_leaves_the_extract(
     caplog: pytest.LogCaptureFixture,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from scrutin.cli import main
+    from pipeline.cli import main
 
     caplog.set_level(logging.DEBUG)
     marker = f"MARQUEUR{uuid.uuid4().hex[:12].upper()}"

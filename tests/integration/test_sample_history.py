@@ -264,7 +264,7 @@ def history_url() -> Iterator[str]:
 def history_build(history_url: str, tmp_path_factory: pytest.TempPathFactory) -> str:
     """dbt builds the bureau history (seeds, staging, blocs) and the nuance test, nothing else:
     `cautious` leaves out the tests of models this module does not build (the marts)."""
-    from scrutin.dbt_runner import campaign_vars, run_dbt
+    from pipeline.dbt_runner import campaign_vars, run_dbt
 
     args = [
         "build",

@@ -163,7 +163,7 @@ def test_bad_input_leaves_no_output(tmp_path: Path) -> None:
         tidy_results([DATAGOUV / "general_results.csv"], out)
 
 
-SCRUTIN = [sys.executable, "-m", "scrutin.cli"]
+SCRUTIN = [sys.executable, "-m", "pipeline.cli"]
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:

@@ -23,7 +23,7 @@ from scrutin.config import (
     with_database,
 )
 
-log = logging.getLogger("scrutin.setup")
+log = logging.getLogger("pipeline.setup")
 
 
 def start_local_server() -> None:

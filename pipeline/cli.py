@@ -28,7 +28,7 @@ def _configure_logging(verbose: bool) -> None:
 
 
 def cmd_setup(args: argparse.Namespace) -> int:
-    from scrutin.setup import setup
+    from pipeline.setup import setup
 
     setup(with_airflow=not args.no_airflow)
     print(f"warehouse ready: {redact(database_url())}")
@@ -50,7 +50,7 @@ def cmd_ingest_elections(args: argparse.Namespace) -> int:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    from scrutin.pipeline import GateRefused, build_audit_publish
+    from pipeline.gate import GateRefused, build_audit_publish
 
     try:
         report = build_audit_publish(database_url(), args.run_id)
@@ -67,9 +67,9 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 
 def cmd_publish(args: argparse.Namespace) -> int:
+    from pipeline.gate import new_run_id
+    from pipeline.publish import PublicationError, rollback
     from scrutin.db import connect
-    from scrutin.pipeline import new_run_id
-    from scrutin.publish import PublicationError, rollback
 
     if not args.rollback:
         print(
@@ -90,8 +90,8 @@ def cmd_publish(args: argparse.Namespace) -> int:
 
 def status_payload() -> dict[str, Any]:
     """What `scrutin status` shows: where the warehouse is, the last publication, row counts."""
+    from pipeline.publish import table_row_counts
     from scrutin.db import connect
-    from scrutin.publish import table_row_counts
 
     with connect() as conn, conn.cursor() as cur:
         cur.execute(
@@ -155,7 +155,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from scrutin.demo import run_demo
+    from pipeline.demo import run_demo
 
     return run_demo(verbose=args.verbose)
 
@@ -186,7 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_ingest_elections)
 
-    from scrutin.commands import register_all
+    from pipeline.commands import register_all
 
     register_all(sub, ingest)
 

@@ -24,7 +24,7 @@ from typing import Any, ParamSpec, TypeVar
 
 from scrutin.db import connect, ensure_warehouse
 
-log = logging.getLogger("scrutin.pipeline")
+log = logging.getLogger("pipeline.gate")
 
 
 class GateRefused(RuntimeError):
@@ -96,7 +96,7 @@ SCORES_TAG = "tag:scores"
 
 
 def _dbt_stage(url: str, run_id: str, stage: str, **selection: str) -> int:
-    from scrutin.dbt_runner import build
+    from pipeline.dbt_runner import build
 
     outcome = build(url, run_id, **selection)
     if not outcome.success:
@@ -159,7 +159,7 @@ def validate_audit(url: str, run_id: str) -> dict[str, Any]:
 @_records_errors
 def publish_audited(url: str, run_id: str, summary: dict[str, Any]) -> dict[str, int]:
     """Stage 3: swap `mart_audit` in as `mart`, log the publication."""
-    from scrutin.publish import publish
+    from pipeline.publish import publish
 
     with connect(url) as conn:
         report = publish(conn, run_id, summary)

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 AUDIT_SCHEMA = "mart_audit"
 MART_SCHEMA = "mart"
 PREV_SCHEMA = "mart_prev"
-_LOCK_KEY = "scrutin.publish"
+_LOCK_KEY = "pipeline.publish"
 
 
 class PublicationError(RuntimeError):

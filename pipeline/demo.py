@@ -45,8 +45,8 @@ def run_dag(dag_id: str) -> Any:
 
 
 def summary_lines() -> list[str]:
+    from pipeline.publish import table_row_counts
     from scrutin.db import connect
-    from scrutin.publish import table_row_counts
 
     lines: list[str] = []
     with connect() as conn, conn.cursor() as cur:
@@ -104,7 +104,7 @@ def run_demo(verbose: bool = False) -> int:
     import os
     import warnings
 
-    from scrutin.setup import setup
+    from pipeline.setup import setup
 
     # Task logs go to $AIRFLOW_HOME/logs either way; the console shows warnings only unless -v.
     os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "INFO" if verbose else "WARNING")
