@@ -1,8 +1,8 @@
 """The targeting scores end to end on the bundled sample: every ingestion DAG, then the gate.
 
-A warehouse of its own (`<test db>_scores`), loaded exactly as `make demo` loads the demo one
-(the five ingestion DAGs with `dag.test()`), then `build_audit_publish`: dbt stage 1, the
-ecological fit, dbt stage 2 (tag `scores`), the expectations, the publication. The tests read
+The e2e tier's demo warehouse (tests/e2e/conftest.py), loaded exactly as `make demo` loads the
+demo one: the five ingestion DAGs with `dag.test()`, then `build_audit_publish`: dbt stage 1,
+the ecological fit, dbt stage 2 (tag `scores`), the expectations, the publication. The tests read
 the published marts and recompute them independently with the Python reference formulas
 (scrutin/scores/formulas.py), the stored fit coefficients and the plan algorithm.
 """
@@ -23,18 +23,11 @@ from psycopg.rows import dict_row
 
 from scrutin.scores import formulas as f
 from scrutin.scores.params import load_score_params
-from tests.conftest import ROOT, TEST_URL, fresh_warehouse
+from tests.conftest import ROOT
+from tests.e2e.conftest import DemoWarehouse
 
 pytestmark = [pytest.mark.db, pytest.mark.slow]
 
-SCORES_DB = f"{TEST_URL.rsplit('/', 1)[1]}_scores"
-INGESTION_DAGS = (
-    "ingest_elections",
-    "ingest_electoral_roll",
-    "ingest_census",
-    "ingest_geography",
-    "ingest_canvass_feedback",
-)
 TOLERANCE = 1e-9
 
 # Columns that depend on tau, on ridge_lambda, and on neither (tests of a changed parameter).
@@ -54,22 +47,12 @@ STABLE_COLUMNS = (
 
 
 @pytest.fixture(scope="module")
-def scored(airflow_db: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The sample loaded by the ingestion DAGs and published by the gate, in its own database."""
-    from pipeline.demo import run_dag
-    from pipeline.gate import build_audit_publish
-
-    url = fresh_warehouse(SCORES_DB)
+def scored(demo_warehouse: DemoWarehouse) -> Iterator[str]:
+    """The demo warehouse (every demo DAG, gate included); the CLI and summaries read it too."""
     patch = pytest.MonkeyPatch()
-    patch.setenv("SCRUTIN_DATABASE_URL", url)
-    patch.setenv("SCRUTIN_DEMO", "1")
-    patch.setenv("SCRUTIN_CANVASS_DROP", str(tmp_path_factory.mktemp("canvass-drop")))
+    patch.setenv("SCRUTIN_DATABASE_URL", demo_warehouse.url)
     try:
-        for dag_id in INGESTION_DAGS:
-            run_dag(dag_id)
-        report = build_audit_publish(url, "test-scores-green")
-        assert report.published_counts["polling_station_targeting"] > 0
-        yield url
+        yield demo_warehouse.url
     finally:
         patch.undo()
 
@@ -214,10 +197,12 @@ def test_components_match_the_python_reference_formulas(db: psycopg.Connection[A
     assert moved > 0
 
 
-def test_ecological_gap_comes_from_the_recorded_fit(db: psycopg.Connection[Any]) -> None:
+def test_ecological_gap_comes_from_the_recorded_fit(
+    db: psycopg.Connection[Any], demo_warehouse: DemoWarehouse
+) -> None:
     fit = _rows(
         db,
-        "select * from ops.ecological_fits where run_id = 'test-scores-green'",
+        f"select * from ops.ecological_fits where run_id = '{demo_warehouse.run_id}'",
     )[0]
     assert fit["status"] == "fitted" and fit["reason"] is None
     assert fit["n_bureaux"] >= 5 and 0.0 <= fit["r2"] <= 1.0 and fit["rmse"] > 0
@@ -237,7 +222,7 @@ def test_ecological_gap_comes_from_the_recorded_fit(db: psycopg.Connection[Any])
         target = published[row["bureau_id"]]
         assert _close(target["predicted_bloc_share"], predicted)
         assert _close(target["ecological_gap"], predicted - row["actual_share"])
-        assert target["ecological_fit_run_id"] == "test-scores-green"
+        assert target["ecological_fit_run_id"] == demo_warehouse.run_id
         checked += 1
     assert checked == fit["n_bureaux"]
 

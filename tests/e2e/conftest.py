@@ -1,0 +1,61 @@
+"""End-to-end tier: real DAG runs (`dag.test()`) and the whole gate, kept few.
+
+One warehouse is loaded the way `make demo` loads its own: every DAG of the demo, ingestion then
+`build_audit_publish`, run once per test session. The modules of this tier read it; the few that
+must show a refusal change raw rows, run only the stage that refuses, and restore the rows, so
+the published `mart` is the demo's from the first test to the last (the fingerprint test checks
+it against the baseline the restructure promised to keep).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import TEST_DB, drop_warehouse, fresh_warehouse
+
+DEMO_DB = f"{TEST_DB}_demo"
+
+
+@dataclass(frozen=True)
+class DemoWarehouse:
+    """The demo-loaded warehouse: its URL, and the run id of the publication it holds."""
+
+    url: str
+    run_id: str
+    drop_zone: Path
+
+
+@pytest.fixture(scope="session")
+def demo_warehouse(
+    airflow_db: None, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[DemoWarehouse]:
+    """The bundled sample loaded and published by the demo's DAGs, in a database of its own."""
+    from pipeline.demo import DEMO_DAGS, run_dag
+
+    url = fresh_warehouse(DEMO_DB)
+    drop = tmp_path_factory.mktemp("canvass-drop")
+    patch = pytest.MonkeyPatch()
+    patch.setenv("SCRUTIN_DATABASE_URL", url)
+    patch.setenv("SCRUTIN_DEMO", "1")
+    patch.setenv("SCRUTIN_CANVASS_DROP", str(drop))
+    try:
+        runs = {dag_id: run_dag(dag_id) for dag_id in DEMO_DAGS}
+    finally:
+        patch.undo()
+    yield DemoWarehouse(url=url, run_id=runs["build_audit_publish"].run_id, drop_zone=drop)
+    if not os.environ.get("SCRUTIN_KEEP_TEST_DB"):
+        drop_warehouse(DEMO_DB)
+
+
+@pytest.fixture
+def demo_env(demo_warehouse: DemoWarehouse, monkeypatch: pytest.MonkeyPatch) -> DemoWarehouse:
+    """Point the CLI, the DAGs and the pipeline at the demo warehouse for one test."""
+    monkeypatch.setenv("SCRUTIN_DATABASE_URL", demo_warehouse.url)
+    monkeypatch.setenv("SCRUTIN_DEMO", "1")
+    monkeypatch.setenv("SCRUTIN_CANVASS_DROP", str(demo_warehouse.drop_zone))
+    return demo_warehouse
