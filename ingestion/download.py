@@ -71,12 +71,12 @@ def fetch(
     folder = folder or cache_dir()
     target = _cache_path(url, sha256, folder)
     if target.exists() and target.stat().st_size > 0:
-        digest = _sha256(target)
-        if sha256 is None or digest == sha256:
+        cached = _sha256(target)
+        if sha256 is None or cached == sha256:
             log.info("cache hit for %s (%s)", url, target)
-            return Downloaded(target, digest, True)
+            return Downloaded(target, cached, True)
         log.warning(
-            "cached copy of %s has sha256 %s, expected %s: fetching again", url, digest, sha256
+            "cached copy of %s has sha256 %s, expected %s: fetching again", url, cached, sha256
         )
         target.unlink()
 

@@ -182,4 +182,4 @@ def _int(path: Path, data: dict[str, Any], key: str, *, default: int, low: int, 
         raise CampaignConfigError(
             path, key, f"{value} is out of range: expected between {low} and {high}"
         )
-    return value
+    return int(value)

@@ -44,7 +44,7 @@ class Export:
     path: Path
     mapper: Mapper
     layout: Literal["csv", "jsonl", "json"]
-    records: Iterator[RecordOrError]
+    records: Generator[RecordOrError, None, None]
     header: tuple[str, ...] = ()
     data_start: int = 0
 
@@ -173,7 +173,7 @@ def _utf8_lines(path: Path) -> Generator[str, None, None]:
 
 def _csv_records(
     path: Path, fh: Generator[str, None, None], header: Sequence[str], delimiter: str
-) -> Iterator[RecordOrError]:
+) -> Generator[RecordOrError, None, None]:
     try:
         rows = yield from _csv_rows(path, fh, header, delimiter, first_line=2)
     finally:
@@ -301,7 +301,7 @@ def _detect_first_json(path: Path) -> Mapper:
     )
 
 
-def _jsonl_records(path: Path) -> Iterator[RecordOrError]:
+def _jsonl_records(path: Path) -> Generator[RecordOrError, None, None]:
     rows = 0
     lines = _utf8_lines(path)
     try:
@@ -370,7 +370,7 @@ def _document_records(path: Path, document: Any) -> list[Any]:
     )
 
 
-def _document_iter(records: list[Any]) -> Iterator[RecordOrError]:
+def _document_iter(records: list[Any]) -> Generator[RecordOrError, None, None]:
     for index, record in enumerate(records, start=1):
         if isinstance(record, dict):
             yield index, record

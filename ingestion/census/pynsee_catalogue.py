@@ -57,11 +57,11 @@ def bounded_pynsee_retries(retries: int = DEFAULT_RETRIES) -> Iterator[None]:
         self.mount("http://", adapter)
         self.mount("https://", adapter)
 
-    session_class._mount_adapters = mount  # type: ignore[method-assign]
+    session_class._mount_adapters = mount
     try:
         yield
     finally:
-        session_class._mount_adapters = original  # type: ignore[method-assign]
+        session_class._mount_adapters = original
 
 
 def _clear_caches() -> None:

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 def _header(path: Path) -> str:
     opener = gzip.open if path.suffix.lower() == ".gz" else open
-    with opener(path, "rt", encoding="utf-8-sig", newline="") as fh:  # type: ignore[operator]
+    with opener(path, "rt", encoding="utf-8-sig", newline="") as fh:
         return str(fh.readline())
 
 
