@@ -173,13 +173,14 @@ def prepare_database() -> None:
 
     from ingestion.loaders.elections import load_results_file
     from scrutin.config import database_url, with_database
-    from scrutin.db import connect, ensure_warehouse
+    from scrutin.db import connect
+    from scrutin.warehouse.migrate import migrate
 
     with psycopg.connect(with_database(database_url(), "postgres"), autocommit=True) as admin:
         admin.execute(f'drop database if exists "{DB_NAME}" with (force)')
         admin.execute(f'create database "{DB_NAME}"')
     with connect(_url()) as conn:
-        ensure_warehouse(conn)
+        migrate(conn)
     load_results_file(_url(), TOUR1, "2024_legi_t1")
 
 

@@ -63,13 +63,17 @@ def scratch_database(name: str) -> str:
     import psycopg
 
     from scrutin.config import apply_environment_defaults, database_url, with_database
+    from scrutin.warehouse.migrate import migrate
 
     apply_environment_defaults()
     server = database_url()
     with psycopg.connect(with_database(server, "postgres"), autocommit=True) as admin:
         admin.execute(f'drop database if exists "{name}" with (force)')
         admin.execute(f'create database "{name}"')
-    return with_database(server, name)
+    url = with_database(server, name)
+    with psycopg.connect(url) as conn:
+        migrate(conn)  # what `scrutin setup` does for a real warehouse
+    return url
 
 
 def raw_copy(url: str, election_id: str) -> tuple[float, int]:

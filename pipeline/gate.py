@@ -22,7 +22,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ParamSpec, TypeVar
 
-from scrutin.db import connect, ensure_warehouse
+from scrutin.db import connect
+from scrutin.warehouse.migrate import require_migrated
 
 log = logging.getLogger("pipeline.gate")
 
@@ -112,7 +113,7 @@ def dbt_build_audit(url: str, run_id: str) -> dict[str, Any]:
     """Stage 1: dbt build (models, unit tests, data tests, contracts) into `mart_audit`, all but
     the score marts, which need the ecological fit of stage 2."""
     with connect(url) as conn:
-        ensure_warehouse(conn)
+        require_migrated(conn)
     _record_gate(url, run_id, "running")
     return {"dbt_nodes": _dbt_stage(url, run_id, "dbt build", exclude=SCORES_TAG)}
 

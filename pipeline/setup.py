@@ -1,7 +1,8 @@
-"""One idempotent setup: local server, databases, warehouse layout, BI role, Airflow metadata DB.
+"""One idempotent setup: local server, databases, warehouse migrations, BI role, Airflow DB.
 
 `scrutin setup` (and so `make demo` / `make test`) runs this. Each step checks before it acts, so a
-re-run costs about a second.
+re-run costs about a second. It is the only place that changes the warehouse layout: it applies the
+versioned migrations (`scrutin.warehouse.migrate`); loads and the gate only check the version.
 """
 
 from __future__ import annotations
@@ -130,14 +131,15 @@ def _airflow_db_has_tables() -> bool:
 
 def setup(with_airflow: bool = True) -> None:
     """Everything a run needs, idempotently."""
-    from scrutin.db import connect, ensure_warehouse
+    from scrutin.db import connect
+    from scrutin.warehouse.migrate import migrate
 
     start_local_server()
     apply_environment_defaults()
     url = database_url()
     ensure_database(url, dsn_parts(url).dbname)
     with connect(url) as conn:
-        ensure_warehouse(conn)
+        migrate(conn)
     closed: tuple[str, ...] = ()
     if with_airflow:
         airflow_url = airflow_database_url().replace("postgresql+psycopg2://", "postgresql://", 1)

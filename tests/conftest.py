@@ -54,21 +54,24 @@ def _recreate_database() -> None:
         conn.execute(f'alter database "{TEST_DB}" set jit = off')
 
 
-def fresh_warehouse(name: str) -> str:
+def fresh_warehouse(name: str, *, migrated: bool = True) -> str:
     """(Re)create the database `name` on the test server with the Scrutin layout; its URL.
 
     For modules that need a warehouse of their own (a whole pipeline run, DAG runs) so that
     they neither see nor disturb the rows other modules put in the session's warehouse.
+    `migrated=False` leaves it empty, as before `scrutin setup`.
     """
-    from scrutin.db import connect, ensure_warehouse
+    from scrutin.db import connect
+    from scrutin.warehouse.migrate import migrate
 
     with psycopg.connect(with_database(_SERVER_URL, "postgres"), autocommit=True) as admin:
         admin.execute(f'drop database if exists "{name}" with (force)')
         admin.execute(f'create database "{name}"')
         admin.execute(f'alter database "{name}" set jit = off')
     url = with_database(_SERVER_URL, name)
-    with connect(url) as conn:
-        ensure_warehouse(conn)
+    if migrated:
+        with connect(url) as conn:
+            migrate(conn)
     return url
 
 
@@ -81,11 +84,12 @@ def drop_warehouse(name: str) -> None:
 @pytest.fixture(scope="session")
 def warehouse_url() -> str:
     """URL of a fresh, empty test warehouse with the Scrutin layout applied."""
-    from scrutin.db import connect, ensure_warehouse
+    from scrutin.db import connect
+    from scrutin.warehouse.migrate import migrate
 
     _recreate_database()
     with connect(TEST_URL) as conn:
-        ensure_warehouse(conn)
+        migrate(conn)
     return TEST_URL
 
 

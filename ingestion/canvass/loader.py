@@ -40,13 +40,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from ingestion import ledger
 from ingestion.canvass import model
 from ingestion.canvass.model import RowRejected
 from ingestion.canvass.pseudonymise import Pseudonymiser, address_sha256, resolve_secret
 from ingestion.canvass.readers import Export, open_export
 from ingestion.errors import SourceFormatError
-from scrutin.db import connect, ensure_warehouse
+from scrutin.db import connect
+from scrutin.warehouse import ledger
+from scrutin.warehouse.migrate import require_migrated
 
 if TYPE_CHECKING:
     import psycopg
@@ -219,7 +220,7 @@ def _load(
             "load_canvass_file commits its own transactions: pass a connection with no "
             "transaction open (autocommit, or after commit/rollback)"
         )
-    ensure_warehouse(conn)
+    require_migrated(conn)
     log.info("loading canvass export %s (sha256 %s)", job.file_name, job.sha256[:12])
     try:
         if job.now >= job.campaign.retention_ends_at:

@@ -26,7 +26,8 @@ import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from scrutin.db import connect, ensure_warehouse
+from scrutin.db import connect
+from scrutin.warehouse.migrate import require_migrated
 
 if TYPE_CHECKING:
     import psycopg
@@ -112,7 +113,7 @@ def _purge(
     now: dt.datetime | None,
     run_id: str | None,
 ) -> PurgeReport:
-    ensure_warehouse(conn)
+    require_migrated(conn)
     now = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
     run_id = run_id or f"purge__{now.strftime('%Y%m%dT%H%M%SZ')}__{uuid.uuid4().hex[:6]}"
     with conn.transaction():

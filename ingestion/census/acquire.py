@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from ingestion import ledger
 from ingestion.census.registry import CensusFileSpec
 from ingestion.download import DEFAULT_RETRIES, DEFAULT_TIMEOUT_S, DownloadRefused
+from scrutin.warehouse import ledger
 
 log = logging.getLogger("scrutin.ingestion.census.acquire")
 

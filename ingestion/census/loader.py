@@ -22,11 +22,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from ingestion import ledger
 from ingestion.census.parser import CensusFile, IrisRecord
 from ingestion.census.registry import CensusFileSpec
 from ingestion.errors import SourceFormatError
-from scrutin.db import connect, ensure_warehouse
+from scrutin.db import connect
+from scrutin.warehouse import ledger
+from scrutin.warehouse.migrate import require_migrated
 
 if TYPE_CHECKING:
     import psycopg
@@ -134,7 +135,7 @@ def _load(
             "transaction open (autocommit, or after commit/rollback)"
         )
     started = time.perf_counter()
-    ensure_warehouse(conn)
+    require_migrated(conn)
     job = _Job(path, spec, sha256 or ledger.file_sha256(path), chunk_rows, started)
     log.info(
         "loading %s as census %s %s (geography %s, sha256 %s)",

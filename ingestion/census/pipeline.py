@@ -11,7 +11,6 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from ingestion import ledger
 from ingestion.census.acquire import acquire
 from ingestion.census.detect import resolve_local_spec
 from ingestion.census.loader import SOURCE, CensusLoadReport, load_census_file
@@ -21,6 +20,7 @@ from ingestion.census.registry import (
     RegistryError,
     read_registry,
 )
+from scrutin.warehouse import ledger
 
 
 def registry_entries(
@@ -74,14 +74,15 @@ def load_path(
 
 def _skip_pinned(url: str | None, spec: CensusFileSpec) -> CensusLoadReport | None:
     """A skipped report when the entry's pinned bytes are already loaded (nothing fetched)."""
-    from scrutin.db import connect, ensure_warehouse
+    from scrutin.db import connect
+    from scrutin.warehouse.migrate import require_migrated
 
     if spec.sha256 is None:
         return None
     started = time.perf_counter()
     name = spec.path.name if spec.path is not None else Path(str(spec.url)).name
     with connect(url) as conn:
-        ensure_warehouse(conn)
+        require_migrated(conn)
         with conn.transaction():
             existing = ledger.find_loaded_batch(conn, SOURCE, spec.sha256, spec.dataset_key)
             if existing is None:

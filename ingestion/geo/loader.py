@@ -21,10 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from ingestion import ledger
 from ingestion.errors import SourceFormatError
 from ingestion.geo.layouts import KINDS, Kind
-from scrutin.db import connect, ensure_warehouse
+from scrutin.db import connect
+from scrutin.warehouse import ledger
+from scrutin.warehouse.migrate import require_migrated
 
 if TYPE_CHECKING:
     import psycopg
@@ -140,7 +141,7 @@ def _load(
             "transaction open (autocommit, or after commit/rollback)"
         )
     started = time.perf_counter()
-    ensure_warehouse(conn)
+    require_migrated(conn)
     sha = ledger.file_sha256(path) if path.exists() else "0" * 64
     job = _Job(path, kind, sha, started, options)
     try:

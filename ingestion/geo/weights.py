@@ -27,14 +27,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from ingestion import ledger
 from ingestion.geo.allocation import (
     DEFAULT_MIN_ADDRESSES,
     DEFAULT_MIN_COVERAGE,
     DEFAULT_MIN_OVERLAP_M2,
     AllocationReport,
 )
-from scrutin.db import connect, ensure_warehouse
+from scrutin.db import connect
+from scrutin.warehouse import ledger
+from scrutin.warehouse.migrate import require_migrated
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -172,7 +173,7 @@ def _run(
     if conn.info.transaction_status != TransactionStatus.IDLE:
         raise ValueError("compute_weights commits its own transactions: pass an idle connection")
     started = time.perf_counter()
-    ensure_warehouse(conn)
+    require_migrated(conn)
     fingerprint = "0" * 64
     try:
         with conn.transaction():

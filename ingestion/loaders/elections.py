@@ -38,7 +38,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from ingestion import ledger
 from ingestion.errors import SourceFormatError
 from ingestion.sources.election_types import (
     ELECTION_ID_PATTERN,
@@ -62,7 +61,9 @@ from ingestion.sources.results_datagouv import (
     DatagouvGeneral,
 )
 from ingestion.sources.results_records import BureauRecord, CandidateRecord, identity_issue
-from scrutin.db import connect, ensure_warehouse
+from scrutin.db import connect
+from scrutin.warehouse import ledger
+from scrutin.warehouse.migrate import require_migrated
 
 if TYPE_CHECKING:
     import psycopg
@@ -216,7 +217,7 @@ def _load(  # noqa: PLR0917 - internal, one caller
 ) -> LoadReport:
     _require_idle(conn, "load_results_file")
     started = time.perf_counter()
-    ensure_warehouse(conn)
+    require_migrated(conn)
     job = _Job(path, election_id, ledger.file_sha256(path), chunk_rows, started, layout)
     job.max_rejected = max_rejected
     log.info("loading %s as %s (sha256 %s)", path.name, election_id, job.sha256[:12])
@@ -224,7 +225,7 @@ def _load(  # noqa: PLR0917 - internal, one caller
         job.layout = layout or detect_file_layout(path)
         _check_layout_fits(job)
         with conn.transaction():
-            # Two-key form: its own lock space, apart from ensure_warehouse's one-key lock.
+            # Two-key form: its own lock space, apart from the one-key locks (migrate's).
             conn.execute(
                 "select pg_advisory_xact_lock(hashtext('scrutin.elections'), hashtext(%s))",
                 (election_id,),
@@ -622,7 +623,7 @@ def _load_pair(
     reconnect: Callable[[], psycopg.Connection] | None,
 ) -> list[LoadReport]:
     _require_idle(conn, "load_datagouv_files")
-    ensure_warehouse(conn)
+    require_migrated(conn)
     only = None if selection is None else selection.__contains__
     log.info("loading data.gouv pair %s + %s", job.general.name, job.candidats.name)
     try:

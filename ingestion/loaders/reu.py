@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from ingestion import ledger
 from ingestion.errors import SourceFormatError
 from ingestion.sources.reu import (
     REU_TABLES,
@@ -32,7 +31,9 @@ from ingestion.sources.reu import (
     describe_file,
     iter_reu_rows,
 )
-from scrutin.db import connect, ensure_warehouse
+from scrutin.db import connect
+from scrutin.warehouse import ledger
+from scrutin.warehouse.migrate import require_migrated
 
 if TYPE_CHECKING:
     import psycopg
@@ -153,7 +154,7 @@ def _load(
             "transaction open (autocommit, or after commit/rollback)"
         )
     started = time.perf_counter()
-    ensure_warehouse(conn)
+    require_migrated(conn)
     sha = ledger.file_sha256(path)
     job = _Job(path, table or "adresses", sha, chunk_rows, started)
     try:

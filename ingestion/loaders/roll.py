@@ -29,7 +29,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from ingestion import ledger
 from ingestion.errors import SourceFormatError
 from ingestion.loaders.reu import supersede_emptied_batches
 from ingestion.sources.roll import (
@@ -39,7 +38,9 @@ from ingestion.sources.roll import (
     load_mapping,
     resolve_reference_date,
 )
-from scrutin.db import connect, ensure_warehouse
+from scrutin.db import connect
+from scrutin.warehouse import ledger
+from scrutin.warehouse.migrate import require_migrated
 
 if TYPE_CHECKING:
     import psycopg
@@ -145,7 +146,7 @@ def _load(
             "transaction open (autocommit, or after commit/rollback)"
         )
     started = time.perf_counter()
-    ensure_warehouse(conn)
+    require_migrated(conn)
     sha = ledger.file_sha256(path)
     log.info(
         "loading roll extract %s (sha256 %s, mapping: %s)", path.name, sha[:12], mapping.origin

@@ -135,10 +135,11 @@ def _store(
     model: ecological.EcologicalFit | None,
 ) -> None:
     """Replace the predictions and log the fit, in one transaction (readers see old or new)."""
-    from scrutin.db import connect, ensure_warehouse
+    from scrutin.db import connect
+    from scrutin.warehouse.migrate import require_migrated
 
     with connect(url) as conn:
-        ensure_warehouse(conn)
+        require_migrated(conn)
         with conn.transaction(), conn.cursor() as cur:
             cur.execute(f"delete from {PREDICTIONS_TABLE}")
             with cur.copy(

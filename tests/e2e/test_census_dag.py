@@ -21,14 +21,15 @@ DAG_DB = f"{TEST_DB}_census_dag"
 
 @pytest.fixture(scope="module")
 def dag_warehouse(airflow_db: None) -> Iterator[str]:
-    from scrutin.db import connect, ensure_warehouse
+    from scrutin.db import connect
+    from scrutin.warehouse.migrate import migrate
 
     url = with_database(_SERVER_URL, DAG_DB)
     with psycopg.connect(with_database(_SERVER_URL, "postgres"), autocommit=True) as admin:
         admin.execute(f'drop database if exists "{DAG_DB}" with (force)')
         admin.execute(f'create database "{DAG_DB}"')
     with connect(url) as conn:
-        ensure_warehouse(conn)
+        migrate(conn)
     mp = pytest.MonkeyPatch()
     mp.setenv("SCRUTIN_DATABASE_URL", url)
     mp.delenv("SCRUTIN_CENSUS_REGISTRY", raising=False)

@@ -138,7 +138,7 @@ def test_geo_weights_names_a_bad_point_line(
 @pytest.fixture
 def cli_warehouse(monkeypatch: pytest.MonkeyPatch) -> Iterator[psycopg.Connection]:
     """A fresh warehouse of its own, which the CLI reaches through SCRUTIN_DATABASE_URL."""
-    from scrutin.db import ensure_warehouse
+    from scrutin.warehouse.migrate import migrate
 
     url = with_database(_SERVER_URL, CLI_DB)
     with psycopg.connect(with_database(_SERVER_URL, "postgres"), autocommit=True) as admin:
@@ -146,7 +146,7 @@ def cli_warehouse(monkeypatch: pytest.MonkeyPatch) -> Iterator[psycopg.Connectio
         admin.execute(f'create database "{CLI_DB}"')
     monkeypatch.setenv("SCRUTIN_DATABASE_URL", url)
     with psycopg.connect(url, autocommit=True) as conn:
-        ensure_warehouse(conn)
+        migrate(conn)
         yield conn
 
 

@@ -45,14 +45,15 @@ GEO_DB = f"{TEST_DB}_geo"
 @pytest.fixture(scope="module")
 def warehouse_url() -> str:
     """A warehouse of its own: these tests empty the REU and results tables they read."""
-    from scrutin.db import connect, ensure_warehouse
+    from scrutin.db import connect
+    from scrutin.warehouse.migrate import migrate
 
     url = with_database(_SERVER_URL, GEO_DB)
     with psycopg.connect(with_database(_SERVER_URL, "postgres"), autocommit=True) as admin:
         admin.execute(f'drop database if exists "{GEO_DB}" with (force)')
         admin.execute(f'create database "{GEO_DB}"')
     with connect(url) as conn:
-        ensure_warehouse(conn)
+        migrate(conn)
     return url
 
 

@@ -401,7 +401,8 @@ def test_roll_suites_pass_and_catch_bad_cells(
 def dag_warehouse(airflow_db: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """A fresh warehouse of its own for the DAG run (its ledger must start empty)."""
     from scrutin.config import with_database
-    from scrutin.db import connect, ensure_warehouse
+    from scrutin.db import connect
+    from scrutin.warehouse.migrate import migrate
     from tests.conftest import _SERVER_URL, TEST_DB
 
     name = f"{TEST_DB}_rolldag"
@@ -411,7 +412,7 @@ def dag_warehouse(airflow_db: None, monkeypatch: pytest.MonkeyPatch) -> Iterator
         c.execute(f'create database "{name}"')
     url = with_database(_SERVER_URL, name)
     with connect(url) as c:
-        ensure_warehouse(c)
+        migrate(c)
     monkeypatch.setenv("SCRUTIN_DATABASE_URL", url)
     yield url
     with psycopg.connect(admin, autocommit=True) as c:

@@ -19,7 +19,7 @@ from ingestion.census.detect import resolve_local_spec
 from ingestion.census.parser import CensusFile, IrisRecord
 from ingestion.census.registry import CensusFileSpec, spec_from_dict
 from ingestion.errors import SourceFormatError
-from ingestion.ledger import file_sha256
+from scrutin.warehouse.ledger import file_sha256
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "data" / "sample" / "census"

@@ -1,4 +1,4 @@
--- Door-to-door feedback from canvassing-app exports (ingestion/canvass/).
+-- Migration 0006: Door-to-door feedback from canvassing-app exports (ingestion/canvass/).
 -- Pseudonymous by construction: no name, phone, e-mail, free text or coordinates is ever stored;
 -- canvasser and building are HMAC-SHA256 keys made with the campaign's secret before landing.
 
@@ -65,22 +65,7 @@ create table if not exists quarantine.canvass_rows (
 );
 create index if not exists canvass_rows_batch on quarantine.canvass_rows (batch_id);
 
--- Canvass ledger rows reconcile: rows_read = rows_loaded + rows_rejected + rows_duplicate.
--- Guarded: `alter table` takes an ACCESS EXCLUSIVE lock even when the column exists, and
--- ensure_warehouse runs before every load, so concurrent loads would deadlock on the ledger.
-do $$
-begin
-    if not exists (
-        select 1
-        from information_schema.columns
-        where table_schema = 'raw'
-            and table_name = 'batch_ledger'
-            and column_name = 'rows_duplicate'
-    ) then
-        alter table raw.batch_ledger add column rows_duplicate integer not null default 0;
-    end if;
-end
-$$;
+-- raw.batch_ledger.rows_duplicate (the canvass reconciliation) is in 0001_core.sql.
 
 -- The campaigns whose knocks are in raw.canvass_knocks, with the retention they were loaded
 -- under (written from config/campaign.yml by every canvass load). The purge and the retention

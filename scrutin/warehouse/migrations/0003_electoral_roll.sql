@@ -1,5 +1,6 @@
--- Electoral roll: INSEE's REU polling-station tables and the campaign's roll extract, aggregated.
--- Loaders: ingestion/loaders/reu.py, ingestion/loaders/roll.py. Documentation: docs/electoral-roll.md.
+-- Migration 0003: Electoral roll: INSEE's REU polling-station tables and the campaign's roll
+-- extract, aggregated. Loaders: ingestion/loaders/reu.py, ingestion/loaders/roll.py.
+-- Documentation: docs/electoral-roll.md.
 --
 -- Keys shared with the results tables:
 --   bureau_id = <code_commune_results>_<code_bv>, code_bv zero-padded to 4 digits when numeric
@@ -7,7 +8,7 @@
 --   by INSEE (Paris/Lyon/Marseille arrondissements 75101-75120, 69381-69389, 13201-13216);
 --   code_commune_results is the commune code the results use (75056, 69123, 13055).
 -- A new file replaces the rows of the communes it covers; raw tables carry no FK to the ledger
--- (see 10_elections.sql for why).
+-- (see 0002_elections.sql for why).
 
 -- table-bv-reu: one row per REU polling station, as published.
 create table if not exists raw.reu_bureaux (

@@ -1,5 +1,5 @@
--- Geography: IRIS, polling-station and commune contours, and the IRIS -> bureau weights.
--- Loaders: ingestion/geo/loader.py (contours), ingestion/geo/weights.py (weights).
+-- Migration 0005: Geography: IRIS, polling-station and commune contours, and the IRIS -> bureau
+-- weights. Loaders: ingestion/geo/loader.py (contours), ingestion/geo/weights.py (weights).
 -- Documentation: docs/geography.md.
 --
 -- Geometries: WKB (bytea) in WGS84 (EPSG:4326), 2D, valid (repaired with make_valid when the
@@ -8,7 +8,7 @@
 -- in the metric CRS of the feature's region (`area_epsg`: 2154 Lambert-93 in metropolitan
 -- France, the IGN's UTM projections overseas); the centroid is that planar centroid in lon/lat.
 -- A new file replaces the rows of the communes it covers, per kind; raw tables carry no FK to
--- the ledger (see 10_elections.sql for why).
+-- the ledger (see 0002_elections.sql for why).
 
 create table if not exists raw.geo_iris (
     batch_id              bigint  not null,

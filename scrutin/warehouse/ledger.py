@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import psycopg
 
-log = logging.getLogger("scrutin.ingestion.ledger")
+log = logging.getLogger("scrutin.warehouse.ledger")
 
 _CHUNK = 1 << 20
 

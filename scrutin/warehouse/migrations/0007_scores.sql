@@ -1,6 +1,6 @@
--- Targeting scores (scrutin/scores/, docs/scores.md): what the Python step of the gate writes
--- between the two dbt builds. Not readable by the BI role: the published figures are in
--- mart.polling_station_targeting, which reads these.
+-- Migration 0007: Targeting scores (scrutin/scores/, docs/scores.md): what the Python step of the
+-- gate writes between the two dbt builds. Not readable by the BI role: the published figures are
+-- in mart.polling_station_targeting, which reads these.
 create schema if not exists scores;
 
 -- The latest ecological predictions, one row per bureau of the fit (replaced as a whole by each

@@ -1,8 +1,8 @@
--- INSEE census at IRIS level (base-ic themes) and Filosofi IRIS income (ingestion/census/).
--- One documented shape for every vintage and theme: see docs/census.md. Column names here are an
--- interface of the dbt staging models: add columns, never rename them.
--- batch_id points at raw.batch_ledger (source 'census', dataset_key '<theme>:<vintage>') without
--- a foreign key, like the other raw tables (a per-row FK check slows national COPY loads).
+-- Migration 0004: INSEE census at IRIS level (base-ic themes) and Filosofi IRIS income
+-- (ingestion/census/). One documented shape for every vintage and theme: see docs/census.md.
+-- Column names here are an interface of the dbt staging models: add columns, never rename them.
+-- batch_id points at raw.batch_ledger (source 'census', dataset_key '<theme>:<vintage>') without a
+-- foreign key, like the other raw tables (a per-row FK check slows national COPY loads).
 
 -- One row per IRIS of each loaded file: grain (vintage, theme, code_iris).
 create table if not exists raw.census_iris (

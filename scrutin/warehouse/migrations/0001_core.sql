@@ -1,6 +1,11 @@
--- Scrutin warehouse layout, core part. Every file of scrutin/sql/ is applied in name order,
--- idempotently, by `scrutin setup` and before every load (scrutin.db.ensure_warehouse).
--- Folder = schema = access policy: only `mart` is readable by the BI role.
+-- Migration 0001: the core of the warehouse layout (schemas, ledger, quarantine, ops tables).
+-- Applied once, by `scrutin setup` (scrutin.warehouse.migrate); never edited once released:
+-- a change to the layout is a new migration file. Folder = schema = access policy: only `mart`
+-- is readable by the BI role.
+--
+-- Migrations 0001-0007 are the baseline, the layout as it stood before migrations were
+-- versioned. They keep `if not exists` so that a warehouse built by the former
+-- on-every-load DDL adopts them as applied; later migrations need not.
 
 create schema if not exists raw;
 create schema if not exists quarantine;
@@ -23,7 +28,9 @@ create table if not exists raw.batch_ledger (
     error          text,
     started_at     timestamptz not null default now(),
     finished_at    timestamptz,
-    duration_s     double precision
+    duration_s     double precision,
+    -- Canvass ledger rows reconcile: rows_read = rows_loaded + rows_rejected + rows_duplicate.
+    rows_duplicate integer     not null default 0
 );
 create index if not exists batch_ledger_source_sha on raw.batch_ledger (source, file_sha256);
 
