@@ -138,7 +138,12 @@ def campaign_vars() -> dict[str, Any]:
 
 
 def build(
-    url: str, run_id: str, select: str | None = None, exclude: str | None = None
+    url: str,
+    run_id: str,
+    select: str | None = None,
+    exclude: str | None = None,
+    *,
+    indirect_selection: str | None = None,
 ) -> DbtOutcome:
     """`dbt build` (models, unit tests, data tests) on warehouse `url`, recorded under `run_id`.
 
@@ -162,6 +167,10 @@ def build(
         args += ["--select", *select.split()]
     if exclude:
         args += ["--exclude", *exclude.split()]
+    if indirect_selection:
+        # `cautious`: a test runs only when every model it reads is in the selection, so a
+        # selected build never tests a relation it did not build.
+        args += ["--indirect-selection", indirect_selection]
     dbt_vars = campaign_vars()
     if dbt_vars:
         args += ["--vars", json.dumps(dbt_vars)]

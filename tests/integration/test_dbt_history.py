@@ -461,11 +461,16 @@ def raw_rows(db: psycopg.Connection, run_ids: list[str]) -> Iterator[None]:
         _delete_test_rows(cur, run_ids)
 
 
+# The history, the polling-station mart, their ancestors and the tests that read only them: the
+# whole project is built and tested end to end by the gate in tests/e2e.
+SELECTION = "+polling_stations +int_bureau_history__by_election"
+
+
 @pytest.fixture(scope="module")
 def first_build(warehouse_url: str, raw_rows: None, run_ids: list[str]) -> tuple[str, DbtOutcome]:
     run_id = f"test-history-{uuid.uuid4().hex[:8]}"
     run_ids.append(run_id)
-    return run_id, build(warehouse_url, run_id)
+    return run_id, build(warehouse_url, run_id, select=SELECTION, indirect_selection="cautious")
 
 
 def _rows(db: psycopg.Connection, query: str, params: tuple[Any, ...]) -> list[dict[str, Any]]:
@@ -648,7 +653,7 @@ def test_unmapped_nuance_and_unregistered_election_fail_the_build(
     run_id = f"test-history-red-{uuid.uuid4().hex[:8]}"
     run_ids.append(run_id)
 
-    outcome = build(warehouse_url, run_id)
+    outcome = build(warehouse_url, run_id, select=SELECTION, indirect_selection="cautious")
 
     assert not outcome.success
     nuance_test = "test.scrutin.assert_every_nuance_maps_to_a_bloc"
