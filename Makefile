@@ -38,5 +38,11 @@ bench: setup
 	@$(VENV)/bin/python benchmarks/bench_allocation.py
 	@$(VENV)/bin/python benchmarks/bench_canvass.py
 
-lint: bootstrap
-	@$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+## Lint: Python (ruff), the import layers (import-linter), types (mypy), the dbt SQL (sqlfluff,
+## dbt templater: compiles against the warehouse, hence `setup`)
+lint: setup
+	@$(VENV)/bin/ruff check .
+	@$(VENV)/bin/ruff format --check .
+	@$(VENV)/bin/lint-imports --no-cache
+	@$(VENV)/bin/mypy
+	@$(VENV)/bin/sqlfluff lint dbt/models dbt/tests --processes 2 --disable-progress-bar

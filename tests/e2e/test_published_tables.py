@@ -72,7 +72,8 @@ def test_build_passes_with_the_new_models_and_their_tests(
     built: tuple[str, dict[str, str]],
 ) -> None:
     _, by_id = built
-    problems = {u: s for u, s in by_id.items() if s not in ("success", "pass")}
+    # Exposures are declarations, never run (`no-op`); every model and test succeeded.
+    problems = {u: s for u, s in by_id.items() if s not in ("success", "pass", "no-op")}
     assert not problems
     for model in NEW_MODELS:
         assert by_id[f"model.scrutin.{model}"] == "success"
