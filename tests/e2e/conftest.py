@@ -59,3 +59,19 @@ def demo_env(demo_warehouse: DemoWarehouse, monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("SCRUTIN_DEMO", "1")
     monkeypatch.setenv("SCRUTIN_CANVASS_DROP", str(demo_warehouse.drop_zone))
     return demo_warehouse
+
+
+@pytest.fixture(scope="module")
+def dag_warehouse(airflow_db: None, request: pytest.FixtureRequest) -> Iterator[str]:
+    """An empty, migrated warehouse for one module's own DAG runs (`<test db>_<module>`).
+
+    The DAGs read the warehouse from SCRUTIN_DATABASE_URL, set for the whole module.
+    """
+    name = f"{TEST_DB}_{request.module.__name__.rsplit('.', 1)[-1].removeprefix('test_')}"
+    url = fresh_warehouse(name)
+    patch = pytest.MonkeyPatch()
+    patch.setenv("SCRUTIN_DATABASE_URL", url)
+    try:
+        yield url
+    finally:
+        patch.undo()

@@ -10,32 +10,20 @@ from typing import Any
 import psycopg
 import pytest
 
-from scrutin.config import DAGS_DIR, with_database
-from tests.conftest import _SERVER_URL, TEST_DB
+from scrutin.config import DAGS_DIR
 from tests.unit.test_census_parser import edited_sample, sample_line
 
 pytestmark = [pytest.mark.db, pytest.mark.slow]
 
-DAG_DB = f"{TEST_DB}_census_dag"
 
-
-@pytest.fixture(scope="module")
-def dag_warehouse(airflow_db: None) -> Iterator[str]:
-    from scrutin.db import connect
-    from scrutin.warehouse.migrate import migrate
-
-    url = with_database(_SERVER_URL, DAG_DB)
-    with psycopg.connect(with_database(_SERVER_URL, "postgres"), autocommit=True) as admin:
-        admin.execute(f'drop database if exists "{DAG_DB}" with (force)')
-        admin.execute(f'create database "{DAG_DB}"')
-    with connect(url) as conn:
-        migrate(conn)
-    mp = pytest.MonkeyPatch()
-    mp.setenv("SCRUTIN_DATABASE_URL", url)
-    mp.delenv("SCRUTIN_CENSUS_REGISTRY", raising=False)
-    mp.delenv("SCRUTIN_CENSUS_DIR", raising=False)
-    yield url
-    mp.undo()
+@pytest.fixture(scope="module", autouse=True)
+def _sample_census(dag_warehouse: str) -> Iterator[None]:
+    """The DAG reads the bundled sample registry, whatever the caller's environment says."""
+    patch = pytest.MonkeyPatch()
+    patch.delenv("SCRUTIN_CENSUS_REGISTRY", raising=False)
+    patch.delenv("SCRUTIN_CENSUS_DIR", raising=False)
+    yield
+    patch.undo()
 
 
 @pytest.fixture(scope="module")

@@ -3,37 +3,17 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
 
-from scrutin.config import DAGS_DIR, with_database
-from tests.conftest import _SERVER_URL, TEST_DB
+from scrutin.config import DAGS_DIR
 
 pytestmark = [pytest.mark.db, pytest.mark.slow]
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "geo"
-DAG_DB = f"{TEST_DB}_geo_dag"
-
-
-@pytest.fixture(scope="module")
-def dag_warehouse(airflow_db: None) -> Iterator[str]:
-    from scrutin.db import connect
-    from scrutin.warehouse.migrate import migrate
-
-    url = with_database(_SERVER_URL, DAG_DB)
-    with psycopg.connect(with_database(_SERVER_URL, "postgres"), autocommit=True) as admin:
-        admin.execute(f'drop database if exists "{DAG_DB}" with (force)')
-        admin.execute(f'create database "{DAG_DB}"')
-    with connect(url) as conn:
-        migrate(conn)
-    mp = pytest.MonkeyPatch()
-    mp.setenv("SCRUTIN_DATABASE_URL", url)
-    yield url
-    mp.undo()
 
 
 def _states(dag_run: Any) -> dict[str, str]:

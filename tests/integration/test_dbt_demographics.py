@@ -339,17 +339,6 @@ def _delete_our_rows(cur: psycopg.Cursor, run_ids: list[str]) -> None:
 
 
 @pytest.fixture(scope="module")
-def db(warehouse_url: str) -> Iterator[psycopg.Connection]:
-    with connect(warehouse_url, autocommit=True) as c:
-        yield c
-
-
-@pytest.fixture(scope="module")
-def run_ids() -> list[str]:
-    return []
-
-
-@pytest.fixture(scope="module")
 def raw_rows(db: psycopg.Connection, run_ids: list[str]) -> Iterator[None]:
     with db.cursor() as cur:
         _delete_our_rows(cur, [])  # a previous interrupted run

@@ -22,7 +22,6 @@ from psycopg.rows import dict_row
 from expectations.runner import run_suite
 from expectations.suites_polling_stations import AUDIT_POLLING_STATIONS
 from pipeline.dbt_runner import DbtOutcome, build
-from scrutin.db import connect
 
 pytestmark = [pytest.mark.db, pytest.mark.slow]
 
@@ -420,17 +419,6 @@ def _delete_test_rows(cur: psycopg.Cursor, run_ids: list[str]) -> None:
     for table in by_election:
         if _exists(cur, table):
             cur.execute(f"delete from {table} where election_id = any(%s)", (list(OUR_ELECTIONS),))
-
-
-@pytest.fixture(scope="module")
-def db(warehouse_url: str) -> Iterator[psycopg.Connection]:
-    with connect(warehouse_url, autocommit=True) as c:
-        yield c
-
-
-@pytest.fixture(scope="module")
-def run_ids() -> list[str]:
-    return []
 
 
 @pytest.fixture(scope="module")

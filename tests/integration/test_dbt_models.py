@@ -16,7 +16,6 @@ import psycopg
 import pytest
 
 from pipeline.dbt_runner import DbtInvocationError, DbtOutcome, build, run_dbt
-from scrutin.db import connect
 
 pytestmark = [pytest.mark.db, pytest.mark.slow]
 
@@ -198,17 +197,6 @@ def _relations(cur: psycopg.Cursor, schema: str) -> set[str]:
 
 def _by_prefix(ids: list[str], prefix: str) -> list[str]:
     return [i for i in ids if i.startswith(prefix)]
-
-
-@pytest.fixture(scope="module")
-def db(warehouse_url: str) -> Iterator[psycopg.Connection]:
-    with connect(warehouse_url, autocommit=True) as c:
-        yield c
-
-
-@pytest.fixture(scope="module")
-def run_ids() -> list[str]:
-    return []
 
 
 @pytest.fixture(scope="module")
