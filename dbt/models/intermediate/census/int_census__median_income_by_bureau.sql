@@ -47,7 +47,9 @@ medians as (
     where
         iris_values.theme = 'filosofi'
         and iris_values.vintage = (
-            select vintage from selected_vintages where theme = 'filosofi'
+            select selected_vintages.vintage
+            from selected_vintages
+            where selected_vintages.theme = 'filosofi'
         )
         and iris_values.prefix = 'DISP'
         and iris_values.indicator = 'MED'
@@ -63,7 +65,9 @@ populations as (
     where
         iris_values.theme = 'population'
         and iris_values.vintage = (
-            select vintage from selected_vintages where theme = 'population'
+            select selected_vintages.vintage
+            from selected_vintages
+            where selected_vintages.theme = 'population'
         )
         and iris_values.prefix = 'P'
         and iris_values.indicator = 'POP'

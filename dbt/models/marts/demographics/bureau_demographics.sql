@@ -117,11 +117,11 @@ profiles as (
         counts.*,
         {{ age_bands | join('\n        + ') }}
             as age_total,
-        {{ age_bands | join('_known\n        and ') }}_known
+        {{ age_bands | join('_known\n        and ') }}_known  -- noqa: LT05
             as age_total_known,
         {{ pcs_groups | join('\n        + ') }}
             as pcs_total,
-        {{ pcs_groups | join('_known\n        and ') }}_known
+        {{ pcs_groups | join('_known\n        and ') }}_known  -- noqa: LT05
             as pcs_total_known
     from counts
 

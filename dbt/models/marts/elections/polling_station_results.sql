@@ -78,7 +78,7 @@ final as (
         cast(bureau_results.valid_votes as double precision)
             / nullif(bureau_results.voters, 0) as valid_rate,
         coalesce(nuance_summary.candidates_count, 0) as candidates_count,
-        coalesce(nuance_summary.votes_by_nuance, '{}'::jsonb) as votes_by_nuance,
+        coalesce(nuance_summary.votes_by_nuance, cast('{}' as jsonb)) as votes_by_nuance,
         leaders.leading_nuance
     from bureau_results
     left join nuance_summary

@@ -77,8 +77,8 @@ steps as (
 chosen as (
 
     select
-        bureau_id,
-        gain
+        ordered.bureau_id,
+        ordered.gain
     from (
         select
             bureau_id,

@@ -40,19 +40,22 @@ history as (
 
 target as (
 
-    select * from history where election_id = '{{ s['target_election'] }}'
+    select * from history
+    where election_id = '{{ s['target_election'] }}'
 
 ),
 
 high as (
 
-    select * from history where election_id = '{{ s['high_salience_election'] }}'
+    select * from history
+    where election_id = '{{ s['high_salience_election'] }}'
 
 ),
 
 low as (
 
-    select * from history where election_id = '{{ s['low_salience_election'] }}'
+    select * from history
+    where election_id = '{{ s['low_salience_election'] }}'
 
 ),
 
