@@ -50,3 +50,12 @@ class SourceFormatError(ValueError):
         # Exceptions cross process boundaries (Airflow task runners, multiprocessing): keep the
         # structured attributes instead of collapsing to the rendered message.
         return (type(self), (self.path, self.line, self.column, self.reason))
+
+
+def ledger_error(exc: BaseException) -> str:
+    """The error text a failed load records in the ledger.
+
+    Our own data errors carry a complete message (file, line, column, what was expected); any
+    other exception is also named by its type, which its message alone often does not say.
+    """
+    return str(exc) if isinstance(exc, SourceFormatError) else f"{type(exc).__name__}: {exc}"

@@ -1,6 +1,6 @@
 """Load one census file into `raw.census_iris` and `raw.census_iris_values` (all or nothing).
 
-Semantics (the contract of the other loaders, keyed by `<theme>:<vintage>`):
+Semantics (the load template's contract, `scrutin.warehouse.batch`, keyed by `<theme>:<vintage>`):
 - Idempotent: the same bytes (sha256) already `loaded` for the same theme and vintage are
   skipped; a `skipped` ledger row records the attempt.
 - Replacing: another file for the same theme and vintage (a corrected republication) replaces
@@ -16,21 +16,19 @@ Semantics (the contract of the other loaders, keyed by `<theme>:<vintage>`):
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any
 
 from ingestion.census.parser import CensusFile, IrisRecord
 from ingestion.census.registry import CensusFileSpec
-from ingestion.errors import SourceFormatError
-from scrutin.db import connect
-from scrutin.warehouse import ledger
-from scrutin.warehouse.migrate import require_migrated
+from ingestion.errors import SourceFormatError, ledger_error
+from scrutin.warehouse.batch import BatchLoad, BatchReport, Landed, ReplaceDataset, load_batch
 
 if TYPE_CHECKING:
     import psycopg
+
+    from scrutin.warehouse.batch import Batch
 
 log = logging.getLogger("scrutin.ingestion.census")
 
@@ -52,35 +50,29 @@ _VALUES_COPY = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class CensusLoadReport:
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CensusLoadReport(BatchReport):
     """What one call did; `loaded_batch_id` is the batch whose rows now hold this file."""
 
-    batch_id: int
-    status: Literal["loaded", "skipped"]
     theme: str
     vintage: int
     geo_year: int
-    iris_rows: int
-    value_rows: int
-    masked_values: int
-    indicators: int
-    duration_s: float
-    sha256: str
-    loaded_batch_id: int
+    iris_rows: int = 0
+    value_rows: int = 0
+    masked_values: int = 0
+    indicators: int = 0
     data_member: str | None = None
     columns_ignored: tuple[str, ...] = ()
     columns_other_years: tuple[str, ...] = ()
-    superseded: tuple[int, ...] = ()
 
 
 @dataclass(slots=True)
 class _Job:
+    """The census part of one load: its spec, and what the file turned out to hold."""
+
     path: Path
     spec: CensusFileSpec
-    sha256: str
     chunk_rows: int
-    started: float
     iris_rows: int = 0
     value_rows: int = 0
     masked: int = 0
@@ -88,10 +80,47 @@ class _Job:
     member: str | None = None
     ignored: tuple[str, ...] = ()
     other_years: tuple[str, ...] = ()
-    superseded: list[int] = field(default_factory=list)
 
-    def elapsed(self) -> float:
-        return time.perf_counter() - self.started
+    def land(self, conn: psycopg.Connection, batch: Batch) -> Landed:
+        batch_id = batch.begin(conn)
+        _copy_file(conn, self, batch, batch_id)
+        iris = self.iris_rows = batch.run.rows_read
+        detail = f"{iris} IRIS, {self.value_rows} values ({self.masked} masked)"
+        return Landed(iris, iris, detail=detail)
+
+
+def census_load(
+    path: Path, spec: CensusFileSpec, sha256: str | None, *, ledger_name: str | None = None
+) -> BatchLoad:
+    """The template's view of a census file (also used to skip a pinned download unfetched)."""
+    return BatchLoad(
+        source=SOURCE,
+        logger=log,
+        path=path,
+        dataset_key=spec.dataset_key,
+        label=f"{path.name} as census {spec.theme} {spec.vintage} (geography {spec.geo_year})",
+        scope=ReplaceDataset(
+            ("raw.census_iris_values", "raw.census_iris"),
+            "theme = %s and vintage = %s",
+            (spec.theme, spec.vintage),
+        ),
+        ledger_name=ledger_name,
+        sha256=sha256,
+        error_text=ledger_error,
+        progress_every=PROGRESS_EVERY,
+        unit="IRIS",
+    )
+
+
+def census_report(outcome: BatchReport, spec: CensusFileSpec, **counts: Any) -> CensusLoadReport:
+    """A census report from the template's outcome and, for a loaded file, its counts."""
+    return CensusLoadReport(
+        **outcome.outcome(),
+        theme=spec.theme,
+        vintage=spec.vintage,
+        geo_year=spec.geo_year,
+        **counts,
+    )
 
 
 def load_census_file(
@@ -111,118 +140,25 @@ def load_census_file(
     if chunk_rows < 1:
         raise ValueError(f"chunk_rows must be at least 1, got {chunk_rows}")
     path = Path(path)
-    if url_or_conn is None or isinstance(url_or_conn, str):
-        url = url_or_conn
-        with connect(url) as conn:
-            return _load(conn, path, spec, sha256, chunk_rows, reconnect=lambda: connect(url))
-    return _load(url_or_conn, path, spec, sha256, chunk_rows, reconnect=None)
-
-
-def _load(
-    conn: psycopg.Connection,
-    path: Path,
-    spec: CensusFileSpec,
-    sha256: str | None,
-    chunk_rows: int,
-    *,
-    reconnect: Callable[[], psycopg.Connection] | None,
-) -> CensusLoadReport:
-    from psycopg.pq import TransactionStatus
-
-    if conn.info.transaction_status != TransactionStatus.IDLE:
-        raise ValueError(
-            "load_census_file commits its own transactions: pass a connection with no "
-            "transaction open (autocommit, or after commit/rollback)"
-        )
-    started = time.perf_counter()
-    require_migrated(conn)
-    job = _Job(path, spec, sha256 or ledger.file_sha256(path), chunk_rows, started)
-    log.info(
-        "loading %s as census %s %s (geography %s, sha256 %s)",
-        path.name,
-        spec.theme,
-        spec.vintage,
-        spec.geo_year,
-        job.sha256[:12],
-    )
-    try:
-        with conn.transaction():
-            conn.execute(
-                "select pg_advisory_xact_lock(hashtext('scrutin.census'), hashtext(%s))",
-                (spec.dataset_key,),
-            )
-            existing = ledger.find_loaded_batch(conn, SOURCE, job.sha256, spec.dataset_key)
-            report = _skip(conn, job, existing) if existing is not None else _replace(conn, job)
-    except Exception as exc:
-        _record_failure(conn, job, exc, reconnect)
-        raise
-    _log_summary(job, report)
-    return report
-
-
-def _skip(conn: psycopg.Connection, job: _Job, existing: int) -> CensusLoadReport:
-    duration = job.elapsed()
-    batch_id = ledger.record_skipped(
-        conn, SOURCE, job.path, job.sha256, job.spec.dataset_key, duration_s=duration
-    )
-    spec = job.spec
-    return CensusLoadReport(
-        batch_id=batch_id,
-        status="skipped",
-        theme=spec.theme,
-        vintage=spec.vintage,
-        geo_year=spec.geo_year,
-        iris_rows=0,
-        value_rows=0,
-        masked_values=0,
-        indicators=0,
-        duration_s=duration,
-        sha256=job.sha256,
-        loaded_batch_id=existing,
-    )
-
-
-def _replace(conn: psycopg.Connection, job: _Job) -> CensusLoadReport:
-    spec = job.spec
-    batch_id = ledger.start_batch(conn, SOURCE, job.path, job.sha256, spec.dataset_key)
-    job.superseded = ledger.supersede_batches(conn, SOURCE, spec.dataset_key, keep=batch_id)
-    for table in ("census_iris_values", "census_iris"):
-        conn.execute(
-            f"delete from raw.{table} where theme = %s and vintage = %s",
-            (spec.theme, spec.vintage),
-        )
-    _copy_file(conn, job, batch_id)
-    duration = job.elapsed()
-    ledger.finish_batch(
-        conn,
-        batch_id,
-        status="loaded",
-        rows_read=job.iris_rows,
-        rows_loaded=job.iris_rows,
-        rows_rejected=0,
-        duration_s=duration,
-    )
-    return CensusLoadReport(
-        batch_id=batch_id,
-        status="loaded",
-        theme=spec.theme,
-        vintage=spec.vintage,
-        geo_year=spec.geo_year,
+    job = _Job(path, spec, chunk_rows)
+    load = census_load(path, spec, sha256)
+    outcome = load_batch(url_or_conn, load, job.land, caller="load_census_file")
+    if outcome.status != "loaded":
+        return census_report(outcome, spec)
+    return census_report(
+        outcome,
+        spec,
         iris_rows=job.iris_rows,
         value_rows=job.value_rows,
         masked_values=job.masked,
         indicators=job.indicators,
-        duration_s=duration,
-        sha256=job.sha256,
-        loaded_batch_id=batch_id,
         data_member=job.member,
         columns_ignored=job.ignored,
         columns_other_years=job.other_years,
-        superseded=tuple(job.superseded),
     )
 
 
-def _copy_file(conn: psycopg.Connection, job: _Job, batch_id: int) -> None:
+def _copy_file(conn: psycopg.Connection, job: _Job, batch: Batch, batch_id: int) -> None:
     spec = job.spec
     with CensusFile(job.path, spec) as census, conn.cursor() as cur:
         header = census.header
@@ -254,9 +190,11 @@ def _copy_file(conn: psycopg.Connection, job: _Job, batch_id: int) -> None:
             chunk.append(record)
             if len(chunk) >= job.chunk_rows:
                 _copy_chunk(cur, chunk, batch_id, job)
+                batch.run.count(len(chunk))
                 chunk.clear()
         if chunk:
             _copy_chunk(cur, chunk, batch_id, job)
+            batch.run.count(len(chunk))
         job.masked = census.stats.masked
 
 
@@ -289,56 +227,3 @@ def _copy_chunk(cur: psycopg.Cursor, chunk: list[IrisRecord], batch_id: int, job
                 )
             )
             job.value_rows += len(record.values)
-    before = job.iris_rows
-    job.iris_rows += len(chunk)
-    if job.iris_rows // PROGRESS_EVERY > before // PROGRESS_EVERY:
-        log.info("%s: %d IRIS loaded", job.path.name, job.iris_rows)
-
-
-def _record_failure(
-    conn: psycopg.Connection,
-    job: _Job,
-    exc: Exception,
-    reconnect: Callable[[], psycopg.Connection] | None,
-) -> None:
-    """Write the failed batch; never mask the original error if the ledger is unreachable."""
-    error = str(exc) if isinstance(exc, SourceFormatError) else f"{type(exc).__name__}: {exc}"
-    duration = job.elapsed()
-    log.error("census load of %s failed after %.2fs: %s", job.path.name, duration, error)
-
-    ledger.record_failure(
-        conn,
-        reconnect,
-        source=SOURCE,
-        path=job.path,
-        sha256=job.sha256,
-        dataset_keys=[job.spec.dataset_key],
-        error=error,
-        rows_read=job.iris_rows,
-        duration_s=duration,
-    )
-
-
-def _log_summary(job: _Job, report: CensusLoadReport) -> None:
-    if report.status == "skipped":
-        log.info(
-            "%s skipped: identical file already loaded as batch %d (ledger batch %d)",
-            job.path.name,
-            report.loaded_batch_id,
-            report.batch_id,
-        )
-        return
-    rate = report.value_rows / report.duration_s if report.duration_s > 0 else float("inf")
-    log.info(
-        "%s loaded as %s %d: batch %d, %d IRIS, %d values (%d masked) in %.2fs (%.0f values/s)%s",
-        job.path.name,
-        report.theme,
-        report.vintage,
-        report.batch_id,
-        report.iris_rows,
-        report.value_rows,
-        report.masked_values,
-        report.duration_s,
-        rate,
-        f", superseded batches {list(report.superseded)}" if report.superseded else "",
-    )

@@ -8,12 +8,16 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 from ingestion.census.acquire import acquire
 from ingestion.census.detect import resolve_local_spec
-from ingestion.census.loader import SOURCE, CensusLoadReport, load_census_file
+from ingestion.census.loader import (
+    CensusLoadReport,
+    census_load,
+    census_report,
+    load_census_file,
+)
 from ingestion.census.registry import (
     DEFAULT_REGISTRY,
     CensusFileSpec,
@@ -74,37 +78,14 @@ def load_path(
 
 def _skip_pinned(url: str | None, spec: CensusFileSpec) -> CensusLoadReport | None:
     """A skipped report when the entry's pinned bytes are already loaded (nothing fetched)."""
-    from scrutin.db import connect
-    from scrutin.warehouse.migrate import require_migrated
+    from scrutin.warehouse.batch import skip_if_loaded
 
     if spec.sha256 is None:
         return None
-    started = time.perf_counter()
     name = spec.path.name if spec.path is not None else Path(str(spec.url)).name
-    with connect(url) as conn:
-        require_migrated(conn)
-        with conn.transaction():
-            existing = ledger.find_loaded_batch(conn, SOURCE, spec.sha256, spec.dataset_key)
-            if existing is None:
-                return None
-            duration = time.perf_counter() - started
-            batch_id = ledger.record_skipped(
-                conn, SOURCE, name, spec.sha256, spec.dataset_key, duration_s=duration
-            )
-    return CensusLoadReport(
-        batch_id=batch_id,
-        status="skipped",
-        theme=spec.theme,
-        vintage=spec.vintage,
-        geo_year=spec.geo_year,
-        iris_rows=0,
-        value_rows=0,
-        masked_values=0,
-        indicators=0,
-        duration_s=duration,
-        sha256=spec.sha256,
-        loaded_batch_id=existing,
-    )
+    load = census_load(Path(name), spec, spec.sha256)
+    outcome = skip_if_loaded(url, load, caller="load_entry")
+    return None if outcome is None else census_report(outcome, spec)
 
 
 def load_entry(

@@ -22,10 +22,8 @@ import hashlib
 import io
 import json
 import logging
-import time
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from ingestion.geo.allocation import (
     DEFAULT_MIN_ADDRESSES,
@@ -33,15 +31,14 @@ from ingestion.geo.allocation import (
     DEFAULT_MIN_OVERLAP_M2,
     AllocationReport,
 )
-from scrutin.db import connect
-from scrutin.warehouse import ledger
-from scrutin.warehouse.migrate import require_migrated
+from scrutin.warehouse.batch import BatchLoad, BatchReport, Landed, ReplaceDataset, load_batch
 
 if TYPE_CHECKING:
     import pandas as pd
     import psycopg
 
     from ingestion.geo.allocation import Allocation, Polygons, WeightedPoints
+    from scrutin.warehouse.batch import Batch
 
 log = logging.getLogger("scrutin.ingestion.geo.weights")
 
@@ -127,16 +124,17 @@ class Parameters:
     min_overlap_m2: float = DEFAULT_MIN_OVERLAP_M2
 
 
-@dataclass(frozen=True)
-class WeightsRunReport:
-    batch_id: int
-    status: Literal["loaded", "skipped", "empty"]
-    rows: int
-    iris: int
-    fingerprint: str
-    duration_s: float
-    loaded_batch_id: int | None
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WeightsRunReport(BatchReport):
+    """What one computation did; `sha256` is the inputs' fingerprint, not a file's."""
+
+    rows: int = 0
+    iris: int = 0
     allocation: AllocationReport | None = None
+
+    @property
+    def fingerprint(self) -> str:
+        return self.sha256
 
     def lines(self) -> list[str]:
         head = (
@@ -144,6 +142,63 @@ class WeightsRunReport:
             f"for {self.iris} IRIS, {self.duration_s:.2f} s"
         )
         return [head, *(self.allocation.lines() if self.allocation else [])]
+
+
+@dataclass(slots=True)
+class _Job:
+    """The weights part of one computation: its inputs, then the allocation it wrote."""
+
+    parameters: Parameters
+    inputs: dict[str, list[int]] = field(default_factory=dict)
+    rows: int = 0
+    iris: int = 0
+    allocation: AllocationReport | None = None
+
+    def fingerprint(self, conn: psycopg.Connection) -> str:
+        """The loaded input batches, parameters and engine version: nothing new, same digest."""
+        rows = conn.execute(_INPUT_BATCHES).fetchall()
+        self.inputs = {f"{s}/{k}" if k else s: list(batches) for s, k, batches in rows}
+        payload = {
+            "engine": ENGINE_VERSION,
+            "inputs": self.inputs,
+            "parameters": dataclasses.asdict(self.parameters),
+        }
+        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+    def land(self, conn: psycopg.Connection, batch: Batch) -> Landed:
+        from ingestion.geo.allocation import allocate_lonlat
+
+        parameters = self.parameters
+        sources, geo_years = read_sources(conn)
+        if len(sources) == 0:
+            log.warning("no IRIS contour loaded: no weights to compute (load them first)")
+            return Landed(0, 0)  # no batch begun: no ledger row
+        allocation = allocate_lonlat(
+            sources,
+            read_targets(conn),
+            read_points(conn),
+            min_addresses=parameters.min_addresses,
+            min_coverage=parameters.min_coverage,
+            min_overlap_m2=parameters.min_overlap_m2,
+        )
+        batch_id = batch.begin(conn)
+        commune_of = dict(zip(sources.ids, sources.communes, strict=True))  # type: ignore[arg-type]
+        self.rows = _copy_weights(conn, batch_id, allocation, commune_of, geo_years)
+        self.iris = len(sources)
+        self.allocation = allocation.report
+        conn.execute(
+            "insert into raw.geo_weight_runs (batch_id, fingerprint, parameters, inputs, report) "
+            "values (%s, %s, %s, %s, %s)",
+            (
+                batch_id,
+                batch.run.sha256,
+                json.dumps(dataclasses.asdict(parameters)),
+                json.dumps(self.inputs),
+                json.dumps(dataclasses.asdict(allocation.report)),
+            ),
+        )
+        detail = f"{self.rows} (IRIS, bureau) pairs for {self.iris} IRIS"
+        return Landed(self.iris, self.rows, detail=detail)
 
 
 def compute_weights(
@@ -154,133 +209,28 @@ def compute_weights(
 ) -> WeightsRunReport:
     """Recompute and replace the weights (see the module docstring); `force` ignores the
     fingerprint. A DSN, None (configured warehouse) or an idle connection."""
-    parameters = parameters or Parameters()
-    if url_or_conn is None or isinstance(url_or_conn, str):
-        url = url_or_conn
-        with connect(url) as conn:
-            return _run(conn, parameters, force, lambda: connect(url))
-    return _run(url_or_conn, parameters, force, None)
-
-
-def _run(
-    conn: psycopg.Connection,
-    parameters: Parameters,
-    force: bool,
-    reconnect: Callable[[], psycopg.Connection] | None,
-) -> WeightsRunReport:
-    from psycopg.pq import TransactionStatus
-
-    if conn.info.transaction_status != TransactionStatus.IDLE:
-        raise ValueError("compute_weights commits its own transactions: pass an idle connection")
-    started = time.perf_counter()
-    require_migrated(conn)
-    fingerprint = "0" * 64
-    try:
-        with conn.transaction():
-            conn.execute("set transaction isolation level repeatable read")
-            conn.execute("select pg_advisory_xact_lock(hashtext('scrutin.geo_weights'))")
-            inputs = _input_batches(conn)
-            fingerprint = _fingerprint(inputs, parameters)
-            existing = (
-                None if force else ledger.find_loaded_batch(conn, SOURCE, fingerprint, DATASET)
-            )
-            if existing is not None:
-                report = _skip(conn, fingerprint, existing, started)
-            else:
-                report = _replace(conn, inputs, fingerprint, parameters, started)
-    except Exception as exc:
-        _record_failure(conn, fingerprint, exc, started, reconnect)
-        raise
+    job = _Job(parameters or Parameters())
+    load = BatchLoad(
+        source=SOURCE,
+        logger=log,
+        path=INPUT_NAME,
+        dataset_key=DATASET,
+        label="IRIS -> bureau weights",
+        scope=ReplaceDataset((WEIGHTS_TABLE,)),
+        fingerprint=job.fingerprint,
+        snapshot=True,
+        force=force,
+        unit="IRIS",
+    )
+    outcome = load_batch(url_or_conn, load, job.land, caller="compute_weights")
+    report = WeightsRunReport(**outcome.outcome())
+    if outcome.status == "loaded":
+        report = dataclasses.replace(
+            report, rows=job.rows, iris=job.iris, allocation=job.allocation
+        )
     for line in report.lines():
         log.info("%s", line)
     return report
-
-
-def _input_batches(conn: psycopg.Connection) -> dict[str, list[int]]:
-    rows = conn.execute(_INPUT_BATCHES).fetchall()
-    return {f"{source}/{key}" if key else source: list(batches) for source, key, batches in rows}
-
-
-def _fingerprint(inputs: dict[str, list[int]], parameters: Parameters) -> str:
-    payload = {
-        "engine": ENGINE_VERSION,
-        "inputs": inputs,
-        "parameters": dataclasses.asdict(parameters),
-    }
-    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
-
-
-def _skip(
-    conn: psycopg.Connection, fingerprint: str, existing: int, started: float
-) -> WeightsRunReport:
-    duration = time.perf_counter() - started
-    batch_id = ledger.record_skipped(
-        conn, SOURCE, INPUT_NAME, fingerprint, DATASET, duration_s=duration
-    )
-    return WeightsRunReport(batch_id, "skipped", 0, 0, fingerprint, duration, existing)
-
-
-def _replace(
-    conn: psycopg.Connection,
-    inputs: dict[str, list[int]],
-    fingerprint: str,
-    parameters: Parameters,
-    started: float,
-) -> WeightsRunReport:
-    from ingestion.geo.allocation import allocate_lonlat
-
-    sources, geo_years = read_sources(conn)
-    if len(sources) == 0:
-        log.warning("no IRIS contour loaded: no weights to compute (load them first)")
-        duration = time.perf_counter() - started
-        return WeightsRunReport(0, "empty", 0, 0, fingerprint, duration, None)
-    targets = read_targets(conn)
-    points = read_points(conn)
-    allocation = allocate_lonlat(
-        sources,
-        targets,
-        points,
-        min_addresses=parameters.min_addresses,
-        min_coverage=parameters.min_coverage,
-        min_overlap_m2=parameters.min_overlap_m2,
-    )
-    batch_id = ledger.start_batch(conn, SOURCE, INPUT_NAME, fingerprint, DATASET)
-    superseded = ledger.supersede_batches(conn, SOURCE, DATASET, keep=batch_id)
-    conn.execute(f"delete from {WEIGHTS_TABLE}")
-    commune_of = dict(zip(sources.ids, sources.communes, strict=True))  # type: ignore[arg-type]
-    rows = _copy_weights(conn, batch_id, allocation, commune_of, geo_years)
-    conn.execute(
-        "insert into raw.geo_weight_runs (batch_id, fingerprint, parameters, inputs, report) "
-        "values (%s, %s, %s, %s, %s)",
-        (
-            batch_id,
-            fingerprint,
-            json.dumps(dataclasses.asdict(parameters)),
-            json.dumps(inputs),
-            json.dumps(dataclasses.asdict(allocation.report)),
-        ),
-    )
-    duration = time.perf_counter() - started
-    ledger.finish_batch(
-        conn,
-        batch_id,
-        status="loaded",
-        rows_read=len(sources),
-        rows_loaded=rows,
-        duration_s=duration,
-    )
-    if superseded:
-        log.info("weights batches %s superseded", superseded)
-    return WeightsRunReport(
-        batch_id,
-        "loaded",
-        rows,
-        len(sources),
-        fingerprint,
-        duration,
-        batch_id,
-        allocation.report,
-    )
 
 
 def read_sources(conn: psycopg.Connection) -> tuple[Polygons, dict[str, int | None]]:
@@ -390,35 +340,3 @@ def _copy_weights(
             )
             rows += 1
     return rows
-
-
-def _record_failure(
-    conn: psycopg.Connection,
-    fingerprint: str,
-    exc: Exception,
-    started: float,
-    reconnect: Callable[[], psycopg.Connection] | None,
-) -> None:
-    error = f"{type(exc).__name__}: {exc}"
-    duration = time.perf_counter() - started
-    log.error("weights computation failed after %.2fs: %s", duration, error)
-
-    def record(target: psycopg.Connection) -> None:
-        ledger.fail_batch(
-            target,
-            source=SOURCE,
-            path=INPUT_NAME,
-            sha256=fingerprint,
-            dataset_key=DATASET,
-            error=error,
-            duration_s=duration,
-        )
-
-    try:
-        if not conn.closed and not conn.broken:
-            record(conn)
-        elif reconnect is not None:
-            with reconnect() as fresh:
-                record(fresh)
-    except Exception:
-        log.exception("could not record the failed weights computation in raw.batch_ledger")

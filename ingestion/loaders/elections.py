@@ -6,7 +6,8 @@ Two entry points, one path into the raw tables:
 - `load_datagouv_files(url, general, candidats, only=None)`: data.gouv's harmonised pair, one
   batch per election id found inside (mapped to ours: `2021_dpmt_t1` -> `2021_dep_t1`).
 
-Semantics a DAG and an engineer rely on:
+Semantics a DAG and an engineer rely on (the load template's, `scrutin.warehouse.batch`, keyed
+by election):
 - Idempotent: the same bytes (sha256; for a pair, the sha256 of both) already `loaded` for the
   same election are skipped; the data tables are not touched and a `skipped` ledger row records
   the attempt.
@@ -32,13 +33,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
-from ingestion.errors import SourceFormatError
+from ingestion.errors import SourceFormatError, ledger_error
 from ingestion.sources.election_types import (
     ELECTION_ID_PATTERN,
     election_type,
@@ -61,12 +61,23 @@ from ingestion.sources.results_datagouv import (
     DatagouvGeneral,
 )
 from ingestion.sources.results_records import BureauRecord, CandidateRecord, identity_issue
-from scrutin.db import connect
 from scrutin.warehouse import ledger
-from scrutin.warehouse.migrate import require_migrated
+from scrutin.warehouse.batch import (
+    BatchLoad,
+    BatchReport,
+    Landed,
+    ReplaceDataset,
+    claim,
+    close,
+    load_batch,
+    run_batches,
+    skip,
+)
 
 if TYPE_CHECKING:
     import psycopg
+
+    from scrutin.warehouse.batch import Batch, Run
 
 __all__ = [
     "ELECTION_ID_PATTERN",
@@ -106,44 +117,16 @@ _QUARANTINE_COPY = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class LoadReport:
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LoadReport(BatchReport):
     """What one call did for one election; `loaded_batch_id` is the batch holding its rows."""
 
-    batch_id: int
-    status: Literal["loaded", "skipped"]
     election_id: str
-    rows_read: int
-    bureau_rows: int
-    candidate_rows: int
-    rows_rejected: int
-    duration_s: float
-    sha256: str
-    loaded_batch_id: int
-    superseded: tuple[int, ...] = ()
-    layout: str | None = None
-
-
-@dataclass(slots=True)
-class _Job:
-    """One load attempt of a wide file: its inputs and the counters a failure record needs."""
-
-    path: Path
-    election_id: str
-    sha256: str
-    chunk_rows: int
-    started: float
-    layout: str | None = None
-    max_rejected: int | None = None
     rows_read: int = 0
     bureau_rows: int = 0
     candidate_rows: int = 0
     rows_rejected: int = 0
-    first_rejection: str | None = None
-    superseded: list[int] = field(default_factory=list)
-
-    def elapsed(self) -> float:
-        return time.perf_counter() - self.started
+    layout: str | None = None
 
 
 def rejection_limit(rows_read: int, max_rejected: int | None) -> int:
@@ -151,26 +134,68 @@ def rejection_limit(rows_read: int, max_rejected: int | None) -> int:
     return max(10, rows_read // 100) if max_rejected is None else max_rejected
 
 
-def _open(
-    url_or_conn: str | psycopg.Connection | None,
-) -> tuple[psycopg.Connection | None, Callable[[], psycopg.Connection] | None]:
-    if url_or_conn is None or isinstance(url_or_conn, str):
-        url = url_or_conn
-        return None, lambda: connect(url)
-    return url_or_conn, None
-
-
-def _require_idle(conn: psycopg.Connection, what: str) -> None:
-    from psycopg.pq import TransactionStatus
-
-    if conn.info.transaction_status != TransactionStatus.IDLE:
-        raise ValueError(
-            f"{what} commits its own transactions: pass a connection with no "
-            "transaction open (autocommit, or after commit/rollback)"
-        )
+def _scope(election_id: str) -> ReplaceDataset:
+    """A new version of an election replaces every row of that election."""
+    return ReplaceDataset(
+        ("raw.election_results_candidate", "raw.election_results_bureau"),
+        "election_id = %s",
+        (election_id,),
+    )
 
 
 # ====================================================================== one wide file
+
+
+@dataclass(slots=True)
+class _Job:
+    """The results part of one wide-file load: its layout, then what the COPY counted."""
+
+    path: Path
+    election_id: str
+    chunk_rows: int
+    layout: str | None
+    max_rejected: int | None
+    rows_read: int = 0
+    bureau_rows: int = 0
+    candidate_rows: int = 0
+    rows_rejected: int = 0
+    first_rejection: str | None = None
+
+    def prepare(self, run: Run) -> None:
+        self.layout = self.layout or detect_file_layout(self.path)
+        if self.layout in DATAGOUV_LAYOUTS:
+            raise SourceFormatError(
+                self.path,
+                1,
+                None,
+                f"{self.path.name} is a data.gouv harmonised file ({self.layout}): load it with "
+                "its companion file (load_datagouv_files / `scrutin results load GENERAL "
+                "CANDIDATS`)",
+            )
+        check_layout_matches_election(self.path, self.layout, self.election_id)
+
+    def land(self, conn: psycopg.Connection, batch: Batch) -> Landed:
+        batch_id = batch.begin(conn)
+        _copy_file(conn, self, batch.run, batch_id)
+        self.rows_read = batch.run.rows_read
+        if self.rows_read == 0:
+            # A header-only file would silently wipe the election it claims to replace.
+            raise SourceFormatError(self.path, 2, None, "no data row: expected at least one bureau")
+        limit = rejection_limit(self.rows_read, self.max_rejected)
+        if self.rows_rejected > limit:
+            raise SourceFormatError(
+                self.path,
+                None,
+                None,
+                f"{self.rows_rejected} of {self.rows_read} bureau rows break the published "
+                f"identities (limit {limit}): a misread layout or a corrupted file, not a few "
+                f"transcription errors; first: {self.first_rejection}",
+            )
+        detail = (
+            f"{self.bureau_rows} bureaux, {self.candidate_rows} candidate rows, "
+            f"{self.rows_rejected} quarantined (layout {self.layout})"
+        )
+        return Landed(self.rows_read, self.bureau_rows, self.rows_rejected, detail=detail)
 
 
 def load_results_file(
@@ -197,132 +222,40 @@ def load_results_file(
     if layout is not None:
         check_layout_name(layout)
     path = Path(path)
-    conn, reconnect = _open(url_or_conn)
-    if conn is None:
-        assert reconnect is not None
-        with reconnect() as own:
-            return _load(own, path, election_id, chunk_rows, layout, max_rejected, reconnect)
-    # A caller's connection: never guess its DSN to reconnect (it may not be the default one).
-    return _load(conn, path, election_id, chunk_rows, layout, max_rejected, None)
-
-
-def _load(  # noqa: PLR0917 - internal, one caller
-    conn: psycopg.Connection,
-    path: Path,
-    election_id: str,
-    chunk_rows: int,
-    layout: str | None,
-    max_rejected: int | None,
-    reconnect: Callable[[], psycopg.Connection] | None,
-) -> LoadReport:
-    _require_idle(conn, "load_results_file")
-    started = time.perf_counter()
-    require_migrated(conn)
-    job = _Job(path, election_id, ledger.file_sha256(path), chunk_rows, started, layout)
-    job.max_rejected = max_rejected
-    log.info("loading %s as %s (sha256 %s)", path.name, election_id, job.sha256[:12])
-    try:
-        job.layout = layout or detect_file_layout(path)
-        _check_layout_fits(job)
-        with conn.transaction():
-            # Two-key form: its own lock space, apart from the one-key locks (migrate's).
-            conn.execute(
-                "select pg_advisory_xact_lock(hashtext('scrutin.elections'), hashtext(%s))",
-                (election_id,),
-            )
-            existing = ledger.find_loaded_batch(conn, SOURCE, job.sha256, election_id)
-            report = _skip(conn, job, existing) if existing is not None else _replace(conn, job)
-    except Exception as exc:
-        _record_failure(conn, job, exc, reconnect)
-        raise
-    _log_summary(job, report)
-    return report
-
-
-def _check_layout_fits(job: _Job) -> None:
-    assert job.layout is not None
-    if job.layout in DATAGOUV_LAYOUTS:
-        raise SourceFormatError(
-            job.path,
-            1,
-            None,
-            f"{job.path.name} is a data.gouv harmonised file ({job.layout}): load it with its "
-            "companion file (load_datagouv_files / `scrutin results load GENERAL CANDIDATS`)",
-        )
-    check_layout_matches_election(job.path, job.layout, job.election_id)
-
-
-def _skip(conn: psycopg.Connection, job: _Job, existing: int) -> LoadReport:
-    duration = job.elapsed()
-    batch_id = ledger.record_skipped(
-        conn, SOURCE, job.path, job.sha256, job.election_id, duration_s=duration
+    job = _Job(path, election_id, chunk_rows, layout, max_rejected)
+    load = BatchLoad(
+        source=SOURCE,
+        logger=log,
+        path=path,
+        dataset_key=election_id,
+        label=f"{path.name} as {election_id}",
+        scope=_scope(election_id),
+        error_text=ledger_error,
+        progress_every=PROGRESS_EVERY,
+        unit="bureau rows",
     )
+    outcome = load_batch(
+        url_or_conn, load, job.land, caller="load_results_file", prepare=job.prepare
+    )
+    if outcome.status != "loaded":
+        return LoadReport(**outcome.outcome(), election_id=election_id, layout=job.layout)
     return LoadReport(
-        batch_id=batch_id,
-        status="skipped",
-        election_id=job.election_id,
-        rows_read=0,
-        bureau_rows=0,
-        candidate_rows=0,
-        rows_rejected=0,
-        duration_s=duration,
-        sha256=job.sha256,
-        loaded_batch_id=existing,
-        layout=job.layout,
-    )
-
-
-def _replace(conn: psycopg.Connection, job: _Job) -> LoadReport:
-    batch_id = ledger.start_batch(conn, SOURCE, job.path, job.sha256, job.election_id)
-    job.superseded = ledger.supersede_batches(conn, SOURCE, job.election_id, keep=batch_id)
-    for table in ("election_results_candidate", "election_results_bureau"):
-        conn.execute(f"delete from raw.{table} where election_id = %s", (job.election_id,))
-    _copy_file(conn, job, batch_id)
-    if job.rows_read == 0:
-        # A header-only file would silently wipe the election it claims to replace.
-        raise SourceFormatError(job.path, 2, None, "no data row: expected at least one bureau")
-    limit = rejection_limit(job.rows_read, job.max_rejected)
-    if job.rows_rejected > limit:
-        raise SourceFormatError(
-            job.path,
-            None,
-            None,
-            f"{job.rows_rejected} of {job.rows_read} bureau rows break the published identities "
-            f"(limit {limit}): a misread layout or a corrupted file, not a few transcription "
-            f"errors; first: {job.first_rejection}",
-        )
-    duration = job.elapsed()
-    ledger.finish_batch(
-        conn,
-        batch_id,
-        status="loaded",
-        rows_read=job.rows_read,
-        rows_loaded=job.bureau_rows,
-        rows_rejected=job.rows_rejected,
-        duration_s=duration,
-    )
-    return LoadReport(
-        batch_id=batch_id,
-        status="loaded",
-        election_id=job.election_id,
+        **outcome.outcome(),
+        election_id=election_id,
         rows_read=job.rows_read,
         bureau_rows=job.bureau_rows,
         candidate_rows=job.candidate_rows,
         rows_rejected=job.rows_rejected,
-        duration_s=duration,
-        sha256=job.sha256,
-        loaded_batch_id=batch_id,
-        superseded=tuple(job.superseded),
         layout=job.layout,
     )
 
 
-def _copy_file(conn: psycopg.Connection, job: _Job, batch_id: int) -> None:
+def _copy_file(conn: psycopg.Connection, job: _Job, run: Run, batch_id: int) -> None:
     chunk: list[ParsedRow] = []
     rejected: list[tuple[int, str, str]] = []
     with conn.cursor() as cur:
         for row in iter_results(job.path, job.layout):
-            job.rows_read += 1
+            run.count()
             issue = identity_issue(row)
             if issue is None:
                 chunk.append(row)
@@ -332,8 +265,6 @@ def _copy_file(conn: psycopg.Connection, job: _Job, batch_id: int) -> None:
                 job.rows_rejected += 1
                 if job.first_rejection is None:
                     job.first_rejection = f"line {row.bureau.source_line}: {reason}"
-            if job.rows_read % PROGRESS_EVERY == 0:
-                log.info("%s: %d rows read", job.path.name, job.rows_read)
             if len(chunk) >= job.chunk_rows:
                 _copy_chunk(cur, chunk, batch_id, job)
                 chunk.clear()
@@ -461,106 +392,65 @@ def _copy_chunk(cur: psycopg.Cursor, chunk: Iterable[ParsedRow], batch_id: int, 
     job.candidate_rows += written
 
 
-def _record_failure(
-    conn: psycopg.Connection,
-    job: _Job,
-    exc: Exception,
-    reconnect: Callable[[], psycopg.Connection] | None,
-) -> None:
-    """Write the failed batch; never mask the original error if the ledger is unreachable."""
-    _record_failed_batches(
-        conn, job.path, job.sha256, [job.election_id], job.rows_read, job.elapsed(), exc, reconnect
-    )
-
-
-def _record_failed_batches(  # noqa: PLR0917 - internal, called from the two entry points
-    conn: psycopg.Connection,
-    path: Path,
-    sha256: str,
-    election_ids: Sequence[str | None],
-    rows_read: int,
-    duration: float,
-    exc: Exception,
-    reconnect: Callable[[], psycopg.Connection] | None,
-) -> None:
-    error = str(exc) if isinstance(exc, SourceFormatError) else f"{type(exc).__name__}: {exc}"
-    log.error(
-        "load of %s as %s failed after %.2fs: %s",
-        path.name,
-        ", ".join(e or "?" for e in election_ids),
-        duration,
-        error,
-    )
-
-    ledger.record_failure(
-        conn,
-        reconnect,
-        source=SOURCE,
-        path=path,
-        sha256=sha256,
-        dataset_keys=election_ids,
-        error=error,
-        rows_read=rows_read,
-        duration_s=duration,
-    )
-
-
-def _log_summary(job: _Job, report: LoadReport) -> None:
-    path = job.path
-    if report.status == "skipped":
-        log.info(
-            "%s as %s skipped: identical file already loaded as batch %d (ledger batch %d)",
-            path.name,
-            report.election_id,
-            report.loaded_batch_id,
-            report.batch_id,
-        )
-        return
-    rate = report.rows_read / report.duration_s if report.duration_s > 0 else float("inf")
-    log.info(
-        "%s as %s loaded (%s): batch %d, %d bureaux, %d candidate rows, %d quarantined in "
-        "%.2fs (%.0f bureaux/s)%s",
-        path.name,
-        report.election_id,
-        report.layout,
-        report.batch_id,
-        report.bureau_rows,
-        report.candidate_rows,
-        report.rows_rejected,
-        report.duration_s,
-        rate,
-        f", superseded batches {list(report.superseded)}" if report.superseded else "",
-    )
-
-
 # ====================================================================== data.gouv pair
 
 
 @dataclass(slots=True)
 class _Election:
-    """One election of a data.gouv pair being loaded."""
+    """One election of a data.gouv pair being loaded (its batch is skipped or begun)."""
 
     election_id: str
-    batch_id: int | None  # None: skipped (already loaded from the same pair)
-    existing: int | None = None
-    superseded: tuple[int, ...] = ()
+    batch: Batch
     general_rows: int = 0
     candidate_rows: int = 0
+
+    @property
+    def batch_id(self) -> int | None:
+        """None: skipped (already loaded from the same pair)."""
+        return self.batch.batch_id
 
 
 @dataclass(slots=True)
 class _PairJob:
     general: Path
     candidats: Path
-    sha256: str
     chunk_rows: int
     max_rejected: int | None
-    started: float
+    selection: set[str] | None
     elections: dict[str, _Election] = field(default_factory=dict)
-    rows_read: int = 0
 
-    def elapsed(self) -> float:
-        return time.perf_counter() - self.started
+    def load(self, conn: psycopg.Connection, run: Run) -> list[LoadReport]:
+        """Stream both files, claiming each election on first sight, then check and close each."""
+        selection = self.selection
+        only = None if selection is None else selection.__contains__
+        log.info("loading data.gouv pair %s + %s", self.general.name, self.candidats.name)
+        general = DatagouvGeneral(self.general, only)
+        candidats = DatagouvCandidats(self.candidats, only)
+        with conn.cursor() as cur:
+            _copy_stream(conn, cur, run, self, general, copy_chunk=_copy_bureaux)
+            _copy_stream(conn, cur, run, self, candidats, copy_chunk=_copy_candidates)
+        run.rows_read = general.rows_read + candidats.rows_read
+        if not self.elections:
+            raise SourceFormatError(
+                self.general,
+                2,
+                "id_election",
+                "no election to load"
+                + (f" among {sorted(selection)}" if selection else ": the files are empty"),
+            )
+        return [_finish_election(conn, self, e) for e in self.elections.values()]
+
+    def election(self, conn: psycopg.Connection, run: Run, election_id: str) -> _Election:
+        """The state of an election met for the first time: lock it, then skip or replace it."""
+        state = self.elections.get(election_id)
+        if state is None:
+            batch = claim(
+                conn, run, election_id, _scope(election_id), label=f"data.gouv {election_id}"
+            )
+            if batch.existing is None:
+                batch.begin(conn)
+            state = self.elections[election_id] = _Election(election_id, batch)
+        return state
 
 
 def pair_sha256(general: Path, candidats: Path) -> str:
@@ -599,102 +489,33 @@ def load_datagouv_files(
             "expected a data.gouv general_results file and a candidats_results file, got "
             + " and ".join(sorted(paths)),
         )
-    job = _PairJob(
-        paths[LAYOUT_DATAGOUV_GENERAL],
-        paths[LAYOUT_DATAGOUV_CANDIDATS],
-        "",
-        chunk_rows,
-        max_rejected,
-        time.perf_counter(),
+    general_path, candidats_path = paths[LAYOUT_DATAGOUV_GENERAL], paths[LAYOUT_DATAGOUV_CANDIDATS]
+    job = _PairJob(general_path, candidats_path, chunk_rows, max_rejected, selection)
+    load = BatchLoad(
+        source=SOURCE,
+        logger=log,
+        path=general_path,  # a failure is recorded under the general file's name
+        dataset_key=None,  # one dataset per election found in the files
+        label=f"data.gouv pair {general_path.name} + {candidats_path.name}",
+        ledger_name=f"{general_path.name}+{candidats_path.name}",
+        sha256=pair_sha256(general_path, candidats_path),
+        error_text=ledger_error,
     )
-    job.sha256 = pair_sha256(job.general, job.candidats)
-    conn, reconnect = _open(url_or_conn)
-    if conn is None:
-        assert reconnect is not None
-        with reconnect() as own:
-            return _load_pair(own, job, selection, reconnect)
-    return _load_pair(conn, job, selection, None)
-
-
-def _load_pair(
-    conn: psycopg.Connection,
-    job: _PairJob,
-    selection: set[str] | None,
-    reconnect: Callable[[], psycopg.Connection] | None,
-) -> list[LoadReport]:
-    _require_idle(conn, "load_datagouv_files")
-    require_migrated(conn)
-    only = None if selection is None else selection.__contains__
-    log.info("loading data.gouv pair %s + %s", job.general.name, job.candidats.name)
-    try:
-        with conn.transaction():
-            general = DatagouvGeneral(job.general, only)
-            candidats = DatagouvCandidats(job.candidats, only)
-            with conn.cursor() as cur:
-                _copy_stream(conn, cur, job, general, _copy_bureaux)
-                _copy_stream(conn, cur, job, candidats, _copy_candidates)
-            job.rows_read = general.rows_read + candidats.rows_read
-            if not job.elections:
-                raise SourceFormatError(
-                    job.general,
-                    2,
-                    "id_election",
-                    "no election to load"
-                    + (f" among {sorted(selection)}" if selection else ": the files are empty"),
-                )
-            reports = [_finish_election(conn, job, e) for e in job.elections.values()]
-    except Exception as exc:
-        ids: list[str | None] = [*job.elections] or [None]
-        _record_failed_batches(
-            conn, job.general, job.sha256, ids, job.rows_read, job.elapsed(), exc, reconnect
-        )
-        raise
-    for report in reports:
-        log.info(
-            "data.gouv %s: %s (batch %d), %d bureaux, %d candidate rows, %d quarantined",
-            report.election_id,
-            report.status,
-            report.batch_id,
-            report.bureau_rows,
-            report.candidate_rows,
-            report.rows_rejected,
-        )
-    return reports
-
-
-def _election(conn: psycopg.Connection, job: _PairJob, election_id: str) -> _Election:
-    """The state of an election met for the first time: lock it, then skip or replace it."""
-    state = job.elections.get(election_id)
-    if state is not None:
-        return state
-    conn.execute(
-        "select pg_advisory_xact_lock(hashtext('scrutin.elections'), hashtext(%s))",
-        (election_id,),
-    )
-    file_name = f"{job.general.name}+{job.candidats.name}"
-    existing = ledger.find_loaded_batch(conn, SOURCE, job.sha256, election_id)
-    if existing is not None:
-        state = _Election(election_id, None, existing=existing)
-    else:
-        batch_id = ledger.start_batch(conn, SOURCE, file_name, job.sha256, election_id)
-        superseded = ledger.supersede_batches(conn, SOURCE, election_id, keep=batch_id)
-        for table in ("election_results_candidate", "election_results_bureau"):
-            conn.execute(f"delete from raw.{table} where election_id = %s", (election_id,))
-        state = _Election(election_id, batch_id, superseded=tuple(superseded))
-    job.elections[election_id] = state
-    return state
+    return run_batches(url_or_conn, load, job.load, caller="load_datagouv_files")
 
 
 def _copy_stream(
     conn: psycopg.Connection,
     cur: psycopg.Cursor,
+    run: Run,
     job: _PairJob,
     rows: Iterable[DatagouvBureau] | Iterable[DatagouvCandidate],
+    *,
     copy_chunk: Callable[[psycopg.Cursor, list, dict[str, _Election]], None],
 ) -> None:
     chunk: list = []
     for row in rows:
-        state = _election(conn, job, row.election_id)  # SQL only between COPY rounds
+        state = job.election(conn, run, row.election_id)  # SQL only between COPY rounds
         if state.batch_id is None:
             continue
         chunk.append(row)
@@ -817,30 +638,10 @@ where c.batch_id = %s
 
 
 def _finish_election(conn: psycopg.Connection, job: _PairJob, state: _Election) -> LoadReport:
-    duration = job.elapsed()
+    """Skip, or check the pairing and identities of one election, quarantine, and close it."""
     if state.batch_id is None:
-        assert state.existing is not None
-        batch_id = ledger.record_skipped(
-            conn,
-            SOURCE,
-            f"{job.general.name}+{job.candidats.name}",
-            job.sha256,
-            state.election_id,
-            duration_s=duration,
-        )
-        return LoadReport(
-            batch_id=batch_id,
-            status="skipped",
-            election_id=state.election_id,
-            rows_read=0,
-            bureau_rows=0,
-            candidate_rows=0,
-            rows_rejected=0,
-            duration_s=duration,
-            sha256=job.sha256,
-            loaded_batch_id=state.existing,
-            layout="datagouv",
-        )
+        outcome = skip(conn, state.batch)
+        return LoadReport(**outcome.outcome(), election_id=state.election_id, layout="datagouv")
     batch = state.batch_id
     if state.general_rows == 0:
         raise SourceFormatError(
@@ -881,27 +682,17 @@ def _finish_election(conn: psycopg.Connection, job: _PairJob, state: _Election) 
         )
     loaded_bureaux = state.general_rows - rejected_bureaux
     loaded_candidates = state.candidate_rows - sum(1 for r in rejected if r[0] == "candidats")
-    ledger.finish_batch(
-        conn,
-        batch,
-        status="loaded",
-        rows_read=read,
-        rows_loaded=loaded_bureaux + loaded_candidates,
-        rows_rejected=len(rejected),
-        duration_s=duration,
+    detail = (
+        f"{loaded_bureaux} bureaux, {loaded_candidates} candidate rows, {len(rejected)} quarantined"
     )
+    landed = Landed(read, loaded_bureaux + loaded_candidates, len(rejected), detail=detail)
     return LoadReport(
-        batch_id=batch,
-        status="loaded",
+        **close(conn, state.batch, landed).outcome(),
         election_id=state.election_id,
         rows_read=read,
         bureau_rows=loaded_bureaux,
         candidate_rows=loaded_candidates,
         rows_rejected=len(rejected),
-        duration_s=duration,
-        sha256=job.sha256,
-        loaded_batch_id=batch,
-        superseded=state.superseded,
         layout="datagouv",
     )
 

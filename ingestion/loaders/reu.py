@@ -1,28 +1,23 @@
 """Load an INSEE REU table file (`table-bv-reu` or `table-adresses-reu`) into `raw`.
 
-Semantics (the same contract as the results loader, keyed by commune instead of election):
-- Idempotent: the same bytes (sha256) already `loaded` as the same table are skipped and a
-  `skipped` ledger row records the attempt.
-- Replacing by commune: a new file replaces the rows of the communes it covers (a department
+The load template's contract (`scrutin.warehouse.batch`: idempotent by sha256, all or nothing,
+failures in the ledger), with the REU's own parts:
+- the dataset is the table (`bv` or `adresses`), read from the header unless given;
+- replacing by commune: a new file replaces the rows of the communes it covers (a department
   extract does not wipe the rest of the country); an earlier batch left with no row is marked
-  `superseded` in the ledger (kept, never deleted).
-- All or nothing: ledger row, COPY of the new rows and deletion of the replaced ones share one
-  transaction; a refused line rolls it all back and the failure is then recorded in its own
-  transaction, and re-raised.
-- Streaming: rows go through COPY in chunks, memory stays bounded on the national file
+  `superseded` in the ledger (kept, never deleted);
+- streaming: rows go through COPY in chunks, memory stays bounded on the national file
   (~14 million address rows); the set of communes seen is the only thing that grows.
 """
 
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
-from ingestion.errors import SourceFormatError
+from ingestion.errors import SourceFormatError, ledger_error
 from ingestion.sources.reu import (
     REU_TABLES,
     AddressRow,
@@ -31,12 +26,12 @@ from ingestion.sources.reu import (
     describe_file,
     iter_reu_rows,
 )
-from scrutin.db import connect
-from scrutin.warehouse import ledger
-from scrutin.warehouse.migrate import require_migrated
+from scrutin.warehouse.batch import BatchLoad, BatchReport, Landed, ReplaceCommunes, load_batch
 
 if TYPE_CHECKING:
     import psycopg
+
+    from scrutin.warehouse.batch import Batch, Run
 
 log = logging.getLogger("scrutin.ingestion.reu")
 
@@ -83,36 +78,64 @@ def reu_files(folder: Path | None = None) -> list[Path]:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class ReuLoadReport:
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReuLoadReport(BatchReport):
     """What one call did; `loaded_batch_id` is the batch whose rows now hold this file."""
 
-    batch_id: int
-    status: Literal["loaded", "skipped"]
     table: ReuTable
-    rows_read: int
-    rows_loaded: int
-    communes: tuple[str, ...]
-    rows_replaced: int
-    duration_s: float
-    sha256: str
-    loaded_batch_id: int
+    rows_read: int = 0
+    rows_loaded: int = 0
+    communes: tuple[str, ...] = ()
     columns_missing: tuple[str, ...] = ()
-    superseded: tuple[int, ...] = ()
 
 
 @dataclass(slots=True)
 class _Job:
-    path: Path
-    table: ReuTable
-    sha256: str
-    chunk_rows: int
-    started: float
-    rows_read: int = 0
-    communes: set[str] = field(default_factory=set)
+    """The REU part of one load: the table (from the header), the communes it covers."""
 
-    def elapsed(self) -> float:
-        return time.perf_counter() - self.started
+    path: Path
+    asked: ReuTable | None
+    chunk_rows: int
+    # Until the header is read, a failure is recorded under the table asked for, else `adresses`.
+    table: ReuTable = "adresses"
+    columns_missing: tuple[str, ...] = ()
+    communes: set[str] = field(default_factory=set)
+    rows: int = 0
+
+    def prepare(self, run: Run) -> None:
+        described = describe_file(self.path, self.asked)
+        self.table, self.columns_missing = described.table, described.columns_missing
+        run.dataset_key = self.table
+        run.scope = ReplaceCommunes((TARGET_TABLES[self.table],))
+        run.label = f"{self.path.name} (REU {self.table})"
+        if self.columns_missing:
+            log.info(
+                "%s: absent optional columns -> NULL: %s",
+                self.path.name,
+                ", ".join(self.columns_missing),
+            )
+
+    def land(self, conn: psycopg.Connection, batch: Batch) -> Landed:
+        statement = _ADDRESS_COPY if self.table == "adresses" else _BUREAU_COPY
+        batch_id = batch.begin(conn)
+        rows = iter_reu_rows(self.path, self.table)
+        with conn.cursor() as cur:
+            exhausted = False
+            while not exhausted:
+                with cur.copy(statement) as copy:
+                    for written, row in enumerate(rows, start=1):
+                        copy.write_row(_values(row, batch_id))
+                        self.communes.add(row.code_commune)
+                        batch.run.count()
+                        if written >= self.chunk_rows:
+                            break
+                    else:
+                        exhausted = True
+        self.rows = read = batch.run.rows_read
+        if read == 0:
+            raise SourceFormatError(self.path, 2, None, "no data row: expected at least one row")
+        detail = f"{read} rows for {len(self.communes)} communes"
+        return Landed(read, read, communes=self.communes, detail=detail)
 
 
 def load_reu_file(
@@ -132,153 +155,27 @@ def load_reu_file(
     if chunk_rows < 1:
         raise ValueError(f"chunk_rows must be at least 1, got {chunk_rows}")
     path = Path(path)
-    if url_or_conn is None or isinstance(url_or_conn, str):
-        url = url_or_conn
-        with connect(url) as conn:
-            return _load(conn, path, table, chunk_rows, lambda: connect(url))
-    return _load(url_or_conn, path, table, chunk_rows, None)
-
-
-def _load(
-    conn: psycopg.Connection,
-    path: Path,
-    table: ReuTable | None,
-    chunk_rows: int,
-    reconnect: Callable[[], psycopg.Connection] | None,
-) -> ReuLoadReport:
-    from psycopg.pq import TransactionStatus
-
-    if conn.info.transaction_status != TransactionStatus.IDLE:
-        raise ValueError(
-            "load_reu_file commits its own transactions: pass a connection with no "
-            "transaction open (autocommit, or after commit/rollback)"
-        )
-    started = time.perf_counter()
-    require_migrated(conn)
-    sha = ledger.file_sha256(path)
-    job = _Job(path, table or "adresses", sha, chunk_rows, started)
-    try:
-        described = describe_file(path, table)
-        job.table = described.table
-        log.info(
-            "loading %s as REU table %s (sha256 %s)%s",
-            path.name,
-            job.table,
-            sha[:12],
-            f"; absent optional columns -> NULL: {', '.join(described.columns_missing)}"
-            if described.columns_missing
-            else "",
-        )
-        with conn.transaction():
-            conn.execute(
-                "select pg_advisory_xact_lock(hashtext('scrutin.reu'), hashtext(%s))",
-                (job.table,),
-            )
-            existing = ledger.find_loaded_batch(conn, SOURCE, sha, job.table)
-            if existing is not None:
-                report = _skip(conn, job, existing)
-            else:
-                report = _replace(conn, job, described.columns_missing)
-    except Exception as exc:
-        _record_failure(conn, job, exc, reconnect)
-        raise
-    _log_summary(job, report)
-    return report
-
-
-def _skip(conn: psycopg.Connection, job: _Job, existing: int) -> ReuLoadReport:
-    duration = job.elapsed()
-    batch_id = ledger.record_skipped(
-        conn, SOURCE, job.path, job.sha256, job.table, duration_s=duration
+    job = _Job(path, table, chunk_rows, table or "adresses")
+    load = BatchLoad(
+        source=SOURCE,
+        logger=log,
+        path=path,
+        dataset_key=job.table,
+        label=f"{path.name} (REU {job.table})",
+        error_text=ledger_error,
+        progress_every=PROGRESS_EVERY,
     )
+    outcome = load_batch(url_or_conn, load, job.land, caller="load_reu_file", prepare=job.prepare)
+    if outcome.status != "loaded":
+        return ReuLoadReport(**outcome.outcome(), table=job.table)
     return ReuLoadReport(
-        batch_id=batch_id,
-        status="skipped",
+        **outcome.outcome(),
         table=job.table,
-        rows_read=0,
-        rows_loaded=0,
-        communes=(),
-        rows_replaced=0,
-        duration_s=duration,
-        sha256=job.sha256,
-        loaded_batch_id=existing,
+        rows_read=job.rows,
+        rows_loaded=job.rows,
+        communes=tuple(sorted(job.communes)),
+        columns_missing=job.columns_missing,
     )
-
-
-def _replace(
-    conn: psycopg.Connection, job: _Job, columns_missing: tuple[str, ...]
-) -> ReuLoadReport:
-    batch_id = ledger.start_batch(conn, SOURCE, job.path, job.sha256, job.table)
-    _copy_file(conn, job, batch_id)
-    if job.rows_read == 0:
-        raise SourceFormatError(job.path, 2, None, "no data row: expected at least one row")
-    target = TARGET_TABLES[job.table]
-    communes = sorted(job.communes)
-    replaced = conn.execute(
-        f"delete from {target} where code_commune = any(%s) and batch_id <> %s",
-        (communes, batch_id),
-    ).rowcount
-    superseded = supersede_emptied_batches(conn, SOURCE, job.table, target, keep=batch_id)
-    duration = job.elapsed()
-    ledger.finish_batch(
-        conn,
-        batch_id,
-        status="loaded",
-        rows_read=job.rows_read,
-        rows_loaded=job.rows_read,
-        duration_s=duration,
-    )
-    return ReuLoadReport(
-        batch_id=batch_id,
-        status="loaded",
-        table=job.table,
-        rows_read=job.rows_read,
-        rows_loaded=job.rows_read,
-        communes=tuple(communes),
-        rows_replaced=replaced,
-        duration_s=duration,
-        sha256=job.sha256,
-        loaded_batch_id=batch_id,
-        columns_missing=columns_missing,
-        superseded=tuple(superseded),
-    )
-
-
-def supersede_emptied_batches(
-    conn: psycopg.Connection, source: str, dataset_key: str, table: str, *, keep: int
-) -> list[int]:
-    """Mark `superseded` the loaded batches of `source`/`dataset_key` that no longer hold a row.
-
-    Replacement is per commune, so an older batch is superseded only once every one of its
-    communes was reloaded; until then it still holds the others and stays `loaded`.
-    """
-    rows = conn.execute(
-        "update raw.batch_ledger as l set status = 'superseded' "
-        "where l.source = %s and l.dataset_key = %s and l.status = 'loaded' "
-        f"and l.batch_id <> %s and not exists (select 1 from {table} as t "
-        "where t.batch_id = l.batch_id) returning l.batch_id",
-        (source, dataset_key, keep),
-    ).fetchall()
-    return sorted(int(r[0]) for r in rows)
-
-
-def _copy_file(conn: psycopg.Connection, job: _Job, batch_id: int) -> None:
-    statement = _ADDRESS_COPY if job.table == "adresses" else _BUREAU_COPY
-    rows = iter_reu_rows(job.path, job.table)
-    with conn.cursor() as cur:
-        exhausted = False
-        while not exhausted:
-            with cur.copy(statement) as copy:
-                for written, row in enumerate(rows, start=1):
-                    copy.write_row(_values(row, batch_id))
-                    job.communes.add(row.code_commune)
-                    job.rows_read += 1
-                    if job.rows_read % PROGRESS_EVERY == 0:
-                        log.info("%s: %d rows read", job.path.name, job.rows_read)
-                    if written >= job.chunk_rows:
-                        break
-                else:
-                    exhausted = True
 
 
 def _values(row: BureauRow | AddressRow, batch_id: int) -> tuple[object, ...]:
@@ -322,56 +219,4 @@ def _values(row: BureauRow | AddressRow, batch_id: int) -> tuple[object, ...]:
         row.commune_reu,
         row.nb_adresses_initial,
         row.nb_adresses_final,
-    )
-
-
-def _record_failure(
-    conn: psycopg.Connection,
-    job: _Job,
-    exc: Exception,
-    reconnect: Callable[[], psycopg.Connection] | None,
-) -> None:
-    """Write the failed batch; never mask the original error if the ledger is unreachable."""
-    error = str(exc) if isinstance(exc, SourceFormatError) else f"{type(exc).__name__}: {exc}"
-    duration = job.elapsed()
-    log.error(
-        "load of %s (REU %s) failed after %.2fs: %s", job.path.name, job.table, duration, error
-    )
-
-    ledger.record_failure(
-        conn,
-        reconnect,
-        source=SOURCE,
-        path=job.path,
-        sha256=job.sha256,
-        dataset_keys=[job.table],
-        error=error,
-        rows_read=job.rows_read,
-        duration_s=duration,
-    )
-
-
-def _log_summary(job: _Job, report: ReuLoadReport) -> None:
-    if report.status == "skipped":
-        log.info(
-            "%s (REU %s) skipped: identical file already loaded as batch %d (ledger batch %d)",
-            job.path.name,
-            report.table,
-            report.loaded_batch_id,
-            report.batch_id,
-        )
-        return
-    rate = report.rows_read / report.duration_s if report.duration_s > 0 else float("inf")
-    log.info(
-        "%s (REU %s) loaded: batch %d, %d rows for %d communes in %.2fs (%.0f rows/s), "
-        "%d earlier rows replaced%s",
-        job.path.name,
-        report.table,
-        report.batch_id,
-        report.rows_read,
-        len(report.communes),
-        report.duration_s,
-        rate,
-        report.rows_replaced,
-        f", superseded batches {list(report.superseded)}" if report.superseded else "",
     )

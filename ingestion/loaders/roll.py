@@ -4,7 +4,7 @@ The file is aggregated in Python while it is read (`ingestion.sources.roll.aggre
 only the counts are COPYed, into `raw.roll_bureau_counts` and `raw.roll_bureau_doors`. The file
 itself is never copied, archived or uploaded anywhere: it stays where the operator put it.
 
-Semantics:
+Semantics (the load template's contract, `scrutin.warehouse.batch`, with the roll's own keys):
 - Idempotent: the same bytes (sha256) already `loaded` with the same reference date are skipped
   (a `skipped` ledger row records the attempt). The same file with another `--as-of` is a new
   load: its age bands differ.
@@ -23,14 +23,11 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 from ingestion.errors import SourceFormatError
-from ingestion.loaders.reu import supersede_emptied_batches
 from ingestion.sources.roll import (
     RollAggregate,
     RollMapping,
@@ -38,12 +35,12 @@ from ingestion.sources.roll import (
     load_mapping,
     resolve_reference_date,
 )
-from scrutin.db import connect
-from scrutin.warehouse import ledger
-from scrutin.warehouse.migrate import require_migrated
+from scrutin.warehouse.batch import BatchLoad, BatchReport, Landed, ReplaceCommunes, load_batch
 
 if TYPE_CHECKING:
     import psycopg
+
+    from scrutin.warehouse.batch import Batch, Run
 
 log = logging.getLogger("scrutin.ingestion.roll")
 
@@ -86,26 +83,97 @@ def roll_files(folder: Path | None = None) -> list[Path]:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class RollLoadReport:
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RollLoadReport(BatchReport):
     """What one call did (counts only); `loaded_batch_id` holds this file's counts now."""
 
-    batch_id: int
-    status: Literal["loaded", "skipped"]
     reference_date: dt.date
-    reference_date_source: str
-    communes: tuple[str, ...]
-    bureaux: int
-    electors_read: int
-    electors_counted: int
-    rows_rejected: int
-    electors_without_address: int
-    count_cells: int
-    doors: int
-    duration_s: float
-    sha256: str
-    loaded_batch_id: int
-    superseded: tuple[int, ...] = ()
+    reference_date_source: str = ""
+    communes: tuple[str, ...] = ()
+    bureaux: int = 0
+    electors_read: int = 0
+    electors_counted: int = 0
+    rows_rejected: int = 0
+    electors_without_address: int = 0
+    count_cells: int = 0
+    doors: int = 0
+
+
+@dataclass(slots=True)
+class _Job:
+    """The roll part of one load: the reference date of the ages, then the aggregate."""
+
+    path: Path
+    mapping: RollMapping
+    as_of: dt.date | None
+    reference_date: dt.date | None = None
+    aggregate: RollAggregate | None = None
+    count_cells: int = 0
+
+    def prepare(self, run: Run) -> None:
+        self.reference_date, _ = resolve_reference_date(self.path, self.as_of)
+
+    def find_loaded(self, conn: psycopg.Connection, run: Run) -> int | None:
+        """The same bytes count as loaded only with the same reference date (other age bands)."""
+        row = conn.execute(
+            "select l.batch_id from raw.batch_ledger as l "
+            "where l.source = %s and l.file_sha256 = %s and l.status = 'loaded' "
+            "and exists (select 1 from raw.roll_bureau_counts as c "
+            "where c.batch_id = l.batch_id and c.reference_date = %s) "
+            "order by l.batch_id desc limit 1",
+            (SOURCE, run.sha256, self.reference_date),
+        ).fetchone()
+        return int(row[0]) if row else None
+
+    def land(self, conn: psycopg.Connection, batch: Batch) -> Landed:
+        path = self.path
+        agg = self.aggregate = aggregate_roll(path, mapping=self.mapping, as_of=self.as_of)
+        if agg.electors_counted == 0:
+            raise SourceFormatError(
+                path, None, None, "no elector could be counted: every line lacks a bureau code"
+            )
+        batch_id = batch.begin(conn)
+        ref = agg.reference_date
+        with conn.cursor() as cur:
+            with cur.copy(_COUNTS_COPY) as copy:
+                for row in agg.count_rows():
+                    copy.write_row((batch_id, ref, *row))
+                    self.count_cells += 1
+            with cur.copy(_DOORS_COPY) as copy:
+                for door_row in agg.door_rows():
+                    copy.write_row((batch_id, ref, *door_row))
+            if agg.rejected:
+                with cur.copy(_QUARANTINE_COPY) as copy:
+                    for rejected in agg.rejected:
+                        copy.write_row(
+                            (
+                                batch_id,
+                                SOURCE,
+                                path.name,
+                                rejected.line,
+                                rejected.column,
+                                rejected.reason,
+                            )
+                        )
+        detail = (
+            f"{agg.electors_read} electors read, {agg.electors_counted} counted in "
+            f"{len(agg.bureaux)} bureaux of {', '.join(agg.communes)} (ages at "
+            f"{ref.isoformat()}, from the {agg.reference_date_source}), {len(agg.rejected)} "
+            f"rejected, {sum(agg.doors.values())} doors, {self.count_cells} count cells"
+        )
+        return Landed(
+            agg.electors_read,
+            agg.electors_counted,
+            len(agg.rejected),
+            communes=list(agg.communes),
+            detail=detail,
+        )
+
+
+def private_error(exc: BaseException) -> str:
+    """Only our own messages are trusted to carry no content: for any other exception the
+    ledger keeps the type alone (a driver error could quote a value of a roll line)."""
+    return str(exc) if isinstance(exc, SourceFormatError) else type(exc).__name__
 
 
 def load_roll_file(
@@ -124,222 +192,33 @@ def load_roll_file(
     path = Path(path)
     if not isinstance(mapping, RollMapping):
         mapping = load_mapping(mapping)
-    if url_or_conn is None or isinstance(url_or_conn, str):
-        url = url_or_conn
-        with connect(url) as conn:
-            return _load(conn, path, mapping, as_of, lambda: connect(url))
-    return _load(url_or_conn, path, mapping, as_of, None)
-
-
-def _load(
-    conn: psycopg.Connection,
-    path: Path,
-    mapping: RollMapping,
-    as_of: dt.date | None,
-    reconnect: Callable[[], psycopg.Connection] | None,
-) -> RollLoadReport:
-    from psycopg.pq import TransactionStatus
-
-    if conn.info.transaction_status != TransactionStatus.IDLE:
-        raise ValueError(
-            "load_roll_file commits its own transactions: pass a connection with no "
-            "transaction open (autocommit, or after commit/rollback)"
-        )
-    started = time.perf_counter()
-    require_migrated(conn)
-    sha = ledger.file_sha256(path)
-    log.info(
-        "loading roll extract %s (sha256 %s, mapping: %s)", path.name, sha[:12], mapping.origin
+    job = _Job(path, mapping, as_of)
+    load = BatchLoad(
+        source=SOURCE,
+        logger=log,
+        path=path,
+        dataset_key=DATASET_KEY,
+        label=f"roll extract {path.name} (mapping: {mapping.origin})",
+        scope=ReplaceCommunes(("raw.roll_bureau_counts", "raw.roll_bureau_doors")),
+        find_loaded=job.find_loaded,
+        error_text=private_error,
+        traceback=False,  # never log a traceback: its frames may hold roll lines
     )
-    try:
-        reference_date, _ = resolve_reference_date(path, as_of)
-        with conn.transaction():
-            conn.execute("select pg_advisory_xact_lock(hashtext('scrutin.roll'))")
-            existing = _find_loaded(conn, sha, reference_date)
-            if existing is not None:
-                report = _skip(
-                    conn,
-                    path,
-                    sha=sha,
-                    existing=existing,
-                    reference_date=reference_date,
-                    started=started,
-                )
-            else:
-                aggregate = aggregate_roll(path, mapping=mapping, as_of=as_of)
-                report = _store(conn, path, sha, aggregate, started)
-    except Exception as exc:
-        _record_failure(conn, path, sha=sha, exc=exc, started=started, reconnect=reconnect)
-        raise
-    _log_summary(path, report)
-    return report
-
-
-def _find_loaded(conn: psycopg.Connection, sha: str, reference_date: dt.date) -> int | None:
-    row = conn.execute(
-        "select l.batch_id from raw.batch_ledger as l "
-        "where l.source = %s and l.file_sha256 = %s and l.status = 'loaded' "
-        "and exists (select 1 from raw.roll_bureau_counts as c "
-        "where c.batch_id = l.batch_id and c.reference_date = %s) "
-        "order by l.batch_id desc limit 1",
-        (SOURCE, sha, reference_date),
-    ).fetchone()
-    return int(row[0]) if row else None
-
-
-def _skip(
-    conn: psycopg.Connection,
-    path: Path,
-    *,
-    sha: str,
-    existing: int,
-    reference_date: dt.date,
-    started: float,
-) -> RollLoadReport:
-    duration = time.perf_counter() - started
-    batch_id = ledger.record_skipped(conn, SOURCE, path, sha, DATASET_KEY, duration_s=duration)
+    outcome = load_batch(url_or_conn, load, job.land, caller="load_roll_file", prepare=job.prepare)
+    agg = job.aggregate
+    assert job.reference_date is not None
+    if outcome.status != "loaded" or agg is None:
+        return RollLoadReport(**outcome.outcome(), reference_date=job.reference_date)
     return RollLoadReport(
-        batch_id=batch_id,
-        status="skipped",
-        reference_date=reference_date,
-        reference_date_source="",
-        communes=(),
-        bureaux=0,
-        electors_read=0,
-        electors_counted=0,
-        rows_rejected=0,
-        electors_without_address=0,
-        count_cells=0,
-        doors=0,
-        duration_s=duration,
-        sha256=sha,
-        loaded_batch_id=existing,
-    )
-
-
-def _store(
-    conn: psycopg.Connection, path: Path, sha: str, agg: RollAggregate, started: float
-) -> RollLoadReport:
-    if agg.electors_counted == 0:
-        raise SourceFormatError(
-            path, None, None, "no elector could be counted: every line lacks a bureau code"
-        )
-    batch_id = ledger.start_batch(conn, SOURCE, path, sha, DATASET_KEY)
-    ref = agg.reference_date
-    count_cells = 0
-    with conn.cursor() as cur:
-        with cur.copy(_COUNTS_COPY) as copy:
-            for row in agg.count_rows():
-                copy.write_row((batch_id, ref, *row))
-                count_cells += 1
-        with cur.copy(_DOORS_COPY) as copy:
-            for door_row in agg.door_rows():
-                copy.write_row((batch_id, ref, *door_row))
-        if agg.rejected:
-            with cur.copy(_QUARANTINE_COPY) as copy:
-                for rejected in agg.rejected:
-                    copy.write_row(
-                        (
-                            batch_id,
-                            SOURCE,
-                            path.name,
-                            rejected.line,
-                            rejected.column,
-                            rejected.reason,
-                        )
-                    )
-    communes = list(agg.communes)
-    for table in ("raw.roll_bureau_counts", "raw.roll_bureau_doors"):
-        conn.execute(
-            f"delete from {table} where code_commune = any(%s) and batch_id <> %s",
-            (communes, batch_id),
-        )
-    superseded = supersede_emptied_batches(
-        conn, SOURCE, DATASET_KEY, "raw.roll_bureau_counts", keep=batch_id
-    )
-    duration = time.perf_counter() - started
-    ledger.finish_batch(
-        conn,
-        batch_id,
-        status="loaded",
-        rows_read=agg.electors_read,
-        rows_loaded=agg.electors_counted,
-        rows_rejected=len(agg.rejected),
-        duration_s=duration,
-    )
-    return RollLoadReport(
-        batch_id=batch_id,
-        status="loaded",
-        reference_date=ref,
+        **outcome.outcome(),
+        reference_date=agg.reference_date,
         reference_date_source=agg.reference_date_source,
-        communes=tuple(communes),
+        communes=tuple(agg.communes),
         bureaux=len(agg.bureaux),
         electors_read=agg.electors_read,
         electors_counted=agg.electors_counted,
         rows_rejected=len(agg.rejected),
         electors_without_address=agg.electors_without_address,
-        count_cells=count_cells,
+        count_cells=job.count_cells,
         doors=sum(agg.doors.values()),
-        duration_s=duration,
-        sha256=sha,
-        loaded_batch_id=batch_id,
-        superseded=tuple(superseded),
-    )
-
-
-def _record_failure(
-    conn: psycopg.Connection,
-    path: Path,
-    *,
-    sha: str,
-    exc: Exception,
-    started: float,
-    reconnect: Callable[[], psycopg.Connection] | None,
-) -> None:
-    """Record the failure. Only our own messages are trusted to carry no content: for any other
-    exception the ledger keeps the type alone (a driver error could quote a value)."""
-    error = str(exc) if isinstance(exc, SourceFormatError) else type(exc).__name__
-    duration = time.perf_counter() - started
-    log.error("load of roll extract %s failed after %.2fs: %s", path.name, duration, error)
-
-    ledger.record_failure(
-        conn,
-        reconnect,
-        source=SOURCE,
-        path=path,
-        sha256=sha,
-        dataset_keys=[DATASET_KEY],
-        error=error,
-        duration_s=duration,
-        traceback=False,  # never log a traceback: its frames may hold roll lines
-    )
-
-
-def _log_summary(path: Path, report: RollLoadReport) -> None:
-    if report.status == "skipped":
-        log.info(
-            "roll extract %s skipped: identical file already loaded as batch %d with reference "
-            "date %s (ledger batch %d)",
-            path.name,
-            report.loaded_batch_id,
-            report.reference_date.isoformat(),
-            report.batch_id,
-        )
-        return
-    log.info(
-        "roll extract %s loaded: batch %d, %d electors read, %d counted in %d bureaux of %s "
-        "(ages at %s, from the %s), %d rejected, %d doors, %d count cells in %.2fs%s",
-        path.name,
-        report.batch_id,
-        report.electors_read,
-        report.electors_counted,
-        report.bureaux,
-        ", ".join(report.communes),
-        report.reference_date.isoformat(),
-        report.reference_date_source,
-        report.rows_rejected,
-        report.doors,
-        report.count_cells,
-        report.duration_s,
-        f", superseded batches {list(report.superseded)}" if report.superseded else "",
     )

@@ -5,8 +5,9 @@ sha256) produced the rows of a dataset, when, how many rows, and why a load fail
 never deleted; a replaced load is marked `superseded`, not removed.
 
 Transaction rules (why the functions take a connection and do not commit, except one):
-- `start_batch`, `finish_batch`, `supersede_batches` and `record_skipped` run inside the
-  caller's load transaction, so the ledger and the data rows commit or roll back together.
+- `start_batch`, `finish_batch`, `supersede_batches`, `supersede_emptied_batches` and
+  `record_skipped` run inside the caller's load transaction, so the ledger and the data rows
+  commit or roll back together.
 - `fail_batch` opens and commits its own transaction on an idle connection: it runs after the
   load transaction was rolled back, and the failure must survive that rollback.
 """
@@ -102,6 +103,24 @@ def supersede_batches(
         "update raw.batch_ledger set status = 'superseded' "
         "where source = %s and dataset_key = %s and status = 'loaded' and batch_id <> %s "
         "returning batch_id",
+        (source, dataset_key, keep),
+    ).fetchall()
+    return sorted(int(r[0]) for r in rows)
+
+
+def supersede_emptied_batches(
+    conn: psycopg.Connection, source: str, dataset_key: str, table: str, *, keep: int
+) -> list[int]:
+    """Mark `superseded` the loaded batches of `source`/`dataset_key` that no longer hold a row.
+
+    Replacement is per commune, so an older batch is superseded only once every one of its
+    communes was reloaded; until then it still holds the others and stays `loaded`.
+    """
+    rows = conn.execute(
+        "update raw.batch_ledger as l set status = 'superseded' "
+        "where l.source = %s and l.dataset_key = %s and l.status = 'loaded' "
+        f"and l.batch_id <> %s and not exists (select 1 from {table} as t "
+        "where t.batch_id = l.batch_id) returning l.batch_id",
         (source, dataset_key, keep),
     ).fetchall()
     return sorted(int(r[0]) for r in rows)
