@@ -5,7 +5,6 @@ serialisation, and the clear refusals."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from scrutin.warehouse.batch import (
     skip_if_loaded,
 )
 from tests.conftest import TEST_DB, drop_warehouse, fresh_warehouse
+from tests.integration.test_warehouse_migrate import run_twice_at_once
 
 pytestmark = pytest.mark.db
 
@@ -219,20 +219,6 @@ def test_two_concurrent_loads_of_one_dataset_are_serialised(
 ) -> None:
     """The lock makes the second load wait, then see the first's batch and skip."""
     path = _write(tmp_path / "a.csv", *(f"{29000 + i},{i}" for i in range(20)))
-    barrier = threading.Barrier(2)
-    outcomes: list[object] = []
-
-    def run() -> None:
-        try:
-            barrier.wait(timeout=10)
-            outcomes.append(_load(url, path, pause=0.5).status)
-        except Exception as exc:
-            outcomes.append(exc)
-
-    threads = [threading.Thread(target=run) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    outcomes = run_twice_at_once(lambda: _load(url, path, pause=0.5).status)
     assert sorted(map(str, outcomes)) == ["loaded", "skipped"]
     assert conn.execute(f"select count(*) from {TOY}").fetchone() == (20,)

@@ -4,7 +4,8 @@ and the clear error a loader gives on a warehouse `scrutin setup` has not migrat
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import TypeVar
 
 import psycopg
 import pytest
@@ -23,6 +24,7 @@ from tests.conftest import TEST_DB, TOUR1, drop_warehouse, fresh_warehouse
 pytestmark = pytest.mark.db
 
 SCRATCH_DB = f"{TEST_DB}_migrate"
+T = TypeVar("T")
 
 
 @pytest.fixture
@@ -86,15 +88,15 @@ def test_a_failing_migration_leaves_the_previous_version(empty_url: str) -> None
     assert [r[:2] for r in _recorded(empty_url)] == [(1, "probe")]
 
 
-def test_two_concurrent_migrations_apply_each_file_once(empty_url: str) -> None:
-    outcomes: list[list[int] | Exception] = []
+def run_twice_at_once(work: Callable[[], T]) -> list[T | Exception]:
+    """Run `work` in two threads started together; what each returned or raised."""
+    outcomes: list[T | Exception] = []
     barrier = threading.Barrier(2)
 
     def run() -> None:
         try:
-            with psycopg.connect(empty_url) as conn:
-                barrier.wait(timeout=10)
-                outcomes.append([m.version for m in migrate(conn)])
+            barrier.wait(timeout=10)
+            outcomes.append(work())
         except Exception as exc:
             outcomes.append(exc)
 
@@ -103,6 +105,15 @@ def test_two_concurrent_migrations_apply_each_file_once(empty_url: str) -> None:
         thread.start()
     for thread in threads:
         thread.join(timeout=60)
+    return outcomes
+
+
+def test_two_concurrent_migrations_apply_each_file_once(empty_url: str) -> None:
+    def work() -> list[int]:
+        with psycopg.connect(empty_url) as conn:
+            return [m.version for m in migrate(conn)]
+
+    outcomes = run_twice_at_once(work)
     every = [m.version for m in packaged_migrations()]
     applied = [o for o in outcomes if isinstance(o, list)]
     assert len(applied) == 2, outcomes
