@@ -113,7 +113,7 @@ class _Job:
     def prepare(self, run: Run) -> None:
         self.reference_date, _ = resolve_reference_date(self.path, self.as_of)
 
-    def find_loaded(self, conn: psycopg.Connection, run: Run) -> int | None:
+    def find_loaded(self, conn: psycopg.Connection, batch: Batch) -> int | None:
         """The same bytes count as loaded only with the same reference date (other age bands)."""
         row = conn.execute(
             "select l.batch_id from raw.batch_ledger as l "
@@ -121,7 +121,7 @@ class _Job:
             "and exists (select 1 from raw.roll_bureau_counts as c "
             "where c.batch_id = l.batch_id and c.reference_date = %s) "
             "order by l.batch_id desc limit 1",
-            (SOURCE, run.sha256, self.reference_date),
+            (SOURCE, batch.run.sha256, self.reference_date),
         ).fetchone()
         return int(row[0]) if row else None
 

@@ -74,12 +74,14 @@ Scope = ReplaceDataset | ReplaceCommunes
 
 @dataclass(frozen=True, slots=True)
 class Landed:
-    """What `land` read and wrote: the ledger counts, the communes a `ReplaceCommunes` file
-    covers, and the source's own words for the summary log line ("201 bureaux, ...")."""
+    """What `land` read and wrote: the ledger counts (they reconcile: read = loaded + rejected +
+    duplicate), the communes a `ReplaceCommunes` file covers, and the source's own words for the
+    summary log line ("201 bureaux, ...")."""
 
     rows_read: int
     rows_loaded: int
     rows_rejected: int = 0
+    rows_duplicate: int = 0
     communes: Collection[str] = ()
     detail: str = ""
 
@@ -140,7 +142,8 @@ class BatchLoad:
     caller; else the file's. `fingerprint`: for a dataset computed from the warehouse, its
     inputs' digest, taken under the lock (with `snapshot`, in a REPEATABLE READ transaction so
     the fingerprint and the rows read describe the same state). `find_loaded`: when the source
-    tells "already loaded" by more than (sha256, dataset key). `error_text`: the ledger's
+    tells "already loaded" by other keys than (sha256, dataset key); it may set the batch's
+    `dataset_key` (the skip is then recorded under it). `error_text`: the ledger's
     text for a failure. `traceback`: False where frames may hold personal data. `logger`: the
     source's own, so that an operator filters one source's lines by its logger name.
     """
@@ -155,7 +158,7 @@ class BatchLoad:
     fingerprint: Callable[[psycopg.Connection], str] | None = None
     snapshot: bool = False
     force: bool = False
-    find_loaded: Callable[[psycopg.Connection, Run], int | None] | None = None
+    find_loaded: Callable[[psycopg.Connection, Batch], int | None] | None = None
     error_text: Callable[[BaseException], str] = default_error_text
     traceback: bool = True
     progress_every: int = 100_000
@@ -255,7 +258,7 @@ def claim(
     run.claimed[dataset_key] = batch
     if not load.force:
         if load.find_loaded is not None:
-            batch.existing = load.find_loaded(conn, run)
+            batch.existing = load.find_loaded(conn, batch)
         else:
             batch.existing = ledger.find_loaded_batch(conn, load.source, run.sha256, dataset_key)
     return batch
@@ -306,6 +309,7 @@ def close(conn: psycopg.Connection, batch: Batch, landed: Landed) -> BatchReport
         rows_read=landed.rows_read,
         rows_loaded=landed.rows_loaded,
         rows_rejected=landed.rows_rejected,
+        rows_duplicate=landed.rows_duplicate,
         duration_s=duration,
     )
     rate = landed.rows_read / duration if duration > 0 else float("inf")
@@ -413,7 +417,7 @@ def _record_failure(
     error = load.error_text(exc)
     duration = run.elapsed()
     load.logger.error("load of %s failed after %.2fs: %s", run.label, duration, error)
-    keys: Sequence[str | None] = list(run.claimed) or [run.dataset_key]
+    keys: Sequence[str | None] = [b.dataset_key for b in run.claimed.values()] or [run.dataset_key]
     ledger.record_failure(
         conn,
         reconnect,

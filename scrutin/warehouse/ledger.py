@@ -66,19 +66,30 @@ def finish_batch(
     rows_read: int,
     rows_loaded: int,
     rows_rejected: int = 0,
+    rows_duplicate: int = 0,
     duration_s: float,
     error: str | None = None,
 ) -> None:
     """Close a batch with its counts, in the current transaction.
 
-    `finished_at` uses clock_timestamp(): now() is frozen at transaction start and would make
-    every batch look instantaneous.
+    `rows_duplicate`: rows already in the warehouse (an upserting source), so that the counts
+    reconcile: read = loaded + rejected + duplicate. `finished_at` uses clock_timestamp(): now()
+    is frozen at transaction start and would make every batch look instantaneous.
     """
     conn.execute(
         "update raw.batch_ledger set status = %s, rows_read = %s, rows_loaded = %s, "
-        "rows_rejected = %s, duration_s = %s, error = %s, finished_at = clock_timestamp() "
-        "where batch_id = %s",
-        (status, rows_read, rows_loaded, rows_rejected, duration_s, error, batch_id),
+        "rows_rejected = %s, rows_duplicate = %s, duration_s = %s, error = %s, "
+        "finished_at = clock_timestamp() where batch_id = %s",
+        (
+            status,
+            rows_read,
+            rows_loaded,
+            rows_rejected,
+            rows_duplicate,
+            duration_s,
+            error,
+            batch_id,
+        ),
     )
 
 

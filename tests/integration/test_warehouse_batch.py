@@ -222,3 +222,54 @@ def test_two_concurrent_loads_of_one_dataset_are_serialised(
     outcomes = run_twice_at_once(lambda: _load(url, path, pause=0.5).status)
     assert sorted(map(str, outcomes)) == ["loaded", "skipped"]
     assert conn.execute(f"select count(*) from {TOY}").fetchone() == (20,)
+
+
+def test_a_source_that_learns_its_dataset_from_the_file(
+    conn: psycopg.Connection, url: str, tmp_path: Path
+) -> None:
+    """The canvass shape: the app (the dataset) is known once the file is opened, the same
+    bytes are skipped whatever the app, and an upsert counts duplicates."""
+
+    def find_by_content(c: psycopg.Connection, batch: Batch) -> int | None:
+        row = c.execute(
+            "select batch_id, dataset_key from raw.batch_ledger where source = 'toy' "
+            "and file_sha256 = %s and status = 'loaded'",
+            (batch.run.sha256,),
+        ).fetchone()
+        if row is None:
+            return None
+        batch.dataset_key = row[1]
+        return int(row[0])
+
+    def land(c: psycopg.Connection, batch: Batch) -> Landed:
+        app, *rows = Path(batch.run.load.path).read_text(encoding="utf-8").splitlines()
+        batch.dataset_key = app
+        batch.begin(c)
+        if "boom" in rows:
+            raise ValueError("boom")
+        return Landed(len(rows), len(set(rows)), rows_duplicate=len(rows) - len(set(rows)))
+
+    def load(path: Path) -> BatchReport:
+        spec = BatchLoad(
+            source="toy", path=path, dataset_key=None, label=path.name, find_loaded=find_by_content
+        )
+        return load_batch(url, spec, land, caller="toy_upsert")
+
+    first = load(_write(tmp_path / "a.csv", "qomon", "k1", "k2", "k1"))
+    again = load(tmp_path / "a.csv")
+    assert (first.status, again.status, again.loaded_batch_id) == (
+        "loaded",
+        "skipped",
+        first.batch_id,
+    )
+    with pytest.raises(ValueError, match="boom"):
+        load(_write(tmp_path / "b.csv", "pap", "k1", "boom"))
+    ledger = conn.execute(
+        "select dataset_key, status, rows_read, rows_loaded, rows_duplicate "
+        "from raw.batch_ledger where source = 'toy' order by batch_id"
+    ).fetchall()
+    assert ledger == [
+        ("qomon", "loaded", 3, 2, 1),
+        ("qomon", "skipped", 0, 0, 0),
+        ("pap", "failed", 0, 0, 0),
+    ]
