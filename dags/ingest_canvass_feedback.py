@@ -82,15 +82,16 @@ def ingest_canvass_feedback() -> None:
         """Raw canvass suites gate the asset: nothing new, or a failed check, emits nothing."""
         from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-        from expectations.suites_canvass import run_canvass_suites, suite_summary
+        from expectations.checkpoint import run_suites
+        from expectations.suites_canvass import RAW_SUITES
         from pipeline.gate import new_run_id
         from scrutin.config import database_url
 
         if summary["new_rows"] == 0:
             raise AirflowSkipException("no new or updated door knock: nothing to announce")
-        outcome = run_canvass_suites(database_url(), new_run_id("ingest_canvass_feedback"))
+        outcome = run_suites(database_url(), RAW_SUITES, new_run_id("ingest_canvass_feedback"))
         if not outcome.success:
-            raise AirflowFailException("raw canvass checks failed:\n" + suite_summary(outcome))
+            raise AirflowFailException("raw canvass checks failed:\n" + outcome.summary())
         return {"new_rows": summary["new_rows"], "warnings": outcome.warnings}
 
     @task

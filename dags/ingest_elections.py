@@ -73,7 +73,7 @@ def ingest_elections() -> None:
         """Raw suites gate the asset: a failing batch never emits it."""
         from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-        from expectations.runner import run_suites
+        from expectations.checkpoint import run_suites
         from expectations.suites import RAW_SUITES
         from pipeline.gate import new_run_id
         from scrutin.config import database_url

@@ -113,7 +113,8 @@ def _validate(reports: list[dict[str, Any]], kind: str) -> dict[str, Any]:
     """Skip when nothing new was loaded, fail when a `fail` check failed (no retry)."""
     from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-    from expectations.suites_roll import REU_SUITES, ROLL_SUITES, run_roll_suites
+    from expectations.checkpoint import run_suites
+    from expectations.suites_roll import REU_SUITES, ROLL_SUITES
     from pipeline.gate import new_run_id
     from scrutin.config import database_url
 
@@ -122,7 +123,7 @@ def _validate(reports: list[dict[str, Any]], kind: str) -> dict[str, Any]:
     if not loaded:
         raise AirflowSkipException(f"no new {kind} file: nothing to announce downstream")
     suites = REU_SUITES if kind == "reu" else ROLL_SUITES
-    outcome = run_roll_suites(database_url(), suites, new_run_id(f"ingest_{kind}"))
+    outcome = run_suites(database_url(), suites, new_run_id(f"ingest_{kind}"))
     if not outcome.success:
         raise AirflowFailException(
             f"raw {kind} checks failed:\n" + "\n".join(outcome.failed_checks)

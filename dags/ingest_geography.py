@@ -108,7 +108,7 @@ def ingest_geography() -> None:
         """Geography suites gate the asset: a failing batch never emits it."""
         from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-        from expectations.runner import run_suites
+        from expectations.checkpoint import run_suites
         from expectations.suites_geo import RAW_SUITES
         from pipeline.gate import new_run_id
         from scrutin.config import database_url

@@ -58,14 +58,15 @@ def purge_expired_personal_data() -> None:
         """Fail while any door knock past retention remains (the publication gate fails too)."""
         from airflow.sdk.exceptions import AirflowFailException
 
-        from expectations.suites_canvass import RETENTION_SUITES, run_canvass_suites, suite_summary
+        from expectations.checkpoint import run_suites
+        from expectations.suites_canvass import RETENTION_SUITES
         from pipeline.gate import new_run_id
         from scrutin.config import database_url
 
-        outcome = run_canvass_suites(database_url(), new_run_id("retention"), RETENTION_SUITES)
+        outcome = run_suites(database_url(), RETENTION_SUITES, new_run_id("retention"))
         if not outcome.success:
             raise AirflowFailException(
-                f"retention gate failed after the purge ({summary}):\n" + suite_summary(outcome)
+                f"retention gate failed after the purge ({summary}):\n" + outcome.summary()
             )
         return summary
 

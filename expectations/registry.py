@@ -1,9 +1,9 @@
-"""Every suite of every source, in one place.
+"""Every raw-data suite of every source, in one place.
 
 `expectations/suites.py` holds the election-results suites; each other source contributes a module
-`expectations/suites_<source>.py` exporting `SUITES` (name -> SuiteSpec) and the tuples
-`RAW_SUITES` and `AUDIT_SUITES` (names). They are discovered here, so the audit gate runs every
-suite without a list to keep in sync. Importing this module does not import Great Expectations.
+`expectations/suites_<source>.py` exporting `SUITES` (name -> SuiteSpec) and `RAW_SUITES` (the
+names the audit gate runs). They are discovered here, so the gate runs every suite without a list
+to keep in sync. Importing this module does not import Great Expectations.
 """
 
 from __future__ import annotations
@@ -38,21 +38,12 @@ def all_suites() -> dict[str, SuiteSpec]:
     return suites
 
 
-def _names(attribute: str) -> tuple[str, ...]:
+def raw_suite_names() -> tuple[str, ...]:
+    """Suites on `raw` tables: run by each ingestion DAG and again by the audit gate."""
     names: list[str] = []
     for module in _modules():
-        names.extend(getattr(module, attribute, ()))
+        names.extend(getattr(module, "RAW_SUITES", ()))
     unknown = [n for n in names if n not in all_suites()]
     if unknown:
-        raise ValueError(f"{attribute} names unknown suites: {unknown}")
+        raise ValueError(f"RAW_SUITES names unknown suites: {unknown}")
     return tuple(names)
-
-
-def raw_suite_names() -> tuple[str, ...]:
-    """Suites on `raw` tables: run by each ingestion DAG and again by the gate."""
-    return _names("RAW_SUITES")
-
-
-def audit_suite_names() -> tuple[str, ...]:
-    """Suites on `mart_audit`: run by the gate before publication."""
-    return _names("AUDIT_SUITES")

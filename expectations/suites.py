@@ -1,11 +1,17 @@
-"""Quality suites declared as code, each expectation marked `fail` or `warn`.
+"""Raw-data quality suites declared as code, each expectation marked `fail` or `warn`.
 
-`fail` is a circuit breaker: one failed `fail` check blocks the publication (and, on raw data,
-the asset emission). `warn` is recorded in `ops.quality_results` and nothing more.
+Great Expectations guards what the loaders land in `raw` (this module: the election results;
+`suites_<source>.py`: every other source), run by `expectations.checkpoint` at ingestion and
+again by the audit gate. What the marts must satisfy is not here: cross-table and business
+invariants of `mart_audit` are dbt tests (dbt/tests/, model YAMLs), and the published scores are
+recomputed by `expectations.score_audit` (docs/operations.md, "Where each check lives").
+
+`fail` is a circuit breaker: one failed `fail` check blocks the publication (and the asset
+emission). `warn` is recorded in `ops.quality_results` and nothing more.
 
 The specs are plain data so that DAG files and the CLI can import the suite names without paying
 for the Great Expectations import (~7 s); `Check.build()` turns a check into a GX 1.x expectation
-only when the runner needs it.
+only when a Checkpoint needs it.
 
 SQL checks (`UnexpectedRowsExpectation`) write `{batch}` for the validated table and only look at
 raw rows of batches whose ledger status is `loaded` (a join on `raw.batch_ledger`): a failed load
@@ -19,29 +25,29 @@ SQL check here therefore contains a JOIN and aliases `{batch}` itself; `no_rows(
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
+
+from expectations.results import Severity
 
 if TYPE_CHECKING:
     from great_expectations.expectations import Expectation
 
-Severity = Literal["fail", "warn"]
-
 RAW_BUREAU_TABLE = "raw.election_results_bureau"
 RAW_CANDIDATE_TABLE = "raw.election_results_candidate"
 BATCH_LEDGER_TABLE = "raw.batch_ledger"
-AUDIT_POLLING_STATION_TABLE = "mart_audit.polling_station_results"
 
 BUREAU_COUNT_COLUMNS = ("inscrits", "votants", "abstentions", "exprimes", "blancs", "nuls")
-AUDIT_RATE_COLUMNS = ("turnout_rate", "blank_rate", "null_rate", "valid_rate")
-AUDIT_KEY_COLUMNS = ("election_id", "bureau_id", "code_departement", "code_commune", "code_bv")
 
 # `<code_commune>_<code_bv>`: a 5-digit INSEE commune code (or Corsica 2A/2B + 3 digits), then
 # either a 4-digit zero-padded bureau number or an upper-case alphanumeric code that holds at
 # least one letter (so an unpadded `29019_1` is refused, `13055_A12` accepted).
 BUREAU_ID_REGEX = r"^([0-9]{5}|2[AB][0-9]{3})_([0-9]{4}|[0-9A-Z]*[A-Z][0-9A-Z]*)$"
+
+# The GX class of SQL checks: `query` selects the offending rows.
+SQL_EXPECTATION = "UnexpectedRowsExpectation"
 
 _JOIN_KEYWORD = re.compile(r"\bjoin\b", re.IGNORECASE)
 _ALIASED_BATCH = re.compile(r"\{batch\}\s+as\s+\w+", re.IGNORECASE)
@@ -179,6 +185,13 @@ def matches(column: str, regex: str, severity: Severity = "fail") -> Check:
     return Check("ExpectColumnValuesToMatchRegex", {"column": column, "regex": regex}, severity)
 
 
+def in_set(column: str, values: Sequence[str], severity: Severity = "fail") -> Check:
+    """Every value of `column` is one of `values` (nulls pass: `not_null` says otherwise)."""
+    return Check(
+        "ExpectColumnValuesToBeInSet", {"column": column, "value_set": list(values)}, severity
+    )
+
+
 def not_null(column: str, severity: Severity = "fail") -> Check:
     return Check("ExpectColumnValuesToNotBeNull", {"column": column}, severity)
 
@@ -195,7 +208,7 @@ def no_rows(label: str, query: str, columns: tuple[str, ...], severity: Severity
     if not (_JOIN_KEYWORD.search(query) and _ALIASED_BATCH.search(query)):
         raise ValueError(f"SQL check {label!r} must contain a JOIN and alias {{batch}}: {query}")
     return Check(
-        "UnexpectedRowsExpectation",
+        SQL_EXPECTATION,
         {"unexpected_rows_query": query},
         severity,
         columns=columns,
@@ -428,114 +441,7 @@ RAW_ELECTION_CANDIDATES = SuiteSpec(
     ),
 )
 
-# ---- audit_polling_station_results ----------------------------------------------------------
-
-_RAW_BUREAU_MISSING_FROM_MART = f"""
-select
-    b.election_id,
-    b.bureau_id
-from {RAW_BUREAU_TABLE} as b
-inner join {BATCH_LEDGER_TABLE} as l
-    on l.batch_id = b.batch_id
-where l.status = 'loaded'
-    and not exists (
-        select 1
-        from {{batch}} as m
-        where m.election_id = b.election_id
-            and m.bureau_id = b.bureau_id
-    )
-"""
-
-_MART_ROW_NOT_IN_RAW = f"""
-select
-    m.election_id,
-    m.bureau_id
-from {{batch}} as m
-where not exists (
-    select 1
-    from {RAW_BUREAU_TABLE} as b
-    inner join {BATCH_LEDGER_TABLE} as l
-        on l.batch_id = b.batch_id
-    where b.election_id = m.election_id
-        and b.bureau_id = m.bureau_id
-        and l.status = 'loaded'
-)
-"""
-
-# The mart only renames and derives: its counts must be the landed counts, bureau by bureau.
-_MART_COUNTS_MATCH_RAW = f"""
-select
-    m.election_id,
-    m.bureau_id,
-    m.registered,
-    b.inscrits,
-    m.voters,
-    b.votants,
-    m.abstentions,
-    b.abstentions as raw_abstentions,
-    m.valid_votes,
-    b.exprimes,
-    m.blank_votes,
-    b.blancs,
-    m.null_votes,
-    b.nuls
-from {{batch}} as m
-inner join {RAW_BUREAU_TABLE} as b
-    on b.election_id = m.election_id
-    and b.bureau_id = m.bureau_id
-inner join {BATCH_LEDGER_TABLE} as l
-    on l.batch_id = b.batch_id
-where l.status = 'loaded'
-    and (
-        m.registered is distinct from b.inscrits
-        or m.voters is distinct from b.votants
-        or m.abstentions is distinct from b.abstentions
-        or m.valid_votes is distinct from b.exprimes
-        or m.blank_votes is distinct from b.blancs
-        or m.null_votes is distinct from b.nuls
-    )
-"""
-
-AUDIT_POLLING_STATION_RESULTS = SuiteSpec(
-    name="audit_polling_station_results",
-    table=AUDIT_POLLING_STATION_TABLE,
-    description="The candidate publication: keys, rates, and one row per landed bureau.",
-    requires=(BATCH_LEDGER_TABLE, RAW_BUREAU_TABLE),
-    checks=(
-        row_count_at_least(1),
-        *(not_null(column) for column in AUDIT_KEY_COLUMNS),
-        unique_together("election_id", "bureau_id"),
-        *(between(column, min_value=0, max_value=1) for column in AUDIT_RATE_COLUMNS),
-        no_rows(
-            f"every loaded bureau of {RAW_BUREAU_TABLE} has a mart row",
-            _RAW_BUREAU_MISSING_FROM_MART,
-            columns=("election_id", "bureau_id"),
-        ),
-        no_rows(
-            f"every mart row is a loaded bureau of {RAW_BUREAU_TABLE}",
-            _MART_ROW_NOT_IN_RAW,
-            columns=("election_id", "bureau_id"),
-        ),
-        no_rows(
-            "mart counts equal the raw counts of the bureau",
-            _MART_COUNTS_MATCH_RAW,
-            columns=(
-                "registered",
-                "voters",
-                "abstentions",
-                "valid_votes",
-                "blank_votes",
-                "null_votes",
-            ),
-        ),
-    ),
-)
-
 SUITES: Mapping[str, SuiteSpec] = MappingProxyType(
-    {
-        spec.name: spec
-        for spec in (RAW_ELECTION_RESULTS, RAW_ELECTION_CANDIDATES, AUDIT_POLLING_STATION_RESULTS)
-    }
+    {spec.name: spec for spec in (RAW_ELECTION_RESULTS, RAW_ELECTION_CANDIDATES)}
 )
-RAW_SUITES: tuple[str, ...] = (RAW_ELECTION_RESULTS.name, RAW_ELECTION_CANDIDATES.name)
-AUDIT_SUITES: tuple[str, ...] = (AUDIT_POLLING_STATION_RESULTS.name,)
+RAW_SUITES: tuple[str, ...] = tuple(SUITES)

@@ -10,32 +10,31 @@ Severity policy:
   the quarantined share of a batch, and bureaux missing from the election results: they are
   recorded in ops.quality_results for an engineer to look at, and do not block.
 
-Wiring: the lead adds `SUITES` to the gate's registry and `RAW_SUITES` to the raw suites it runs.
-Until then `run_canvass_suites()` runs them directly (the ingest DAG and the tests use it).
+Run by `expectations.checkpoint.run_suites` (the ingest DAG, the purge's retention gate with
+`RETENTION_SUITES`, the audit gate). The vocabularies come from their one definition:
+`scrutin.vocabulary` (outcomes, topics) and `ingestion.canvass.model` (sources, intentions,
+sentiments).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
 
 from expectations.suites import (
     BATCH_LEDGER_TABLE,
     BUREAU_ID_REGEX,
     RAW_BUREAU_TABLE,
-    Check,
-    Severity,
     SuiteSpec,
     belongs_to_loaded_batch,
+    in_set,
     loaded_rows,
     matches,
     no_rows,
     not_null,
 )
-
-if TYPE_CHECKING:
-    from expectations.runner import GateOutcome
+from ingestion.canvass.model import INTENTS, SENTIMENTS, SOURCES
+from scrutin.vocabulary import OUTCOMES, TOPICS
 
 KNOCKS_TABLE = "raw.canvass_knocks"
 SUPPRESSION_TABLE = "raw.canvass_suppression"
@@ -47,32 +46,6 @@ HMAC_HEX_REGEX = r"^[0-9a-f]{64}$"
 # A knock, across sources (knock_id is the source's own identifier).
 _KNOCK_KEYS = ("source", "knock_id")
 
-# Kept in step with ingestion/canvass/model.py (a test asserts it; importing it here would pull
-# the ingestion package into every GX run for five tuples).
-SOURCES = ("qomon", "ecanvasser", "nationbuilder", "osdi", "pap")
-OUTCOMES = (
-    "not_reached",
-    "opened_refused",
-    "opened_later",
-    "opened_conversation",
-    "inaccessible",
-    "moved",
-    "do_not_contact",
-)
-TOPICS = (
-    "security",
-    "cost_of_living",
-    "housing",
-    "transport",
-    "environment",
-    "schools",
-    "health",
-    "jobs",
-    "local_services",
-    "other",
-)
-INTENTS = ("certain", "likely", "unlikely", "no", "unknown")
-SENTIMENTS = ("positive", "neutral", "negative")
 # Each flag's share of a campaign's knocks above which a warning is recorded.
 FLAG_WARN_RATES: Mapping[str, float] = MappingProxyType(
     {
@@ -88,12 +61,6 @@ QUARANTINE_WARN_SHARE = 0.10
 
 def _sql_list(values: Sequence[str]) -> str:
     return ", ".join(f"'{v}'" for v in values)
-
-
-def in_set(column: str, values: Sequence[str], severity: Severity = "fail") -> Check:
-    return Check(
-        "ExpectColumnValuesToBeInSet", {"column": column, "value_set": list(values)}, severity
-    )
 
 
 def _loaded_knocks(columns: str, condition: str) -> str:
@@ -384,23 +351,4 @@ SUITES: Mapping[str, SuiteSpec] = MappingProxyType(
     {s.name: s for s in (RAW_CANVASS_KNOCKS, RAW_CANVASS_BATCHES, RAW_CANVASS_SUPPRESSION)}
 )
 RAW_SUITES: tuple[str, ...] = tuple(SUITES)
-AUDIT_SUITES: tuple[str, ...] = ()
 RETENTION_SUITES: tuple[str, ...] = (RAW_CANVASS_KNOCKS.name,)
-
-
-def run_canvass_suites(url: str, run_id: str, names: Sequence[str] = RAW_SUITES) -> GateOutcome:
-    """Run the named canvass suites and record them (ops.quality_results), like `run_suites`."""
-    from expectations.runner import GateOutcome, run_suite
-
-    unknown = [n for n in names if n not in SUITES]
-    if unknown:
-        raise ValueError(f"unknown canvass suite(s) {unknown}; known: {sorted(SUITES)}")
-    outcomes = tuple(run_suite(url, SUITES[name], run_id) for name in dict.fromkeys(names))
-    return GateOutcome(run_id=run_id, outcomes=outcomes)
-
-
-def suite_summary(outcome: Any) -> str:
-    """One line per failed or warning check, for task logs and CLI output."""
-    lines = [f"failed: {c}" for c in outcome.failed_checks]
-    lines += [f"warning: {c}" for c in outcome.warnings]
-    return "\n".join(lines) or "all canvass checks passed"

@@ -136,4 +136,3 @@ SUITES: Mapping[str, SuiteSpec] = MappingProxyType(
     {spec.name: spec for spec in (RAW_CENSUS_IRIS, RAW_CENSUS_VALUES)}
 )
 RAW_SUITES: tuple[str, ...] = (RAW_CENSUS_IRIS.name, RAW_CENSUS_VALUES.name)
-AUDIT_SUITES: tuple[str, ...] = ()

@@ -25,6 +25,7 @@ from expectations.suites import (
     SuiteSpec,
     belongs_to_loaded_batch,
     duplicate_keys,
+    in_set,
     loaded_rows,
     matches,
     no_rows,
@@ -49,12 +50,6 @@ def positive(column: str, severity: Severity = "fail") -> Check:
         "ExpectColumnValuesToBeBetween",
         {"column": column, "min_value": 0, "strict_min": True},
         severity,
-    )
-
-
-def in_set(column: str, values: tuple[str, ...], severity: Severity = "fail") -> Check:
-    return Check(
-        "ExpectColumnValuesToBeInSet", {"column": column, "value_set": list(values)}, severity
     )
 
 
@@ -227,4 +222,3 @@ SUITES: Mapping[str, SuiteSpec] = MappingProxyType(
     }
 )
 RAW_SUITES: tuple[str, ...] = tuple(SUITES)
-AUDIT_SUITES: tuple[str, ...] = ()

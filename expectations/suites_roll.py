@@ -11,24 +11,21 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import TYPE_CHECKING
 
 from expectations.suites import (
     BATCH_LEDGER_TABLE,
     BUREAU_ID_REGEX,
-    Check,
     SuiteSpec,
     belongs_to_loaded_batch,
     between,
     duplicate_keys,
+    in_set,
     loaded_rows,
     matches,
     no_rows,
     not_null,
 )
-
-if TYPE_CHECKING:
-    from expectations.runner import GateOutcome
+from scrutin.vocabulary import AGE_BANDS
 
 RAW_REU_BUREAUX_TABLE = "raw.reu_bureaux"
 RAW_REU_ADDRESSES_TABLE = "raw.reu_addresses"
@@ -37,7 +34,6 @@ RAW_ROLL_DOORS_TABLE = "raw.roll_bureau_doors"
 
 CODE_COMMUNE_REGEX = r"^([0-9]{5}|2[AB][0-9]{3})$"
 REU_ID_REGEX = r"^([0-9]{5}|2[AB][0-9]{3})_[0-9A-Za-z]{1,8}$"
-AGE_BANDS = ("18-24", "25-34", "35-49", "50-64", "65-74", "75+")
 SEXES = ("F", "M", "X")
 LIST_TYPES = ("LP", "LCM", "LCE")
 
@@ -55,15 +51,6 @@ FRANCE_BOXES: tuple[tuple[float, float, float, float], ...] = (
     (-155.0, -134.0, -28.0, -7.0),  # Polynésie française
     (163.0, 169.0, -23.0, -19.0),  # Nouvelle-Calédonie
 )
-
-
-def in_set(column: str, values: tuple[str, ...], severity: str = "fail") -> Check:
-    """Every value of `column` is one of `values` (accepted-values test)."""
-    return Check(
-        "ExpectColumnValuesToBeInSet",
-        {"column": column, "value_set": list(values)},
-        "warn" if severity == "warn" else "fail",
-    )
 
 
 def _outside_france(alias: str) -> str:
@@ -276,17 +263,3 @@ SUITES: Mapping[str, SuiteSpec] = MappingProxyType(
 REU_SUITES: tuple[str, ...] = (RAW_REU_BUREAUX.name, RAW_REU_ADDRESSES.name)
 ROLL_SUITES: tuple[str, ...] = (RAW_ROLL_COUNTS.name, RAW_ROLL_DOORS.name)
 RAW_SUITES: tuple[str, ...] = (*REU_SUITES, *ROLL_SUITES)
-AUDIT_SUITES: tuple[str, ...] = ()
-"""No audit suite yet: the roll and REU marts are built by other models (and suites)."""
-
-
-def run_roll_suites(url: str, names: tuple[str, ...], run_id: str) -> GateOutcome:
-    """Run these suites (names from `SUITES`) and decide, until the lead wires them into
-    `expectations.suites.SUITES` (then `expectations.runner.run_suites` does the same)."""
-    from expectations.runner import GateOutcome, run_suite
-
-    unknown = [name for name in names if name not in SUITES]
-    if unknown:
-        raise ValueError(f"unknown suite(s) {unknown}; known: {sorted(SUITES)}")
-    outcomes = tuple(run_suite(url, SUITES[name], run_id) for name in dict.fromkeys(names))
-    return GateOutcome(run_id=run_id, outcomes=outcomes)

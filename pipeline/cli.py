@@ -63,6 +63,8 @@ def cmd_build(args: argparse.Namespace) -> int:
     )
     for table, n in sorted(report.published_counts.items()):
         print(f"  mart.{table}: {n} rows")
+    if report.data_docs:
+        print(f"Data Docs of the raw suites: {report.data_docs}")
     return 0
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from scrutin.config import DAGS_DIR, database_url, redact
+from scrutin.config import DAGS_DIR, data_docs_dir, database_url, redact
 
 # Every ingestion DAG on the bundled sample, in dependency order (REU addresses before the
 # allocation weights and the canvass bureau resolution), then the gate.
@@ -126,4 +126,5 @@ def run_demo(verbose: bool = False) -> int:
     print(f"  psql {redact(database_url())}   (schemas mart, ops, raw)")
     print("  scrutin status                  (last publication, row counts)")
     print("  docs/operations.md              (runbook, failed gates, rollback)")
+    print(f"  {data_docs_dir() / 'index.html'}   (Great Expectations Data Docs of the raw suites)")
     return 0

@@ -1,10 +1,14 @@
 """The audit gate: dbt build into `mart_audit`, expectations, then publication — or nothing.
 
 Stages, in order:
-1. `dbt_build_audit` — `dbt build` of every node except the score marts (`--exclude tag:scores`);
+1. `dbt_build_audit` — `dbt build` of every node except the score marts (`--exclude tag:scores`):
+   models, unit tests and the data tests that guard the marts (cross-table and business
+   invariants included);
 2. `fit_scores` — the ecological regression (`scrutin.scores.fit_step`) on what stage 1 built;
-3. `dbt_build_scores` — `dbt build --select tag:scores`: the targeting marts, reading the fit;
-4. `validate_audit` — Great Expectations suites on `raw` and `mart_audit`;
+3. `dbt_build_scores` — `dbt build --select tag:scores`: the targeting marts, reading the fit,
+   and their data tests;
+4. `validate_audit` — the Great Expectations Checkpoints of the raw suites, then the score audit
+   (`expectations.score_audit`: the published scores recomputed with the Python formulas);
 5. `publish_audited` — the swap of `mart_audit` in as `mart`.
 
 The DAG `build_audit_publish` runs them as tasks; `scrutin build` runs them in a row. Both call
@@ -47,6 +51,7 @@ class GateReport:
     dbt_nodes: int = 0
     expectations: int = 0
     published_counts: dict[str, int] = field(default_factory=dict)
+    data_docs: str | None = None
 
 
 def new_run_id(prefix: str = "manual") -> str:
@@ -144,22 +149,30 @@ def dbt_build_scores(url: str, run_id: str) -> dict[str, Any]:
 
 @_records_errors
 def validate_audit(url: str, run_id: str) -> dict[str, Any]:
-    """Stage 2: Great Expectations suites on raw and on the audit schema."""
-    from expectations.registry import audit_suite_names, raw_suite_names
-    from expectations.runner import run_suites
+    """Stage 4: the raw suites' Checkpoints, then the score audit; both record
+    `ops.quality_results`, and any failed `fail` check of either refuses the publication."""
+    from expectations.checkpoint import run_suites
+    from expectations.registry import raw_suite_names
+    from expectations.score_audit import run_score_audit
 
-    outcome = run_suites(url, [*raw_suite_names(), *audit_suite_names()], run_id)
-    evaluated = sum(len(o.results) for o in outcome.outcomes)
-    if not outcome.success:
-        _record_gate(url, run_id, "refused", outcome.failed_checks)
-        raise GateRefused("expectations", outcome.failed_checks)
-    log.info("expectations passed: %d evaluated", evaluated)
-    return {"expectations": evaluated, "warnings": outcome.warnings}
+    raw = run_suites(url, raw_suite_names(), run_id)
+    scores = run_score_audit(url, run_id)
+    failed = [*raw.failed_checks, *scores.failed_checks]
+    if failed:
+        _record_gate(url, run_id, "refused", failed)
+        raise GateRefused("expectations", failed)
+    evaluated = raw.evaluated + scores.evaluated
+    log.info("expectations passed: %d evaluated; Data Docs: %s", evaluated, raw.data_docs)
+    return {
+        "expectations": evaluated,
+        "warnings": [*raw.warnings, *scores.warnings],
+        "data_docs": raw.data_docs,
+    }
 
 
 @_records_errors
 def publish_audited(url: str, run_id: str, summary: dict[str, Any]) -> dict[str, int]:
-    """Stage 3: swap `mart_audit` in as `mart`, log the publication."""
+    """Stage 5: swap `mart_audit` in as `mart`, log the publication."""
     from pipeline.publish import publish
 
     with connect(url) as conn:
@@ -184,4 +197,5 @@ def build_audit_publish(url: str, run_id: str | None = None) -> GateReport:
         dbt_nodes=int(dbt_summary["dbt_nodes"]) + int(score_summary["dbt_score_nodes"]),
         expectations=int(gx_summary["expectations"]),
         published_counts=counts,
+        data_docs=gx_summary.get("data_docs"),
     )

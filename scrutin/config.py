@@ -146,6 +146,13 @@ def apply_environment_defaults() -> None:
         os.environ.setdefault(key, value)
 
 
+def data_docs_dir() -> Path:
+    """Where the quality Checkpoints build their Great Expectations Data Docs site:
+    SCRUTIN_DATA_DOCS_DIR, else `var/data-docs/` of the checkout (git-ignored)."""
+    explicit = os.environ.get("SCRUTIN_DATA_DOCS_DIR")
+    return Path(explicit) if explicit else PROJECT_ROOT / "var" / "data-docs"
+
+
 def dbt_env(url: str) -> dict[str, str]:
     """The variables dbt/profiles.yml reads, for the warehouse at `url`."""
     p = dsn_parts(url)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -81,6 +82,15 @@ def test_publication_is_logged_with_checks(
     assert log[0] == "publish"
     assert log[1] == "804"  # 4 elections x 201 bureaux
     assert log[2]["dbt_nodes"] > 10 and log[2]["expectations"] > 10
+    # The raw suites' Checkpoints built their Data Docs, and the publication says where.
+    index = Path(log[2]["data_docs"])
+    assert index.name == "index.html" and "raw_election_results" in index.read_text("utf-8")
+    suites = conn.execute(
+        "select suite, bool_and(success) from ops.quality_results where run_id = %s group by suite",
+        (run_id,),
+    ).fetchall()
+    assert {"raw_election_results", "audit_polling_station_targeting"} <= {s for s, _ in suites}
+    assert all(ok for _, ok in suites)
     gate = conn.execute(
         "select status, failed_checks from ops.gate_runs where run_id = %s", (run_id,)
     ).fetchone()
@@ -162,7 +172,9 @@ def test_expectations_alone_can_refuse(
         with pytest.raises(GateRefused) as refused:
             validate_audit(demo_warehouse.url, "test-gate-red-gx")
         assert refused.value.stage == "expectations"
-        assert any("raw_election_results" in c for c in refused.value.failed_checks)
+        (raw,) = (c for c in refused.value.failed_checks if c.startswith("raw_"))
+        assert raw.startswith("raw_election_results: unexpected_rows_expectation(")
+        assert "[votants = exprimes + blancs + nuls]" in raw and "29019_0010" in raw
         failed_gx = conn.execute(
             "select count(*) from ops.quality_results where run_id = 'test-gate-red-gx' "
             "and not success and severity = 'fail'"
@@ -173,3 +185,24 @@ def test_expectations_alone_can_refuse(
             "update raw.election_results_bureau set nuls = nuls - 1 "
             "where election_id = '2024_legi_t1' and bureau_id = '29019_0010'"
         )
+
+
+def test_candidate_votes_not_adding_up_are_refused_by_the_raw_checkpoint(
+    demo_warehouse: DemoWarehouse, conn: psycopg.Connection
+) -> None:
+    """The raw suite's Checkpoint alone (what the ingestion DAG runs) names the bureau."""
+    from expectations.checkpoint import run_suites
+
+    where = (
+        "election_id = '2024_legi_t2' and bureau_id = '29019_0042' and numero_panneau = ("
+        "  select min(numero_panneau) from raw.election_results_candidate "
+        "  where election_id = '2024_legi_t2' and bureau_id = '29019_0042')"
+    )
+    conn.execute(f"update raw.election_results_candidate set voix = voix + 7 where {where}")
+    try:
+        outcome = run_suites(demo_warehouse.url, ["raw_election_candidates"], "test-gate-red-sum")
+    finally:
+        conn.execute(f"update raw.election_results_candidate set voix = voix - 7 where {where}")
+    (failure,) = outcome.failed_checks
+    assert "sum(voix) per (election_id, bureau_id) = exprimes of the bureau" in failure
+    assert '"bureau_id": "29019_0042"' in failure

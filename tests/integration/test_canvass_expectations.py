@@ -5,8 +5,9 @@ from __future__ import annotations
 import psycopg
 import pytest
 
+from expectations.checkpoint import run_suites
 from expectations.suites import Check
-from expectations.suites_canvass import SUITES, run_canvass_suites
+from expectations.suites_canvass import RAW_SUITES, SUITES
 from ingestion.canvass.loader import load_canvass_file
 from tests.fixtures.canvass import support
 from tests.fixtures.canvass.support import CAMPAIGN, NOW, SECRET
@@ -32,7 +33,7 @@ def test_suites_pass_on_loaded_fixtures_then_catch_bad_rows() -> None:
         support.PAP,
     ):
         load_canvass_file(url, path, campaign=CAMPAIGN, secret=SECRET, now=NOW)
-    clean = run_canvass_suites(url, "canvass_clean")
+    clean = run_suites(url, RAW_SUITES, "canvass_clean")
     assert clean.success, clean.failed_checks
     # The small fixtures flag more than 5 % of knocks too fast: recorded, not blocking.
     assert any("too_fast_distant" in w for w in clean.warnings)
@@ -52,7 +53,7 @@ def test_suites_pass_on_loaded_fixtures_then_catch_bad_rows() -> None:
             "where source = 'canvass' and dataset_key = 'pap'"
         )
         conn.execute("delete from raw.canvass_suppression")
-    bad = run_canvass_suites(url, "canvass_bad")
+    bad = run_suites(url, RAW_SUITES, "canvass_bad")
     assert not bad.success
     failed = "\n".join(bad.failed_checks)
     for fragment in (

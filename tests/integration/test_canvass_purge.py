@@ -95,19 +95,20 @@ def test_a_rollback_means_nothing_counts_as_aggregated(url: str) -> None:
 
 @pytest.mark.slow
 def test_retention_gate_fails_until_the_purge(url: str) -> None:
-    from expectations.suites_canvass import RETENTION_SUITES, run_canvass_suites
+    from expectations.checkpoint import run_suites
+    from expectations.suites_canvass import RETENTION_SUITES
 
     publish(url)
-    ok = run_canvass_suites(url, "retention_ok", RETENTION_SUITES)
+    ok = run_suites(url, RETENTION_SUITES, "retention_ok")
     assert ok.success, ok.failed_checks
     # Time passes: retention of the campaign ended a day ago (shift the register, not the clock).
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(
             "update ops.canvass_campaigns set retention_ends_at = now() - interval '1 day'"
         )
-    expired = run_canvass_suites(url, "retention_expired", RETENTION_SUITES)
+    expired = run_suites(url, RETENTION_SUITES, "retention_expired")
     assert not expired.success
     assert any("retention" in check for check in expired.failed_checks)
     purge_expired(url)
-    after = run_canvass_suites(url, "retention_purged", RETENTION_SUITES)
+    after = run_suites(url, RETENTION_SUITES, "retention_purged")
     assert after.success, after.failed_checks

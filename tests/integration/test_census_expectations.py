@@ -67,7 +67,7 @@ def test_census_suites_are_registered_for_the_gate() -> None:
 
 
 def test_raw_census_suites_pass_on_the_sample(loaded: str) -> None:
-    from expectations.runner import run_suites
+    from expectations.checkpoint import run_suites
 
     outcome = run_suites(loaded, list(RAW_SUITES), "test-census-gx-pass")
     assert outcome.success, outcome.failed_checks
@@ -81,7 +81,7 @@ def test_raw_census_suites_pass_on_the_sample(loaded: str) -> None:
 
 
 def test_raw_census_suites_catch_each_broken_row(broken_batch: int, loaded: str) -> None:
-    from expectations.runner import run_suites
+    from expectations.checkpoint import run_suites
 
     outcome = run_suites(loaded, list(RAW_SUITES), "test-census-gx-broken")
     assert not outcome.success

@@ -24,22 +24,11 @@ import pytest
 import yaml
 from psycopg.rows import dict_row
 
-from expectations.suites_canvass_audit import (
-    AUDIT_CANVASS_BUREAU_DAILY,
-    AUDIT_CANVASS_BUREAU_OPINION,
-    AUDIT_SUITES,
-    DAILY_PUBLIC_COLUMNS,
-    K_MIN,
-    OPINION_PUBLIC_COLUMNS,
-    RAW_SUITES,
-    SUITES,
-    built_k_min,
-    dbt_k_min,
-    opinion_suite,
-)
 from pipeline.dbt_runner import DbtOutcome, build, campaign_vars, run_dbt
 from scrutin.config import DBT_PROJECT_DIR
 from scrutin.db import connect
+from scrutin.vocabulary import TOPICS
+from tests.compiled_dbt_tests import data_tests_of, failing
 
 SOURCE = "test_dbt_canvass"  # knock source and ledger source of every row of this module
 CAMPAIGN = "test-dbt-canvass"
@@ -53,18 +42,6 @@ MARTS = ("canvass_bureau_daily", "canvass_bureau_opinion", "canvass_progress")
 CANVASS_SELECTION = (
     "+canvass_bureau_daily +canvass_bureau_opinion +canvass_progress "
     "+int_canvass__canvasser_quality"
-)
-TOPICS = (
-    "security",
-    "cost_of_living",
-    "housing",
-    "transport",
-    "environment",
-    "schools",
-    "health",
-    "jobs",
-    "local_services",
-    "other",
 )
 KNOCK_COLUMNS = (
     "source",
@@ -605,7 +582,7 @@ def test_opinion_is_suppressed_below_k_min_and_published_from_k_min(
     for bureau, expected in EXPECTED_OPINION.items():
         _assert_values(rows[bureau], expected, bureau)
     # k_min - 1: every column outside the public ones is null.
-    hidden = set(rows[C]) - set(OPINION_PUBLIC_COLUMNS)
+    hidden = set(rows[C]) - _public_columns("canvass_bureau_opinion")
     assert hidden == set(OPINION_FIGURES)
     assert all(rows[C][column] is None for column in hidden)
 
@@ -674,23 +651,26 @@ def test_canvass_marts_are_documented_contracted_tables(
                 assert columns["suppressed"][0] == "boolean"
 
 
-# ---- the audit suites -------------------------------------------------------------------------
+# ---- the k_min and reconciliation tests, on tampered marts --------------------------------------
 
 
-def _run_id() -> str:
-    return f"{SOURCE}-gx-{uuid.uuid4().hex[:8]}"
+def _k_min_test_arguments(model: str) -> dict[str, Any]:
+    path = DBT_PROJECT_DIR / "models" / "marts" / "canvass" / f"{model}.yml"
+    (node,) = yaml.safe_load(path.read_text(encoding="utf-8"))["models"]
+    (test,) = [t["k_min_suppressed"] for t in node["data_tests"] if "k_min_suppressed" in t]
+    return test["arguments"]
 
 
-@pytest.mark.db
-@pytest.mark.slow
-def test_audit_suites_pass_on_the_built_marts(built: DbtOutcome, warehouse_url: str) -> None:
-    from expectations.runner import run_suite
+def _public_columns(model: str) -> set[str]:
+    """What may stay visible on a row below k_min: the k_min_suppressed test's own list."""
+    arguments = _k_min_test_arguments(model)
+    return {*arguments["public_columns"], arguments["count_column"], arguments["flag_column"]}
 
-    for suite in (AUDIT_CANVASS_BUREAU_DAILY, AUDIT_CANVASS_BUREAU_OPINION):
-        outcome = run_suite(warehouse_url, suite, _run_id())
-        assert outcome.success, outcome.failed_checks
-        assert outcome.warnings == []
-        assert len(outcome.results) == len(suite.checks)
+
+def _failing(url: str, db: psycopg.Connection) -> dict[str, list[tuple[Any, ...]]]:
+    """The data tests of the canvass marts that fail now, with the rows they return."""
+    tests = data_tests_of(url, MARTS, present=("stg_canvass__knocks",))
+    return {name: tests[name].rows(db) for name in failing(db, tests)}
 
 
 @contextmanager
@@ -705,33 +685,40 @@ def tampered(db: psycopg.Connection, do: str, undo: str) -> Iterator[None]:
 
 @pytest.mark.db
 @pytest.mark.slow
-def test_an_unsuppressed_small_cell_fails_the_audit_suite_and_the_dbt_test(
+def test_the_data_tests_pass_on_the_built_marts(
+    built: DbtOutcome, warehouse_url: str, db: psycopg.Connection
+) -> None:
+    assert _failing(warehouse_url, db) == {}
+
+
+@pytest.mark.db
+@pytest.mark.slow
+def test_an_unsuppressed_small_cell_fails_the_k_min_test(
     built: DbtOutcome, warehouse_url: str, db: psycopg.Connection, tmp_path: Path
 ) -> None:
-    from expectations.runner import run_suite
-
     table = "mart_audit.canvass_bureau_opinion"
     with tampered(
         db,
         f"update {table} set support_positive_share = 1.0 where bureau_id = '{C}'",
         f"update {table} set support_positive_share = null where bureau_id = '{C}'",
     ):
-        outcome = run_suite(warehouse_url, AUDIT_CANVASS_BUREAU_OPINION, _run_id())
+        failures = _failing(warehouse_url, db)
+        # The real dbt runner refuses it too (what the gate's build does).
         dbt_outcome = run_dbt(
             ["test", "--select", "canvass_bureau_opinion,test_type:data"],
             warehouse_url,
             target_path=tmp_path / "target",  # never the shared dbt/target
             log_path=tmp_path / "logs",
         )
-    assert not outcome.success
-    (failure,) = outcome.failed_checks
-    assert "no opinion figure is published below k_min conversations" in failure
-    assert C in failure
-    assert "support_positive_share" in failure  # the offending column is named
+    ((name, rows),) = failures.items()
+    assert name.startswith("k_min_suppressed_canvass_bureau_opinion_")
+    ((row_values, counted, flagged, k_min, problem),) = rows
+    assert row_values["bureau_id"] == C and row_values["support_positive_share"] == 1.0
+    assert counted < k_min and flagged is True  # suppressed, yet a figure is shown
+    assert problem == f"opinion figure published below k_min = {k_min}"
     failed_tests = [uid for uid in dbt_outcome.failed if "k_min_suppressed" in uid]
     assert len(failed_tests) == 1, dbt_outcome.failed
-    # Put back: the suite passes again.
-    assert run_suite(warehouse_url, AUDIT_CANVASS_BUREAU_OPINION, _run_id()).success
+    assert _failing(warehouse_url, db) == {}  # put back: green again
 
 
 @pytest.mark.db
@@ -740,8 +727,6 @@ def test_a_new_column_counts_as_opinion_until_declared_public(
     built: DbtOutcome, warehouse_url: str, db: psycopg.Connection
 ) -> None:
     """Fail-closed: a figure added to the mart without suppression is caught, by name."""
-    from expectations.runner import run_suite
-
     table = "mart_audit.canvass_bureau_daily"
     with tampered(
         db,
@@ -749,21 +734,17 @@ def test_a_new_column_counts_as_opinion_until_declared_public(
         f"update {table} set net_support_score = 0.4 where bureau_id = '{C}'",
         f"alter table {table} drop column net_support_score",
     ):
-        outcome = run_suite(warehouse_url, AUDIT_CANVASS_BUREAU_DAILY, _run_id())
-    assert not outcome.success
-    (failure,) = outcome.failed_checks
-    assert "no topic count is published below k_min conversations that day" in failure
-    assert "net_support_score" in failure
-    assert C in failure
+        failures = _failing(warehouse_url, db)
+    ((name, rows),) = failures.items()
+    assert name.startswith("k_min_suppressed_canvass_bureau_daily_")
+    assert rows and all(r[0]["bureau_id"] == C and r[0]["net_support_score"] == 0.4 for r in rows)
 
 
 @pytest.mark.db
 @pytest.mark.slow
-def test_a_topic_count_on_a_small_day_or_a_moved_day_fails_the_daily_suite(
+def test_a_topic_count_on_a_small_day_or_a_moved_day_fails_the_daily_tests(
     built: DbtOutcome, warehouse_url: str, db: psycopg.Connection
 ) -> None:
-    from expectations.runner import run_suite
-
     table = "mart_audit.canvass_bureau_daily"
     where = f"bureau_id = '{A}' and knocked_on = '2026-03-11'"
     with tampered(
@@ -773,15 +754,22 @@ def test_a_topic_count_on_a_small_day_or_a_moved_day_fails_the_daily_suite(
         f"update {table} set topic_housing = null, topics_suppressed = true, "
         f"knocked_on = '2026-03-11' where bureau_id = '{A}' and knocked_on = '2026-03-12'",
     ):
-        outcome = run_suite(warehouse_url, AUDIT_CANVASS_BUREAU_DAILY, _run_id())
-    failures = outcome.failed_checks
-    assert len(failures) == 3, failures
-    assert any(
-        "no topic count is published below k_min" in f and "topic_housing" in f for f in failures
-    )
-    assert any("topics_suppressed is true below k_min" in f for f in failures)
-    # The knocks of the 11th (Paris) are no longer on the 11th: the raw reconciliation says so.
-    assert any("per bureau and Paris day equal the loaded knocks" in f for f in failures)
+        failures = _failing(warehouse_url, db)
+    assert set(failures) == {
+        next(n for n in failures if n.startswith("k_min_suppressed_canvass_bureau_daily_")),
+        "assert_canvass_marts_reconcile_with_knocks",
+    }, failures
+    (k_min_rows,) = (rows for name, rows in failures.items() if name.startswith("k_min"))
+    ((row_values, _, flagged, _, problem),) = k_min_rows
+    assert row_values["topic_housing"] == 1 and flagged is False
+    assert problem == "topics_suppressed must be true"
+    # The knocks of the 11th (Paris) are no longer on the 11th: the day-by-day reconciliation
+    # with the knocks says so, for both days; the bureau's totals still agree.
+    reconciliation = failures["assert_canvass_marts_reconcile_with_knocks"]
+    assert {(r[0], r[1], str(r[2])) for r in reconciliation} == {
+        ("canvass_bureau_daily", A, "2026-03-11"),
+        ("canvass_bureau_daily", A, "2026-03-12"),
+    }
 
 
 @pytest.mark.db
@@ -790,8 +778,6 @@ def test_the_stricter_campaign_k_min_wins_in_the_gate(
     built: DbtOutcome, warehouse_url: str, db: psycopg.Connection
 ) -> None:
     """A campaign loaded with k_min = 12 makes B's 11 published conversations a breach."""
-    from expectations.runner import run_suite
-
     db.execute(
         "insert into ops.canvass_campaigns (campaign_id, election_date, campaign_start, "
         "retention_days, k_min, retention_ends_at, params_hash) "
@@ -799,76 +785,25 @@ def test_the_stricter_campaign_k_min_wins_in_the_gate(
         (CAMPAIGN,),
     )
     try:
-        outcome = run_suite(warehouse_url, opinion_suite(), _run_id())
+        failures = _failing(warehouse_url, db)
     finally:
         db.execute("delete from ops.canvass_campaigns where campaign_id = %s", (CAMPAIGN,))
-    assert not outcome.success
-    breaches = [f for f in outcome.failed_checks if "below k_min" in f]
-    assert len(breaches) == 2, outcome.failed_checks  # figures published, flag not set
-    assert all(B in f for f in breaches)
-    assert all(A not in f for f in breaches)  # 12 conversations: still fine
+    opinion = [rows for name, rows in failures.items() if "canvass_bureau_opinion" in name]
+    ((row,),) = opinion  # one test, one row: B, figures published and flag not set
+    row_values, counted, flagged, k_min, problem = row
+    assert row_values["bureau_id"] == B and counted == 11 and k_min == 12
+    assert flagged is False and problem == "suppressed must be true"
 
 
-# ---- specs (no database) ---------------------------------------------------------------------
-
-
-def _k_min_test_arguments(model: str) -> dict[str, Any]:
-    path = DBT_PROJECT_DIR / "models" / "marts" / "canvass" / f"{model}.yml"
-    (node,) = yaml.safe_load(path.read_text(encoding="utf-8"))["models"]
-    (test,) = [t["k_min_suppressed"] for t in node["data_tests"] if "k_min_suppressed" in t]
-    return test["arguments"]
-
-
-def test_gate_and_dbt_test_agree_on_the_public_columns() -> None:
-    """The GX suites and the dbt test must leave the same columns visible on small rows."""
-    for model, public in (
-        ("canvass_bureau_opinion", OPINION_PUBLIC_COLUMNS),
-        ("canvass_bureau_daily", DAILY_PUBLIC_COLUMNS),
-    ):
-        arguments = _k_min_test_arguments(model)
-        dbt_public = {*arguments["public_columns"], arguments["count_column"]}
-        dbt_public.add(arguments["flag_column"])
-        assert dbt_public == set(public), model
-
-
-def test_suites_are_registered_for_the_gate() -> None:
-    from expectations import registry
-
-    assert RAW_SUITES == ()
-    assert set(AUDIT_SUITES) == set(SUITES)
-    assert set(AUDIT_SUITES) <= set(registry.audit_suite_names())
-    for spec in SUITES.values():
-        assert spec.table.startswith("mart_audit.")
-        privacy = [c for c in spec.checks if c.label and "below k_min" in c.label]
-        assert privacy and all(c.severity == "fail" for c in privacy)
-
-
-def test_the_gate_threshold_is_the_one_the_build_passes(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    assert built_k_min() == K_MIN == campaign_vars()["k_min"]
-    campaign = tmp_path / "campaign.yml"
-    campaign.write_text(
-        "campaign_id: test\nelection_date: 2027-04-11\ncampaign_start: 2026-09-01\nk_min: 15\n",
-        encoding="utf-8",
-    )
-    monkeypatch.setenv("SCRUTIN_CAMPAIGN_CONFIG", str(campaign))
-    assert built_k_min() == 15
-    queries = [c.kwargs.get("unexpected_rows_query", "") for c in opinion_suite(15).checks]
-    assert sum("greatest(15," in q for q in queries) == 3
-    # No campaign file, no build: dbt's own default.
-    monkeypatch.setenv("SCRUTIN_CAMPAIGN_CONFIG", str(tmp_path / "missing.yml"))
-    project = yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text(encoding="utf-8"))
-    assert built_k_min() == dbt_k_min() == project["vars"]["k_min"]
-
-
-def test_dbt_k_min_reads_the_project_file_and_refuses_bad_values(tmp_path: Path) -> None:
-    path = tmp_path / "dbt_project.yml"
-    path.write_text("vars:\n  k_min: 15\n", encoding="utf-8")
-    assert dbt_k_min(path) == 15
-    path.write_text("name: x\n", encoding="utf-8")
-    assert dbt_k_min(path) == 11  # the models' own default
-    for bad in ("0", "'eleven'", "true", "2.5"):
-        path.write_text(f"vars:\n  k_min: {bad}\n", encoding="utf-8")
-        with pytest.raises(ValueError, match=r"dbt_project\.yml: vars\.k_min"):
-            dbt_k_min(path)
+@pytest.mark.db
+@pytest.mark.slow
+def test_the_k_min_tests_use_the_build_threshold_and_the_campaigns(warehouse_url: str) -> None:
+    """The threshold is the build's var (the campaign file's k_min) or a loaded campaign's."""
+    for model in MARTS[:2]:
+        (test,) = (
+            t
+            for name, t in data_tests_of(warehouse_url, [model]).items()
+            if name.startswith("k_min_suppressed_")
+        )
+        assert f"greatest({campaign_vars()['k_min']}," in test.sql
+        assert '"ops"."canvass_campaigns"' in test.sql

@@ -21,17 +21,13 @@ from typing import Any
 
 import psycopg
 import pytest
+import yaml
 from psycopg.rows import dict_row
 
-from expectations.suites_demographics import (
-    AUDIT_BUREAU_DEMOGRAPHICS,
-    AUDIT_SUITES,
-    RAW_SUITES,
-    SHARE_COLUMNS,
-    SUITES,
-)
 from pipeline.dbt_runner import DbtOutcome, build
+from scrutin.config import DBT_PROJECT_DIR
 from scrutin.db import connect
+from tests.compiled_dbt_tests import data_tests_of, failing
 
 pytestmark = [pytest.mark.db, pytest.mark.slow]
 
@@ -209,6 +205,14 @@ EXPECTED: dict[str, dict[str, Any]] = {
     },
 }
 
+# The mart's fractions, as its YAML (its contract) declares them.
+SHARE_COLUMNS = [
+    column["name"]
+    for column in yaml.safe_load(
+        (DBT_PROJECT_DIR / "models/marts/demographics/bureau_demographics.yml").read_text("utf-8")
+    )["models"][0]["columns"]
+    if column["name"].startswith("share_") or column["name"] == "masked_share"
+]
 AGE_COLUMNS = [c for c in SHARE_COLUMNS if c.startswith("share_age_")]
 PCS_COLUMNS = [c for c in SHARE_COLUMNS if c.startswith("share_pcs_")]
 
@@ -444,27 +448,21 @@ def test_profiles_sum_to_one_and_shares_are_fractions(
             assert row[column] is None or 0 <= row[column] <= 1, (bureau_id, column)
 
 
-def test_suite_is_registered_for_the_gate() -> None:
-    assert (AUDIT_BUREAU_DEMOGRAPHICS.name,) == AUDIT_SUITES
-    assert not RAW_SUITES
-    assert set(SUITES) == {AUDIT_BUREAU_DEMOGRAPHICS.name}
-    # The mart is empty until a census vintage and the weights are loaded: an empty mart must
-    # not block the publication of the election marts.
-    assert all(
-        c.expectation != "ExpectTableRowCountToBeBetween"
-        for c in SUITES[AUDIT_BUREAU_DEMOGRAPHICS.name].checks
-    )
-
-
-def test_audit_suite_passes_then_refuses_a_broken_mart(
-    first_build: DbtOutcome, warehouse_url: str, db: psycopg.Connection, run_ids: list[str]
+def test_the_data_tests_pass_then_refuse_a_broken_mart(
+    first_build: DbtOutcome, warehouse_url: str, db: psycopg.Connection
 ) -> None:
-    from expectations.runner import run_suites
-
-    run_id = f"test-dbt-demographics-gx-{uuid.uuid4().hex[:8]}"
-    run_ids.append(run_id)
-    good = run_suites(warehouse_url, [AUDIT_BUREAU_DEMOGRAPHICS.name], run_id)
-    assert good.success, good.failed_checks
+    """The mart's dbt tests, against `raw`: allocated totals, weights both ways, fractions."""
+    # Built by first_build with the mart: what the mart's own tests read beside it.
+    upstream = ("stg_geography__iris_bureau_weights", "stg_census__iris_values")
+    tests = data_tests_of(warehouse_url, ["bureau_demographics"], present=upstream)
+    assert {
+        "assert_every_demographics_bureau_has_loaded_weights",
+        "assert_every_weighted_bureau_with_census_population_has_demographics",
+    } <= set(tests)
+    # The mart is empty until a census vintage and the weights are loaded: an empty mart must
+    # not block the publication of the election marts (no row-count test here).
+    assert not any(name.startswith("has_rows") for name in tests)
+    assert failing(db, tests) == {}
 
     with db.cursor() as cur:
         cur.execute(
@@ -486,10 +484,8 @@ def test_audit_suite_passes_then_refuses_a_broken_mart(
             "values (%s, '99002', %s, 'areal', 'good', 1, false, 0)",
             (STRAY_BUREAU, VINTAGE),
         )
-    bad_run_id = f"{run_id}-bad"
-    run_ids.append(bad_run_id)
     try:
-        bad = run_suites(warehouse_url, [AUDIT_BUREAU_DEMOGRAPHICS.name], bad_run_id)
+        failures = failing(db, tests)
     finally:
         with db.cursor() as cur:
             cur.execute(
@@ -500,13 +496,14 @@ def test_audit_suite_passes_then_refuses_a_broken_mart(
                 "where bureau_id = %s",
                 (*saved, B3),
             )
-    assert not bad.success
-    failed = "\n".join(bad.failed_checks)
-    assert "allocated population of each commune" in failed
-    assert "share_owners" in failed
-    assert "every bureau of the mart has weights" in failed
     # Nothing else: the keys, the other shares and the 15+ totals are still right.
-    assert len(bad.failed_checks) == 3, bad.failed_checks
+    assert failures == {
+        "bureau_demographics_population_adds_up_to_census_commune_totals": 1,
+        "accepted_range_bureau_demographics_share_owners__1__0": 1,
+        "bureau_demographics_owners_and_renters_at_most_one": 1,
+        "assert_every_demographics_bureau_has_loaded_weights": 1,
+    }
+    assert failing(db, tests) == {}
 
 
 def _set_weight(
@@ -575,7 +572,13 @@ def test_iris_sent_to_another_commune_fails_the_commune_totals(
             )
     assert not outcome.success
     totals_test = "test.scrutin.assert_census_allocation_preserves_commune_totals"
-    assert outcome.failed == [totals_test]
+    # The allocation's test, and the published columns' own totals: the mart publishes the
+    # allocation, so both layers refuse it (and nothing else: weights still sum to 1).
+    assert {uid.split(".")[2] for uid in outcome.failed} == {
+        "assert_census_allocation_preserves_commune_totals",
+        "bureau_demographics_population_adds_up_to_census_commune_totals",
+        "bureau_demographics_population_15_plus_adds_up_to_census_commune_totals",
+    }
     by_id = {r.unique_id: r for r in outcome.results}
     # Every allocated indicator of I2 differs in both communes, except I2's one zero (CS1).
     assert by_id[totals_test].failures == 2 * sum(

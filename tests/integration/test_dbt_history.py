@@ -19,9 +19,8 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row
 
-from expectations.runner import run_suite
-from expectations.suites_polling_stations import AUDIT_POLLING_STATIONS
 from pipeline.dbt_runner import DbtOutcome, build
+from tests.compiled_dbt_tests import compile_data_tests
 
 pytestmark = [pytest.mark.db, pytest.mark.slow]
 
@@ -596,24 +595,16 @@ def test_polling_stations_publish_no_crossed_age_sex_cell(
     assert undocumented == []
 
 
-def test_audit_suite_passes_then_names_a_missing_bureau(
+def test_a_bureau_dropped_from_the_mart_fails_its_dbt_test(
     first_build: tuple[str, DbtOutcome],
     warehouse_url: str,
     db: psycopg.Connection,
-    run_ids: list[str],
 ) -> None:
-    run_id = f"test-history-gx-{uuid.uuid4().hex[:8]}"
-    run_ids.append(run_id)
-    green = run_suite(warehouse_url, AUDIT_POLLING_STATIONS, run_id)
-    assert green.success, green.failed_checks
-
-    # A bureau of a loaded results file dropped from the mart must block the publication.
+    """A bureau of a loaded results file dropped from the mart must block the publication."""
+    test = compile_data_tests(warehouse_url)["assert_every_source_bureau_is_a_polling_station"]
+    assert test.rows(db) == []
     db.execute("delete from mart_audit.polling_stations where bureau_id = %s", (B,))
-    red = run_suite(warehouse_url, AUDIT_POLLING_STATIONS, run_id)
-    assert not red.success
-    failed = [r for r in red.results if not r.success]
-    assert [r.expectation for r in failed] == ["unexpected_rows_expectation"]
-    assert B in str(failed[0].observed["partial_unexpected_list"])
+    assert test.rows(db) == [("results", B)]
 
 
 # ---- the red build -----------------------------------------------------------------------------

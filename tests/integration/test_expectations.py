@@ -1,10 +1,12 @@
-"""The quality suites and the gate, against a real PostgreSQL warehouse.
+"""The election checks against a real PostgreSQL warehouse: the raw suites through their
+Great Expectations Checkpoints, and the dbt data tests of `polling_station_results`.
 
 Rows are inserted under election ids `2099_gx_*` and removed at the end of the module. Other
-modules may have loaded real elections (`2024_legi_t*`) into the same database: the suites must
+modules may have loaded real elections (`2024_legi_t*`) into the same database: the checks must
 pass on any correct data, so the "valid" assertions hold with or without them, and corruptions
 are only ever applied to this module's rows. The audit mart is created here with plain SQL from
-the raw rows (any real dbt-built table is set aside and put back afterwards).
+the raw rows (any real dbt-built table is set aside and put back afterwards); its dbt data tests
+run as compiled SQL (tests/compiled_dbt_tests.py).
 """
 
 from __future__ import annotations
@@ -22,8 +24,6 @@ from typing import TYPE_CHECKING
 import pytest
 
 from expectations.suites import (
-    AUDIT_POLLING_STATION_RESULTS,
-    AUDIT_SUITES,
     BUREAU_ID_REGEX,
     RAW_ELECTION_CANDIDATES,
     RAW_ELECTION_RESULTS,
@@ -32,17 +32,20 @@ from expectations.suites import (
     Check,
     no_rows,
 )
+from tests.compiled_dbt_tests import data_tests_of, ensure_staging_views, failing
 
 if TYPE_CHECKING:
     import psycopg
 
-    from expectations.runner import GateOutcome, SuiteOutcome
+    from expectations.results import GateOutcome, SuiteOutcome
 
 ROOT = Path(__file__).resolve().parents[2]
 ELECTION = "2099_gx_t1"
 SOURCE = "test_expectations"
 MART = "mart_audit.polling_station_results"
 MART_SAVED = "polling_station_results__saved_by_test_expectations"
+# What the mart's tests read beside the mart: the loaded bureaux, as staging renames them.
+STAGING = "stg_elections__bureau_results"
 
 # (code_departement, code_commune, code_bv, inscrits, votants, abstentions, exprimes, blancs, nuls)
 BUREAUX = [
@@ -221,6 +224,7 @@ def gx_url(warehouse_url: str) -> Iterator[str]:
                 _insert_candidates(conn, batch_id, bureau_id, votes)
             conn.execute(MART_DDL)
             conn.execute(MART_FILL)
+        ensure_staging_views(conn, warehouse_url, STAGING)
         try:
             yield warehouse_url
         finally:
@@ -273,17 +277,17 @@ def _assert_fails(outcome: SuiteOutcome, expectation: str, *mentions: str) -> st
 def test_suites_import_without_great_expectations() -> None:
     """DAG files import the suite names: that must not cost the ~7 s GX import."""
     code = (
-        "import sys, expectations.suites, expectations.runner; "
+        "import sys, expectations.suites, expectations.checkpoint, expectations.registry, "
+        "expectations.score_audit; "
         "assert 'great_expectations' not in sys.modules, 'GX imported at module import'"
     )
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
 
 
 def test_suite_registry() -> None:
-    assert set(SUITES) == {*RAW_SUITES, *AUDIT_SUITES}
+    assert set(SUITES) == set(RAW_SUITES)
     assert SUITES["raw_election_results"].table == "raw.election_results_bureau"
     assert SUITES["raw_election_candidates"].table == "raw.election_results_candidate"
-    assert SUITES["audit_polling_station_results"].table == MART
     for spec in SUITES.values():
         assert spec.checks and all(c.severity in ("fail", "warn") for c in spec.checks)
 
@@ -326,14 +330,14 @@ def test_bureau_id_regex() -> None:
 def test_all_suites_pass_on_valid_data_and_record_every_result(
     gx_url: str, db: psycopg.Connection
 ) -> None:
-    from expectations.runner import run_suites
+    from expectations.checkpoint import run_suites
 
     run_id = _run_id()
-    gate = run_suites(gx_url, [*RAW_SUITES, *AUDIT_SUITES], run_id)
+    gate = run_suites(gx_url, list(RAW_SUITES), run_id)
 
     assert gate.success, gate.failed_checks
     assert gate.failed_checks == []
-    assert [o.suite for o in gate.outcomes] == [*RAW_SUITES, *AUDIT_SUITES]
+    assert [o.suite for o in gate.outcomes] == list(RAW_SUITES)
     for outcome in gate.outcomes:
         assert outcome.error is None
         assert len(outcome.results) == len(SUITES[outcome.suite].checks)
@@ -343,7 +347,7 @@ def test_all_suites_pass_on_valid_data_and_record_every_result(
         "from ops.quality_results where run_id = %s",
         (run_id,),
     ).fetchall()
-    assert len(rows) == sum(len(SUITES[name].checks) for name in (*RAW_SUITES, *AUDIT_SUITES))
+    assert len(rows) == sum(len(SUITES[name].checks) for name in RAW_SUITES)
     assert all(success for *_, success, _ in rows)
     by_check = {(r[0], r[2], r[3]): r for r in rows}
     between_votants = by_check[
@@ -361,15 +365,42 @@ def test_all_suites_pass_on_valid_data_and_record_every_result(
         )
     ]
     assert warn[4] == "warn"
-    row_count = by_check[
-        ("audit_polling_station_results", "expect_table_row_count_to_be_between", None)
-    ]
-    assert row_count[6]["observed_value"] >= len(BUREAUX)
+
+
+@pytest.mark.db
+def test_the_checkpoints_build_data_docs(
+    gx_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """UpdateDataDocsAction renders each suite of the run into the local site."""
+    from expectations.checkpoint import run_suites
+
+    monkeypatch.setenv("SCRUTIN_DATA_DOCS_DIR", str(tmp_path / "docs"))
+    run_id = _run_id()
+    gate = run_suites(gx_url, list(RAW_SUITES), run_id)
+    index = tmp_path / "docs" / "index.html"
+    assert gate.data_docs == str(index)
+    html = index.read_text(encoding="utf-8")
+    for suite in RAW_SUITES:
+        assert suite in html
+        (page,) = (tmp_path / "docs" / "validations" / suite / run_id).rglob("*.html")
+        rendered = page.read_text(encoding="utf-8")
+        assert "Evaluated Expectations" in rendered and "Successful Expectations" in rendered
+        assert (tmp_path / "docs" / "expectations" / f"{suite}.html").is_file()
+
+
+def test_quality_results_are_recorded_by_a_gx_checkpoint_action() -> None:
+    """The recording is a Great Expectations ValidationAction, not code around the Checkpoint."""
+    from great_expectations.checkpoint import ValidationAction
+
+    from expectations.checkpoint import _action_class
+
+    assert issubclass(_action_class(), ValidationAction)
+    assert _action_class().__fields__["type"].default == "scrutin_record_quality_results"
 
 
 @pytest.mark.db
 def test_run_suite_single_suite(gx_url: str) -> None:
-    from expectations.runner import run_suite
+    from expectations.checkpoint import run_suite
 
     outcome = run_suite(gx_url, RAW_ELECTION_CANDIDATES, _run_id())
     assert outcome.success, outcome.failed_checks
@@ -382,7 +413,7 @@ def test_run_suite_single_suite(gx_url: str) -> None:
 
 @pytest.mark.db
 def test_voters_above_registered_fail_raw_suite(gx_url: str, db: psycopg.Connection) -> None:
-    from expectations.runner import run_suite
+    from expectations.checkpoint import run_suite
 
     where = f"election_id = '{ELECTION}' and bureau_id = '29019_0001'"
     with corrupted(
@@ -402,7 +433,7 @@ def test_voters_above_registered_fail_raw_suite(gx_url: str, db: psycopg.Connect
 
 @pytest.mark.db
 def test_negative_count_fails_raw_suite(gx_url: str, db: psycopg.Connection) -> None:
-    from expectations.runner import run_suite
+    from expectations.checkpoint import run_suite
 
     where = f"election_id = '{ELECTION}' and bureau_id = '2A004_0001'"
     with corrupted(
@@ -419,7 +450,7 @@ def test_negative_count_fails_raw_suite(gx_url: str, db: psycopg.Connection) -> 
 
 @pytest.mark.db
 def test_duplicate_bureau_fails_raw_suite(gx_url: str, db: psycopg.Connection) -> None:
-    from expectations.runner import run_suite
+    from expectations.checkpoint import run_suite
 
     batch_id = db.execute(
         "select batch_id from raw.election_results_bureau where election_id = %s limit 1",
@@ -440,7 +471,7 @@ def test_duplicate_bureau_fails_raw_suite(gx_url: str, db: psycopg.Connection) -
 
 @pytest.mark.db
 def test_malformed_bureau_id_fails_raw_suite(gx_url: str, db: psycopg.Connection) -> None:
-    from expectations.runner import run_suite
+    from expectations.checkpoint import run_suite
 
     where = f"election_id = '{ELECTION}' and bureau_id = '29019_0002'"
     with corrupted(
@@ -458,7 +489,7 @@ def test_malformed_bureau_id_fails_raw_suite(gx_url: str, db: psycopg.Connection
 def test_bureau_id_not_built_from_its_codes_fails_raw_suite(
     gx_url: str, db: psycopg.Connection
 ) -> None:
-    from expectations.runner import run_suite
+    from expectations.checkpoint import run_suite
 
     where = f"election_id = '{ELECTION}' and bureau_id = '29019_0002'"
     with corrupted(
@@ -472,7 +503,7 @@ def test_bureau_id_not_built_from_its_codes_fails_raw_suite(
 
 @pytest.mark.db
 def test_votants_arithmetic_is_a_failure(gx_url: str, db: psycopg.Connection) -> None:
-    from expectations.runner import run_suite
+    from expectations.checkpoint import run_suite
 
     where = f"election_id = '{ELECTION}' and bureau_id = '75056_B12'"
     with corrupted(
@@ -495,7 +526,7 @@ def test_votants_arithmetic_is_a_failure(gx_url: str, db: psycopg.Connection) ->
 def test_candidate_votes_not_summing_to_valid_fail_candidate_suite(
     gx_url: str, db: psycopg.Connection
 ) -> None:
-    from expectations.runner import run_suite
+    from expectations.checkpoint import run_suite
 
     where = f"election_id = '{ELECTION}' and bureau_id = '29019_0002' and numero_panneau = 2"
     with corrupted(
@@ -518,7 +549,7 @@ def test_candidate_votes_not_summing_to_valid_fail_candidate_suite(
 def test_duplicate_candidate_panel_fails_candidate_suite(
     gx_url: str, db: psycopg.Connection
 ) -> None:
-    from expectations.runner import run_suite
+    from expectations.checkpoint import run_suite
 
     batch_id = db.execute(
         "select batch_id from raw.election_results_bureau where election_id = %s limit 1",
@@ -546,7 +577,7 @@ def test_duplicate_candidate_panel_fails_candidate_suite(
 def test_negative_votes_and_orphan_candidates_fail_candidate_suite(
     gx_url: str, db: psycopg.Connection
 ) -> None:
-    from expectations.runner import run_suite
+    from expectations.checkpoint import run_suite
 
     batch_id = _ledger(db, "loaded", "2099_gx_orphan")
     _insert_candidates(db, batch_id, "29019_0009", [("UG", -3)], election="2099_gx_orphan")
@@ -565,85 +596,87 @@ def test_negative_votes_and_orphan_candidates_fail_candidate_suite(
     )
 
 
-@pytest.mark.db
-def test_mart_rate_above_one_fails_audit_suite(gx_url: str, db: psycopg.Connection) -> None:
-    from expectations.runner import run_suite
+# ---- the mart: its dbt data tests --------------------------------------------------------------
 
+
+def _mart_failures(url: str, db: psycopg.Connection) -> dict[str, int]:
+    """The dbt data tests of polling_station_results that fail now (name -> failing rows)."""
+    return failing(db, data_tests_of(url, ["polling_station_results"], present=(STAGING,)))
+
+
+@pytest.mark.db
+def test_mart_tests_pass_on_the_valid_mart(gx_url: str, db: psycopg.Connection) -> None:
+    tests = data_tests_of(gx_url, ["polling_station_results"], present=(STAGING,))
+    assert {
+        "polling_station_results_has_rows",
+        "polling_station_results_has_every_loaded_results_bureau",
+        "assert_every_polling_station_result_is_a_loaded_results_bureau",
+        "assert_polling_station_results_counts_equal_the_loaded_counts",
+    } <= set(tests)
+    assert _mart_failures(gx_url, db) == {}
+
+
+@pytest.mark.db
+def test_mart_rate_above_one_fails_its_range_test(gx_url: str, db: psycopg.Connection) -> None:
     where = f"election_id = '{ELECTION}' and bureau_id = '29019_0001'"
     with corrupted(
         db,
         f"update {MART} set turnout_rate = 1.25 where {where}",
         f"update {MART} set turnout_rate = 0.7 where {where}",
     ):
-        outcome = run_suite(gx_url, AUDIT_POLLING_STATION_RESULTS, _run_id())
-    _assert_fails(outcome, "expect_column_values_to_be_between(turnout_rate)", "29019_0001", "1.25")
+        assert _mart_failures(gx_url, db) == {
+            "accepted_range_polling_station_results_turnout_rate__1__0": 1
+        }
 
 
 @pytest.mark.db
-def test_raw_bureau_missing_from_mart_fails_audit_suite(
-    gx_url: str, db: psycopg.Connection
-) -> None:
-    from expectations.runner import run_suite
-
+def test_raw_bureau_missing_from_mart_fails_the_mart(gx_url: str, db: psycopg.Connection) -> None:
     where = f"election_id = '{ELECTION}' and bureau_id = '2A004_0001'"
     db.execute(f"delete from {MART} where {where}")
     try:
-        outcome = run_suite(gx_url, AUDIT_POLLING_STATION_RESULTS, _run_id())
+        assert _mart_failures(gx_url, db) == {
+            "polling_station_results_has_every_loaded_results_bureau": 1
+        }
+        test = data_tests_of(gx_url, ["polling_station_results"])[
+            "polling_station_results_has_every_loaded_results_bureau"
+        ]
+        assert test.rows(db) == [(ELECTION, "2A004_0001")]
     finally:
         db.execute(MART_FILL + f" and b.election_id = '{ELECTION}' and b.bureau_id = '2A004_0001'")
-    _assert_fails(
-        outcome,
-        "unexpected_rows_expectation(election_id, bureau_id) [every loaded bureau",
-        "has a mart row",
-        "2A004_0001",
-    )
-    assert not _failures_about(outcome, "every mart row is a loaded bureau")
 
 
 @pytest.mark.db
-def test_mart_row_unknown_to_raw_fails_audit_suite(gx_url: str, db: psycopg.Connection) -> None:
-    from expectations.runner import run_suite
-
+def test_mart_row_unknown_to_raw_fails_the_mart(gx_url: str, db: psycopg.Connection) -> None:
     with corrupted(
         db,
-        f"insert into {MART} (election_id, bureau_id, code_departement, code_commune, code_bv, "
-        f"registered, voters, turnout_rate) "
-        f"values ('{ELECTION}', '29019_0099', '29', '29019', '0099', 10, 5, 0.5)",
+        # A complete, self-consistent row: only its absence from raw is wrong.
+        f"insert into {MART} select election_id, '29019_0099', code_departement, code_commune, "
+        f"commune_name, '0099', registered, voters, abstentions, blank_votes, null_votes, "
+        f"valid_votes, turnout_rate, blank_rate, null_rate, valid_rate, candidates_count, "
+        f"votes_by_nuance, leading_nuance from {MART} "
+        f"where election_id = '{ELECTION}' and bureau_id = '29019_0001'",
         f"delete from {MART} where bureau_id = '29019_0099'",
     ):
-        outcome = run_suite(gx_url, AUDIT_POLLING_STATION_RESULTS, _run_id())
-    _assert_fails(
-        outcome,
-        "unexpected_rows_expectation(election_id, bureau_id) [every mart row is a loaded bureau",
-        "29019_0099",
-    )
-    assert not _failures_about(outcome, "has a mart row")
+        assert _mart_failures(gx_url, db) == {
+            "assert_every_polling_station_result_is_a_loaded_results_bureau": 1
+        }
 
 
 @pytest.mark.db
-def test_mart_counts_differing_from_raw_fail_audit_suite(
-    gx_url: str, db: psycopg.Connection
-) -> None:
-    from expectations.runner import run_suite
-
+def test_mart_counts_differing_from_raw_fail_the_mart(gx_url: str, db: psycopg.Connection) -> None:
     where = f"election_id = '{ELECTION}' and bureau_id = '75056_B12'"
     with corrupted(
         db,
         f"update {MART} set valid_votes = 391 where {where}",
         f"update {MART} set valid_votes = 390 where {where}",
     ):
-        outcome = run_suite(gx_url, AUDIT_POLLING_STATION_RESULTS, _run_id())
-    _assert_fails(
-        outcome, "unexpected_rows_expectation(registered,", "75056_B12", '"valid_votes": 391'
-    )
+        assert _mart_failures(gx_url, db) == {
+            "assert_polling_station_results_counts_equal_the_loaded_counts": 1
+        }
 
 
 @pytest.mark.db
-def test_null_key_and_duplicate_in_mart_fail_audit_suite(
-    gx_url: str, db: psycopg.Connection
-) -> None:
-    from expectations.runner import run_suite
-
+def test_null_key_and_duplicate_in_mart_fail_the_mart(gx_url: str, db: psycopg.Connection) -> None:
     where = f"election_id = '{ELECTION}' and bureau_id = '29019_0001'"
     with corrupted(
         db,
@@ -653,11 +686,25 @@ def test_null_key_and_duplicate_in_mart_fail_audit_suite(
         + MART_FILL
         + f" and b.election_id = '{ELECTION}' and b.bureau_id = '29019_0001'",
     ):
-        outcome = run_suite(gx_url, AUDIT_POLLING_STATION_RESULTS, _run_id())
-    _assert_fails(outcome, "expect_column_values_to_not_be_null(code_commune)", "2 unexpected")
-    _assert_fails(
-        outcome, "expect_compound_columns_to_be_unique(election_id, bureau_id)", "29019_0001"
-    )
+        assert _mart_failures(gx_url, db) == {
+            "not_null_polling_station_results_code_commune": 2,
+            "unique_combination_of_columns_polling_station_results_election_id__bureau_id": 1,
+        }
+
+
+@pytest.mark.db
+def test_an_empty_mart_fails_the_mart(gx_url: str, db: psycopg.Connection) -> None:
+    with corrupted(
+        db,
+        f"alter table {MART} rename to {MART_SAVED}_empty; "
+        f"create table {MART} (like mart_audit.{MART_SAVED}_empty)",
+        f"drop table {MART}; alter table mart_audit.{MART_SAVED}_empty rename to "
+        f"{MART.split('.')[1]}",
+    ):
+        failures = _mart_failures(gx_url, db)
+    assert failures.pop("polling_station_results_has_rows") == 1
+    # Every loaded bureau is missing too; nothing else is wrong with an empty table.
+    assert set(failures) == {"polling_station_results_has_every_loaded_results_bureau"}
 
 
 # ---- severity, scoping, recording, missing tables ------------------------------------------
@@ -665,7 +712,7 @@ def test_null_key_and_duplicate_in_mart_fail_audit_suite(
 
 @pytest.mark.db
 def test_warn_failure_is_recorded_but_does_not_block(gx_url: str, db: psycopg.Connection) -> None:
-    from expectations.runner import run_suites
+    from expectations.checkpoint import run_suites
 
     where = f"election_id = '{ELECTION}' and bureau_id = '29019_0001'"
     run_id = _run_id()
@@ -699,7 +746,7 @@ def test_warn_failure_is_recorded_but_does_not_block(gx_url: str, db: psycopg.Co
 
 @pytest.mark.db
 def test_failure_is_recorded_with_compact_observed(gx_url: str, db: psycopg.Connection) -> None:
-    from expectations.runner import run_suites
+    from expectations.checkpoint import run_suites
 
     where = f"election_id = '{ELECTION}' and bureau_id = '29019_0002'"
     run_id = _run_id()
@@ -732,7 +779,7 @@ def test_failure_is_recorded_with_compact_observed(gx_url: str, db: psycopg.Conn
 @pytest.mark.db
 def test_sql_checks_ignore_batches_not_loaded(gx_url: str, db: psycopg.Connection) -> None:
     """Rows of a batch still `running` (or `superseded`) do not decide the arithmetic checks."""
-    from expectations.runner import run_suite
+    from expectations.checkpoint import run_suite
 
     batch_id = _ledger(db, "running", "2099_gx_running")
     # Column checks pass on it; the arithmetic (votants = exprimes + blancs + nuls) does not.
@@ -755,43 +802,44 @@ def test_sql_checks_ignore_batches_not_loaded(gx_url: str, db: psycopg.Connectio
 
 
 @pytest.mark.db
-def test_missing_mart_table_is_a_clean_failed_outcome(gx_url: str, db: psycopg.Connection) -> None:
-    from expectations.runner import run_suites
+def test_missing_table_is_a_clean_failed_outcome(gx_url: str, db: psycopg.Connection) -> None:
+    from expectations.checkpoint import run_suites
 
     run_id = _run_id()
+    table = "raw.election_results_candidate"
     with corrupted(
         db,
-        f"alter table {MART} rename to polling_station_results__hidden",
-        "alter table mart_audit.polling_station_results__hidden rename to polling_station_results",
+        f"alter table {table} rename to election_results_candidate__hidden",
+        "alter table raw.election_results_candidate__hidden rename to election_results_candidate",
     ):
-        gate = run_suites(gx_url, [*RAW_SUITES, *AUDIT_SUITES], run_id)
+        gate = run_suites(gx_url, list(RAW_SUITES), run_id)
 
     assert not gate.success
-    audit = gate.outcomes[-1]
-    assert audit.suite == "audit_polling_station_results"
-    assert audit.error is not None
-    assert MART in audit.error and "does not exist" in audit.error
-    assert gate.failed_checks == [f"audit_polling_station_results: {audit.error}"]
-    assert all(o.success for o in gate.outcomes[:-1])
+    results, candidates = gate.outcomes
+    assert results.success, results.failed_checks
+    assert candidates.suite == "raw_election_candidates"
+    assert candidates.error is not None
+    assert table in candidates.error and "does not exist" in candidates.error
+    assert gate.failed_checks == [f"raw_election_candidates: {candidates.error}"]
     rows = db.execute(
         "select expectation, severity, success, observed from ops.quality_results "
-        "where run_id = %s and suite = 'audit_polling_station_results'",
+        "where run_id = %s and suite = 'raw_election_candidates'",
         (run_id,),
     ).fetchall()
     assert len(rows) == 1
     assert rows[0][:3] == ("table_exists", "fail", False)
-    assert MART in rows[0][3]["error"]
+    assert table in rows[0][3]["error"]
 
 
 @pytest.mark.db
 def test_missing_schema_is_a_clean_failed_outcome(gx_url: str) -> None:
-    from expectations.runner import run_suite
+    from expectations.checkpoint import run_suite
 
-    spec = dataclasses.replace(AUDIT_POLLING_STATION_RESULTS, table="mart_nowhere.results")
+    spec = dataclasses.replace(RAW_ELECTION_RESULTS, table="raw_nowhere.results")
     outcome = run_suite(gx_url, spec, _run_id())
     assert not outcome.success
     assert outcome.failed_checks == [
-        "audit_polling_station_results: table mart_nowhere.results does not exist "
+        "raw_election_results: table raw_nowhere.results does not exist "
         "(not loaded yet, or the build that creates it failed): nothing to validate"
     ]
 
@@ -799,7 +847,7 @@ def test_missing_schema_is_a_clean_failed_outcome(gx_url: str) -> None:
 @pytest.mark.db
 def test_broken_column_is_reported_not_raised(gx_url: str) -> None:
     """A check on a column the table lacks fails that check only, with GX's error."""
-    from expectations.runner import run_suite
+    from expectations.checkpoint import run_suite
     from expectations.suites import between
 
     spec = dataclasses.replace(
@@ -817,7 +865,7 @@ def test_broken_column_is_reported_not_raised(gx_url: str) -> None:
 
 @pytest.mark.db
 def test_unknown_suite_name_is_refused(gx_url: str) -> None:
-    from expectations.runner import run_suites
+    from expectations.checkpoint import run_suites
 
     with pytest.raises(ValueError, match="unknown suite"):
         run_suites(gx_url, ["raw_election_results", "nope"], _run_id())
@@ -826,14 +874,14 @@ def test_unknown_suite_name_is_refused(gx_url: str) -> None:
 @pytest.mark.db
 def test_unreachable_warehouse_raises_for_a_retry(gx_url: str) -> None:
     """No server is not bad data: the error propagates so that the scheduler retries."""
-    from expectations.runner import run_suites
+    from expectations.checkpoint import run_suites
 
     with pytest.raises(ConnectionError, match="Connection refused"):
         run_suites("postgresql://scrutin@127.0.0.1:1/scrutin", list(RAW_SUITES), _run_id())
 
 
 def test_sqlalchemy_url_uses_psycopg3() -> None:
-    from expectations.runner import sqlalchemy_url
+    from expectations.checkpoint import sqlalchemy_url
 
     assert sqlalchemy_url("postgresql://u@h:1/d") == "postgresql+psycopg://u@h:1/d"
     assert sqlalchemy_url("postgres://u@h:1/d") == "postgresql+psycopg://u@h:1/d"

@@ -286,7 +286,7 @@ def test_sample_weights_allocate_every_census_iris_within_its_commune(
 def test_geography_suites_pass_then_catch_weights_that_do_not_sum_to_one(
     geo_conn: psycopg.Connection, warehouse_url: str
 ) -> None:
-    from expectations.runner import run_suites
+    from expectations.checkpoint import run_suites
     from expectations.suites_geo import RAW_SUITES
 
     load_geo_file(warehouse_url, FIXTURES / "iris_lambert93.geojson", "iris")

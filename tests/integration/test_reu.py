@@ -456,11 +456,12 @@ def test_gzip_detected_by_content(clean: psycopg.Connection, tmp_path: Path) -> 
 def test_reu_suites_pass_on_the_samples_and_catch_bad_points(
     clean: psycopg.Connection, warehouse_url: str
 ) -> None:
-    from expectations.suites_roll import REU_SUITES, run_roll_suites
+    from expectations.checkpoint import run_suites
+    from expectations.suites_roll import REU_SUITES
 
     for path in (REAL, BV_SYNTH, ADDR_SYNTH):
         load_reu_file(clean, path)
-    outcome = run_roll_suites(warehouse_url, REU_SUITES, "test_reu_ok")
+    outcome = run_suites(warehouse_url, REU_SUITES, "test_reu_ok")
     assert outcome.success, outcome.failed_checks
     assert outcome.warnings == []
     batch = _one(clean, "select max(batch_id) from raw.reu_addresses")
@@ -471,7 +472,7 @@ def test_reu_suites_pass_on_the_samples_and_catch_bad_points(
         "48.39, -4.48, 0)",
         (batch,),
     )
-    outcome = run_roll_suites(warehouse_url, REU_SUITES, "test_reu_bad")
+    outcome = run_suites(warehouse_url, REU_SUITES, "test_reu_bad")
     assert not outcome.success
     failed = "\n".join(outcome.failed_checks)
     assert "expect_column_values_to_be_between(nb_adresses)" in failed

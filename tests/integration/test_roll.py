@@ -368,10 +368,11 @@ def test_cli_and_landing_folder(
 def test_roll_suites_pass_and_catch_bad_cells(
     clean: psycopg.Connection, warehouse_url: str
 ) -> None:
-    from expectations.suites_roll import ROLL_SUITES, run_roll_suites
+    from expectations.checkpoint import run_suites
+    from expectations.suites_roll import ROLL_SUITES
 
     load_roll_file(clean, HAND_FIXTURE)
-    outcome = run_roll_suites(warehouse_url, ROLL_SUITES, "test_roll_ok")
+    outcome = run_suites(warehouse_url, ROLL_SUITES, "test_roll_ok")
     assert outcome.success, outcome.failed_checks
     batch = clean.execute("select max(batch_id) from raw.roll_bureau_counts").fetchone()
     assert batch is not None
@@ -384,7 +385,7 @@ def test_roll_suites_pass_and_catch_bad_cells(
             (batch[0],),
         )
         clean.execute("update raw.roll_bureau_doors set doors = 99 where bureau_id = '29999_0002'")
-        outcome = run_roll_suites(warehouse_url, ROLL_SUITES, "test_roll_bad")
+        outcome = run_suites(warehouse_url, ROLL_SUITES, "test_roll_bad")
     finally:
         clean.execute("delete from raw.roll_bureau_counts where sex = 'Z'")
         clean.execute(

@@ -1,9 +1,13 @@
-"""The scores audit suites: green on consistent targeting rows, red on each kind of broken score.
+"""The score checks: green on consistent score marts, red on each kind of broken score.
 
-The dbt models are built elsewhere; here the two marts (and a minimal `polling_stations`) are
-written by hand, every score computed with `scrutin.scores.formulas` and the plan with
-`scrutin.scores.plan.allocate_hours`, i.e. independently of the SQL the suites run. Each test
-then breaks one thing and asserts that exactly the checks describing that breakage fail.
+The three score marts (and a minimal `polling_stations`, the canvass opinion mart and raw
+results) are written by hand: every score computed with `scrutin.scores.formulas`, the plan with
+`scrutin.scores.plan.allocate_hours`, the commune summary summed here; i.e. independently of the
+SQL that publishes them. Each test then breaks one thing and asserts that exactly the checks
+describing that breakage fail, among the two places the gate runs them: the Python score audit
+(`expectations.score_audit`, every check needing the parameters or a formula) and the dbt data
+tests of the mart (compiled once per session, `tests/compiled_dbt_tests.py`; structural checks:
+ranks, coverage of the polling stations, shares, do_not_mobilise, the plan's budget).
 """
 
 from __future__ import annotations
@@ -19,43 +23,52 @@ from typing import Any
 import psycopg
 import pytest
 
-from expectations import registry, suites_scores_audit
-from expectations.runner import GateOutcome, run_suite, run_suites
-from expectations.suites_canvass_audit import K_MIN
-from expectations.suites_scores_audit import (
-    AUDIT_CANVASS_PLAN,
-    AUDIT_POLLING_STATION_TARGETING,
-    AUDIT_SUITES,
-    PARAMS,
+from expectations.results import GateOutcome
+from expectations.score_audit import (
+    COMMUNE_SUITE,
+    COMMUNE_TABLE,
+    PLAN_SUITE,
     PLAN_TABLE,
-    RAW_SUITES,
     RECOMPUTED,
     SUITES,
+    TARGETING_SUITE,
     TARGETING_TABLE,
     current_params,
-    plan_hours,
-    plan_suite,
-    targeting_suite,
+    run_score_audit,
+    suppression_threshold,
 )
 from scrutin.scores import formulas
 from scrutin.scores.params import ScoreParams
 from scrutin.scores.plan import BureauInput, allocate_hours
+from tests.compiled_dbt_tests import data_tests_of, ensure_staging_views, failing
 
-pytestmark = [pytest.mark.db, pytest.mark.slow]
+pytestmark = [pytest.mark.db]
 
-TARGETING = AUDIT_POLLING_STATION_TARGETING.name
-PLAN = AUDIT_CANVASS_PLAN.name
 ELECTION = "2024_legi_t1"
 COMMUNE = "29019"
 A, B, C, D, E = (f"{COMMUNE}_000{i}" for i in range(1, 6))
 NEW_RAW_BUREAU = f"{COMMUNE}_0006"
 SUPERSEDED_BUREAU = f"{COMMUNE}_0099"
-DEFAULT_PLAN_HOURS = 10.0  # only until ScoreParams has plan_hours
+LEDGER_SOURCE = "test_scores_audit"  # the ledger rows of the raw results written here
+# Which mart each suite audits, and the dbt model whose data tests go with it.
+MODELS = {
+    TARGETING_SUITE: "polling_station_targeting",
+    PLAN_SUITE: "canvass_plan",
+    COMMUNE_SUITE: "commune_summary",
+}
+# The relations the `marts` fixture writes.
+BUILT_HERE = (
+    *MODELS.values(),
+    "polling_stations",
+    "canvass_bureau_opinion",
+    "stg_elections__bureau_results",  # a view on the raw results the fixture writes
+)
 
 
 def _params() -> ScoreParams:
-    assert PARAMS is not None, suites_scores_audit.PARAMS_ERROR
-    return PARAMS
+    params, error = current_params()
+    assert params is not None, error
+    return params
 
 
 # ---- the hand-built marts --------------------------------------------------------------------
@@ -253,7 +266,7 @@ def targeting_rows(
                 "registered": registered,
                 "registered_voters_roll": registered + 3,
                 "doors": doors,
-                "doors_source": "roll" if doors is not None else None,
+                "doors_source": "roll_addresses" if doors is not None else None,
                 "share_pcs_executives": 0.2,
                 "share_pcs_workers": 0.15,
                 "share_pcs_retired": 0.3,
@@ -328,7 +341,7 @@ def targeting_rows(
 
 def plan_rows(params: ScoreParams, targeting: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """The plan of scrutin.scores.plan.allocate_hours on the scored bureaux."""
-    budget = plan_hours(params) or DEFAULT_PLAN_HOURS
+    budget = params.plan_hours
     by_id = {row["bureau_id"]: row for row in targeting}
     candidates = [
         BureauInput(
@@ -367,6 +380,78 @@ def plan_rows(params: ScoreParams, targeting: Sequence[dict[str, Any]]) -> list[
     ]
 
 
+COMMUNE_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("code_commune", "text"),
+    ("commune_name", "text"),
+    ("bureaux", "bigint"),
+    ("bureaux_scored", "bigint"),
+    ("bureaux_do_not_mobilise", "bigint"),
+    ("registered", "bigint"),
+    ("valid_votes_target", "bigint"),
+    ("bloc_votes_target", "double precision"),
+    ("bloc_share_target", "double precision"),
+    ("intermittent_voters", "bigint"),
+    ("reservoir", "double precision"),
+    ("doors", "double precision"),
+    ("canvass_doors_knocked", "bigint"),
+    ("canvass_conversations", "bigint"),
+    ("coverage", "double precision"),
+    ("best_bureau_id", "text"),
+    ("best_value_per_canvasser_hour", "double precision"),
+    ("plan_hours", "double precision"),
+    ("plan_expected_net_votes", "double precision"),
+    ("params_version", "text"),
+)
+
+
+def commune_rows(
+    targeting: Sequence[dict[str, Any]], plan: Sequence[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """The one commune of the fixture, summed by hand from its bureaux and its plan."""
+
+    def total(column: str) -> Any:
+        return sum(r[column] for r in targeting if r[column] is not None)
+
+    valid = total("valid_votes_target")
+    bloc_votes = sum(
+        r["bloc_share_target"] * r["valid_votes_target"]
+        for r in targeting
+        if r["bloc_share_target"] is not None
+    )
+    worth = sorted(
+        (
+            r
+            for r in targeting
+            if (r["value_per_canvasser_hour"] or 0) > 0 and not r["do_not_mobilise"]
+        ),
+        key=lambda r: r["targeting_rank"],
+    )
+    return [
+        {
+            "code_commune": COMMUNE,
+            "commune_name": "Brest",
+            "bureaux": len(targeting),
+            "bureaux_scored": sum(r["value_per_canvasser_hour"] is not None for r in targeting),
+            "bureaux_do_not_mobilise": sum(r["do_not_mobilise"] is True for r in targeting),
+            "registered": total("registered"),
+            "valid_votes_target": valid,
+            "bloc_votes_target": bloc_votes,
+            "bloc_share_target": bloc_votes / valid,
+            "intermittent_voters": total("intermittent_voters"),
+            "reservoir": total("reservoir"),
+            "doors": total("doors"),
+            "canvass_doors_knocked": total("canvass_doors_knocked"),
+            "canvass_conversations": total("canvass_conversations"),
+            "coverage": min(1.0, total("canvass_doors_knocked") / total("doors")),
+            "best_bureau_id": worth[0]["bureau_id"],
+            "best_value_per_canvasser_hour": worth[0]["value_per_canvasser_hour"],
+            "plan_hours": sum(p["hours"] for p in plan),
+            "plan_expected_net_votes": sum(p["expected_net_votes"] for p in plan),
+            "params_version": targeting[0]["params_version"],
+        }
+    ]
+
+
 def _create(conn: psycopg.Connection, table: str, columns: Sequence[tuple[str, str]]) -> None:
     conn.execute(f"drop table if exists {table}")
     conn.execute(f"create table {table} ({', '.join(f'{n} {t}' for n, t in columns)})")
@@ -390,6 +475,12 @@ def write_plan(conn: psycopg.Connection, rows: Sequence[dict[str, Any]]) -> None
     names = [name for name, _ in PLAN_COLUMNS]
     _create(conn, PLAN_TABLE, PLAN_COLUMNS)
     _copy(conn, PLAN_TABLE, names, ([row[n] for n in names] for row in rows))
+
+
+def write_commune_summary(conn: psycopg.Connection, rows: Sequence[dict[str, Any]]) -> None:
+    names = [name for name, _ in COMMUNE_COLUMNS]
+    _create(conn, COMMUNE_TABLE, COMMUNE_COLUMNS)
+    _copy(conn, COMMUNE_TABLE, names, ([row[n] for n in names] for row in rows))
 
 
 def write_opinion(conn: psycopg.Connection, k_min: int) -> None:
@@ -420,8 +511,8 @@ def write_opinion(conn: psycopg.Connection, k_min: int) -> None:
 def _ledger_batch(conn: psycopg.Connection, status: str) -> int:
     row = conn.execute(
         "insert into raw.batch_ledger (source, file_name, file_sha256, dataset_key, status) "
-        "values ('elections', %s, %s, %s, %s) returning batch_id",
-        (f"results-{status}.csv", uuid.uuid4().hex, ELECTION, status),
+        "values (%s, %s, %s, %s, %s) returning batch_id",
+        (LEDGER_SOURCE, f"results-{status}.csv", uuid.uuid4().hex, ELECTION, status),
     ).fetchone()
     assert row is not None
     return int(row[0])
@@ -453,9 +544,12 @@ def write_raw_results(conn: psycopg.Connection, bureaux: Sequence[str], status: 
 
 
 @pytest.fixture
-def marts(conn: psycopg.Connection) -> Iterator[dict[str, list[dict[str, Any]]]]:
+def marts(
+    conn: psycopg.Connection, warehouse_url: str
+) -> Iterator[dict[str, list[dict[str, Any]]]]:
     """Fresh, consistent marts for each test (a test may break them at will)."""
     params = _params()
+    ensure_staging_views(conn, warehouse_url, "stg_elections__bureau_results")
     conn.execute("create schema if not exists mart_audit")
     conn.execute("delete from raw.election_results_bureau")
     conn.execute("delete from raw.batch_ledger")
@@ -476,25 +570,44 @@ def marts(conn: psycopg.Connection) -> Iterator[dict[str, list[dict[str, Any]]]]
     write_raw_results(conn, list(BUREAU_INPUTS), "loaded")
     # A bureau of a superseded batch is not a bureau the mart must have.
     write_raw_results(conn, [SUPERSEDED_BUREAU], "superseded")
-    targeting = targeting_rows(params, k_min=max(K_MIN, params.k_min))
+    targeting = targeting_rows(params, k_min=params.k_min)
     plan = plan_rows(params, targeting)
+    communes = commune_rows(targeting, plan)
     write_targeting(conn, targeting)
     write_plan(conn, plan)
-    write_opinion(conn, max(K_MIN, params.k_min))
-    yield {"targeting": targeting, "plan": plan}
+    write_commune_summary(conn, communes)
+    write_opinion(conn, params.k_min)
+    yield {"targeting": targeting, "plan": plan, "communes": communes}
+    # Leave `raw` as other modules expect it: none of these results, nor their batches.
+    conn.execute(
+        "delete from raw.election_results_bureau where batch_id in "
+        "(select batch_id from raw.batch_ledger where source = %s)",
+        (LEDGER_SOURCE,),
+    )
+    conn.execute("delete from raw.batch_ledger where source = %s", (LEDGER_SOURCE,))
+    conn.execute("delete from ops.canvass_campaigns where params_hash = 'test'")
 
 
-def _run(url: str, names: Sequence[str]) -> GateOutcome:
-    return run_suites(url, names, f"test-scores-audit-{uuid.uuid4().hex[:8]}")
+def _audit(url: str, params: ScoreParams | None = None) -> GateOutcome:
+    return run_score_audit(url, f"test-scores-audit-{uuid.uuid4().hex[:8]}", params)
 
 
-def assert_fails_exactly(outcome: GateOutcome, *fragments: str) -> None:
-    """The gate is refused, each fragment names one failed check, and nothing else failed."""
-    failures = outcome.failed_checks
-    assert not outcome.success
+def failures(
+    url: str, conn: psycopg.Connection, suite: str, params: ScoreParams | None = None
+) -> list[str]:
+    """The failed checks of one mart: its score-audit suite, then its dbt data tests."""
+    audit = _audit(url, params)
+    (outcome,) = (o for o in audit.outcomes if o.suite == suite)
+    dbt_tests = data_tests_of(url, [MODELS[suite]], present=BUILT_HERE)
+    failed_dbt = [f"dbt test {name}" for name in failing(conn, dbt_tests)]
+    return [*outcome.failed_checks, *failed_dbt]
+
+
+def assert_fails_exactly(failed: list[str], *fragments: str) -> None:
+    """Each fragment names one failed check, and nothing else failed."""
     for fragment in fragments:
-        assert any(fragment in f for f in failures), (fragment, failures)
-    assert len(failures) == len(fragments), failures
+        assert any(fragment in f for f in failed), (fragment, failed)
+    assert len(failed) == len(fragments), failed
 
 
 # ---- green -----------------------------------------------------------------------------------
@@ -521,66 +634,84 @@ def test_the_fixture_covers_every_case_the_checks_distinguish(
     assert len({p["expected_net_votes"] for p in marts["plan"]}) == len(marts["plan"])
 
 
-def test_both_suites_pass_on_consistent_marts(
+def test_every_check_passes_on_consistent_marts_and_is_recorded(
     marts: dict[str, list[dict[str, Any]]], warehouse_url: str, conn: psycopg.Connection
 ) -> None:
-    outcome = _run(warehouse_url, list(AUDIT_SUITES))
+    outcome = _audit(warehouse_url)
     assert outcome.success, outcome.failed_checks
     assert outcome.warnings == []
-    for suite_outcome in outcome.outcomes:
-        assert len(suite_outcome.results) == len(SUITES[suite_outcome.suite].checks)
+    assert [o.suite for o in outcome.outcomes] == list(SUITES)
     recorded = conn.execute(
-        "select count(*) from ops.quality_results where run_id = %s", (outcome.run_id,)
-    ).fetchone()
-    assert recorded == (
-        len(AUDIT_POLLING_STATION_TARGETING.checks) + len(AUDIT_CANVASS_PLAN.checks),
-    )
+        "select suite, expectation, severity, bool_and(success), count(*) "
+        "from ops.quality_results where run_id = %s group by 1, 2, 3 order by 1",
+        (outcome.run_id,),
+    ).fetchall()
+    assert [(r[0], r[1], r[2], r[3]) for r in recorded] == [
+        (suite, "score_audit", "fail", True) for suite in sorted(SUITES)
+    ]
+    assert sum(r[4] for r in recorded) == outcome.evaluated
+    dbt_tests = data_tests_of(warehouse_url, MODELS.values(), present=BUILT_HERE)
+    assert len(dbt_tests) > 20
+    assert failing(conn, dbt_tests) == {}
+
+
+def test_every_recompute_check_is_in_the_audit(
+    marts: dict[str, list[dict[str, Any]]], warehouse_url: str
+) -> None:
+    (targeting, *_) = _audit(warehouse_url).outcomes
+    descriptions = [r.description for r in targeting.results]
+    for column in RECOMPUTED:
+        assert sum(f"[{column} recomputes: " in d for d in descriptions) == 1, column
 
 
 # ---- red: one breakage, the checks that describe it ----------------------------------------
 
 T = TARGETING_TABLE
 P = PLAN_TABLE
+CS = COMMUNE_TABLE
+RANK_FOLLOWS = "dbt test polling_station_targeting_targeting_rank_follows_value_per_canvasser_hour"
+RANK_DENSE = "dbt test polling_station_targeting_targeting_rank_is_dense"
+FRACTIONS = "dbt test polling_station_targeting_fractions_in_unit_interval"
 
 TARGETING_BREAKAGES: list[tuple[str, str, tuple[str, ...]]] = [
     (
         "duplicated rank",
         f"update {T} set targeting_rank = 1 where targeting_rank = 2",
-        (
-            "expect_column_values_to_be_unique(targeting_rank)",
-            "targeting_rank is dense",
-            "targeting_rank is row_number() over",
-        ),
+        ("dbt test unique_polling_station_targeting_targeting_rank", RANK_DENSE, RANK_FOLLOWS),
     ),
     (
         "gap in ranks",
         f"update {T} set targeting_rank = 6 where targeting_rank = 5",
-        ("targeting_rank is dense", "targeting_rank is row_number() over"),
+        (RANK_DENSE, RANK_FOLLOWS),
     ),
     (
         "null rank",
         f"update {T} set targeting_rank = null where targeting_rank = 5",
-        (
-            "expect_column_values_to_not_be_null(targeting_rank)",
-            "targeting_rank is dense",
-            "targeting_rank is row_number() over",
-        ),
+        ("dbt test not_null_polling_station_targeting_targeting_rank", RANK_DENSE, RANK_FOLLOWS),
     ),
     (
         "a share of 1.2",
         f"update {T} set share_owners = 1.2 where bureau_id = '{A}'",
-        ("expect_column_values_to_be_between(share_owners)",),
+        (FRACTIONS,),
     ),
     (
         "a negative turnout",
         f"update {T} set turnout_low = -0.1 where bureau_id = '{C}'",
-        ("expect_column_values_to_be_between(turnout_low)",),
+        (FRACTIONS,),
     ),
     (
         "an unlisted share column of 1.2",
         f"alter table {T} add column share_new_thing double precision; "
         f"update {T} set share_new_thing = 1.2 where bureau_id = '{A}'",
-        ("every other share_/bloc_share_/turnout_ column is in [0, 1]",),
+        (FRACTIONS,),
+    ),
+    (
+        "q of 1.5",
+        f"update {T} set q_mobilisable = 1.5 where bureau_id = '{A}'",
+        (
+            "dbt test accepted_range_polling_station_targeting_q_mobilisable",
+            "q_mobilisable recomputes",
+        ),
     ),
     (
         "support_suppressed unset below k_min",
@@ -601,6 +732,17 @@ TARGETING_BREAKAGES: list[tuple[str, str, tuple[str, ...]]] = [
         ("open_rate_suppressed is true exactly when canvass_doors_knocked < k_min",),
     ),
     (
+        "an open rate off its Beta update",
+        f"update {T} set open_rate_estimate = open_rate_estimate + 0.01 where bureau_id = '{D}'",
+        (
+            "open_rate_estimate recomputes from k_min knocks on",
+            # and every figure computed from it (D is fully covered: its value is 0 anyway)
+            "conversations_full_canvass recomputes",
+            "net_mobilisation recomputes",
+            "value_per_canvasser_hour_uncovered recomputes",
+        ),
+    ),
+    (
         "params_version of an older build",
         f"update {T} set params_version = 'deadbeef0000' where bureau_id = '{C}'",
         ("params_version is the current ScoreParams.params_version()",),
@@ -609,7 +751,7 @@ TARGETING_BREAKAGES: list[tuple[str, str, tuple[str, ...]]] = [
         "params_version missing",
         f"update {T} set params_version = null where bureau_id = '{C}'",
         (
-            "expect_column_values_to_not_be_null(params_version)",
+            "dbt test not_null_polling_station_targeting_params_version",
             "params_version is the current ScoreParams.params_version()",
         ),
     ),
@@ -627,29 +769,29 @@ TARGETING_BREAKAGES: list[tuple[str, str, tuple[str, ...]]] = [
         "a missing bureau",
         f"delete from {T} where bureau_id = '{E}'",
         (
-            "every bureau of mart_audit.polling_stations has a targeting row",
-            "no bureau of the loaded results of raw.election_results_bureau is missing",
+            "dbt test polling_station_targeting_has_a_row_for_every_polling_station",
+            "dbt test polling_station_targeting_has_every_loaded_results_bureau",
         ),
     ),
     (
         "a bureau that is not a polling station",
         f"delete from mart_audit.polling_stations where bureau_id = '{E}'",
-        ("every targeting row is a bureau of mart_audit.polling_stations",),
+        ("dbt test polling_station_targeting_bureaux_are_polling_stations",),
     ),
     (
         "do_not_mobilise false on a losing bureau",
         f"update {T} set do_not_mobilise = false where bureau_id = '{B}'",
-        ("do_not_mobilise = (net_per_conversation < 0)",),
+        ("dbt test polling_station_targeting_do_not_mobilise_when_net_is_negative",),
     ),
     (
         "do_not_mobilise decided without a net_per_conversation",
         f"update {T} set do_not_mobilise = false where bureau_id = '{E}'",
-        ("do_not_mobilise = (net_per_conversation < 0)",),
+        ("dbt test polling_station_targeting_do_not_mobilise_when_net_is_negative",),
     ),
     (
         "why missing",
         f"update {T} set why = null where bureau_id = '{A}'",
-        ("expect_column_values_to_not_be_null(why)",),
+        ("dbt test not_null_polling_station_targeting_why",),
     ),
     (
         "value_per_canvasser_hour off by 0.01",
@@ -660,7 +802,7 @@ TARGETING_BREAKAGES: list[tuple[str, str, tuple[str, ...]]] = [
     (
         "a value published where q is unknown",
         f"update {T} set value_per_canvasser_hour = 0 where bureau_id = '{E}'",
-        ("value_per_canvasser_hour recomputes", "targeting_rank is row_number() over"),
+        ("value_per_canvasser_hour recomputes", RANK_FOLLOWS),
     ),
     (
         "a value lost where q is known",
@@ -670,22 +812,18 @@ TARGETING_BREAKAGES: list[tuple[str, str, tuple[str, ...]]] = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("breakage", "sql", "expected"),
-    TARGETING_BREAKAGES,
-    ids=[case[0] for case in TARGETING_BREAKAGES],
-)
-def test_a_broken_targeting_row_fails_the_check_that_describes_it(
-    *,
-    marts: dict[str, list[dict[str, Any]]],
-    warehouse_url: str,
-    conn: psycopg.Connection,
-    breakage: str,
-    sql: str,
-    expected: tuple[str, ...],
+def test_a_share_out_of_range_is_named_with_its_bureau(
+    marts: dict[str, list[dict[str, Any]]], warehouse_url: str, conn: psycopg.Connection
 ) -> None:
-    conn.execute(sql)
-    assert_fails_exactly(_run(warehouse_url, [TARGETING]), *expected)
+    """The fail-closed share test says which column of which bureau, even an unlisted one."""
+    conn.execute(f"alter table {T} add column turnout_new_thing double precision")
+    conn.execute(f"update {T} set turnout_new_thing = -0.5 where bureau_id = '{C}'")
+    fractions = data_tests_of(warehouse_url, ["polling_station_targeting"])[
+        FRACTIONS.rsplit(maxsplit=1)[-1]
+    ]
+    assert [(key, column, float(value)) for key, column, value in fractions.rows(conn)] == [
+        (C, "turnout_new_thing", -0.5)
+    ]
 
 
 # Integer columns move by one unit, the others by 0.01.
@@ -702,9 +840,9 @@ def test_every_score_component_is_recomputed(
     """A published component off by a small amount fails its own recompute check only."""
     delta = _RECOMPUTE_DELTA.get(column, 0.01)
     conn.execute(f"update {T} set {column} = {column} + {delta} where bureau_id = '{A}'")
-    outcome = _run(warehouse_url, [TARGETING])
-    assert_fails_exactly(outcome, f"{column} recomputes")
-    assert A in outcome.failed_checks[0]  # the example names the bureau
+    failed = failures(warehouse_url, conn, TARGETING_SUITE)
+    assert_fails_exactly(failed, f"{column} recomputes")
+    assert A in failed[0]  # the example names the bureau
 
 
 def test_a_model_that_ignores_support_suppression_fails_even_when_consistent(
@@ -714,17 +852,17 @@ def test_a_model_that_ignores_support_suppression_fails_even_when_consistent(
     applied to the updates), every other figure consistent with them: only the k_min rule can
     tell."""
     params = _params()
-    rows = targeting_rows(params, k_min=max(K_MIN, params.k_min), estimate_k_min=1)
+    rows = targeting_rows(params, k_min=params.k_min, estimate_k_min=1)
     by_id = {r["bureau_id"]: r for r in rows}
     assert by_id[B]["q_updated"] != by_id[B]["q_mobilisable"]
     write_targeting(conn, rows)
-    outcome = _run(warehouse_url, [TARGETING])
+    failed = failures(warehouse_url, conn, TARGETING_SUITE)
     assert_fails_exactly(
-        outcome,
+        failed,
         "q_updated = q_mobilisable when support is suppressed",
         "open_rate_estimate = open_rate_prior when the open rate is suppressed",
     )
-    support, open_rate = outcome.failed_checks
+    support, open_rate = failed
     assert B in support and C in support and A not in support
     assert C in open_rate and B not in open_rate  # B's 12 knocks may move its open rate
 
@@ -739,18 +877,25 @@ def test_the_stricter_campaign_k_min_wins(
         "retention_days, k_min, retention_ends_at, params_hash) "
         "values ('stricter', '2027-04-11', '2026-09-01', 30, 16, '2027-05-12', 'test')"
     )
-    outcome = _run(warehouse_url, [TARGETING])
+    failed = failures(warehouse_url, conn, TARGETING_SUITE)
     assert_fails_exactly(
-        outcome,
+        failed,
         "support_suppressed is true exactly when canvass_conversations < k_min",
         "q_updated = q_mobilisable when support is suppressed",
         "open_rate_suppressed is true exactly when canvass_doors_knocked < k_min",
         "open_rate_estimate = open_rate_prior when the open rate is suppressed",
     )
-    failures = "\n".join(outcome.failed_checks)
-    assert '"k_min": 16' in failures
-    support = next(f for f in outcome.failed_checks if "support_suppressed is true" in f)
+    assert '"k_min": 16' in "\n".join(failed)
+    support = next(f for f in failed if "support_suppressed is true" in f)
     assert A in support and B not in support
+
+
+def test_the_threshold_is_the_stricter_of_the_campaign_file_and_the_loaded_campaigns() -> None:
+    params = _params()
+    assert suppression_threshold(params, []) == params.k_min
+    assert suppression_threshold(params, [params.k_min - 1, params.k_min + 5]) == params.k_min + 5
+    stricter_file = dataclasses.replace(params, k_min=params.k_min + 9)
+    assert suppression_threshold(stricter_file, [params.k_min]) == params.k_min + 9
 
 
 def test_only_loaded_results_decide_the_bureau_coverage(
@@ -758,111 +903,113 @@ def test_only_loaded_results_decide_the_bureau_coverage(
 ) -> None:
     """SUPERSEDED_BUREAU (in a superseded batch) is not required; a newly loaded bureau is."""
     write_raw_results(conn, [NEW_RAW_BUREAU], "loaded")
-    outcome = _run(warehouse_url, [TARGETING])
     assert_fails_exactly(
-        outcome, "no bureau of the loaded results of raw.election_results_bureau is missing"
+        failures(warehouse_url, conn, TARGETING_SUITE),
+        "dbt test polling_station_targeting_has_every_loaded_results_bureau",
     )
-    assert NEW_RAW_BUREAU in outcome.failed_checks[0]
-    assert SUPERSEDED_BUREAU not in outcome.failed_checks[0]
+    (test,) = (
+        t
+        for name, t in data_tests_of(warehouse_url, ["polling_station_targeting"]).items()
+        if name.endswith("has_every_loaded_results_bureau")
+    )
+    assert test.rows(conn) == [(NEW_RAW_BUREAU,)]
+
+
+def test_a_reference_rate_reading_suppressed_bureaux_is_refused(
+    conn: psycopg.Connection, warehouse_url: str, marts: dict[str, list[dict[str, Any]]]
+) -> None:
+    """A model whose reference support rate sums every canvassed bureau, the ones below k_min
+    included, is otherwise self-consistent; but its q_updated could be inverted to recover the
+    support of the suppressed bureaux (B, C): the gate refuses it."""
+    params = _params()
+    leaking = targeting_rows(params, k_min=params.k_min, reference_includes_suppressed=True)
+    assert any(
+        not math.isclose(a["q_updated"] or 0.0, b["q_updated"] or 0.0)
+        for a, b in zip(leaking, marts["targeting"], strict=True)
+    )
+    write_targeting(conn, leaking)
+    assert_fails_exactly(
+        failures(warehouse_url, conn, TARGETING_SUITE),
+        "q_updated recomputes from the published canvass",
+    )
 
 
 # ---- canvass_plan ----------------------------------------------------------------------------
 
+PLAN_RECOMPUTES = "canvass_plan recomputes with scrutin.scores.plan.allocate_hours"
+PLAN_RANK_DENSE = "dbt test canvass_plan_plan_rank_is_dense"
+PLAN_RANK_FOLLOWS = "dbt test canvass_plan_plan_rank_follows_expected_net_votes"
+
+
+def _plan_row(bureau_id: str, value: str, params: ScoreParams) -> str:
+    return (
+        f"insert into {P} (bureau_id, code_commune, commune_name, code_bv, plan_rank, hours, "
+        f"expected_net_votes, coverage_before, coverage_after, value_per_canvasser_hour, "
+        f"params_version, plan_hours_budget) "
+        f"select '{bureau_id}', '{COMMUNE}', 'Brest', '{bureau_id[-4:]}', count(*) + 1, 0.5, "
+        f"-1.0, 0.0, 0.0, {value}, '{params.params_version()}', {params.plan_hours} from {P}"
+    )
+
 
 def _plan_breakages() -> list[tuple[str, str, tuple[str, ...]]]:
     params = _params()
-    budget = plan_hours(params) or DEFAULT_PLAN_HOURS
+    sends = "dbt test assert_canvass_plan_sends_no_one_where_a_conversation_loses_votes"
     return [
+        ("do_not_mobilise bureau", _plan_row(B, "-0.1", params), (sends, PLAN_RECOMPUTES)),
+        ("unknown-effect bureau", _plan_row(E, "null", params), (sends, PLAN_RECOMPUTES)),
         (
-            "a plan row on a do_not_mobilise bureau",
-            f"insert into {P} (bureau_id, code_commune, commune_name, code_bv, plan_rank, hours, "
-            f"expected_net_votes, coverage_before, coverage_after, value_per_canvasser_hour, "
-            f"params_version, plan_hours_budget) "
-            f"select '{B}', '{COMMUNE}', 'Brest', '0002', count(*) + 1, 0.5, -1.0, 0.0, 0.0, "
-            f"-0.1, '{params.params_version()}', {budget} from {P}",
-            ("no plan bureau is do_not_mobilise",),
-        ),
-        (
-            "a plan row on a bureau of unknown effect",
-            f"insert into {P} (bureau_id, code_commune, commune_name, code_bv, plan_rank, hours, "
-            f"expected_net_votes, coverage_before, coverage_after, value_per_canvasser_hour, "
-            f"params_version, plan_hours_budget) "
-            f"select '{E}', '{COMMUNE}', 'Brest', '0005', count(*) + 1, 0.5, -1.0, 0.0, 0.0, "
-            f"null, '{params.params_version()}', {budget} from {P}",
-            ("no plan bureau is do_not_mobilise",),
-        ),
-        (
-            "plan hours over budget",
-            f"update {P} set hours = hours + {budget} where plan_rank = 1",
-            ("sum(hours) <= plan_hours_budget",),
+            "over budget",
+            f"update {P} set hours = hours + {params.plan_hours} where plan_rank = 1",
+            (
+                "dbt test canvass_plan_hours_within_budget",
+                "sum(hours) <= scores.plan_hours",
+                PLAN_RECOMPUTES,
+            ),
         ),
         (
             "zero hours",
             f"update {P} set hours = 0 where plan_rank = 2",
-            ("expect_column_values_to_be_between(hours)",),
+            ("dbt test canvass_plan_hours_are_positive", PLAN_RECOMPUTES),
         ),
         (
-            "hours off the step",
+            "off step",
             f"update {P} set hours = hours + 0.2 where plan_rank = 1",
-            ("hours are a multiple of plan_step_hours",),
+            ("hours are a multiple of plan_step_hours", PLAN_RECOMPUTES),
         ),
         (
-            "a plan bureau unknown to the targeting mart",
+            "unknown bureau",
             f"update {P} set bureau_id = '{COMMUNE}_0098' where plan_rank = 2",
-            ("every plan bureau is a bureau of mart_audit.polling_station_targeting",),
-        ),
-        (
-            "duplicated plan rank",
-            f"update {P} set plan_rank = 1 where plan_rank = 2",
             (
-                "expect_column_values_to_be_unique(plan_rank)",
-                "plan_rank is dense",
-                "plan_rank is row_number() over (order by expected_net_votes desc, bureau_id)",
+                "dbt test relationships_canvass_plan_bureau_id__bureau_id__ref_polling_station_",
+                PLAN_RECOMPUTES,
             ),
         ),
         (
-            "gap in plan ranks",
-            f"update {P} set plan_rank = plan_rank + 1 where plan_rank = 2",
-            ("plan_rank is dense", "plan_rank is row_number() over"),
+            "duplicated rank",
+            f"update {P} set plan_rank = 1 where plan_rank = 2",
+            (
+                "dbt test unique_canvass_plan_plan_rank",
+                PLAN_RANK_DENSE,
+                PLAN_RANK_FOLLOWS,
+                PLAN_RECOMPUTES,
+            ),
         ),
         (
-            "plan params_version of an older build",
+            "rank gap",
+            f"update {P} set plan_rank = plan_rank + 1 where plan_rank = 2",
+            (PLAN_RANK_DENSE, PLAN_RANK_FOLLOWS, PLAN_RECOMPUTES),
+        ),
+        (
+            "old params_version",
             f"update {P} set params_version = 'deadbeef0000' where plan_rank = 1",
             ("params_version is the current ScoreParams.params_version()",),
         ),
         (
-            "two budgets in one plan",
+            "two budgets",
             f"update {P} set plan_hours_budget = plan_hours_budget * 2 where plan_rank = 2",
-            ("one plan_hours_budget for the whole plan", "plan_hours_budget = scores.plan_hours"),
+            ("dbt test canvass_plan_has_one_budget", "plan_hours_budget = scores.plan_hours"),
         ),
     ]
-
-
-PLAN_BREAKAGE_IDS = [
-    "do_not_mobilise bureau",
-    "unknown-effect bureau",
-    "over budget",
-    "zero hours",
-    "off step",
-    "unknown bureau",
-    "duplicated rank",
-    "rank gap",
-    "old params_version",
-    "two budgets",
-]
-
-
-@pytest.mark.parametrize("index", range(len(PLAN_BREAKAGE_IDS)), ids=PLAN_BREAKAGE_IDS)
-def test_a_broken_plan_fails_the_check_that_describes_it(
-    marts: dict[str, list[dict[str, Any]]],
-    warehouse_url: str,
-    conn: psycopg.Connection,
-    index: int,
-) -> None:
-    assert len(marts["plan"]) >= 2
-    _, sql, expected = _plan_breakages()[index]
-    conn.execute(sql)
-    assert_fails_exactly(_run(warehouse_url, [PLAN]), *expected)
 
 
 def test_the_plan_budget_is_the_parameters_plan_hours(
@@ -870,46 +1017,123 @@ def test_the_plan_budget_is_the_parameters_plan_hours(
 ) -> None:
     """A plan built for a bigger budget than the campaign's: refused, even though its hours fit."""
     params = _params()
-    if plan_hours(params) is None:
-        pytest.skip("ScoreParams has no plan_hours yet")
     conn.execute(f"update {P} set plan_hours_budget = plan_hours_budget * 10")
-    assert_fails_exactly(_run(warehouse_url, [PLAN]), "plan_hours_budget = scores.plan_hours")
-    # And the budget is checked against the parameters, not only against the column.
-    conn.execute(f"update {P} set hours = hours + {plan_hours(params)} where plan_rank = 1")
-    outcome = _run(warehouse_url, [PLAN])
-    assert any("sum(hours) <= plan_hours_budget" in f for f in outcome.failed_checks)
+    assert_fails_exactly(
+        failures(warehouse_url, conn, PLAN_SUITE), "plan_hours_budget = scores.plan_hours"
+    )
+    # And the hours are held to the parameters' budget, not only to the column.
+    conn.execute(f"update {P} set hours = hours + {params.plan_hours} where plan_rank = 1")
+    failed = failures(warehouse_url, conn, PLAN_SUITE)
+    assert any("sum(hours) <= scores.plan_hours" in f for f in failed), failed
+    assert not any("canvass_plan_hours_within_budget" in f for f in failed), failed
 
 
-def test_an_empty_plan_passes(
+def test_an_empty_plan_breaks_no_budget_or_rank_check(
     marts: dict[str, list[dict[str, Any]]], warehouse_url: str, conn: psycopg.Connection
 ) -> None:
-    """No bureau worth an hour is a legitimate plan (sum over no row is not a breach)."""
+    """Sums, budgets and ranks over no row are no breach; only the recomputation, which would
+    hand hours out here, refuses an empty plan."""
     conn.execute(f"delete from {P}")
-    outcome = _run(warehouse_url, [PLAN])
-    assert outcome.success, outcome.failed_checks
+    assert_fails_exactly(failures(warehouse_url, conn, PLAN_SUITE), PLAN_RECOMPUTES)
 
 
-# ---- missing tables, unreadable parameters, registration ------------------------------------
+# ---- commune_summary -------------------------------------------------------------------------
+
+COMMUNE_BREAKAGES: list[tuple[str, str, tuple[str, ...]]] = [
+    (
+        "a bureau counted twice",
+        f"update {CS} set bureaux = bureaux + 1",
+        ("bureaux adds up from polling_station_targeting and canvass_plan",),
+    ),
+    (
+        "another best bureau",
+        f"update {CS} set best_bureau_id = '{D}'",
+        ("best_bureau_id adds up",),
+    ),
+    (
+        "plan hours of another plan",
+        f"update {CS} set plan_hours = plan_hours + 0.5",
+        ("plan_hours adds up",),
+    ),
+    (
+        "a coverage above one",
+        f"update {CS} set coverage = 1.5",
+        ("dbt test accepted_range_commune_summary_coverage", "coverage adds up"),
+    ),
+    (
+        "a commune without bureaux",
+        f"insert into {CS} (code_commune, bureaux, params_version) "
+        f"select '29020', 1, params_version from {CS}",
+        ("one commune_summary row per commune of polling_station_targeting",),
+    ),
+    (
+        "a stale params_version",
+        f"update {CS} set params_version = 'deadbeef0000'",
+        ("params_version is the current ScoreParams.params_version()",),
+    ),
+]
 
 
-def test_a_missing_targeting_mart_refuses_both_suites(
+def _breakages() -> list[tuple[str, str, str, tuple[str, ...]]]:
+    """(id, suite, sql, expected failures) of every mart breakage of this module."""
+    return [
+        *(
+            (f"targeting: {name}", TARGETING_SUITE, sql, exp)
+            for name, sql, exp in TARGETING_BREAKAGES
+        ),
+        *((f"plan: {name}", PLAN_SUITE, sql, exp) for name, sql, exp in _plan_breakages()),
+        *((f"commune: {name}", COMMUNE_SUITE, sql, exp) for name, sql, exp in COMMUNE_BREAKAGES),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("suite", "sql", "expected"),
+    [case[1:] for case in _breakages()],
+    ids=[case[0] for case in _breakages()],
+)
+def test_a_broken_mart_fails_the_checks_that_describe_it(
+    *,
+    marts: dict[str, list[dict[str, Any]]],
+    warehouse_url: str,
+    conn: psycopg.Connection,
+    suite: str,
+    sql: str,
+    expected: tuple[str, ...],
+) -> None:
+    """One breakage: the checks of its mart that describe it fail, and no other check of it."""
+    assert len(marts["plan"]) >= 2  # the plan breakages need two rows
+    conn.execute(sql)
+    assert_fails_exactly(failures(warehouse_url, conn, suite), *expected)
+
+
+# ---- missing tables, unreadable and edited parameters -----------------------------------------
+
+
+def test_a_missing_targeting_mart_refuses_every_suite(
     marts: dict[str, list[dict[str, Any]]], warehouse_url: str, conn: psycopg.Connection
 ) -> None:
     conn.execute(f"drop table {PLAN_TABLE}")
     conn.execute(f"drop table {TARGETING_TABLE}")
-    outcome = _run(warehouse_url, list(AUDIT_SUITES))
+    outcome = _audit(warehouse_url)
     assert not outcome.success
-    targeting, plan = outcome.outcomes
+    targeting, plan, commune = outcome.outcomes
     assert targeting.failed_checks == [
-        f"{TARGETING}: table {TARGETING_TABLE} does not exist (not loaded yet, or the build "
-        "that creates it failed): nothing to validate"
+        f"{TARGETING_SUITE}: table {TARGETING_TABLE} does not exist (not loaded yet, or the "
+        "build that creates it failed): nothing to validate"
     ]
-    assert PLAN_TABLE in plan.failed_checks[0] and "does not exist" in plan.failed_checks[0]
-    # Only the plan missing: the targeting suite is unaffected, the plan suite refused.
+    assert f"table {PLAN_TABLE} does not exist" in plan.failed_checks[0]
+    assert f"table {TARGETING_TABLE} does not exist" in commune.failed_checks[0]
+    recorded = conn.execute(
+        "select expectation, success from ops.quality_results where run_id = %s",
+        (outcome.run_id,),
+    ).fetchall()
+    assert recorded == [("table_exists", False)] * 3
+    # Only the plan missing: the targeting suite is unaffected, the plan and commune refused.
     write_targeting(conn, marts["targeting"])
-    outcome = _run(warehouse_url, list(AUDIT_SUITES))
-    assert outcome.outcomes[0].success
-    assert f"table {PLAN_TABLE} does not exist" in outcome.outcomes[1].failed_checks[0]
+    targeting, plan, commune = _audit(warehouse_url).outcomes
+    assert targeting.success
+    assert f"table {PLAN_TABLE} does not exist" in plan.failed_checks[0]
+    assert f"table {PLAN_TABLE} does not exist" in commune.failed_checks[0]
 
 
 def test_unreadable_parameters_fail_closed(
@@ -928,66 +1152,19 @@ def test_unreadable_parameters_fail_closed(
     params, error = current_params()
     assert params is None and error is not None
     assert str(campaign) in error and "scores.tau" in error
-    for suite in (targeting_suite(None, K_MIN, error), plan_suite(None, error)):
-        outcome = run_suite(warehouse_url, suite, f"test-scores-audit-{uuid.uuid4().hex[:8]}")
-        assert not outcome.success
-        (failure,) = outcome.failed_checks  # everything else still holds
+    outcome = _audit(warehouse_url)
+    assert [len(o.failed_checks) for o in outcome.outcomes] == [1, 1, 1]
+    for failure in outcome.failed_checks:
         assert "score parameters are readable from the campaign file" in failure
         assert "scores.tau" in failure and str(campaign) in failure
 
 
-def test_the_suites_follow_the_parameters_they_are_built_with(
-    marts: dict[str, list[dict[str, Any]]], warehouse_url: str
+def test_the_audit_follows_the_parameters_it_is_given(
+    marts: dict[str, list[dict[str, Any]]], warehouse_url: str, conn: psycopg.Connection
 ) -> None:
     """Parameters edited after the build (tau changed): the stale marts are refused."""
     edited = dataclasses.replace(_params(), tau=0.05)
-    outcome = run_suite(warehouse_url, targeting_suite(edited), "test-scores-audit-edited")
-    failures = outcome.failed_checks
-    assert any("params_version is the current" in f for f in failures), failures
-    assert any("net_per_conversation recomputes" in f for f in failures), failures
-    assert not any("intermittent_voters" in f for f in failures)  # tau-free: still right
-
-
-def test_suites_are_registered_for_the_gate() -> None:
-    assert RAW_SUITES == ()
-    assert set(AUDIT_SUITES) == set(SUITES) == {TARGETING, PLAN}
-    assert set(AUDIT_SUITES) <= set(registry.audit_suite_names())
-    for name in AUDIT_SUITES:
-        assert registry.all_suites()[name] is SUITES[name]
-    for spec in SUITES.values():
-        assert spec.table.startswith("mart_audit.")
-        assert all(check.severity == "fail" for check in spec.checks)
-    # Every recompute check is there, one per component.
-    labels = [c.label or "" for c in AUDIT_POLLING_STATION_TARGETING.checks]
-    for column in RECOMPUTED:
-        assert sum(label.startswith(f"{column} recomputes") for label in labels) == 1
-
-
-def test_the_threshold_is_the_stricter_of_the_build_and_the_parameters() -> None:
-    params = _params()
-    stricter = dataclasses.replace(params, k_min=params.k_min + 9)
-    queries = [
-        c.kwargs.get("unexpected_rows_query", "")
-        for c in targeting_suite(stricter, k_min=params.k_min).checks
-    ]
-    assert sum(f"greatest({params.k_min + 9}," in q for q in queries) == 5
-
-
-def test_a_reference_rate_reading_suppressed_bureaux_is_refused(
-    conn: psycopg.Connection, warehouse_url: str, marts: dict[str, list[dict[str, Any]]]
-) -> None:
-    """A model whose reference support rate sums every canvassed bureau, the ones below k_min
-    included, is otherwise self-consistent; but its q_updated could be inverted to recover the
-    support of the suppressed bureaux (B, C): the gate refuses it."""
-    params = _params()
-    leaking = targeting_rows(
-        params, k_min=max(K_MIN, params.k_min), reference_includes_suppressed=True
-    )
-    assert any(
-        not math.isclose(a["q_updated"] or 0.0, b["q_updated"] or 0.0)
-        for a, b in zip(leaking, marts["targeting"], strict=True)
-    )
-    write_targeting(conn, leaking)
-    assert_fails_exactly(
-        _run(warehouse_url, [TARGETING]), "q_updated recomputes from the published canvass"
-    )
+    failed = failures(warehouse_url, conn, TARGETING_SUITE, edited)
+    assert any("params_version is the current" in f for f in failed), failed
+    assert any("net_per_conversation recomputes" in f for f in failed), failed
+    assert not any("intermittent_voters" in f for f in failed)  # tau-free: still right

@@ -1,29 +1,41 @@
 {#-
     k-minimum suppression, fail-closed: fails for every row of `model` where
 
-    - `count_column` (the conversations behind the row; null counts as 0) is below `k_min` and
-      any column NOT listed in `public_columns` holds a value, or
-    - `flag_column` does not say exactly whether the row is suppressed
-      (true when count < k_min, false otherwise; null is a failure).
+    - `count_column` (the conversations behind the row; null counts as 0) is below the
+      threshold and any column NOT listed in `public_columns` holds a value, or
+    - `flag_column` does not say exactly whether the row is below the threshold
+      (true when count < threshold, false otherwise; null is a failure).
 
     Fail-closed on purpose: the columns that may stay visible are listed, not the ones to hide,
     so a column added to the model later counts as an opinion figure until someone declares it
     public. The row is read as JSON (`to_jsonb`), so the test needs no column list at run time.
-    `k_min` defaults to the project var (default 11), the same value the models use.
+
+    The threshold is the stricter of `k_min` (default: the project var, which the gate sets to
+    the campaign's k_min, the value the models use) and the k_min every loaded campaign's knocks
+    were collected under (ops.canvass_campaigns): knocks collected under a promise of k = 16
+    are never published at a threshold lowered afterwards, the gate refuses instead.
 -#}
 {% test k_min_suppressed(model, count_column, flag_column, public_columns, k_min=none) %}
 
-{%- set threshold = (var('k_min', 11) if k_min is none else k_min) | int -%}
+{%- set build_k_min = (var('k_min') if k_min is none else k_min) | int -%}
 {%- set visible = public_columns + [count_column, flag_column] -%}
 
 with
 
+threshold as (
+
+    select greatest({{ build_k_min }}, coalesce(max(campaigns.k_min), 0)) as k_min
+    from {{ source('ops', 'canvass_campaigns') }} as campaigns
+
+),
+
 checked as (
 
     select
-        {{ count_column }} as counted,
-        {{ flag_column }} as flagged,
-        coalesce({{ count_column }}, 0) < {{ threshold }} as below_k_min,
+        threshold.k_min,
+        model_rows.{{ count_column }} as counted,
+        model_rows.{{ flag_column }} as flagged,
+        coalesce(model_rows.{{ count_column }}, 0) < threshold.k_min as below_k_min,
         -- every value of the row except the public ones, as (key, json value) pairs
         to_jsonb(model_rows) - array[
             {%- for column in visible %}
@@ -32,6 +44,7 @@ checked as (
         ]::text [] as hidden_values,
         to_jsonb(model_rows) as row_values
     from {{ model }} as model_rows
+    cross join threshold
 
 ),
 
@@ -41,10 +54,11 @@ offending as (
         row_values,
         counted,
         flagged,
+        k_min,
         case
             when flagged is distinct from below_k_min
                 then '{{ flag_column }} must be ' || below_k_min::text
-            else 'opinion figure published below k_min = {{ threshold }}'
+            else 'opinion figure published below k_min = ' || k_min::text
         end as problem
     from checked
     where

@@ -1,0 +1,829 @@
+"""The score audit: the published score rows recomputed with the Python reference formulas.
+
+`mart_audit.polling_station_targeting` ranks every bureau for door-to-door canvassing,
+`mart_audit.canvass_plan` hands out the volunteers' hours and `mart_audit.commune_summary` adds
+them up per commune (docs/scores.md). A wrong number there sends volunteers to the wrong doors,
+or to doors where each conversation LOSES votes. dbt computes them in SQL (dbt/macros/scores.sql,
+what is published); this audit recomputes them right before the swap with the reference
+implementation, `scrutin/scores/formulas.py` and `scrutin/scores/plan.py`, and with the score
+parameters the gate reads now. The formulas so exist twice: Python as the reference, SQL as what
+is published. A row that disagrees refuses the publication.
+
+What the audit checks, and why (every check is `fail`):
+- The components recompute: each component (INT, RES, q, net per conversation, C, NET, PERS,
+  value per canvasser-hour with and without coverage, GAP, REG, open rate, coverage) is
+  recomputed from the row's BASE inputs with formulas.py, not from the published intermediate
+  components, so one wrong link fails every figure built on it; |published - recomputed| > 1e-6,
+  or only one of them null, refuses the row. A missing input gives null, as in the model.
+- k_min (opinion is special-category data, GDPR art. 9): `support_suppressed` is true exactly
+  when canvass_conversations < k_min, and then q_updated = q_mobilisable; `open_rate_suppressed`
+  exactly when canvass_doors_knocked < k_min, and then open_rate_estimate = open_rate_prior. The
+  threshold is the stricter of the campaign's `k_min` (the one the models are built with) and the
+  `k_min` every loaded campaign's knocks were collected under (`ops.canvass_campaigns`). "Exactly"
+  both ways: a needlessly suppressed row ignores real canvass data, so its score is wrong.
+- q_updated comes from PUBLISHED canvass figures only: recomputed from canvass_bureau_opinion's
+  unsuppressed support shares (their campaign-wide rate as the reference). A model whose reference
+  rate read a suppressed bureau's support could be inverted to recover that bureau's opinions.
+- Parameters current: every row carries the `params_version` of the parameters the gate reads
+  now, and their bloc and election ids. A stale build (parameters edited after dbt ran) is
+  refused, not published under a version it was not computed with.
+- The plan: hours in multiples of plan_step_hours, one budget equal to `scores.plan_hours`,
+  sum(hours) within it, and the whole plan equal to `plan.allocate_hours` on the targeting rows.
+- The commune summary adds up from the targeting rows and the plan, commune by commune.
+
+What is not here: what needs no parameter and no formula (ranks dense and in order, one row per
+polling station, shares in [0, 1], do_not_mobilise = net < 0, no plan hour on a do_not_mobilise
+bureau, ...) is a dbt test of the model (dbt/models/marts/targeting/*.yml), run by the gate's
+second dbt build. docs/operations.md maps every former GX check name to where it lives now.
+
+Fail-closed: unreadable score parameters refuse each suite with the reason; a missing table
+refuses its suite ("table ... does not exist"). Results go to `ops.quality_results` like the
+Great Expectations checks (expectation `score_audit`), the failures to `ops.gate_runs`.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from expectations.results import (
+    EXAMPLES_KEPT,
+    CheckResult,
+    GateOutcome,
+    SuiteOutcome,
+    describe,
+    error_result,
+    record,
+)
+
+if TYPE_CHECKING:
+    import psycopg
+
+    from scrutin.scores.params import ScoreParams
+
+TARGETING_TABLE = "mart_audit.polling_station_targeting"
+PLAN_TABLE = "mart_audit.canvass_plan"
+COMMUNE_TABLE = "mart_audit.commune_summary"
+OPINION_TABLE = "mart_audit.canvass_bureau_opinion"
+CAMPAIGNS_TABLE = "ops.canvass_campaigns"
+
+TARGETING_SUITE = "audit_polling_station_targeting"
+PLAN_SUITE = "audit_canvass_plan"
+COMMUNE_SUITE = "audit_commune_summary"
+SUITES: tuple[str, ...] = (TARGETING_SUITE, PLAN_SUITE, COMMUNE_SUITE)
+# What `ops.quality_results.expectation` says of these checks.
+EXPECTATION = "score_audit"
+MISSING_TABLE_CHECK = "table_exists"
+PARAMS_LABEL = "score parameters are readable from the campaign file"
+
+# Published vs recomputed: scores are doubles; 1e-6 is far above float noise and far below any
+# figure a volunteer would act on.
+RECOMPUTE_TOLERANCE = 1e-6
+# A suppressed figure is a copy of its prior: equal up to storage rounding only.
+COPY_TOLERANCE = 1e-9
+
+Row = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A check and the rows that break it (keys first: they become the examples)."""
+
+    label: str
+    columns: tuple[str, ...]
+    offending: list[Row]
+
+
+# ---- public API -------------------------------------------------------------------------------
+
+
+def current_params() -> tuple[ScoreParams | None, str | None]:
+    """The score parameters the gate reads now, or the reason they cannot be read.
+
+    Never raises: a broken campaign file refuses the publication through a failed check.
+    """
+    from scrutin.campaign import CampaignConfigError
+    from scrutin.scores.params import load_score_params
+
+    try:
+        return load_score_params(), None
+    except (CampaignConfigError, ValueError, OSError) as exc:
+        return None, f"{type(exc).__name__}: {exc}"
+
+
+def run_score_audit(url: str, run_id: str, params: ScoreParams | None = None) -> GateOutcome:
+    """Audit the three score marts of `mart_audit` and record every check in ops.quality_results.
+
+    `params` defaults to the campaign file's (`current_params()`); tests pass others.
+    """
+    from psycopg.rows import dict_row
+
+    from scrutin.db import connect
+
+    error = None
+    if params is None:
+        params, error = current_params()
+    outcomes = []
+    with connect(url, autocommit=True) as conn:
+        conn.row_factory = dict_row  # type: ignore[assignment]
+        for suite, target, required, audit in (
+            (TARGETING_SUITE, TARGETING_TABLE, (OPINION_TABLE, CAMPAIGNS_TABLE), audit_targeting),
+            (PLAN_SUITE, PLAN_TABLE, (TARGETING_TABLE,), audit_plan),
+            (COMMUNE_SUITE, COMMUNE_TABLE, (TARGETING_TABLE, PLAN_TABLE), audit_commune_summary),
+        ):
+            started = time.perf_counter()
+            missing = _missing_table(conn, (target, *required))
+            if missing is not None:
+                why = (
+                    f"table {missing} does not exist (not loaded yet, or the build that creates "
+                    "it failed): nothing to validate"
+                )
+                results = [error_result(suite, target, why, expectation=MISSING_TABLE_CHECK)]
+            elif params is None:
+                finding = Finding(PARAMS_LABEL, (), [{"error": error or "no score parameters"}])
+                results = [_result(suite, target, finding)]
+            else:
+                with np.errstate(invalid="ignore"):  # NaN stands for null: it may meet a NaN
+                    results = [_result(suite, target, f) for f in audit(conn, params)]
+            record(url, run_id, results)
+            outcomes.append(
+                SuiteOutcome(
+                    suite=suite,
+                    target=target,
+                    run_id=run_id,
+                    results=tuple(results),
+                    duration_s=time.perf_counter() - started,
+                    error=results[0].observed["error"] if missing is not None else None,
+                )
+            )
+    return GateOutcome(run_id=run_id, outcomes=tuple(outcomes))
+
+
+# ---- polling_station_targeting ----------------------------------------------------------------
+
+# column -> (the formula as the label says it, recomputation from the row, inputs shown)
+Recompute = Callable[[Row, "ScoreParams"], float | None]
+
+
+def _intermittent(row: Row, p: ScoreParams) -> float | None:
+    from scrutin.scores import formulas
+
+    return _value(formulas.intermittent_voters(_f(row["voters_high"]), _f(row["voters_low"])))
+
+
+def _reservoir(row: Row, p: ScoreParams) -> float | None:
+    from scrutin.scores import formulas
+
+    return _value(formulas.reservoir(_f(row["bloc_votes_high"]), _f(row["bloc_votes_low"])))
+
+
+def _q(row: Row, p: ScoreParams) -> float | None:
+    """q from the row's election inputs (never from the published INT and RES)."""
+    from scrutin.scores import formulas
+
+    return _value(
+        formulas.mobilisable_bloc_share(
+            _f(_reservoir(row, p)), _f(_intermittent(row, p)), _f(row["bloc_share_high"])
+        )
+    )
+
+
+def _net_per_conversation(row: Row, p: ScoreParams) -> float | None:
+    from scrutin.scores import formulas
+
+    return _value(formulas.net_per_conversation(_f(row["q_updated"]), p.tau))
+
+
+def _conversations_full(row: Row, p: ScoreParams) -> float | None:
+    return _value(_f(row["doors"]) * _f(row["open_rate_estimate"]))
+
+
+def _net_mobilisation(row: Row, p: ScoreParams) -> float | None:
+    from scrutin.scores import formulas
+
+    return _value(
+        formulas.net_mobilisation(_f(_conversations_full(row, p)), _f(row["q_updated"]), p.tau)
+    )
+
+
+def _persuasion(row: Row, p: ScoreParams) -> float | None:
+    from scrutin.scores import formulas
+
+    return _value(formulas.persuasion(_f(row["valid_votes_target"]), p.volatility, p.pi))
+
+
+def _value_per_hour(row: Row, p: ScoreParams, coverage: float) -> float | None:
+    from scrutin.scores import formulas
+
+    return _value(
+        formulas.value_per_canvasser_hour(
+            p.doors_per_canvasser_hour,
+            _f(row["open_rate_estimate"]),
+            _f(_net_per_conversation(row, p)),
+            formulas.persuasion_per_conversation(p.volatility, p.pi),
+            coverage=coverage,
+            gamma=p.coverage_gamma,
+        )
+    )
+
+
+def _ecological_gap(row: Row, p: ScoreParams) -> float | None:
+    return _value(_f(row["predicted_bloc_share"]) - _f(row["bloc_share_target"]))
+
+
+def _registration(row: Row, p: ScoreParams) -> float | None:
+    from scrutin.scores import formulas
+
+    registered = row["registered_voters_roll"]
+    if registered is None:
+        registered = row["registered"]
+    return _value(
+        formulas.registration_potential(_f(row["adult_french_population_approx"]), _f(registered))
+    )
+
+
+def _coverage(row: Row, p: ScoreParams) -> float | None:
+    from scrutin.scores import formulas
+
+    doors = row["doors"]
+    return _value(formulas.coverage_share(_f(row["canvass_doors_knocked"]), _f(doors or 0.0)))
+
+
+RECOMPUTED: Mapping[str, tuple[str, Recompute, tuple[str, ...]]] = {
+    "intermittent_voters": (
+        "voters_high - voters_low",
+        _intermittent,
+        ("voters_high", "voters_low"),
+    ),
+    "reservoir": (
+        "max(0, bloc_votes_high - bloc_votes_low)",
+        _reservoir,
+        ("bloc_votes_high", "bloc_votes_low"),
+    ),
+    "q_mobilisable": (
+        "clip(RES / INT, 0, 1) if INT > 0 else bloc_share_high (null if INT is)",
+        _q,
+        ("voters_high", "voters_low", "bloc_votes_high", "bloc_votes_low", "bloc_share_high"),
+    ),
+    "net_per_conversation": (
+        "tau * (2 * q_updated - 1)",
+        _net_per_conversation,
+        ("q_updated",),
+    ),
+    "conversations_full_canvass": (
+        "doors * open_rate_estimate",
+        _conversations_full,
+        ("doors", "open_rate_estimate"),
+    ),
+    "net_mobilisation": (
+        "doors * open_rate_estimate * tau * (2 * q_updated - 1)",
+        _net_mobilisation,
+        ("doors", "open_rate_estimate", "q_updated"),
+    ),
+    "persuasion": (
+        "valid_votes_target * volatility * pi",
+        _persuasion,
+        ("valid_votes_target",),
+    ),
+    "value_per_canvasser_hour": (
+        "doors_per_canvasser_hour * open_rate_estimate * (tau * (2 * q_updated - 1) "
+        "+ volatility * pi) * (0 if coverage >= 1 else (1 - coverage) ^ coverage_gamma)",
+        lambda row, p: _value_per_hour(row, p, _f(_coverage(row, p))),
+        ("open_rate_estimate", "q_updated", "canvass_doors_knocked", "doors"),
+    ),
+    "value_per_canvasser_hour_uncovered": (
+        "doors_per_canvasser_hour * open_rate_estimate * (tau * (2 * q_updated - 1) "
+        "+ volatility * pi)",
+        lambda row, p: _value_per_hour(row, p, 0.0),
+        ("open_rate_estimate", "q_updated"),
+    ),
+    "ecological_gap": (
+        "predicted_bloc_share - bloc_share_target",
+        _ecological_gap,
+        ("predicted_bloc_share", "bloc_share_target"),
+    ),
+    "registration_potential": (
+        "max(0, adult_french_population_approx - coalesce(registered_voters_roll, registered))",
+        _registration,
+        ("adult_french_population_approx", "registered_voters_roll", "registered"),
+    ),
+    "coverage": (
+        "clip(canvass_doors_knocked / doors, 0, 1), 0 when doors are unknown",
+        _coverage,
+        ("canvass_doors_knocked", "doors"),
+    ),
+}
+
+
+def audit_targeting(conn: psycopg.Connection[Any], params: ScoreParams) -> list[Finding]:
+    """Every check of `polling_station_targeting` (see the module docstring)."""
+    rows = _rows(conn, f"select * from {TARGETING_TABLE} order by bureau_id")
+    k_min = suppression_threshold(params, _campaign_k_mins(conn))
+    findings = [
+        _suppression_flag(rows, "support_suppressed", "canvass_conversations", k_min),
+        _suppressed_copy(
+            rows,
+            "q_updated = q_mobilisable when support is suppressed (below k_min)",
+            ("q_updated", "q_mobilisable", "canvass_conversations"),
+            flag="support_suppressed",
+            count="canvass_conversations",
+            k_min=k_min,
+            published="q_updated",
+            prior=lambda row: row["q_mobilisable"],
+        ),
+        _support_from_published_figures(conn, rows, params, k_min),
+        _suppression_flag(rows, "open_rate_suppressed", "canvass_doors_knocked", k_min),
+        _suppressed_copy(
+            rows,
+            "open_rate_estimate = open_rate_prior when the open rate is suppressed (below k_min)",
+            ("open_rate_estimate", "canvass_doors_knocked"),
+            flag="open_rate_suppressed",
+            count="canvass_doors_knocked",
+            k_min=k_min,
+            published="open_rate_estimate",
+            prior=lambda row: params.open_rate_prior,
+        ),
+        _open_rate_updated(rows, params, k_min),
+        _current_params_version(rows, params),
+        Finding(
+            "bloc and election ids are the current score parameters'",
+            ("bloc", "target_election_id", "high_salience_election_id", "low_salience_election_id"),
+            [
+                _keyed(row, "bloc", *_ELECTION_ID_COLUMNS)
+                for row in rows
+                if (row["bloc"], *(row[c] for c in _ELECTION_ID_COLUMNS))
+                != (
+                    params.bloc,
+                    params.target_election,
+                    params.high_salience_election,
+                    params.low_salience_election,
+                )
+            ],
+        ),
+    ]
+    for column, (formula, recompute, inputs) in RECOMPUTED.items():
+        offending = []
+        for row in rows:
+            expected = recompute(row, params)
+            if _differs(_f_or_none(row[column]), expected, RECOMPUTE_TOLERANCE):
+                offending.append(
+                    {"bureau_id": row["bureau_id"], column: row[column], "recomputed": expected}
+                    | {name: row[name] for name in inputs}
+                )
+        findings.append(
+            Finding(
+                f"{column} recomputes: {formula} (within {RECOMPUTE_TOLERANCE:g})",
+                (column, *inputs),
+                offending,
+            )
+        )
+    return findings
+
+
+_ELECTION_ID_COLUMNS = (
+    "target_election_id",
+    "high_salience_election_id",
+    "low_salience_election_id",
+)
+
+
+def suppression_threshold(params: ScoreParams, campaign_k_mins: Iterable[int]) -> int:
+    """The stricter of the campaign file's k_min and every loaded campaign's: knocks collected
+    under a promise of k = 16 are never published at a threshold lowered afterwards."""
+    return max([params.k_min, *campaign_k_mins])
+
+
+def _campaign_k_mins(conn: psycopg.Connection[Any]) -> list[int]:
+    return [int(r["k_min"]) for r in _rows(conn, f"select k_min from {CAMPAIGNS_TABLE}")]
+
+
+def _suppression_flag(rows: Sequence[Row], flag: str, count: str, k_min: int) -> Finding:
+    return Finding(
+        f"{flag} is true exactly when {count} < k_min",
+        (flag, count),
+        [
+            _keyed(row, count, flag) | {"k_min": k_min}
+            for row in rows
+            if _distinct(row[flag], None if row[count] is None else row[count] < k_min)
+        ],
+    )
+
+
+def _below_k_min(row: Row, flag: str, count: str, k_min: int) -> bool:
+    """The row is below the threshold or says it is suppressed (either way, nothing moves)."""
+    return (row[count] or 0) < k_min or row[flag] is True
+
+
+def _suppressed_copy(
+    rows: Sequence[Row],
+    label: str,
+    columns: tuple[str, ...],
+    *,
+    flag: str,
+    count: str,
+    k_min: int,
+    published: str,
+    prior: Callable[[Row], Any],
+) -> Finding:
+    """Below k_min the canvass must not move the figure: it equals its prior."""
+    return Finding(
+        label,
+        columns,
+        [
+            _keyed(row, count, published) | {"prior": prior(row), "k_min": k_min}
+            for row in rows
+            if _below_k_min(row, flag, count, k_min)
+            and (
+                row[published] is None
+                or prior(row) is None
+                or abs(float(row[published]) - float(prior(row))) >= COPY_TOLERANCE
+            )
+            and not (row[published] is None and prior(row) is None)
+        ],
+    )
+
+
+def _support_from_published_figures(
+    conn: psycopg.Connection[Any], rows: Sequence[Row], params: ScoreParams, k_min: int
+) -> Finding:
+    """q_updated of every unsuppressed row, recomputed with formulas.relative_rate_update from
+    the PUBLISHED opinion figures only (canvass_bureau_opinion's unsuppressed support shares,
+    their campaign-wide rate as the reference) and q recomputed from the row's election inputs."""
+    from scrutin.scores import formulas
+
+    published = {
+        r["bureau_id"]: (
+            float(r["conversations"]),
+            None
+            if r["support_positive_share"] is None
+            else float(r["support_positive_share"]) * float(r["conversations"]),
+        )
+        for r in _rows(
+            conn,
+            f"select bureau_id, conversations, support_positive_share from {OPINION_TABLE} "
+            "where not suppressed",
+        )
+    }
+    reference_trials = sum(trials for trials, _ in published.values())
+    reference_successes = sum(s for _, s in published.values() if s is not None)
+    offending = []
+    for row in rows:
+        conversations = row["canvass_conversations"]
+        if row["support_suppressed"] is not False or conversations is None:
+            continue
+        if conversations < k_min:
+            continue
+        q = _q(row, params)
+        trials, successes = published.get(row["bureau_id"], (None, None))
+        expected = None
+        if q is not None and trials is not None and successes is not None:
+            expected = _value(
+                formulas.relative_rate_update(
+                    q,
+                    params.kappa,
+                    successes,
+                    trials,
+                    city_successes=reference_successes,
+                    city_trials=reference_trials,
+                    k_min=0,  # the published rows are above k_min by construction
+                ).mean
+            )
+        if _differs(_f_or_none(row["q_updated"]), expected, RECOMPUTE_TOLERANCE):
+            offending.append(_keyed(row, "q_updated") | {"from_published": expected})
+    return Finding(
+        "q_updated recomputes from the published canvass figures only (no suppressed bureau's "
+        "support in the reference rate)",
+        ("q_updated", "q_mobilisable", "canvass_conversations"),
+        offending,
+    )
+
+
+def _open_rate_updated(rows: Sequence[Row], params: ScoreParams, k_min: int) -> Finding:
+    """From k_min knocks on, the open rate is the prior updated by formulas.beta_update."""
+    from scrutin.scores import formulas
+
+    offending = []
+    for row in rows:
+        if _below_k_min(row, "open_rate_suppressed", "canvass_doors_knocked", k_min):
+            continue
+        expected = _value(
+            formulas.beta_update(
+                params.open_rate_prior,
+                params.kappa,
+                _f(row["canvass_conversations"]),
+                _f(row["canvass_doors_knocked"]),
+                k_min,
+            ).mean
+        )
+        if _differs(_f_or_none(row["open_rate_estimate"]), expected, RECOMPUTE_TOLERANCE):
+            offending.append(
+                _keyed(row, "canvass_doors_knocked", "canvass_conversations", "open_rate_estimate")
+                | {"recomputed": expected}
+            )
+    return Finding(
+        "open_rate_estimate recomputes from k_min knocks on: (kappa * open_rate_prior "
+        f"+ conversations) / (kappa + knocks) (within {RECOMPUTE_TOLERANCE:g})",
+        ("open_rate_estimate", "canvass_doors_knocked", "canvass_conversations"),
+        offending,
+    )
+
+
+def _current_params_version(
+    rows: Sequence[Row], params: ScoreParams, key: str = "bureau_id"
+) -> Finding:
+    version = params.params_version()
+    return Finding(
+        f"params_version is the current ScoreParams.params_version() ({version})",
+        ("params_version",),
+        [
+            _keyed(row, "params_version", key=key) | {"current_params_version": version}
+            for row in rows
+            if row["params_version"] != version
+        ],
+    )
+
+
+# ---- canvass_plan -----------------------------------------------------------------------------
+
+
+def audit_plan(conn: psycopg.Connection[Any], params: ScoreParams) -> list[Finding]:
+    """The plan's parameters, and the plan itself recomputed with plan.allocate_hours."""
+    plan = _rows(conn, f"select * from {PLAN_TABLE} order by plan_rank, bureau_id")
+    step = params.plan_step_hours
+    total = sum(float(row["hours"]) for row in plan if row["hours"] is not None)
+    return [
+        _current_params_version(plan, params),
+        Finding(
+            "hours are a multiple of plan_step_hours",
+            ("hours",),
+            [
+                _keyed(row, "hours") | {"plan_step_hours": step}
+                for row in plan
+                if row["hours"] is not None
+                and abs(float(row["hours"]) / step - round(float(row["hours"]) / step))
+                > COPY_TOLERANCE
+            ],
+        ),
+        Finding(
+            "plan_hours_budget = scores.plan_hours",
+            ("plan_hours_budget",),
+            [
+                _keyed(row, "plan_hours_budget") | {"plan_hours": params.plan_hours}
+                for row in plan
+                if row["plan_hours_budget"] is None
+                or abs(float(row["plan_hours_budget"]) - params.plan_hours) > COPY_TOLERANCE
+            ],
+        ),
+        Finding(
+            "sum(hours) <= scores.plan_hours",
+            ("hours",),
+            [{"total_hours": total, "plan_hours": params.plan_hours, "plan_rows": len(plan)}]
+            if total > params.plan_hours + COPY_TOLERANCE
+            else [],
+        ),
+        _plan_recomputes(conn, plan, params),
+    ]
+
+
+def _plan_recomputes(
+    conn: psycopg.Connection[Any], plan: Sequence[Row], params: ScoreParams
+) -> Finding:
+    """The published plan is `allocate_hours` on the published targeting rows: same bureaux in
+    the same order, the same hours, expected net votes and coverage reached."""
+    from scrutin.scores.plan import BureauInput, allocate_hours
+
+    targeting = _rows(
+        conn,
+        "select bureau_id, value_per_canvasser_hour_uncovered, doors, coverage, do_not_mobilise "
+        f"from {TARGETING_TABLE} order by bureau_id",
+    )
+    expected = allocate_hours(
+        [
+            BureauInput(
+                bureau_id=row["bureau_id"],
+                value_per_hour=float(row["value_per_canvasser_hour_uncovered"]),
+                doors=float(row["doors"]),
+                coverage=float(row["coverage"]),
+                net_positive=row["do_not_mobilise"] is False,
+            )
+            for row in targeting
+            if row["value_per_canvasser_hour_uncovered"] is not None
+            and row["doors"] is not None
+            and row["coverage"] is not None
+        ],
+        params.plan_hours,
+        params.plan_step_hours,
+        doors_per_hour=params.doors_per_canvasser_hour,
+        gamma=params.coverage_gamma,
+    )
+    recomputed = {
+        e.bureau_id: {
+            "plan_rank": rank,
+            "hours": e.hours,
+            "expected_net_votes": e.expected_net_votes,
+            "coverage_after": e.coverage_after,
+        }
+        for rank, e in enumerate(expected, start=1)
+    }
+    published = {row["bureau_id"]: row for row in plan}
+    offending = []
+    for bureau_id in sorted(published.keys() | recomputed.keys()):
+        row, mine = published.get(bureau_id), recomputed.get(bureau_id)
+        if row is None or mine is None:
+            offending.append(
+                {"bureau_id": bureau_id, "published": row is not None, "recomputed": mine}
+            )
+            continue
+        differing = {
+            column: {"published": row[column], "recomputed": value}
+            for column, value in mine.items()
+            if _differs(_f_or_none(row[column]), value, RECOMPUTE_TOLERANCE)
+        }
+        if differing:
+            offending.append({"bureau_id": bureau_id, **differing})
+    return Finding(
+        "canvass_plan recomputes with scrutin.scores.plan.allocate_hours on the targeting rows "
+        f"(within {RECOMPUTE_TOLERANCE:g})",
+        ("bureau_id", "plan_rank", "hours", "expected_net_votes", "coverage_after"),
+        offending,
+    )
+
+
+# ---- commune_summary --------------------------------------------------------------------------
+
+
+def _sum(values: Iterable[Any]) -> float | None:
+    """SQL's sum: nulls ignored, null when nothing is left."""
+    present = [float(v) for v in values if v is not None]
+    return math.fsum(present) if present else None
+
+
+def _ratio(numerator: float | None, denominator: float | None) -> float | None:
+    if numerator is None or not denominator:
+        return None
+    return numerator / denominator
+
+
+def _commune_figures(bureaux: Sequence[Row], plan: Sequence[Row]) -> Row:
+    """One commune of commune_summary, from its bureaux' targeting rows and its plan rows."""
+    bloc_votes = _sum(
+        float(b["bloc_share_target"]) * float(b["valid_votes_target"])
+        for b in bureaux
+        if b["bloc_share_target"] is not None and b["valid_votes_target"] is not None
+    )
+    valid_votes = _sum(b["valid_votes_target"] for b in bureaux)
+    doors = _sum(b["doors"] for b in bureaux)
+    knocked = _sum(b["canvass_doors_knocked"] for b in bureaux)
+    coverage = _ratio(knocked, doors)
+    worth = [
+        b
+        for b in bureaux
+        if b["value_per_canvasser_hour"] is not None
+        and b["value_per_canvasser_hour"] > 0
+        and b["do_not_mobilise"] is False
+    ]
+    best = min(worth, key=lambda b: b["targeting_rank"], default=None)
+    return {
+        "bureaux": len(bureaux),
+        "bureaux_scored": sum(b["value_per_canvasser_hour"] is not None for b in bureaux),
+        "bureaux_do_not_mobilise": sum(b["do_not_mobilise"] is True for b in bureaux),
+        "registered": _sum(b["registered"] for b in bureaux),
+        "valid_votes_target": valid_votes,
+        "bloc_votes_target": bloc_votes,
+        "bloc_share_target": _ratio(bloc_votes, valid_votes),
+        "intermittent_voters": _sum(b["intermittent_voters"] for b in bureaux),
+        "reservoir": _sum(b["reservoir"] for b in bureaux),
+        "doors": doors,
+        "canvass_doors_knocked": knocked,
+        "canvass_conversations": _sum(b["canvass_conversations"] for b in bureaux),
+        # As published: least(1.0, knocks / nullif(doors, 0)), and PostgreSQL's least() skips
+        # a null, so a commune whose doors are unknown shows 1.0 (see docs/scores.md).
+        "coverage": 1.0 if coverage is None else min(1.0, coverage),
+        "best_bureau_id": None if best is None else best["bureau_id"],
+        "best_value_per_canvasser_hour": None if best is None else best["value_per_canvasser_hour"],
+        "plan_hours": _sum(p["hours"] for p in plan) or 0.0,
+        "plan_expected_net_votes": _sum(p["expected_net_votes"] for p in plan) or 0.0,
+    }
+
+
+def audit_commune_summary(conn: psycopg.Connection[Any], params: ScoreParams) -> list[Finding]:
+    """Every commune row adds up from the targeting rows and the plan, column by column."""
+    bureaux: dict[str, list[Row]] = defaultdict(list)
+    for row in _rows(conn, f"select * from {TARGETING_TABLE} order by bureau_id"):
+        bureaux[row["code_commune"]].append(row)
+    planned: dict[str, list[Row]] = defaultdict(list)
+    for row in _rows(conn, f"select * from {PLAN_TABLE} order by bureau_id"):
+        planned[row["code_commune"]].append(row)
+    published = {r["code_commune"]: r for r in _rows(conn, f"select * from {COMMUNE_TABLE}")}
+    recomputed = {code: _commune_figures(rows, planned[code]) for code, rows in bureaux.items()}
+    findings = [
+        _current_params_version(list(published.values()), params, key="code_commune"),
+        Finding(
+            "one commune_summary row per commune of polling_station_targeting, and no other",
+            ("code_commune",),
+            [
+                {"code_commune": code, "published": code in published, "bureaux": code in bureaux}
+                for code in sorted(published.keys() ^ bureaux.keys())
+            ],
+        ),
+    ]
+    columns = next(iter(recomputed.values()), None) or _commune_figures([], [])
+    for column in columns:
+        offending = []
+        for code in sorted(published.keys() & recomputed.keys()):
+            mine, theirs = recomputed[code][column], published[code][column]
+            same = (
+                mine == theirs
+                if isinstance(mine, str) or isinstance(theirs, str)
+                else not _differs(_f_or_none(theirs), _f_or_none(mine), RECOMPUTE_TOLERANCE)
+            )
+            if not same:
+                offending.append({"code_commune": code, column: theirs, "recomputed": mine})
+        findings.append(
+            Finding(
+                f"{column} adds up from polling_station_targeting and canvass_plan",
+                (column,),
+                offending,
+            )
+        )
+    return findings
+
+
+# ---- plumbing ---------------------------------------------------------------------------------
+
+
+def _result(suite: str, target: str, finding: Finding) -> CheckResult:
+    success = not finding.offending
+    observed = {
+        "unexpected_count": len(finding.offending),
+        "partial_unexpected_list": finding.offending[:EXAMPLES_KEPT],
+        "query_label": finding.label,
+    }
+    column = ", ".join(finding.columns) or None
+    return CheckResult(
+        suite=suite,
+        target=target,
+        expectation=EXPECTATION,
+        column=column,
+        severity="fail",
+        success=success,
+        observed=observed,
+        description=describe(
+            suite, f"{EXPECTATION}({column or ''})", finding.label, success, observed, noun="rows"
+        ),
+    )
+
+
+def _missing_table(conn: psycopg.Connection[Any], tables: Iterable[str]) -> str | None:
+    for table in tables:
+        row = conn.execute("select to_regclass(%s) is not null as present", (table,)).fetchone()
+        if not (row and row["present"]):  # type: ignore[call-overload]
+            return table
+    return None
+
+
+def _rows(conn: psycopg.Connection[Any], query: str) -> list[Row]:
+    """The rows as dicts, numeric values as floats (the formulas compute in doubles)."""
+    return [
+        {k: float(v) if isinstance(v, Decimal) else v for k, v in row.items()}
+        for row in conn.execute(query).fetchall()
+    ]
+
+
+def _keyed(row: Row, *columns: str, key: str = "bureau_id") -> Row:
+    """The row's key, then `columns`: an example of a failed check."""
+    return {key: row[key], **{c: row[c] for c in columns}}
+
+
+def _f(value: Any) -> float:
+    """A row value as the formulas take it: NaN for null (it propagates like SQL's null)."""
+    return math.nan if value is None else float(value)
+
+
+def _f_or_none(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def _value(value: Any) -> float | None:
+    """A formula's result as a row value: null for NaN."""
+    number = float(np.asarray(value, dtype=np.float64))
+    return None if math.isnan(number) else number
+
+
+def _distinct(a: Any, b: Any) -> bool:
+    """SQL's `is distinct from`."""
+    return (a is None) != (b is None) or (a is not None and a != b)
+
+
+def _differs(published: float | None, recomputed: float | None, tolerance: float) -> bool:
+    """Null-safe "not equal within tolerance": one null and not the other is a difference."""
+    if published is None or recomputed is None:
+        return (published is None) != (recomputed is None)
+    return abs(published - recomputed) > tolerance
