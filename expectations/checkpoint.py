@@ -11,7 +11,8 @@ ValidationDefinition, and a Checkpoint named after the suite with two actions:
   for the caller, which decides (the gate passes when no `fail` expectation failed);
 - `UpdateDataDocsAction`: the validation result rendered into the local Data Docs site
   (`scrutin.config.data_docs_dir()`, `SCRUTIN_DATA_DOCS_DIR`; its `index.html` lists the
-  suites of the latest run).
+  suites of the latest run; a folder that cannot be created means no Data Docs and a warning,
+  never a refused gate).
 
 Why one Checkpoint per suite: GX applies one result format to a whole Checkpoint, and the
 format names the columns that identify an offending row (`unexpected_index_column_names`),
@@ -85,12 +86,17 @@ def run_suite(url: str, suite: SuiteSpec, run_id: str) -> SuiteOutcome:
 
 def run_specs(url: str, suites: Sequence[SuiteSpec], run_id: str) -> GateOutcome:
     """Validate `suites` against the warehouse at `url` in one GX context, in order."""
-    context = _ephemeral_context(url)
+    docs = _data_docs_folder()
+    context = _ephemeral_context(url, docs)
     try:
-        outcomes = tuple(_run_checkpoint(url, context, suite, run_id) for suite in suites)
+        outcomes = tuple(
+            _run_checkpoint(url, context, suite, run_id, data_docs=docs is not None)
+            for suite in suites
+        )
     finally:
         _datasource(context).get_engine().dispose()  # now, not at garbage collection
-    gate = GateOutcome(run_id=run_id, outcomes=outcomes, data_docs=str(data_docs_index()))
+    index = None if docs is None else str(docs / "index.html")
+    gate = GateOutcome(run_id=run_id, outcomes=outcomes, data_docs=index)
     log.info(
         "quality checks %s: %s (%d failed, %d warnings); Data Docs: %s",
         run_id,
@@ -102,11 +108,18 @@ def run_specs(url: str, suites: Sequence[SuiteSpec], run_id: str) -> GateOutcome
     return gate
 
 
-def data_docs_index() -> Path:
-    """The `index.html` of the Data Docs site the Checkpoints update."""
+def _data_docs_folder() -> Path | None:
+    """The Data Docs folder, created if need be; None (no Data Docs, a warning) when it cannot
+    be: a site that cannot be written is no reason to refuse the data."""
     from scrutin.config import data_docs_dir
 
-    return data_docs_dir() / "index.html"
+    folder = data_docs_dir()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        log.warning("no Data Docs this run: %s cannot be created (%s)", folder, exc)
+        return None
+    return folder
 
 
 def sqlalchemy_url(url: str) -> str:
@@ -131,25 +144,27 @@ def _import_gx() -> Any:
     return gx
 
 
-def _ephemeral_context(url: str) -> AbstractDataContext:
+def _ephemeral_context(url: str, data_docs: Path | None) -> AbstractDataContext:
     """A context whose only file output is our Data Docs site (not GX's temporary default)."""
     gx = _import_gx()
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
-    from scrutin.config import data_docs_dir
-
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
-    context.variables.data_docs_sites = {
-        DATA_DOCS_SITE: {
-            "class_name": "SiteBuilder",
-            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
-            "store_backend": {
-                "class_name": "TupleFilesystemStoreBackend",
-                "base_directory": str(data_docs_dir()),
-            },
+    context.variables.data_docs_sites = (
+        {}
+        if data_docs is None
+        else {
+            DATA_DOCS_SITE: {
+                "class_name": "SiteBuilder",
+                "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+                "store_backend": {
+                    "class_name": "TupleFilesystemStoreBackend",
+                    "base_directory": str(data_docs),
+                },
+            }
         }
-    }
+    )
     context.data_sources.add_postgres(name=DATASOURCE_NAME, connection_string=sqlalchemy_url(url))
     return context
 
@@ -159,7 +174,7 @@ def _datasource(context: AbstractDataContext) -> PostgresDatasource:
 
 
 def _run_checkpoint(
-    url: str, context: AbstractDataContext, suite: SuiteSpec, run_id: str
+    url: str, context: AbstractDataContext, suite: SuiteSpec, run_id: str, *, data_docs: bool
 ) -> SuiteOutcome:
     """The suite's Checkpoint; a suite that cannot run is a failed outcome, recorded too."""
     started = time.perf_counter()
@@ -170,20 +185,13 @@ def _run_checkpoint(
             "failed): nothing to validate"
         )
         return _refused(url, suite, run_id, error, expectation=MISSING_TABLE_CHECK, started=started)
-    recorder: Any = None
     try:
-        checkpoint = _checkpoint(context, suite, run_id)
+        checkpoint = _checkpoint(context, suite, run_id, data_docs=data_docs)
         recorder = _bind_recorder(checkpoint, url, suite)
         checkpoint.run(run_id=_run_identifier(run_id))
     except Exception as exc:  # a GX error refuses this suite, it does not crash the gate
-        if recorder is not None and recorder.outcome is not None:
-            # Recorded already: the Data Docs action failed, which is no reason to refuse.
-            log.warning("Data Docs of %s not updated: %s", suite.name, exc)
-        else:
-            error = scrub(f"{type(exc).__name__}: {exc}", url)[:MAX_ERROR_CHARS]
-            return _refused(
-                url, suite, run_id, error, expectation=SUITE_ERROR_CHECK, started=started
-            )
+        error = scrub(f"{type(exc).__name__}: {exc}", url)[:MAX_ERROR_CHARS]
+        return _refused(url, suite, run_id, error, expectation=SUITE_ERROR_CHECK, started=started)
     outcome = recorder.outcome
     if outcome is None:
         error = "the Checkpoint ran but its RecordQualityResults action did not"
@@ -234,7 +242,9 @@ def _run_identifier(run_id: str) -> Any:
     return RunIdentifier(run_name=run_id, run_time=dt.datetime.now(dt.UTC))
 
 
-def _checkpoint(context: AbstractDataContext, suite: SuiteSpec, run_id: str) -> Any:
+def _checkpoint(
+    context: AbstractDataContext, suite: SuiteSpec, run_id: str, *, data_docs: bool
+) -> Any:
     """Asset, batch definition, suite, validation definition and Checkpoint of one SuiteSpec.
 
     Each check carries its position in `meta`, so the recorder maps results back to the spec.
@@ -263,9 +273,14 @@ def _checkpoint(context: AbstractDataContext, suite: SuiteSpec, run_id: str) -> 
         gx.Checkpoint(
             name=suite.name,
             validation_definitions=[definition],
+            # GX runs UpdateDataDocsAction first, whatever the order here.
             actions=[
                 _action_class()(name="record_quality_results", run_id=run_id),
-                UpdateDataDocsAction(name="data_docs", site_names=[DATA_DOCS_SITE]),
+                *(
+                    [UpdateDataDocsAction(name="data_docs", site_names=[DATA_DOCS_SITE])]
+                    if data_docs
+                    else []
+                ),
             ],
             result_format={
                 "result_format": "COMPLETE",

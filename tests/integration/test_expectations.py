@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import subprocess
 import sys
 import uuid
@@ -386,6 +387,19 @@ def test_the_checkpoints_build_data_docs(
         rendered = page.read_text(encoding="utf-8")
         assert "Evaluated Expectations" in rendered and "Successful Expectations" in rendered
         assert (tmp_path / "docs" / "expectations" / f"{suite}.html").is_file()
+
+
+@pytest.mark.db
+def test_a_data_docs_folder_that_cannot_be_written_refuses_nothing(
+    gx_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from expectations.checkpoint import run_suites
+
+    (tmp_path / "a-file").write_text("not a folder", encoding="utf-8")
+    monkeypatch.setenv("SCRUTIN_DATA_DOCS_DIR", str(tmp_path / "a-file" / "docs"))
+    gate = run_suites(gx_url, ["raw_election_results"], _run_id())
+    assert gate.success, gate.failed_checks
+    assert gate.data_docs is None
 
 
 def test_quality_results_are_recorded_by_a_gx_checkpoint_action() -> None:
@@ -886,3 +900,15 @@ def test_sqlalchemy_url_uses_psycopg3() -> None:
     assert sqlalchemy_url("postgresql://u@h:1/d") == "postgresql+psycopg://u@h:1/d"
     assert sqlalchemy_url("postgres://u@h:1/d") == "postgresql+psycopg://u@h:1/d"
     assert sqlalchemy_url("postgresql+psycopg2://u@h/d") == "postgresql+psycopg2://u@h/d"
+
+
+@pytest.mark.db
+def test_the_runbook_names_dbt_tests_that_exist(warehouse_url: str) -> None:
+    """docs/operations.md maps the former GX check names to dbt tests: every name it gives is
+    a data test of the project, so an engineer finds it in ops.dbt_results."""
+    from tests.compiled_dbt_tests import compile_data_tests
+
+    runbook = (ROOT / "docs" / "operations.md").read_text(encoding="utf-8")
+    named = set(re.findall(r"dbt test `([a-z0-9_]+)`", runbook))
+    assert len(named) > 20
+    assert named - set(compile_data_tests(warehouse_url)) == set()
