@@ -784,7 +784,7 @@ def _result(suite: str, target: str, finding: Finding) -> CheckResult:
 def _missing_table(conn: psycopg.Connection[Any], tables: Iterable[str]) -> str | None:
     for table in tables:
         row = conn.execute("select to_regclass(%s) is not null as present", (table,)).fetchone()
-        if not (row and row["present"]):  # type: ignore[call-overload]
+        if not (row and row["present"]):
             return table
     return None
 
