@@ -669,7 +669,7 @@ def test_mart_row_unknown_to_raw_fails_the_mart(gx_url: str, db: psycopg.Connect
         f"valid_votes, turnout_rate, blank_rate, null_rate, valid_rate, candidates_count, "
         f"votes_by_nuance, leading_nuance from {MART} "
         f"where election_id = '{ELECTION}' and bureau_id = '29019_0001'",
-        f"delete from {MART} where bureau_id = '29019_0099'",
+        f"delete from {MART} where election_id = '{ELECTION}' and bureau_id = '29019_0099'",
     ):
         assert _mart_failures(gx_url, db) == {
             "assert_every_polling_station_result_is_a_loaded_results_bureau": 1
