@@ -85,23 +85,16 @@ def ingest_census() -> None:
     @task(outlets=[RAW_CENSUS])
     def validate_raw_census(reports: list[dict[str, Any]]) -> dict[str, Any]:
         """Raw census suites gate the asset: a failing batch never emits it."""
-        from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
-
-        from expectations.checkpoint import run_suites
         from expectations.suites_census import RAW_SUITES
-        from pipeline.gate import new_run_id
-        from scrutin.config import database_url
+        from pipeline.raw_gate import loaded_reports, validate_new_batches
 
-        # Index the mapped results: iterating a lazy XCom sequence probes one past its end.
-        loaded = [reports[i] for i in range(len(reports)) if reports[i]["status"] == "loaded"]
-        if not loaded:
-            raise AirflowSkipException("no new census file: nothing to announce downstream")
-        outcome = run_suites(database_url(), list(RAW_SUITES), new_run_id("ingest_census"))
-        if not outcome.success:
-            raise AirflowFailException(
-                "raw census checks failed:\n" + "\n".join(outcome.failed_checks)
-            )
-        return {"files_loaded": len(loaded)}
+        return validate_new_batches(
+            len(loaded_reports(reports)),
+            RAW_SUITES,
+            source="census",
+            run_prefix="ingest_census",
+            nothing_new="no new census file",
+        )
 
     validate_raw_census(load_census_entry.expand(entry=read_census_registry()))
 

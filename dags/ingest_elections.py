@@ -71,23 +71,16 @@ def ingest_elections() -> None:
     @task(outlets=[RAW_ELECTION_RESULTS])
     def validate_raw_results(reports: list[dict[str, Any]]) -> dict[str, Any]:
         """Raw suites gate the asset: a failing batch never emits it."""
-        from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
-
-        from expectations.checkpoint import run_suites
         from expectations.suites import RAW_SUITES
-        from pipeline.gate import new_run_id
-        from scrutin.config import database_url
+        from pipeline.raw_gate import loaded_reports, validate_new_batches
 
-        # Index the mapped results: iterating a lazy XCom sequence probes one past its end.
-        loaded = [reports[i] for i in range(len(reports)) if reports[i]["status"] == "loaded"]
-        if not loaded:
-            raise AirflowSkipException("no new results file: nothing to announce downstream")
-        outcome = run_suites(database_url(), list(RAW_SUITES), new_run_id("ingest_elections"))
-        if not outcome.success:
-            raise AirflowFailException(
-                "raw results checks failed:\n" + "\n".join(outcome.failed_checks)
-            )
-        return {"files_loaded": len(loaded)}
+        return validate_new_batches(
+            len(loaded_reports(reports)),
+            RAW_SUITES,
+            source="results",
+            run_prefix="ingest_elections",
+            nothing_new="no new results file",
+        )
 
     validate_raw_results(load_results_file.expand(entry=discover_results_files()))
 

@@ -111,24 +111,16 @@ def ingest_electoral_roll() -> None:
 
 def _validate(reports: list[dict[str, Any]], kind: str) -> dict[str, Any]:
     """Skip when nothing new was loaded, fail when a `fail` check failed (no retry)."""
-    from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
-
-    from expectations.checkpoint import run_suites
     from expectations.suites_roll import REU_SUITES, ROLL_SUITES
-    from pipeline.gate import new_run_id
-    from scrutin.config import database_url
+    from pipeline.raw_gate import loaded_reports, validate_new_batches
 
-    # Index the mapped results: iterating a lazy XCom sequence probes one past its end.
-    loaded = [reports[i] for i in range(len(reports)) if reports[i]["status"] == "loaded"]
-    if not loaded:
-        raise AirflowSkipException(f"no new {kind} file: nothing to announce downstream")
-    suites = REU_SUITES if kind == "reu" else ROLL_SUITES
-    outcome = run_suites(database_url(), suites, new_run_id(f"ingest_{kind}"))
-    if not outcome.success:
-        raise AirflowFailException(
-            f"raw {kind} checks failed:\n" + "\n".join(outcome.failed_checks)
-        )
-    return {"files_loaded": len(loaded), "warnings": len(outcome.warnings)}
+    return validate_new_batches(
+        len(loaded_reports(reports)),
+        REU_SUITES if kind == "reu" else ROLL_SUITES,
+        source=kind,
+        run_prefix=f"ingest_{kind}",
+        nothing_new=f"no new {kind} file",
+    )
 
 
 ingest_electoral_roll()

@@ -106,23 +106,18 @@ def ingest_geography() -> None:
         reports: list[dict[str, Any]], weights: dict[str, Any]
     ) -> dict[str, Any]:
         """Geography suites gate the asset: a failing batch never emits it."""
-        from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
-
-        from expectations.checkpoint import run_suites
         from expectations.suites_geo import RAW_SUITES
-        from pipeline.gate import new_run_id
-        from scrutin.config import database_url
+        from pipeline.raw_gate import loaded_reports, validate_new_batches
 
-        # Index the mapped results: iterating a lazy XCom sequence probes one past its end.
-        loaded = [reports[i] for i in range(len(reports)) if reports[i]["status"] == "loaded"]
-        if not loaded and weights["status"] != "loaded":
-            raise AirflowSkipException("no new contour and no new weights: nothing to announce")
-        outcome = run_suites(database_url(), list(RAW_SUITES), new_run_id("ingest_geography"))
-        if not outcome.success:
-            raise AirflowFailException(
-                "raw geography checks failed:\n" + "\n".join(outcome.failed_checks)
-            )
-        return {"files_loaded": len(loaded), "weights": weights["status"]}
+        loaded = len(loaded_reports(reports))
+        summary = validate_new_batches(
+            loaded + (weights["status"] == "loaded"),
+            RAW_SUITES,
+            source="geography",
+            run_prefix="ingest_geography",
+            nothing_new="no new contour and no new weights",
+        )
+        return {**summary, "files_loaded": loaded, "weights": weights["status"]}
 
     loads = load_contour_file.expand(entry=discover_contour_files())
     validate_raw_geography(loads, recompute_allocation_weights(loads))
