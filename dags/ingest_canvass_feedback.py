@@ -21,13 +21,13 @@ Loads every export waiting in the canvass drop zone (`SCRUTIN_CANVASS_DROP`, def
 exports, CSV or JSON-lines — into `raw.canvass_knocks`, one transaction per file, then moves it to
 `processed/` (or `failed/` with `<name>.reason.txt`). Canvassers and addresses are HMAC-keyed with
 the secret `SCRUTIN_CANVASS_SECRET` / connection `scrutin_canvass_secret` before anything is
-written; names, phones, e-mails and notes are dropped. Bad rows go to `quarantine.canvass_rows`
-(line, column, reason — never the content).
+written; names, phones, e-mails and notes are dropped. Rows that cannot be read as knocks go to
+`quarantine.canvass_rows` (line, column, reason — never the content).
 
-* **Emits** `scrutin_raw_canvass` only when a file brought new or updated knocks **and** the raw
-  canvass suites passed (`build_audit_publish` is scheduled on it).
-* **Skips** when no delivery waits, or when no bureau reference (election results, REU) is loaded
-  yet — files then stay in the drop zone for the next run.
+* **Emits** `scrutin_raw_canvass` only when a file landed rows **and** the raw canvass suites
+  passed (`build_audit_publish` is scheduled on it: dbt resolves bureaux, keeps the newest version
+  of each knock and flags them there).
+* **Skips** when no delivery waits.
 * **Fails without retry** when the secret or the campaign configuration is missing, when a
   fail-severity check fails, and (after emitting) when a delivery was refused, so someone looks
   at `failed/`. Infrastructure errors are retried.
@@ -52,7 +52,6 @@ def ingest_canvass_feedback() -> None:
         from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
         from ingestion.canvass.dropzone import process_drop_zone, seed_demo_deliveries
-        from ingestion.canvass.loader import CanvassNotReady
         from ingestion.canvass.pseudonymise import CanvassSecretError, demo_mode, resolve_secret
         from scrutin.campaign import CampaignConfigError, load_campaign
         from scrutin.config import database_url
@@ -64,10 +63,7 @@ def ingest_canvass_feedback() -> None:
             raise AirflowFailException(str(exc)) from exc
         if demo_mode():
             seed_demo_deliveries()
-        try:
-            results = process_drop_zone(database_url(), campaign=campaign, secret=secret)
-        except CanvassNotReady as exc:
-            raise AirflowSkipException(str(exc)) from exc
+        results = process_drop_zone(database_url(), campaign=campaign, secret=secret)
         if not results:
             raise AirflowSkipException("no canvass delivery waiting")
         return {
@@ -88,7 +84,7 @@ def ingest_canvass_feedback() -> None:
         from scrutin.config import database_url
 
         if summary["new_rows"] == 0:
-            raise AirflowSkipException("no new or updated door knock: nothing to announce")
+            raise AirflowSkipException("no door knock landed: nothing to announce")
         outcome = run_suites(database_url(), RAW_SUITES, new_run_id("ingest_canvass_feedback"))
         if not outcome.success:
             raise AirflowFailException("raw canvass checks failed:\n" + outcome.summary())

@@ -14,9 +14,10 @@ knocks as (
 misplaced_answers as (
 
     select
+        batch_id,
+        line_no,
         source,
         knock_id,
-        bureau_id,
         outcome
     from knocks
     where

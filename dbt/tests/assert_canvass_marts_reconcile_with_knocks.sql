@@ -1,6 +1,7 @@
--- Both canvass marts account for every loaded knock: canvass_bureau_daily holds, for every
+-- Both canvass marts account for every counted knock: canvass_bureau_daily holds, for every
 -- bureau and French calendar day, and canvass_bureau_opinion, for every bureau, exactly the
--- knocks and conversations of staging (loaded batches, future-dated knocks left out). A join
+-- knocks and conversations of int_canvass__knocks (one version per knock, a known bureau,
+-- future-dated knocks left out). A join
 -- that drops or duplicates knocks, or a day boundary computed in the wrong time zone, shows up
 -- here. Returns one row per (mart, bureau[, day]) that disagrees.
 
@@ -13,7 +14,7 @@ knocks as (
         knocked_on,
         count(*) as doors_knocked,
         count(*) filter (where is_conversation) as conversations
-    from {{ ref('stg_canvass__knocks') }}
+    from {{ ref('int_canvass__knocks') }}
     group by
         bureau_id,
         knocked_on

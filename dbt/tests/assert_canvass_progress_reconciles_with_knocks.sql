@@ -1,5 +1,5 @@
--- canvass_progress accounts for every loaded knock, bureau by bureau: its daily knocks and
--- conversations add up to those of stg_canvass__knocks, its running totals on the last row
+-- canvass_progress accounts for every counted knock, bureau by bureau: its daily knocks and
+-- conversations add up to those of int_canvass__knocks, its running totals on the last row
 -- equal them, as does the number of distinct buildings visited; and its calendar is dense,
 -- one row per day from the bureau's first knock to the latest knock day of all bureaux.
 -- Returns one row per bureau where anything disagrees (a bureau missing on either side too).
@@ -14,7 +14,7 @@ knocks as (
         count(*) filter (where is_conversation) as conversations,
         count(distinct building_key) as buildings_visited,
         min(knocked_on) as first_knocked_on
-    from {{ ref('stg_canvass__knocks') }}
+    from {{ ref('int_canvass__knocks') }}
     group by bureau_id
 
 ),
@@ -22,7 +22,7 @@ knocks as (
 latest as (
 
     select max(knocked_on) as latest_knocked_on
-    from {{ ref('stg_canvass__knocks') }}
+    from {{ ref('int_canvass__knocks') }}
 
 ),
 

@@ -12,8 +12,8 @@ Exactly once: a file is loaded in one transaction and identified by its sha256 i
 crash between the commit and the move only means the next run finds the file again, sees its
 sha256 already loaded, records a `skipped` batch and moves it. Re-delivering the same bytes under
 any name does nothing more than that. A file is only moved to `failed/` for a problem of the file
-itself (`SourceFormatError`); infrastructure problems (database unreachable, no secret, no bureau
-reference yet) leave it in place for the next run.
+itself (`SourceFormatError`); infrastructure problems (database unreachable, no secret) leave it
+in place for the next run.
 
 Writers should upload under a temporary name and rename when complete: names starting with `.`
 or `_`, and names ending with `.part`, `.tmp`, `.crdownload` or `.filepart` are ignored.
@@ -146,7 +146,7 @@ def process_drop_zone(
     """Load every waiting delivery, one transaction each, and move it to processed/ or failed/.
 
     Raises (leaving the remaining files in place) on anything that is not a problem of the
-    file: an unreachable warehouse, a missing secret, no bureau reference (`CanvassNotReady`).
+    file: an unreachable warehouse, a missing secret.
     """
     from ingestion.canvass.loader import failure_reason, load_canvass_file
     from ingestion.canvass.pseudonymise import resolve_secret

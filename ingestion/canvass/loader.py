@@ -1,29 +1,32 @@
-"""Load one canvassing-app export into `raw.canvass_knocks` (all or nothing, idempotent).
+"""Land one canvassing-app export in `raw.canvass_knocks` (all or nothing, idempotent).
+
+What the loader does, and nothing more: read the export, map each row to the canonical knock,
+validate it, pseudonymise it, and COPY it. Every rule that needs more than the row itself lives
+in dbt (`dbt/models/intermediate/canvass/`, docs/canvass.md): which bureau a knock belongs to
+(the app's, else the nearest REU address), which version of a knock counts, the fast-knock,
+contact-rate and opposition flags, and which knocks the marts leave out and why.
 
 Semantics a DAG and an engineer rely on:
-- Pseudonymised before landing: rows are mapped, their canvasser and address turned into HMAC
-  keys, and only then COPYed into a temporary table (which also holds coordinates, for the
-  bureau lookup and the distance check, and is dropped at commit). Names, phones, e-mails and
-  notes are never read from the export; quarantine rows say where and why, never what.
-- One transaction per file: ledger row, quarantined rows, upserted knocks, opposition register
-  and integrity flags commit together or not at all. A file-level problem (empty, truncated JSON
-  document, wrong delimiter, unknown layout) or a database error rolls everything back; the
-  failure is then written to the ledger in its own transaction and re-raised.
-- Idempotent: the same bytes (sha256) already loaded are skipped (a `skipped` ledger row). The
-  same knock in another file is upserted by (source, knock_id): an equal or older version changes
-  nothing and counts as a duplicate; a strictly newer version (the app's modification time, else
-  its knock time) replaces the row. Within one file the newest version of a knock wins.
-- The ledger reconciles: rows_read = rows_loaded + rows_rejected + rows_duplicate.
-- Serialised: canvass loads take one advisory lock, so two workers never interleave their
-  upserts and integrity recomputations.
-
-Integrity checks (flags on the row; see docs/canvass.md): a timestamp up to 1 h in the future is
-flagged `future_timestamp`, more than 1 h ahead the row is quarantined; outside the campaign window
-`outside_campaign_window`; knocks by one canvasser less than 60 s apart at doors more than 200 m
-apart (or at different buildings when coordinates are missing) `too_fast_distant` (within the
-file); a canvasser with more than 90 % conversations over at least 20 knocks of the campaign
-`high_contact_rate_canvasser` (all their knocks); a knock after a `do_not_contact` at the same
-building `suppressed_building`.
+- Pseudonymised before landing: the canvasser and the address become HMAC keys with the
+  campaign's secret. Names, phones, e-mails and notes are never read from the export; quarantine
+  rows say where and why, never what. The door's coordinates (and, when the app gave no bureau,
+  the unkeyed address hash the REU addresses carry) land too, for dbt's bureau matching and
+  fast-knock check; they are purged with the knocks (docs/privacy.md).
+- Invalid rows are quarantined (`quarantine.canvass_rows`: line, column, reason): a row that
+  cannot be mapped, has no street or commune, or is dated more than 1 h after the load. A row
+  dated up to 1 h ahead lands flagged `future_timestamp`, one outside the campaign window
+  `outside_campaign_window` (the two checks that need only the row and the load).
+- One transaction per file: ledger row, quarantined rows, landed rows and the opposition register
+  commit together or not at all. A file-level problem (empty, truncated JSON document, wrong
+  delimiter, unknown layout, a campaign past retention) or a database error rolls everything
+  back; the failure is then written to the ledger in its own transaction and re-raised.
+- Idempotent by file: the same bytes (sha256) already loaded are skipped (a `skipped` ledger
+  row). The same knock in another file lands again, as another version: dbt counts the newest.
+- The ledger reconciles: rows_read = rows_loaded + rows_rejected.
+- The opposition register (`raw.canvass_suppression`) is landed here, not derived in dbt: it must
+  outlive the knocks the retention purge deletes, so a do_not_contact keeps protecting the
+  building. Each landed do_not_contact row records its building (earliest knock kept).
+- Serialised: canvass loads and the purge take one advisory lock.
 """
 
 from __future__ import annotations
@@ -32,7 +35,6 @@ import datetime as dt
 import functools
 import logging
 import os
-import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -57,24 +59,20 @@ if TYPE_CHECKING:
 log = logging.getLogger("scrutin.ingestion.canvass")
 
 LEDGER_SOURCE = "canvass"
-REU_TABLE = "raw.reu_addresses"
 PROGRESS_EVERY = 100_000
 CHUNK_ROWS = 5_000
 RANGE_ROWS = 20_000
 WORKERS_ENV = "SCRUTIN_CANVASS_WORKERS"
 PARALLEL_MIN_BYTES = 8 * 1024 * 1024
 FUTURE_TOLERANCE = dt.timedelta(hours=1)
-REU_RADIUS_M = 150.0
-FAST_SECONDS = 60
-FAST_DISTANCE_M = 200.0
-HIGH_RATE = 0.9
-HIGH_RATE_MIN_KNOCKS = 20
-EARTH_RADIUS_M = 6_371_008.8
-_TABLE_NAME = re.compile(r"[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*")
 
-_INCOMING_COLUMNS = (
+# The columns of raw.canvass_knocks the loader writes, in the order `_prepare_rows` emits them.
+KNOCK_COLUMNS = (
+    "batch_id",
     "line_no",
+    "source",
     "knock_id",
+    "campaign_id",
     "canvasser_key",
     "bureau_id",
     "building_key",
@@ -82,7 +80,7 @@ _INCOMING_COLUMNS = (
     "longitude",
     "latitude",
     "knocked_at",
-    "version_at",
+    "source_updated_at",
     "outcome",
     "topics",
     "intends_to_vote",
@@ -90,7 +88,7 @@ _INCOMING_COLUMNS = (
     "sentiment",
     "wants_to_volunteer",
     "consent",
-    "flags",
+    "integrity_flags",
 )
 NULL = "\\N"
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
@@ -105,11 +103,6 @@ def _copy_bool(value: bool | None) -> str:
     return NULL if value is None else ("t" if value else "f")
 
 
-class CanvassNotReady(RuntimeError):
-    """The warehouse has no bureau reference yet (election results or REU bureaux): canvass
-    rows could not be checked against it. Not a data problem: load the references, retry."""
-
-
 @dataclass(frozen=True)
 class CanvassLoadReport:
     """What one call did. `loaded_batch_id` is the batch that holds this file's rows."""
@@ -121,10 +114,7 @@ class CanvassLoadReport:
     sha256: str
     rows_read: int = 0
     rows_loaded: int = 0
-    rows_inserted: int = 0
-    rows_updated: int = 0
     rows_rejected: int = 0
-    rows_duplicate: int = 0
     new_suppressions: int = 0
     flags: dict[str, int] = field(default_factory=dict)
     duration_s: float = 0.0
@@ -139,9 +129,8 @@ class CanvassLoadReport:
         flags = ", ".join(f"{k} {v}" for k, v in sorted(self.flags.items())) or "none"
         return (
             f"{self.file_name} ({self.source}): batch {self.batch_id}, {self.rows_read} read, "
-            f"{self.rows_loaded} loaded ({self.rows_inserted} new, {self.rows_updated} updated), "
-            f"{self.rows_rejected} quarantined, {self.rows_duplicate} duplicates, "
-            f"{self.new_suppressions} new do-not-contact buildings, flags: {flags}, "
+            f"{self.rows_loaded} landed, {self.rows_rejected} quarantined, "
+            f"{self.new_suppressions} new do-not-contact buildings, row flags: {flags}, "
             f"{self.duration_s:.2f} s"
         )
 
@@ -155,7 +144,6 @@ class _Job:
     secret: str
     now: dt.datetime
     fmt: str | None
-    reu_table: str
     started: float
     source: str | None = None
     rows_read: int = 0
@@ -174,21 +162,18 @@ def load_canvass_file(
     secret: str | None = None,
     now: dt.datetime | None = None,
     file_name: str | None = None,
-    reu_table: str = REU_TABLE,
 ) -> CanvassLoadReport:
-    """Load one export; see the module docstring for the semantics.
+    """Land one export; see the module docstring for the semantics.
 
     `url_or_conn`: a DSN, None for the configured warehouse, or an idle psycopg connection
     (committed to). `fmt`: the app (qomon, ecanvasser, nationbuilder, osdi, pap), detected when
     None. `campaign`: defaults to `scrutin.campaign.load_campaign()`. `secret`: the HMAC secret,
     defaults to `resolve_secret()`. `now`: the reference time of the future-timestamp check (tests
     pin it). `file_name`: the name recorded in the ledger (the drop zone passes the delivered name
-    of a file it copied locally). `reu_table`: where REU addresses are looked up.
+    of a file it copied locally).
     """
     from scrutin.campaign import load_campaign
 
-    if not _TABLE_NAME.fullmatch(reu_table):
-        raise ValueError(f"reu_table must be a plain schema.table name, got {reu_table!r}")
     path = Path(path)
     job = _Job(
         path=path,
@@ -198,7 +183,6 @@ def load_canvass_file(
         secret=secret or resolve_secret(),
         now=(now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC),
         fmt=fmt,
-        reu_table=reu_table,
         started=time.perf_counter(),
     )
     if url_or_conn is None or isinstance(url_or_conn, str):
@@ -281,47 +265,19 @@ def _skip(conn: psycopg.Connection, job: _Job, existing: int) -> CanvassLoadRepo
 
 def _land(conn: psycopg.Connection, job: _Job, export: Export) -> CanvassLoadReport:
     assert job.source is not None
-    reu = _reu_available(conn, job.reu_table)
-    if not _has_bureau_reference(conn, job.reu_table, reu):
-        raise CanvassNotReady(
-            "no bureau reference in the warehouse (raw.election_results_bureau and "
-            f"{job.reu_table} are empty or missing): load election results or REU addresses "
-            "before canvass exports, then retry"
-        )
     _register_campaign(conn, job.campaign)
     batch_id = ledger.start_batch(conn, LEDGER_SOURCE, job.file_name, job.sha256, job.source)
-    conn.execute(_CREATE_INCOMING)
     with _phase(job, "parse, pseudonymise, copy"):
-        _copy_incoming(conn, job, export)
-    # Temporary tables are never auto-analysed: without statistics the planner would treat a
-    # million incoming rows as a handful for the joins below.
-    conn.execute("analyze canvass_incoming")
-    with _phase(job, "bureaux"):
-        if reu:
-            _resolve_bureaux_from_reu(conn, job.reu_table)
-        rejected_sql = _quarantine_bureaux(conn, job, export, batch_id, reu)
+        _copy_knocks(conn, job, export, batch_id)
         _copy_quarantine(conn, job, batch_id)
-    with _phase(job, "dedupe, time-distance"):
-        duplicates_in_file = _dedupe_incoming(conn)
-        _flag_too_fast(conn)
-    with _phase(job, "opposition, contact rates"):
-        new_suppressions = _update_suppression(conn, job.source)
-        _flag_suppressed_incoming(conn)
-        _count_contacts(conn, job)
-    with _phase(job, "upsert"):
-        inserted, updated, remaining = _upsert(conn, job, batch_id)
-    with _phase(job, "late opposition, flipped verdicts"):
-        _flag_suppressed_existing(conn, batch_id)
-        _apply_verdict_changes(conn, batch_id)
-        flags = _flag_counts(conn, job, batch_id)
-
-    rows_rejected = len(job.quarantined) + rejected_sql
-    rows_loaded = inserted + updated
-    rows_duplicate = duplicates_in_file + (remaining - rows_loaded)
-    if job.rows_read != rows_loaded + rows_rejected + rows_duplicate:
+    with _phase(job, "opposition register"):
+        new_suppressions = _record_opposition(conn, job.source, batch_id)
+    rows_loaded, flags = _landed(conn, batch_id)
+    rows_rejected = len(job.quarantined)
+    if job.rows_read != rows_loaded + rows_rejected:
         raise RuntimeError(
             f"canvass ledger does not reconcile for {job.file_name}: read {job.rows_read}, "
-            f"loaded {rows_loaded}, quarantined {rows_rejected}, duplicates {rows_duplicate}"
+            f"landed {rows_loaded}, quarantined {rows_rejected}"
         )
     duration = job.elapsed()
     ledger.finish_batch(
@@ -333,10 +289,6 @@ def _land(conn: psycopg.Connection, job: _Job, export: Export) -> CanvassLoadRep
         rows_rejected=rows_rejected,
         duration_s=duration,
     )
-    conn.execute(
-        "update raw.batch_ledger set rows_duplicate = %s where batch_id = %s",
-        (rows_duplicate, batch_id),
-    )
     return CanvassLoadReport(
         batch_id=batch_id,
         status="loaded",
@@ -345,10 +297,7 @@ def _land(conn: psycopg.Connection, job: _Job, export: Export) -> CanvassLoadRep
         sha256=job.sha256,
         rows_read=job.rows_read,
         rows_loaded=rows_loaded,
-        rows_inserted=inserted,
-        rows_updated=updated,
         rows_rejected=rows_rejected,
-        rows_duplicate=rows_duplicate,
         new_suppressions=new_suppressions,
         flags=flags,
         duration_s=duration,
@@ -364,35 +313,13 @@ def _phase(job: _Job, label: str) -> Iterator[None]:
     log.debug("%s: %s in %.2f s", job.file_name, label, time.perf_counter() - started)
 
 
-_CREATE_INCOMING = """
-create temp table canvass_incoming (
-    line_no             integer,
-    knock_id            text not null,
-    canvasser_key       text not null,
-    bureau_id           text,
-    building_key        text not null,
-    address_key         text,
-    longitude           double precision,
-    latitude            double precision,
-    knocked_at          timestamptz not null,
-    version_at          timestamptz not null,
-    outcome             text not null,
-    topics              text[],
-    intends_to_vote     text,
-    registered_here     boolean,
-    sentiment           text,
-    wants_to_volunteer  boolean,
-    consent             boolean,
-    flags               text[] not null
-) on commit drop
-"""
-
-
 @dataclass(frozen=True)
 class _RowRules:
-    """What a worker needs to turn records into incoming rows (picklable, no connection)."""
+    """What a worker needs to turn records into landed rows (picklable, no connection)."""
 
+    batch_id: int
     source: str
+    campaign_id: str
     secret: str
     window_start: dt.datetime
     window_end: dt.datetime
@@ -420,6 +347,8 @@ def _prepare_rows(
     if keys is None:
         keys = _KEYS[(rules.secret, rules.source)] = Pseudonymiser(rules.secret, rules.source)
     future_limit = rules.now + FUTURE_TOLERANCE
+    batch = str(rules.batch_id)
+    campaign = _copy_text(rules.campaign_id)
     rows: list[str] = []
     rejected: list[tuple[int | None, str | None, str]] = []
     for line_no, record in chunk:
@@ -458,8 +387,11 @@ def _prepare_rows(
         rows.append(
             "\t".join(
                 (
+                    batch,
                     str(line_no),
+                    rules.source,
                     _copy_text(knock.knock_id),
+                    campaign,
                     keys.canvasser_key(knock.canvasser_id),
                     knock.bureau_hint or NULL,
                     keys.building_key(normalised),
@@ -517,18 +449,20 @@ def worker_count(path: Path) -> int:
     return max(1, min(2, os.cpu_count() or 1))
 
 
-def _copy_incoming(conn: psycopg.Connection, job: _Job, export: Export) -> None:
+def _copy_knocks(conn: psycopg.Connection, job: _Job, export: Export, batch_id: int) -> None:
     """Map, check and pseudonymise every record, streaming the good ones into COPY."""
     assert job.source is not None
     rules = _RowRules(
+        batch_id=batch_id,
         source=job.source,
+        campaign_id=job.campaign.campaign_id,
         secret=job.secret,
         window_start=job.campaign.window_start,
         window_end=job.campaign.window_end,
         now=job.now,
     )
     workers = worker_count(job.path)
-    copy_sql = f"copy canvass_incoming ({', '.join(_INCOMING_COLUMNS)}) from stdin"
+    copy_sql = f"copy raw.canvass_knocks ({', '.join(KNOCK_COLUMNS)}) from stdin"
     with conn.cursor() as cur, cur.copy(copy_sql) as copy:
         if workers == 1 or export.layout != "csv":
             for chunk in _chunks(job, export):
@@ -591,174 +525,6 @@ def _copy_in_workers(job: _Job, export: Export, rules: _RowRules, workers: int, 
         raise SourceFormatError(job.path, 2, None, "no data row: the export holds a header only")
 
 
-# ---- bureau resolution ----------------------------------------------------------------------
-
-
-def _reu_available(conn: psycopg.Connection, reu_table: str) -> bool:
-    """True when the REU address table exists with the columns the lookup needs."""
-    schema, _, table = reu_table.partition(".")
-    rows = conn.execute(
-        "select column_name from information_schema.columns "
-        "where table_schema = %s and table_name = %s",
-        (schema, table),
-    ).fetchall()
-    columns = {r[0] for r in rows}
-    if not columns:
-        return False
-    needed = {"bureau_id", "longitude", "latitude", "address_key"}
-    if not needed <= columns:
-        log.warning(
-            "%s lacks %s: bureau lookup from REU addresses skipped",
-            reu_table,
-            ", ".join(sorted(needed - columns)),
-        )
-        return False
-    return True
-
-
-def _has_bureau_reference(conn: psycopg.Connection, reu_table: str, reu: bool) -> bool:
-    sql = "select exists (select 1 from raw.election_results_bureau)"
-    if reu:
-        sql += f" or exists (select 1 from {reu_table})"
-    row = conn.execute(sql).fetchone()
-    return bool(row and row[0])
-
-
-def _distance_sql(lon_a: str, lat_a: str, lon_b: str, lat_b: str) -> str:
-    """Great-circle distance in metres (haversine), for two points given as SQL expressions."""
-    return (
-        f"(2 * {EARTH_RADIUS_M} * asin(sqrt("
-        f"power(sin(radians({lat_b} - {lat_a}) / 2), 2) + "
-        f"cos(radians({lat_a})) * cos(radians({lat_b})) * "
-        f"power(sin(radians({lon_b} - {lon_a}) / 2), 2))))"
-    )
-
-
-def _resolve_bureaux_from_reu(conn: psycopg.Connection, reu_table: str) -> None:
-    """Bureau of the nearest REU address within 150 m, else of the same address key.
-
-    The REU rows near the file's points are first copied into an indexed temporary table: the
-    national table has no spatial index, and a bounding box keeps the lookup to the campaign's
-    area.
-    """
-    degrees = REU_RADIUS_M / 111_000.0
-    conn.execute(
-        f"""
-        create temp table canvass_reu_near on commit drop as
-        select r.bureau_id, r.longitude, r.latitude
-        from {reu_table} as r,
-            (
-                select
-                    min(latitude) as lat_min,
-                    max(latitude) as lat_max,
-                    min(longitude) as lon_min,
-                    max(longitude) as lon_max,
-                    max(abs(latitude)) as lat_abs
-                from canvass_incoming
-                where bureau_id is null and longitude is not null
-            ) as box
-        where box.lat_min is not null
-            and r.latitude between box.lat_min - {degrees} and box.lat_max + {degrees}
-            and r.longitude between box.lon_min - {degrees} / cos(radians(box.lat_abs))
-                and box.lon_max + {degrees} / cos(radians(box.lat_abs))
-            and r.bureau_id is not null
-        """
-    )
-    conn.execute("create index on canvass_reu_near (latitude)")
-    distance = _distance_sql("i.longitude", "i.latitude", "r.longitude", "r.latitude")
-    conn.execute(
-        f"""
-        update canvass_incoming as t
-        set bureau_id = nearest.bureau_id
-        from (
-            select distinct on (i.line_no)
-                i.line_no,
-                r.bureau_id,
-                {distance} as metres
-            from canvass_incoming as i
-            inner join canvass_reu_near as r
-                on r.latitude between i.latitude - {degrees} and i.latitude + {degrees}
-                and r.longitude between i.longitude - {degrees} / cos(radians(i.latitude))
-                    and i.longitude + {degrees} / cos(radians(i.latitude))
-            where i.bureau_id is null
-                and i.longitude is not null
-            order by i.line_no, metres
-        ) as nearest
-        where nearest.line_no = t.line_no
-            and nearest.metres <= {REU_RADIUS_M}
-        """
-    )
-    conn.execute(
-        f"""
-        update canvass_incoming as t
-        set bureau_id = r.bureau_id
-        from (
-            select distinct on (address_key) address_key, bureau_id
-            from {reu_table}
-            where address_key in (
-                select address_key from canvass_incoming where bureau_id is null
-            )
-            order by address_key, bureau_id
-        ) as r
-        where t.bureau_id is null
-            and r.address_key = t.address_key
-        """
-    )
-
-
-def _quarantine_bureaux(
-    conn: psycopg.Connection, job: _Job, export: Export, batch_id: int, reu: bool
-) -> int:
-    """Move rows with no bureau, or a bureau unknown to the reference, to quarantine."""
-    reu_check = (
-        f"and not exists (select 1 from {job.reu_table} as r where r.bureau_id = b.bureau_id)"
-        if reu
-        else ""
-    )
-    cur = conn.execute(
-        f"""
-        with unknown as (
-            select b.bureau_id
-            from (select distinct bureau_id from canvass_incoming where bureau_id is not null) as b
-            where not exists (
-                select 1 from raw.election_results_bureau as e where e.bureau_id = b.bureau_id
-            )
-            {reu_check}
-        ),
-
-        gone as (
-            delete from canvass_incoming as i
-            where i.bureau_id is null
-                or i.bureau_id in (select bureau_id from unknown)
-            returning i.line_no, i.bureau_id is null as missing
-        )
-
-        insert into quarantine.canvass_rows
-            (batch_id, source, file_name, line_no, reason, column_name)
-        select
-            %(batch_id)s,
-            %(source)s,
-            %(file_name)s,
-            line_no,
-            case
-                when missing then 'bureau missing and not found from the REU addresses '
-                    || '(no REU address within 150 m of the coordinates, no address match)'
-                else 'bureau not in the reference (bureaux of the loaded election results '
-                    || 'and REU addresses)'
-            end,
-            %(column)s
-        from gone
-        """,
-        {
-            "batch_id": batch_id,
-            "source": job.source,
-            "file_name": job.file_name,
-            "column": export.mapper.bureau_column,
-        },
-    )
-    return cur.rowcount
-
-
 def _copy_quarantine(conn: psycopg.Connection, job: _Job, batch_id: int) -> None:
     if not job.quarantined:
         return
@@ -773,335 +539,49 @@ def _copy_quarantine(conn: psycopg.Connection, job: _Job, batch_id: int) -> None
             copy.write_row((batch_id, job.source, job.file_name, line_no, reason, column))
 
 
-# ---- upsert and integrity -------------------------------------------------------------------
+def _record_opposition(conn: psycopg.Connection, source: str, batch_id: int) -> int:
+    """Add this file's do_not_contact buildings to the register; the number of new ones.
 
-
-def _dedupe_incoming(conn: psycopg.Connection) -> int:
-    """Keep the newest version of each knock of the file (latest line on ties)."""
-    row = conn.execute(
-        "select exists (select 1 from canvass_incoming group by knock_id having count(*) > 1)"
-    ).fetchone()
-    if not (row and row[0]):
-        return 0  # the usual case: a cheap aggregate instead of a self-join
-    cur = conn.execute(
-        """
-        delete from canvass_incoming as a
-        using canvass_incoming as b
-        where a.knock_id = b.knock_id
-            and (b.version_at, b.line_no) > (a.version_at, a.line_no)
-        """
-    )
-    return cur.rowcount
-
-
-def _flag_too_fast(conn: psycopg.Connection) -> None:
-    distance = _distance_sql("longitude", "latitude", "prev_lon", "prev_lat")
-    conn.execute(
-        f"""
-        with ordered as (
-            select
-                line_no,
-                knocked_at,
-                building_key,
-                longitude,
-                latitude,
-                lag(line_no) over w as prev_line,
-                lag(knocked_at) over w as prev_at,
-                lag(building_key) over w as prev_building,
-                lag(longitude) over w as prev_lon,
-                lag(latitude) over w as prev_lat
-            from canvass_incoming
-            window w as (partition by canvasser_key order by knocked_at, line_no)
-        ),
-
-        pairs as (
-            select line_no, prev_line
-            from ordered
-            where prev_at is not null
-                and knocked_at - prev_at < interval '{FAST_SECONDS} seconds'
-                and case
-                    when longitude is not null and prev_lon is not null
-                        then {distance} > {FAST_DISTANCE_M}
-                    else building_key <> prev_building
-                end
-        )
-
-        update canvass_incoming
-        set flags = array_append(flags, '{model.FLAG_TOO_FAST}')
-        where line_no in (select line_no from pairs union select prev_line from pairs)
-            and not ('{model.FLAG_TOO_FAST}' = any(flags))
-        """
-    )
-
-
-def _upsert(conn: psycopg.Connection, job: _Job, batch_id: int) -> tuple[int, int, int]:
-    """Insert new knocks, replace strictly newer versions; (inserted, updated, offered)."""
-    row = conn.execute(
-        """
-        with up as (
-            insert into raw.canvass_knocks (
-                source,
-                knock_id,
-                campaign_id,
-                canvasser_key,
-                bureau_id,
-                building_key,
-                knocked_at,
-                outcome,
-                topics,
-                intends_to_vote,
-                registered_here,
-                sentiment,
-                wants_to_volunteer,
-                consent,
-                integrity_flags,
-                batch_id,
-                source_updated_at
-            )
-            select
-                %(source)s,
-                knock_id,
-                %(campaign_id)s,
-                canvasser_key,
-                bureau_id,
-                building_key,
-                knocked_at,
-                outcome,
-                topics,
-                intends_to_vote,
-                registered_here,
-                sentiment,
-                wants_to_volunteer,
-                consent,
-                flags,
-                %(batch_id)s,
-                version_at
-            from canvass_incoming
-            -- key order: the unique index is filled sequentially instead of at random
-            order by knock_id
-            on conflict (source, knock_id) do update set
-                campaign_id = excluded.campaign_id,
-                canvasser_key = excluded.canvasser_key,
-                bureau_id = excluded.bureau_id,
-                building_key = excluded.building_key,
-                knocked_at = excluded.knocked_at,
-                outcome = excluded.outcome,
-                topics = excluded.topics,
-                intends_to_vote = excluded.intends_to_vote,
-                registered_here = excluded.registered_here,
-                sentiment = excluded.sentiment,
-                wants_to_volunteer = excluded.wants_to_volunteer,
-                consent = excluded.consent,
-                integrity_flags = excluded.integrity_flags,
-                batch_id = excluded.batch_id,
-                source_updated_at = excluded.source_updated_at,
-                updated_at = now()
-            where raw.canvass_knocks.source_updated_at < excluded.source_updated_at
-            returning (xmax = 0) as inserted
-        )
-        select
-            count(*) filter (where inserted),
-            count(*) filter (where not inserted),
-            (select count(*) from canvass_incoming)
-        from up
-        """,
-        {"source": job.source, "campaign_id": job.campaign.campaign_id, "batch_id": batch_id},
-    ).fetchone()
-    assert row is not None
-    return int(row[0]), int(row[1]), int(row[2])
-
-
-def _update_suppression(conn: psycopg.Connection, source: str) -> int:
-    """Record this file's do_not_contact buildings (earliest knock = first_seen_at).
-
-    The buildings whose register entry is new or moved earlier are kept in a temporary table:
-    only their older knocks can become `suppressed_building` (see `_flag_suppressed_existing`).
+    An entry keeps the earliest do_not_contact knock of its building (`first_seen_at`): dbt flags
+    the knocks made there after it. Every landed do_not_contact row counts, whatever dbt later
+    decides about its bureau or version: the person asked not to be contacted again.
     """
-    conn.execute(
+    row = conn.execute(
         """
-        create temp table canvass_suppression_changed on commit drop as
         with changed as (
             insert into raw.canvass_suppression (building_key, first_seen_at, source)
             select building_key, min(knocked_at), %(source)s
-            from canvass_incoming
-            where outcome = %(dnc)s
+            from raw.canvass_knocks
+            where batch_id = %(batch_id)s
+                and outcome = %(dnc)s
             group by building_key
             on conflict (building_key) do update set
                 first_seen_at = excluded.first_seen_at,
                 source = excluded.source
             where excluded.first_seen_at < raw.canvass_suppression.first_seen_at
-            returning building_key, (xmax = 0) as inserted
+            returning (xmax = 0) as inserted
         )
-        select building_key, inserted from changed
+
+        select count(*) filter (where inserted) from changed
         """,
-        {"source": source, "dnc": model.DO_NOT_CONTACT},
-    )
-    row = conn.execute(
-        "select count(*) filter (where inserted) from canvass_suppression_changed"
+        {"source": source, "batch_id": batch_id, "dnc": model.DO_NOT_CONTACT},
     ).fetchone()
     return int(row[0]) if row else 0
 
 
-def _flag_suppressed_incoming(conn: psycopg.Connection) -> None:
-    """Flag this file's knocks made after their building's first do_not_contact.
-
-    Done on the temporary table before the upsert, so the rows land with their flag instead of
-    being rewritten afterwards.
-    """
-    conn.execute(
-        f"""
-        update canvass_incoming as i
-        set flags = array_append(i.flags, '{model.FLAG_SUPPRESSED}')
-        from raw.canvass_suppression as s
-        where s.building_key = i.building_key
-            and i.knocked_at > s.first_seen_at
-        """
-    )
-
-
-def _flag_suppressed_existing(conn: psycopg.Connection, batch_id: int) -> None:
-    """Flag earlier batches' knocks at buildings this file newly suppressed (late exports)."""
-    conn.execute(
-        f"""
-        update raw.canvass_knocks as k
-        set integrity_flags = array_append(k.integrity_flags, '{model.FLAG_SUPPRESSED}'),
-            updated_at = now()
-        from canvass_suppression_changed as c
-        inner join raw.canvass_suppression as s
-            on s.building_key = c.building_key
-        where k.building_key = c.building_key
-            and k.batch_id <> %(batch_id)s
-            and k.knocked_at > s.first_seen_at
-            and not ('{model.FLAG_SUPPRESSED}' = any(k.integrity_flags))
-        """,
-        {"batch_id": batch_id},
-    )
-
-
-def _count_contacts(conn: psycopg.Connection, job: _Job) -> None:
-    """Update the canvassers' running totals with this file's new and replaced knocks, and flag
-    the incoming knocks of canvassers now above the contact-rate threshold.
-
-    Runs after the in-file dedupe and before the upsert: a knock counts when it will be inserted
-    or will replace an older version (the old version is subtracted, from its own canvasser).
-    The verdicts land in `canvass_verdicts`; `_apply_verdict_changes` rewrites older knocks only
-    for canvassers whose verdict flipped.
-    """
-    conn.execute(
-        f"""
-        create temp table canvass_verdicts on commit drop as
-        with changes as (
-            select
-                i.canvasser_key as new_key,
-                (i.outcome = %(conversation)s)::integer as new_conversation,
-                k.canvasser_key as old_key,
-                k.campaign_id as old_campaign,
-                (k.outcome = %(conversation)s)::integer as old_conversation
-            from canvass_incoming as i
-            left join raw.canvass_knocks as k
-                on k.source = %(source)s
-                and k.knock_id = i.knock_id
-            where k.knock_id is null
-                or k.source_updated_at < i.version_at
-        ),
-
-        deltas as (
-            select %(campaign_id)s as campaign_id, new_key as canvasser_key, 1 as knocks,
-                new_conversation as conversations
-            from changes
-            union all
-            select old_campaign, old_key, -1, -old_conversation
-            from changes
-            where old_key is not null
-        ),
-
-        totals as (
-            insert into raw.canvass_canvasser_totals as t
-                (campaign_id, canvasser_key, knocks, conversations)
-            select campaign_id, canvasser_key, sum(knocks), sum(conversations)
-            from deltas
-            group by campaign_id, canvasser_key
-            on conflict (campaign_id, canvasser_key) do update set
-                knocks = t.knocks + excluded.knocks,
-                conversations = t.conversations + excluded.conversations
-            returning t.campaign_id, t.canvasser_key, t.knocks, t.conversations, t.flagged
-        )
-
-        select
-            campaign_id,
-            canvasser_key,
-            flagged as was_high,
-            knocks >= {HIGH_RATE_MIN_KNOCKS}
-                and conversations > {HIGH_RATE} * knocks as high
-        from totals
-        """,
-        {
-            "conversation": model.CONVERSATION,
-            "source": job.source,
-            "campaign_id": job.campaign.campaign_id,
-        },
-    )
-    conn.execute(
-        f"""
-        update canvass_incoming as i
-        set flags = array_append(i.flags, '{model.FLAG_HIGH_CONTACT_RATE}')
-        from canvass_verdicts as v
-        where v.canvasser_key = i.canvasser_key
-            and v.campaign_id = %(campaign_id)s
-            and v.high
-        """,
-        {"campaign_id": job.campaign.campaign_id},
-    )
-
-
-def _apply_verdict_changes(conn: psycopg.Connection, batch_id: int) -> None:
-    """(Un)flag the earlier knocks of canvassers whose contact-rate verdict flipped."""
-    flag = model.FLAG_HIGH_CONTACT_RATE
-    conn.execute(
-        f"""
-        update raw.canvass_knocks as k
-        set integrity_flags = case
-                when v.high then array_append(k.integrity_flags, '{flag}')
-                else array_remove(k.integrity_flags, '{flag}')
-            end,
-            updated_at = now()
-        from canvass_verdicts as v
-        where v.high <> v.was_high
-            and k.canvasser_key = v.canvasser_key
-            and k.campaign_id = v.campaign_id
-            and k.batch_id <> %(batch_id)s
-            and v.high <> ('{flag}' = any(k.integrity_flags))
-        """,
-        {"batch_id": batch_id},
-    )
-    conn.execute(
-        """
-        update raw.canvass_canvasser_totals as t
-        set flagged = v.high
-        from canvass_verdicts as v
-        where v.campaign_id = t.campaign_id
-            and v.canvasser_key = t.canvasser_key
-            and v.high <> v.was_high
-        """
-    )
-
-
-def _flag_counts(conn: psycopg.Connection, job: _Job, batch_id: int) -> dict[str, int]:
-    """Flags of the rows this batch wrote (looked up by key: no scan of the whole table)."""
-    rows = conn.execute(
-        """
-        select flag, count(*)
-        from canvass_incoming as i
-        inner join raw.canvass_knocks as k
-            on k.source = %(source)s
-            and k.knock_id = i.knock_id
-            and k.batch_id = %(batch_id)s
-        cross join lateral unnest(k.integrity_flags) as flag
-        group by flag
-        """,
-        {"source": job.source, "batch_id": batch_id},
+def _landed(conn: psycopg.Connection, batch_id: int) -> tuple[int, dict[str, int]]:
+    """Rows this batch landed (counted in the table, so the ledger check is a real one) and its
+    row flags."""
+    row = conn.execute(
+        "select count(*) from raw.canvass_knocks where batch_id = %s", (batch_id,)
+    ).fetchone()
+    flags = conn.execute(
+        "select flag, count(*) from raw.canvass_knocks "
+        "cross join lateral unnest(integrity_flags) as flag "
+        "where batch_id = %s group by flag",
+        (batch_id,),
     ).fetchall()
-    return {str(flag): int(n) for flag, n in rows}
+    return (int(row[0]) if row else 0), {str(flag): int(n) for flag, n in flags}
 
 
 def _register_campaign(conn: psycopg.Connection, campaign: Campaign) -> None:
@@ -1169,7 +649,7 @@ def failure_reason(exc: BaseException) -> str:
     Anything else is named by type only plus its first line: a database error could quote a
     value of the row it failed on.
     """
-    if isinstance(exc, (SourceFormatError, CanvassNotReady)):
+    if isinstance(exc, SourceFormatError):
         return str(exc)
     first_line = str(exc).splitlines()[0] if str(exc) else ""
     if type(exc).__module__.startswith("psycopg"):

@@ -2,8 +2,8 @@
 
 Every canvassing app speaks its own language (`Absent`, `not-home`, `door_closed`, `Not Home`…).
 Mappers translate each export row into a `FieldKnock`: the app's vocabulary is gone, but the
-identifying parts (canvasser id, address, coordinates) are still there, because the
-pseudonymiser needs them. `FieldKnock` never holds a name, a phone number, an e-mail or a note:
+identifying parts (canvasser id, address) are still there, because the pseudonymiser needs
+them, and so are the door's coordinates, which dbt's rules need. `FieldKnock` never holds a name, a phone number, an e-mail or a note:
 mappers do not copy them, so they cannot leak further. Only the pseudonymised form reaches the
 warehouse (see `pseudonymise.py` and `loader.py`).
 
@@ -26,7 +26,8 @@ SOURCES: Final = ("qomon", "ecanvasser", "nationbuilder", "osdi", "pap")
 INTENTS: Final = ("certain", "likely", "unlikely", "no", "unknown")
 SENTIMENTS: Final = ("positive", "neutral", "negative")
 
-# integrity_flags values (see integrity.py for how each is decided).
+# integrity_flags values. The loader sets the first two while validating a row; dbt decides the
+# others (dbt/models/intermediate/canvass/, docs/canvass.md).
 FLAG_FUTURE: Final = "future_timestamp"
 FLAG_OUTSIDE_WINDOW: Final = "outside_campaign_window"
 FLAG_TOO_FAST: Final = "too_fast_distant"
@@ -69,8 +70,7 @@ class FieldKnock:
 
     `knocked_at` and `version_at` are timezone-aware UTC datetimes. `bureau_hint` is the bureau the
     app recorded, already in Ministry form (`29019_0001`), or None; `longitude`/`latitude`
-    (WGS84) help resolve the bureau from the REU addresses and time-distance checks, and are
-    dropped before anything is written.
+    (WGS84) land in raw for dbt's bureau matching (nearest REU address) and fast-knock check.
     """
 
     knock_id: str

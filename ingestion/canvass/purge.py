@@ -5,10 +5,10 @@ retention_days; recorded in `ops.canvass_campaigns` by every load). An expired r
 it has been *aggregated*:
 
     aggregated  <=>  the latest entry of ops.publication_log is a `publish` whose published_at is
-                     later than the row's loaded_at and updated_at
+                     later than the row's loaded_at
 
-i.e. the mart currently published was built after the row last changed, so its aggregates already
-include it. A rollback as the latest entry means the published mart may predate some rows: nothing
+i.e. the mart currently published was built after the row landed (landed rows never change), so
+its aggregates already include it. A rollback as the latest entry means the published mart may predate some rows: nothing
 counts as aggregated until the next publication. `force=True` deletes expired rows even when not
 aggregated (the runbook's way out when no publication can happen any more).
 
@@ -212,7 +212,7 @@ def _purge_campaign(
             count(*),
             count(*) filter (
                 where %(reference)s::timestamptz is not null
-                    and greatest(loaded_at, updated_at) < %(reference)s::timestamptz
+                    and loaded_at < %(reference)s::timestamptz
             )
         from raw.canvass_knocks
         where campaign_id = %(campaign_id)s
@@ -232,33 +232,13 @@ def _purge_campaign(
                     %(force)s
                     or (
                         %(reference)s::timestamptz is not null
-                        and greatest(loaded_at, updated_at) < %(reference)s::timestamptz
+                        and loaded_at < %(reference)s::timestamptz
                     )
                 )
             """,
             {"campaign_id": campaign_id, "reference": reference_at, "force": force},
         )
         deleted = cur.rowcount
-        # The contact-rate totals follow the rows that remain (none, usually).
-        conn.execute(
-            "delete from raw.canvass_canvasser_totals where campaign_id = %s", (campaign_id,)
-        )
-        conn.execute(
-            """
-            insert into raw.canvass_canvasser_totals
-                (campaign_id, canvasser_key, knocks, conversations, flagged)
-            select
-                campaign_id,
-                canvasser_key,
-                count(*),
-                count(*) filter (where outcome = 'opened_conversation'),
-                bool_or('high_contact_rate_canvasser' = any(integrity_flags))
-            from raw.canvass_knocks
-            where campaign_id = %s
-            group by campaign_id, canvasser_key
-            """,
-            (campaign_id,),
-        )
     return CampaignPurge(
         campaign_id=campaign_id,
         retention_ends_at=ends_at,

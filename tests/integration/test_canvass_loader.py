@@ -1,4 +1,9 @@
-"""Loading canvass exports: quarantine, reconciliation, idempotence, versions, integrity, REU."""
+"""Landing canvass exports: mapping, pseudonymisation, quarantine, reconciliation, idempotence.
+
+The loader lands rows and decides nothing else: which bureau, which version and which flags count
+is dbt's, tested in tests/integration/test_dbt_canvass_rules.py (real files through the loader,
+then dbt) and by the dbt unit tests of dbt/models/intermediate/canvass/.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +11,10 @@ import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 
 from ingestion.canvass import loader
-from ingestion.canvass.loader import CanvassNotReady, load_canvass_file
+from ingestion.canvass.loader import load_canvass_file
 from ingestion.errors import SourceFormatError
 from tests.fixtures.canvass import support
 from tests.fixtures.canvass.support import CAMPAIGN, NOW, SECRET, fetch
@@ -46,27 +50,33 @@ def quarantine(url: str) -> list[tuple[object, ...]]:
 def test_qomon_file_quarantines_bad_rows_and_reconciles(url: str) -> None:
     report = load(url, support.QOMON)
     assert (report.status, report.source) == ("loaded", "qomon")
-    assert (report.rows_read, report.rows_loaded, report.rows_rejected, report.rows_duplicate) == (
-        9,
-        4,
-        4,
-        1,
-    )
+    assert (report.rows_read, report.rows_loaded, report.rows_rejected) == (9, 7, 2)
     rows = {(r[1], r[2]): r[3] for r in quarantine(url)}
     assert set(rows) == {
         (4, "Statut"),  # unknown outcome code
-        (5, "Bureau de vote"),  # unknown bureau 29019_0999
-        (6, "Bureau de vote"),  # no bureau, no REU table to resolve it
         (7, "Date"),  # 2031: more than 1 h in the future
     }
-    assert "not in the reference" in str(rows[(5, "Bureau de vote")])
-    assert "missing" in str(rows[(6, "Bureau de vote")])
+    assert "unknown Qomon status" in str(rows[(4, "Statut")])
     ledger = fetch(
         url,
         "select status, dataset_key, rows_read, rows_loaded, rows_rejected, rows_duplicate "
         "from raw.batch_ledger where source = 'canvass'",
     )
-    assert ledger == [("loaded", "qomon", 9, 4, 4, 1)]
+    assert ledger == [("loaded", "qomon", 9, 7, 2, 0)]
+    # The rules are not the loader's: an unknown bureau (Q4), no bureau at all (Q5) and a knock
+    # exported twice (Q1, lines 2 and 10) all land as the app gave them.
+    landed = fetch(
+        url, "select line_no, knock_id, bureau_id from raw.canvass_knocks order by line_no"
+    )
+    assert landed == [
+        (2, "Q1", "29019_0001"),
+        (3, "Q2", "29019_0001"),
+        (5, "Q4", "29019_0999"),
+        (6, "Q5", None),
+        (8, "Q7", "29019_0003"),
+        (9, "Q8", "29019_0003"),
+        (10, "Q1", "29019_0001"),
+    ]
 
 
 def test_landed_row_is_pseudonymous_canonical_and_utc(url: str) -> None:
@@ -75,13 +85,14 @@ def test_landed_row_is_pseudonymous_canonical_and_utc(url: str) -> None:
         url,
         "select campaign_id, canvasser_key, bureau_id, building_key, knocked_at, outcome, topics, "
         "intends_to_vote, registered_here, sentiment, wants_to_volunteer, consent, "
-        "integrity_flags from raw.canvass_knocks where source = 'qomon' and knock_id = 'Q1'",
+        "integrity_flags, source_updated_at, longitude, latitude, address_key "
+        "from raw.canvass_knocks where source = 'qomon' and line_no = 2",
     )[0]
     assert row[0] == CAMPAIGN.campaign_id
     assert len(str(row[1])) == 64 and len(str(row[3])) == 64
     assert row[2] == "29019_0001"
     assert row[4] == dt.datetime(2026, 10, 14, 16, 32, 5, tzinfo=dt.UTC)
-    assert row[5:] == (
+    assert row[5:13] == (
         "opened_conversation",
         ["security", "housing", "other"],
         "likely",
@@ -91,6 +102,9 @@ def test_landed_row_is_pseudonymous_canonical_and_utc(url: str) -> None:
         True,
         [],
     )
+    assert row[13] == row[4]  # no modification time in the export: the knock time
+    # The door's coordinates land for dbt's rules; no address hash when the app gave a bureau.
+    assert row[14:] == (-4.487, 48.3887, None)
     absent = fetch(
         url,
         "select topics, consent, sentiment from raw.canvass_knocks where knock_id = 'Q2'",
@@ -98,46 +112,51 @@ def test_landed_row_is_pseudonymous_canonical_and_utc(url: str) -> None:
     assert absent == [(None, None, None)]
 
 
+def test_address_key_lands_only_without_an_app_bureau(url: str) -> None:
+    """Q5 has no bureau: dbt matches it to the REU addresses by its coordinates, else by the
+    unkeyed address hash the REU loader computes the same way."""
+    from ingestion.canvass.pseudonymise import address_sha256, normalise_address
+
+    load(url, support.QOMON)
+    keys = dict(fetch(url, "select knock_id, address_key from raw.canvass_knocks"))
+    assert keys["Q5"] == address_sha256(normalise_address("7", "Rue de Lyon", "Brest") or "")
+    assert {k for k, v in keys.items() if v is not None} == {"Q5"}
+
+
 def test_same_file_again_is_skipped_and_changes_nothing(url: str) -> None:
     first = load(url, support.QOMON)
-    before = fetch(url, "select knock_id, updated_at from raw.canvass_knocks order by knock_id")
+    before = fetch(url, "select batch_id, line_no from raw.canvass_knocks order by line_no")
     again = load(url, support.QOMON)
     assert again.status == "skipped" and again.loaded_batch_id == first.batch_id
-    assert (
-        fetch(url, "select knock_id, updated_at from raw.canvass_knocks order by knock_id")
-        == before
-    )
-    assert fetch(url, "select count(*) from quarantine.canvass_rows") == [(4,)]
+    after = fetch(url, "select batch_id, line_no from raw.canvass_knocks order by line_no")
+    assert after == before
+    assert fetch(url, "select count(*) from quarantine.canvass_rows") == [(2,)]
 
 
-def test_same_knocks_in_another_file_are_duplicates(url: str, tmp_path: Path) -> None:
-    load(url, support.QOMON)
+def test_same_knocks_in_another_file_land_again_as_versions(url: str, tmp_path: Path) -> None:
+    """Other bytes, same knocks: a second landing (dbt counts one version of each knock)."""
+    first = load(url, support.QOMON)
     copy = tmp_path / "qomon_again.csv"
-    copy.write_bytes(support.QOMON.read_bytes() + b"\r\n")  # other bytes, same knocks
+    copy.write_bytes(support.QOMON.read_bytes() + b"\r\n")
     report = load(url, copy)
-    assert (report.rows_loaded, report.rows_duplicate, report.rows_rejected) == (0, 5, 4)
-    assert fetch(url, "select count(*) from raw.canvass_knocks") == [(4,)]
+    assert (report.rows_loaded, report.rows_rejected) == (7, 2)
+    per_batch = fetch(
+        url, "select batch_id, count(*) from raw.canvass_knocks group by batch_id order by 1"
+    )
+    assert per_batch == [(first.batch_id, 7), (report.batch_id, 7)]
 
 
-def test_newer_version_updates_older_version_is_ignored(url: str) -> None:
+def test_a_newer_version_lands_beside_the_older_one(url: str) -> None:
     load(url, support.OSDI)
-    os2_before = fetch(
-        url, "select updated_at from raw.canvass_knocks where knock_id = 'osdi_example:OS2'"
-    )
     report = load(url, support.OSDI_UPDATE)
-    assert (report.rows_read, report.rows_updated, report.rows_inserted, report.rows_duplicate) == (
-        2,
-        1,
-        0,
-        1,
+    assert (report.rows_read, report.rows_loaded) == (2, 2)
+    versions = fetch(
+        url,
+        "select outcome, source_updated_at from raw.canvass_knocks "
+        "where knock_id = 'osdi_example:OS4' order by batch_id",
     )
-    assert fetch(
-        url, "select outcome, batch_id from raw.canvass_knocks where knock_id = 'osdi_example:OS4'"
-    ) == [("not_reached", report.batch_id)]
-    assert (
-        fetch(url, "select updated_at from raw.canvass_knocks where knock_id = 'osdi_example:OS2'")
-        == os2_before
-    )
+    assert [v[0] for v in versions] == ["moved", "not_reached"]
+    assert versions[0][1] < versions[1][1]
 
 
 def test_osdi_jsonl_malformed_line_and_outreach_are_quarantined(url: str) -> None:
@@ -153,50 +172,25 @@ def test_json_collection_document_loads(url: str) -> None:
     assert outcomes == [("opened_later",), ("opened_refused",)]
 
 
-def test_do_not_contact_feeds_suppression_and_flags_later_knocks(url: str) -> None:
+def test_do_not_contact_is_recorded_in_the_register(url: str, tmp_path: Path) -> None:
     report = load(url, support.QOMON)
     assert report.new_suppressions == 1
-    flagged = fetch(
-        url,
-        "select knock_id, integrity_flags from raw.canvass_knocks "
-        "where 'suppressed_building' = any(integrity_flags)",
+    register = fetch(url, "select building_key, first_seen_at, source from raw.canvass_suppression")
+    (q7_building,) = fetch(url, "select building_key from raw.canvass_knocks where knock_id = 'Q7'")
+    first_seen = dt.datetime(2026, 10, 16, 15, 0, tzinfo=dt.UTC)
+    assert register == [(q7_building[0], first_seen, "qomon")]
+    # An earlier do_not_contact at the same building moves the entry back: not a new entry.
+    lines = support.QOMON.read_text(encoding="utf-8-sig").splitlines()
+    q7 = next(line for line in lines if line.startswith("Q7;"))
+    earlier = tmp_path / "qomon_earlier.csv"
+    earlier.write_text(
+        lines[0] + "\n" + q7.replace("Q7;2026-10-16 17:00:00", "Q7b;2026-10-01 09:00:00") + "\n",
+        encoding="utf-8",
     )
-    # Q8 knocked a week after Q7's do_not_contact at the same building (spelt differently).
-    assert flagged == [("Q8", ["suppressed_building"])]
-    register = fetch(url, "select first_seen_at, source from raw.canvass_suppression")
-    assert register == [(dt.datetime(2026, 10, 16, 15, 0, tzinfo=dt.UTC), "qomon")]
-
-
-def test_too_fast_and_distant_knocks_are_flagged(url: str) -> None:
-    load(url, support.ECANVASSER)
-    flags = dict(
-        fetch(url, "select knock_id, integrity_flags from raw.canvass_knocks order by knock_id")
-    )
-    # EC1 and EC2: 30 s apart, ~950 m apart. EC3 an hour later, EC4 another canvasser.
-    assert flags == {
-        "EC1": ["too_fast_distant"],
-        "EC2": ["too_fast_distant"],
-        "EC3": [],
-        "EC4": [],
-    }
-
-
-def test_too_fast_without_coordinates_uses_buildings(url: str, tmp_path: Path) -> None:
-    lines = support.ECANVASSER.read_text().splitlines()
-    no_coords = [lines[0]] + [
-        ",".join(f if i not in (10, 11) else "" for i, f in enumerate(line.split(",")))
-        for line in lines[1:4]
-        if not line.startswith("EC1")
+    assert load(url, earlier).new_suppressions == 0
+    assert fetch(url, "select first_seen_at from raw.canvass_suppression") == [
+        (dt.datetime(2026, 10, 1, 7, 0, tzinfo=dt.UTC),)
     ]
-    path = tmp_path / "ecanvasser_nocoords.csv"
-    path.write_text("\n".join([*no_coords, lines[1]]) + "\n")
-    load(url, path)
-    flagged = fetch(
-        url,
-        "select knock_id from raw.canvass_knocks where 'too_fast_distant' = any(integrity_flags) "
-        "order by knock_id",
-    )
-    assert flagged == [("EC1",), ("EC2",)]
 
 
 def test_future_within_an_hour_and_outside_window_are_flagged(url: str, tmp_path: Path) -> None:
@@ -213,37 +207,6 @@ def test_future_within_an_hour_and_outside_window_are_flagged(url: str, tmp_path
     flags = dict(fetch(url, "select knock_id, integrity_flags from raw.canvass_knocks"))
     assert flags["6f1c2a0e-0000-4000-8000-000000000001"] == ["future_timestamp"]
     assert flags["6f1c2a0e-0000-4000-8000-000000000002"] == ["outside_campaign_window"]
-
-
-def test_high_contact_rate_canvasser_is_flagged_then_cleared(url: str, tmp_path: Path) -> None:
-    header, row = support.PAP.read_text().splitlines()[:2]
-    fields = row.split(";")
-
-    def visits(start: int, count: int, status: str) -> list[str]:
-        out = []
-        for i in range(start, start + count):
-            f = list(fields)
-            f[0] = f"00000000-0000-4000-8000-{i:012d}"
-            f[2] = status
-            f[3] = str(i)
-            f[14] = f"{10 + i % 12:02d}/10/2026 1{i % 10}:00"
-            f[15] = ""
-            out.append(";".join(f))
-        return out
-
-    first = tmp_path / "pap_keen.csv"
-    first.write_text("\n".join([header, *visits(1, 21, "accept_to_answer")]) + "\n")
-    load(url, first)
-    count = (
-        "select count(*) from raw.canvass_knocks "
-        "where 'high_contact_rate_canvasser' = any(integrity_flags)"
-    )
-    assert fetch(url, count) == [(21,)]
-    second = tmp_path / "pap_more.csv"
-    second.write_text("\n".join([header, *visits(100, 10, "door_closed")]) + "\n")
-    load(url, second)
-    # 21 conversations / 31 knocks = 68 %: the canvasser is no longer suspicious.
-    assert fetch(url, count) == [(0,)]
 
 
 def test_pap_intermediate_status_and_missing_address(url: str) -> None:
@@ -295,20 +258,15 @@ def test_a_failure_midway_leaves_nothing_half_applied(
     url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def boom(*args: object, **kwargs: object) -> None:
-        raise RuntimeError("simulated crash after the upsert")
+        raise RuntimeError("simulated crash after the COPY")
 
-    monkeypatch.setattr(loader, "_apply_verdict_changes", boom)
+    monkeypatch.setattr(loader, "_record_opposition", boom)
     with pytest.raises(RuntimeError, match="simulated crash"):
         load(url, support.QOMON)
-    for table in (
-        "raw.canvass_knocks",
-        "raw.canvass_suppression",
-        "raw.canvass_canvasser_totals",
-        "quarantine.canvass_rows",
-    ):
+    for table in ("raw.canvass_knocks", "raw.canvass_suppression", "quarantine.canvass_rows"):
         assert fetch(url, f"select count(*) from {table}") == [(0,)], table
     assert fetch(url, "select status, error from raw.batch_ledger where source = 'canvass'") == [
-        ("failed", "RuntimeError: simulated crash after the upsert")
+        ("failed", "RuntimeError: simulated crash after the COPY")
     ]
     monkeypatch.undo()
     assert load(url, support.QOMON).status == "loaded"  # the file can be retried
@@ -320,96 +278,32 @@ def test_expired_campaign_refuses_the_file(url: str) -> None:
     assert fetch(url, "select count(*) from raw.canvass_knocks") == [(0,)]
 
 
-def test_no_bureau_reference_is_not_ready(tmp_path: Path) -> None:
+def test_lands_before_any_bureau_reference() -> None:
+    """No election results nor REU addresses yet: the rows land all the same; dbt matches their
+    bureaux at the next build, once a reference is there."""
     empty = support.fresh_warehouse("canvass_noref", with_results=False)
-    with pytest.raises(CanvassNotReady, match="load election results or REU"):
-        load(empty, support.QOMON)
-
-
-def test_bureau_resolved_from_reu_points_and_address_keys(url: str, tmp_path: Path) -> None:
-    from ingestion.canvass.pseudonymise import address_sha256, normalise_address
-
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("create schema if not exists scratch")
-        conn.execute("drop table if exists scratch.reu_addresses")
-        conn.execute(
-            "create table scratch.reu_addresses (bureau_id text, longitude double precision, "
-            "latitude double precision, address_key text)"
-        )
-        conn.execute(
-            "insert into scratch.reu_addresses values "
-            "('29019_0007', -4.484250, 48.390750, null), "  # ~10 m from Q5 (7 Rue de Lyon)
-            "('29019_0008', -4.470000, 48.390700, null), "  # ~1 km away
-            "('29019_0009', null, null, %s)",
-            (address_sha256(normalise_address("2", "Rue du Château", "Brest") or ""),),
-        )
-    report = load(url, support.QOMON, reu_table="scratch.reu_addresses")
-    assert fetch(url, "select bureau_id from raw.canvass_knocks where knock_id = 'Q5'") == [
-        ("29019_0007",)
-    ]
-    assert report.rows_rejected == 3
-    # No coordinates, no bureau column: the address key finds the bureau.
-    lines = support.PAP.read_text().splitlines()
-    fields = lines[1].split(";")
-    fields[7], fields[8], fields[12], fields[13] = "", "", "", ""
-    path = tmp_path / "pap_addr.csv"
-    path.write_text("\n".join([lines[0], ";".join(fields)]) + "\n")
-    load(url, path, reu_table="scratch.reu_addresses")
-    assert fetch(
-        url,
-        "select bureau_id from raw.canvass_knocks where knock_id = %s",
-        (fields[0],),
-    ) == [("29019_0009",)]
+    report = load(empty, support.QOMON)
+    assert (report.status, report.rows_loaded) == ("loaded", 7)
 
 
 def test_worker_processes_give_the_same_result(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """Big files are mapped by worker processes: same rows, same quarantine, same ledger."""
     monkeypatch.setattr(loader, "RANGE_ROWS", 2)  # several ranges even for a small fixture
-    sequential = load(url, support.QOMON)
-    rows = fetch(
-        url,
-        "select knock_id, canvasser_key, building_key, integrity_flags "
-        "from raw.canvass_knocks order by knock_id",
+    columns = (
+        "line_no, knock_id, canvasser_key, bureau_id, building_key, address_key, longitude, "
+        "latitude, knocked_at, outcome, topics, integrity_flags"
     )
+    sequential = load(url, support.QOMON)
+    rows = fetch(url, f"select {columns} from raw.canvass_knocks order by line_no")
     support.reset_canvass(url)
     monkeypatch.setenv("SCRUTIN_CANVASS_WORKERS", "2")
     parallel = load(url, support.QOMON)
-    assert (parallel.rows_loaded, parallel.rows_rejected, parallel.rows_duplicate) == (
+    assert (parallel.rows_loaded, parallel.rows_rejected) == (
         sequential.rows_loaded,
         sequential.rows_rejected,
-        sequential.rows_duplicate,
     )
-    assert (
-        fetch(
-            url,
-            "select knock_id, canvasser_key, building_key, integrity_flags "
-            "from raw.canvass_knocks order by knock_id",
-        )
-        == rows
-    )
-    assert len(quarantine(url)) == 4
-
-
-def test_late_do_not_contact_flags_knocks_loaded_earlier(url: str, tmp_path: Path) -> None:
-    load(url, support.PAP)  # two knocks at 2 Rue du Château on 14/10
-    header, row = support.PAP.read_text().splitlines()[:2]
-    fields = row.split(";")
-    fields[0] = "6f1c2a0e-0000-4000-8000-00000000dnc1"
-    fields[2] = "Ne pas déranger"
-    fields[14], fields[15] = "13/10/2026 18:00", ""
-    late = tmp_path / "pap_late.csv"
-    late.write_text("\n".join([header, ";".join(fields)]) + "\n")
-    report = load(url, late)
-    assert report.new_suppressions == 1
-    flagged = fetch(
-        url,
-        "select knock_id from raw.canvass_knocks "
-        "where 'suppressed_building' = any(integrity_flags) order by knock_id",
-    )
-    assert flagged == [
-        ("6f1c2a0e-0000-4000-8000-000000000001",),
-        ("6f1c2a0e-0000-4000-8000-000000000002",),
-    ]
+    assert fetch(url, f"select {columns} from raw.canvass_knocks order by line_no") == rows
+    assert len(quarantine(url)) == 2
 
 
 def test_app_ids_with_control_characters_land_verbatim(url: str, tmp_path: Path) -> None:

@@ -1,13 +1,15 @@
 """Canvass facts and opinion marts end to end: raw knocks -> real `dbt build` -> mart_audit -> GX.
 
 Hand-made knocks (source `test_dbt_canvass`, bureaux `99901_*`, every expected value computed
-by hand below) go through staging, intermediate and the two canvass marts. Three bureaux sit on
-the k-min boundary (default k_min = 11): A has 12 conversations (k_min + 1), B 11 (k_min),
-C 10 (k_min - 1); one more conversation in C hides in a superseded batch and another is flagged
-`future_timestamp`, so a staging filter that lets either through turns C's 10 into 11 and
-publishes it. Then hand-broken marts (an unsuppressed small cell, a column added without
-suppression, a day moved) must fail the audit suites. Other modules may load real canvass data
-into the same database: this module only reads, breaks and deletes its own rows.
+by hand below) go through staging, intermediate and the two canvass marts (the bureaux are made
+known to the reference through REU address rows). Three bureaux sit on the k-min boundary
+(default k_min = 11): A has 12 conversations (k_min + 1), B 11 (k_min), C 10 (k_min - 1); one
+more conversation in C hides in a superseded batch and another is flagged `future_timestamp`, so
+a filter that lets either through turns C's 10 into 11 and publishes it. Then hand-broken marts
+(an unsuppressed small cell, a column added without suppression, a day moved) must fail the
+audit suites. The canvass rules themselves (bureau matching, versions, flags) are tested in
+test_dbt_canvass_rules.py. Other modules may load real canvass data into the same database: this
+module only reads, breaks and deletes its own rows.
 """
 
 from __future__ import annotations
@@ -36,12 +38,13 @@ OUR_BUREAUX = "99901\\_%"  # LIKE pattern of this module's bureaux
 A, B, C = "99901_0001", "99901_0002", "99901_0003"
 CANVASSER_1 = f"{SOURCE}-cv1"
 CANVASSER_2 = f"{SOURCE}-cv2"
+CANVASSER_3 = f"{SOURCE}-cv3"
 MARTS = ("canvass_bureau_daily", "canvass_bureau_opinion", "canvass_progress")
 # The canvass models, everything upstream (staging, roll doors) and their tests and unit tests:
 # the whole project's build is test_dbt_models' business, and takes minutes.
 CANVASS_SELECTION = (
     "+canvass_bureau_daily +canvass_bureau_opinion +canvass_progress "
-    "+int_canvass__canvasser_quality"
+    "+int_canvass__canvasser_quality +int_canvass__excluded_knocks"
 )
 KNOCK_COLUMNS = (
     "source",
@@ -60,7 +63,10 @@ KNOCK_COLUMNS = (
     "consent",
     "integrity_flags",
     "batch_id",
+    "line_no",
     "source_updated_at",
+    "longitude",
+    "latitude",
 )
 KNOCK_TYPES = (
     "text",
@@ -79,7 +85,10 @@ KNOCK_TYPES = (
     "bool",
     "text[]",
     "int8",
+    "int4",
     "timestamptz",
+    "float8",
+    "float8",
 )
 
 UTC = dt.UTC
@@ -105,6 +114,7 @@ def _knock(
     consent: bool | None = None,
     flags: tuple[str, ...] = (),
     batch: str = "loaded",
+    where: tuple[float, float] | None = None,
 ) -> dict[str, Any]:
     return {
         "knock_id": f"{bureau}-{n}",
@@ -122,6 +132,7 @@ def _knock(
         "consent": consent,
         "integrity_flags": list(flags),
         "batch": batch,
+        "where": where,
     }
 
 
@@ -192,24 +203,33 @@ def _bureau_b() -> list[dict[str, Any]]:
     knocks += [
         # No consent: the loader keeps the conversation but no answer.
         _conversation("c10", B, "b11", _at(12, 9, 10), canvasser=CANVASSER_2, consent=False),
-        _knock("in1", B, "b12", _at(12, 10), "inaccessible", canvasser=CANVASSER_2),
+        # 30 s and 1.1 km apart: dbt flags both too_fast_distant.
+        _knock(
+            "in1",
+            B,
+            "b12",
+            _at(12, 10),
+            "inaccessible",
+            canvasser=CANVASSER_2,
+            where=(-4.48, 48.39),
+        ),
         _knock(
             "in2",
             B,
             "b12",
-            _at(12, 10, 1),
+            _at(12, 10) + dt.timedelta(seconds=30),
             "inaccessible",
             canvasser=CANVASSER_2,
-            flags=("too_fast_distant",),
+            where=(-4.48, 48.40),
         ),
     ]
     return knocks
 
 
 def _bureau_c() -> list[dict[str, Any]]:
-    """k_min - 1 conversations, two per building, 5 doors; two more that staging must drop."""
+    """k_min - 1 conversations, two per building, 5 doors; two more that must not count."""
     answers = {
-        "canvasser": CANVASSER_2,
+        "canvasser": CANVASSER_3,
         "sentiment": "positive",
         "intends": "certain",
         "registered": True,
@@ -392,7 +412,8 @@ EXPECTED_OPINION: dict[str, dict[str, Any]] = {
 EXPECTED_CANVASSERS = {
     # (knocks, doors_opened, conversations, active_days, bureaux, flagged_knocks, flag_counts)
     CANVASSER_1: (18, 13, 12, 2, 1, 0, {}),
-    CANVASSER_2: (23, 21, 21, 1, 2, 1, {"too_fast_distant": 1}),
+    CANVASSER_2: (13, 11, 11, 1, 1, 2, {"too_fast_distant": 2}),
+    CANVASSER_3: (10, 10, 10, 1, 1, 0, {}),
 }
 
 
@@ -417,7 +438,8 @@ def _insert_rows(cur: psycopg.Cursor) -> None:
     }
     with cur.copy(f"copy raw.canvass_knocks ({', '.join(KNOCK_COLUMNS)}) from stdin") as copy:
         copy.set_types(list(KNOCK_TYPES))
-        for k in KNOCKS:
+        for line_no, k in enumerate(KNOCKS, start=1):
+            longitude, latitude = k["where"] or (None, None)
             copy.write_row(
                 (
                     SOURCE,
@@ -436,9 +458,24 @@ def _insert_rows(cur: psycopg.Cursor) -> None:
                     k["consent"],
                     k["integrity_flags"],
                     batches[k["batch"]],
+                    line_no,
                     k["knocked_at"],
+                    longitude,
+                    latitude,
                 )
             )
+    # The REU addresses make the bureaux known (int_canvass__bureau_matches counts only knocks
+    # in a bureau of the results or the REU).
+    reu_batch = _ledger(cur, "loaded", f"{SOURCE}-reu.csv")
+    for line, bureau in enumerate((A, B, C), start=1):
+        commune, bv = bureau.split("_")
+        cur.execute(
+            "insert into raw.reu_addresses (batch_id, source_line, code_commune_ref, "
+            "id_brut_bv_reu, code_commune, code_commune_results, code_bv, bureau_id, "
+            "longitude, latitude, nb_adresses) "
+            "values (%s, %s, %s, %s, %s, %s, %s, %s, 0, 0, 1)",
+            (reu_batch, line, commune, bureau, commune, commune, bv, bureau),
+        )
     roll_batch = _ledger(cur, "loaded", f"{SOURCE}-roll.csv")
     for bureau, (doors, electors) in ROLL.items():
         commune, bv = bureau.split("_")
@@ -458,14 +495,14 @@ def _insert_rows(cur: psycopg.Cursor) -> None:
 
 def _delete_test_rows(cur: psycopg.Cursor, run_ids: list[str]) -> None:
     cur.execute("delete from raw.canvass_knocks where source = %s", (SOURCE,))
-    for table in ("raw.roll_bureau_doors", "raw.roll_bureau_counts"):
+    for table in ("raw.roll_bureau_doors", "raw.roll_bureau_counts", "raw.reu_addresses"):
         cur.execute(f"delete from {table} where bureau_id like %s", (OUR_BUREAUX,))
     cur.execute("delete from raw.batch_ledger where source = %s", (SOURCE,))
     cur.execute("delete from ops.canvass_campaigns where campaign_id = %s", (CAMPAIGN,))
     cur.execute("delete from ops.dbt_results where run_id = any(%s)", (run_ids,))
     cur.execute("delete from ops.quality_results where run_id like %s", (f"{SOURCE}%",))
     # The marts keep our rows until the next build: later modules must never see them.
-    for table in MARTS:
+    for table in (*MARTS, "polling_stations"):
         cur.execute("select to_regclass(%s)", (f"mart_audit.{table}",))
         found = cur.fetchone()
         if found is not None and found[0] is not None:
@@ -529,6 +566,7 @@ def test_build_is_green_with_the_canvass_models_and_their_unit_tests(built: DbtO
     by_id = {r.unique_id: r for r in built.results}
     for model in (
         "stg_canvass__knocks",
+        "int_canvass__knocks",
         "int_canvass__bureau_day",
         "int_canvass__bureau_opinion",
         "int_canvass__canvasser_quality",
@@ -549,6 +587,13 @@ def test_build_is_green_with_the_canvass_models_and_their_unit_tests(built: DbtO
         "test_int_canvass_bureau_day_counts",
         "test_int_canvass_bureau_opinion_counts",
         "test_int_canvass_canvasser_quality_rates",
+        "test_int_canvass_bureau_matches_rules",
+        "test_int_canvass_knock_versions_dedupe",
+        "test_int_canvass_fast_knock_pairs",
+        "test_int_canvass_canvasser_contact_rates_threshold",
+        "test_int_canvass_canvasser_contact_rates_from_vars",
+        "test_int_canvass_knocks_counted_versions_and_flags",
+        "test_int_canvass_excluded_knocks_reasons",
     } <= canvass_unit_tests
     k_min_tests = [uid for uid in by_id if uid.startswith("test.scrutin.k_min_suppressed_")]
     assert len(k_min_tests) == 2
@@ -556,6 +601,7 @@ def test_build_is_green_with_the_canvass_models_and_their_unit_tests(built: DbtO
     for singular in (
         "assert_canvass_answers_only_on_conversations",
         "assert_canvass_marts_reconcile_with_knocks",
+        "assert_canvass_landed_knocks_are_counted_or_excluded",
     ):
         assert by_id[f"test.scrutin.{singular}"].status == "pass"
 
@@ -597,7 +643,7 @@ def test_canvasser_quality_is_computed_and_stays_out_of_the_marts(
             "select canvasser_key, knocks, doors_opened, conversations, active_days, bureaux, "
             "flagged_knocks, flag_counts, contact_rate, conversation_rate "
             "from intermediate.int_canvass__canvasser_quality where canvasser_key = any(%s)",
-            ([CANVASSER_1, CANVASSER_2],),
+            ([CANVASSER_1, CANVASSER_2, CANVASSER_3],),
         )
         rows = {r[0]: r[1:] for r in cur.fetchall()}
         cur.execute(

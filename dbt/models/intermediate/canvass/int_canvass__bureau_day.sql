@@ -3,7 +3,7 @@
 {{ config(materialized='table') }}
 
 {#- The topic vocabulary of the canvass loader; one count column per topic (Metabase reads
-    columns, not JSON). stg_canvass__knocks tests that no knock carries a topic outside it. -#}
+    columns, not JSON). stg_canvass__knocks tests that no landed knock carries a topic outside it. -#}
 {%- set topics = [
     'security',
     'cost_of_living',
@@ -21,7 +21,7 @@ with
 
 knocks as (
 
-    select * from {{ ref('stg_canvass__knocks') }}
+    select * from {{ ref('int_canvass__knocks') }}
 
 ),
 

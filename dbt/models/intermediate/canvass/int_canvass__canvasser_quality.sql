@@ -11,7 +11,7 @@ with
 
 knocks as (
 
-    select * from {{ ref('stg_canvass__knocks') }}
+    select * from {{ ref('int_canvass__knocks') }}
 
 ),
 

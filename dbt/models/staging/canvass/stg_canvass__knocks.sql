@@ -14,7 +14,7 @@ batches as (
 
 loaded_batches as (
 
-    -- A superseded export, or a load that failed or is still running, never counts.
+    -- A load that failed or is still running never counts.
     select batch_id
     from batches
     where status = 'loaded'
@@ -24,15 +24,20 @@ loaded_batches as (
 renamed as (
 
     select
-        -- ids
+        -- ids: one landed row per (batch_id, line_no); a knock exported twice lands twice
+        cast(source.batch_id as bigint) as batch_id,
+        cast(source.line_no as integer) as line_no,
         cast(source.source as text) as source,
         cast(source.knock_id as text) as knock_id,
         cast(source.campaign_id as text) as campaign_id,
         cast(source.canvasser_key as text) as canvasser_key,
-        cast(source.bureau_id as text) as bureau_id,
-        split_part(source.bureau_id, '_', 1) as code_commune,
-        split_part(source.bureau_id, '_', 2) as code_bv,
         cast(source.building_key as text) as building_key,
+
+        -- where, as the app gave it (int_canvass__bureau_matches decides the bureau)
+        cast(source.bureau_id as text) as app_bureau_id,
+        cast(source.longitude as double precision) as longitude,
+        cast(source.latitude as double precision) as latitude,
+        cast(source.address_key as text) as address_key,
 
         -- when: the campaign's calendar day is the French one (a knock at 00:30 Paris time
         -- belongs to that day, not to the UTC day before)
@@ -40,6 +45,7 @@ renamed as (
         cast(
             (source.knocked_at at time zone 'Europe/Paris') as date
         ) as knocked_on,
+        cast(source.source_updated_at as timestamptz) as source_updated_at,
 
         -- outcome
         cast(source.outcome as text) as outcome,
@@ -58,21 +64,15 @@ renamed as (
         cast(source.wants_to_volunteer as boolean) as wants_to_volunteer,
         cast(source.consent as boolean) as consent,
 
-        -- quality
-        coalesce(cast(source.integrity_flags as text []), '{}') as integrity_flags,
+        -- quality: the flags the loader set while validating the row
+        coalesce(cast(source.integrity_flags as text []), '{}') as row_flags,
 
         -- lineage
-        cast(source.batch_id as bigint) as batch_id,
-        cast(source.loaded_at as timestamptz) as loaded_at,
-        cast(source.updated_at as timestamptz) as updated_at,
-        cast(source.source_updated_at as timestamptz) as source_updated_at
+        cast(source.loaded_at as timestamptz) as loaded_at
 
     from source
     inner join loaded_batches
         on source.batch_id = loaded_batches.batch_id
-    -- The loader quarantines knocks dated in the future; any that slipped through (flagged
-    -- but kept) would land on a day that has not happened yet.
-    where not coalesce('future_timestamp' = any(source.integrity_flags), false)
 
 )
 

@@ -1,0 +1,12 @@
+{#- Great-circle distance in metres (haversine, mean Earth radius 6,371,008.8 m) between two
+    WGS84 points given as SQL expressions. The canvass rules use it: a knock's nearest REU
+    address (int_canvass__bureau_matches) and two knocks too far apart for the time between them
+    (int_canvass__fast_knock_pairs). The expression is the one the canvass loader evaluated
+    before these rules moved to dbt, term for term, so the same points give the same metres. -#}
+{% macro haversine_m(longitude_a, latitude_a, longitude_b, latitude_b) -%}
+    (2 * 6371008.8 * asin(sqrt(
+        power(sin(radians({{ latitude_b }} - {{ latitude_a }}) / 2), 2)
+        + cos(radians({{ latitude_a }})) * cos(radians({{ latitude_b }}))
+        * power(sin(radians({{ longitude_b }} - {{ longitude_a }}) / 2), 2)
+    )))
+{%- endmacro %}
