@@ -6,9 +6,15 @@ Severity policy:
   the conversation-only rule, ledger reconciliation, the opposition register, and **retention**:
   no door knock may remain past its campaign's retention date. That last check is the gate of the
   purge (ingestion/canvass/purge.py): while it fails, nothing is published.
-- `warn` on integrity-flag rates (each flag's share of a campaign's knocks above a threshold),
-  the quarantined share of a batch, and bureaux missing from the election results: they are
-  recorded in ops.quality_results for an engineer to look at, and do not block.
+- `warn` on the loader's integrity-flag rates (each flag's share of a campaign's knocks above a
+  threshold) and the quarantined share of a batch: they are recorded in ops.quality_results for
+  an engineer to look at, and do not block.
+
+The loader lands rows and decides nothing else (docs/canvass.md): the bureau of a knock without
+one from its app, its counted version and the rules' flags are dbt's
+(dbt/models/intermediate/canvass/), and so are their checks (dbt tests on int_canvass__knocks,
+warn-severity flag rates and bureaux without election results included; a knock whose bureau is
+unknown is listed in int_canvass__excluded_knocks).
 
 Run by `expectations.checkpoint.run_suites` (the ingest DAG, the purge's retention gate with
 `RETENTION_SUITES`, the audit gate). The vocabularies come from their one definition:
@@ -24,7 +30,6 @@ from types import MappingProxyType
 from expectations.suites import (
     BATCH_LEDGER_TABLE,
     BUREAU_ID_REGEX,
-    RAW_BUREAU_TABLE,
     SuiteSpec,
     belongs_to_loaded_batch,
     in_set,
@@ -39,21 +44,18 @@ from scrutin.vocabulary import OUTCOMES, TOPICS
 KNOCKS_TABLE = "raw.canvass_knocks"
 SUPPRESSION_TABLE = "raw.canvass_suppression"
 CAMPAIGNS_TABLE = "ops.canvass_campaigns"
-TOTALS_TABLE = "raw.canvass_canvasser_totals"
 QUARANTINE_TABLE = "quarantine.canvass_rows"
 LEDGER_SOURCE = "canvass"
 HMAC_HEX_REGEX = r"^[0-9a-f]{64}$"
 # A knock, across sources (knock_id is the source's own identifier).
 _KNOCK_KEYS = ("source", "knock_id")
 
-# Each flag's share of a campaign's knocks above which a warning is recorded.
+# The flags the loader sets, and each one's share of a campaign's knocks above which a warning is
+# recorded (the other flags are dbt's, with their own warn-severity tests on int_canvass__knocks).
 FLAG_WARN_RATES: Mapping[str, float] = MappingProxyType(
     {
         "future_timestamp": 0.01,
         "outside_campaign_window": 0.05,
-        "too_fast_distant": 0.05,
-        "high_contact_rate_canvasser": 0.10,
-        "suppressed_building": 0.02,
     }
 )
 QUARANTINE_WARN_SHARE = 0.10
@@ -118,42 +120,6 @@ where c.campaign_id is null
     or c.retention_ends_at <= now()
 """
 
-_BUREAU_NOT_IN_RESULTS = _loaded_knocks(
-    "k.bureau_id",
-    f"not exists (select 1 from {RAW_BUREAU_TABLE} as b where b.bureau_id = k.bureau_id)",
-)
-
-# The loader keeps running totals per canvasser for the contact-rate check; recount them.
-_TOTALS_DRIFT = f"""
-with recount as (
-    select
-        k.campaign_id,
-        k.canvasser_key,
-        count(*) as knocks,
-        count(*) filter (where k.outcome = 'opened_conversation') as conversations
-    from {{batch}} as k
-    group by
-        k.campaign_id,
-        k.canvasser_key
-)
-
-select
-    coalesce(r.campaign_id, t.campaign_id) as campaign_id,
-    coalesce(r.canvasser_key, t.canvasser_key) as canvasser_key,
-    r.knocks,
-    t.knocks as total_knocks,
-    r.conversations,
-    t.conversations as total_conversations
-from recount as r
-full join {TOTALS_TABLE} as t
-    on t.campaign_id = r.campaign_id
-    and t.canvasser_key = r.canvasser_key
-where r.knocks is distinct from t.knocks
-    and not (r.knocks is null and t.knocks = 0)
-    or r.conversations is distinct from t.conversations
-    and not (r.conversations is null and t.conversations = 0)
-"""
-
 
 def _flag_rate(flag: str, threshold: float) -> str:
     return f"""
@@ -175,7 +141,7 @@ RAW_CANVASS_KNOCKS = SuiteSpec(
     name="raw_canvass_knocks",
     table=KNOCKS_TABLE,
     description="Door knocks as landed: vocabulary, pseudonymous keys, privacy rules, retention.",
-    requires=(BATCH_LEDGER_TABLE, CAMPAIGNS_TABLE, RAW_BUREAU_TABLE, TOTALS_TABLE),
+    requires=(BATCH_LEDGER_TABLE, CAMPAIGNS_TABLE),
     key_columns=_KNOCK_KEYS,
     checks=(
         *(
@@ -185,7 +151,6 @@ RAW_CANVASS_KNOCKS = SuiteSpec(
                 "knock_id",
                 "campaign_id",
                 "canvasser_key",
-                "bureau_id",
                 "building_key",
                 "knocked_at",
                 "outcome",
@@ -231,18 +196,6 @@ RAW_CANVASS_KNOCKS = SuiteSpec(
                 severity="warn",
             )
             for flag, rate in FLAG_WARN_RATES.items()
-        ),
-        no_rows(
-            f"every knock's bureau is a bureau of {RAW_BUREAU_TABLE}",
-            _BUREAU_NOT_IN_RESULTS,
-            columns=("bureau_id",),
-            severity="warn",
-        ),
-        no_rows(
-            f"{TOTALS_TABLE} equal a recount of the knocks (contact-rate check input)",
-            _TOTALS_DRIFT,
-            columns=("canvasser_key",),
-            severity="warn",
         ),
         belongs_to_loaded_batch(
             "k", _KNOCK_KEYS, label=f"every knock belongs to a loaded batch of {BATCH_LEDGER_TABLE}"
