@@ -115,7 +115,8 @@ def child_copy(batch_id: str) -> dict[str, Any]:
     columns = (
         "source, knock_id, campaign_id, canvasser_key, bureau_id, building_key, knocked_at, "
         "outcome, topics, intends_to_vote, registered_here, sentiment, wants_to_volunteer, "
-        "consent, integrity_flags, batch_id, source_updated_at"
+        "consent, integrity_flags, batch_id, line_no, source_updated_at, longitude, latitude, "
+        "address_key"
     )
     dump = WORK / f"copy_{batch_id}.txt"
     with connect(_url()) as conn, conn.cursor() as cur:

@@ -19,7 +19,8 @@ DOC_MD = """
 1. `purge_expired_door_knocks` deletes the rows of `raw.canvass_knocks` whose campaign's retention
    has ended (election date + `retention_days`, per `ops.canvass_campaigns`) **and** that have been
    aggregated: the latest entry of `ops.publication_log` is a publication made after the row's
-   `loaded_at` / `updated_at`. Every run writes `ops.purge_log` (one row per campaign).
+   `loaded_at` (landed rows never change). Every run writes `ops.purge_log` (one row per
+   campaign). The opposition register `raw.canvass_suppression` is kept.
 2. `check_retention_gate` runs the `raw_canvass_knocks` suite: its fail-severity check "no door
    knock remains past its campaign's retention date" fails the run (and blocks every publication)
    while any expired row survives — e.g. rows never aggregated. Runbook: `docs/canvass.md`

@@ -129,7 +129,7 @@ class CanvassLoadReport:
         flags = ", ".join(f"{k} {v}" for k, v in sorted(self.flags.items())) or "none"
         return (
             f"{self.file_name} ({self.source}): batch {self.batch_id}, {self.rows_read} read, "
-            f"{self.rows_loaded} landed, {self.rows_rejected} quarantined, "
+            f"{self.rows_loaded} loaded, {self.rows_rejected} quarantined, "
             f"{self.new_suppressions} new do-not-contact buildings, row flags: {flags}, "
             f"{self.duration_s:.2f} s"
         )

@@ -3,9 +3,10 @@
 Every canvassing app speaks its own language (`Absent`, `not-home`, `door_closed`, `Not Home`…).
 Mappers translate each export row into a `FieldKnock`: the app's vocabulary is gone, but the
 identifying parts (canvasser id, address) are still there, because the pseudonymiser needs
-them, and so are the door's coordinates, which dbt's rules need. `FieldKnock` never holds a name, a phone number, an e-mail or a note:
-mappers do not copy them, so they cannot leak further. Only the pseudonymised form reaches the
-warehouse (see `pseudonymise.py` and `loader.py`).
+them, and so are the door's coordinates, which dbt's rules need. `FieldKnock` never holds a
+name, a phone number, an e-mail or a note: mappers do not copy them, so they cannot leak
+further. Only the pseudonymised form reaches the warehouse (see `pseudonymise.py` and
+`loader.py`).
 
 A row that cannot be mapped raises `RowRejected`: the loader quarantines it with the line, the
 column and the reason. Reasons never echo the value that was read — a shifted CSV column can put a

@@ -8,9 +8,10 @@ it has been *aggregated*:
                      later than the row's loaded_at
 
 i.e. the mart currently published was built after the row landed (landed rows never change), so
-its aggregates already include it. A rollback as the latest entry means the published mart may predate some rows: nothing
-counts as aggregated until the next publication. `force=True` deletes expired rows even when not
-aggregated (the runbook's way out when no publication can happen any more).
+its aggregates already include it. A rollback as the latest entry means the published mart may
+predate some rows: nothing counts as aggregated until the next publication. `force=True` deletes
+expired rows even when not aggregated (the runbook's way out when no publication can happen any
+more).
 
 Every run, dry runs included, writes one `ops.purge_log` row per registered campaign (a dry run
 records rows_deleted = 0; rows_expired - rows_kept_not_aggregated is what it would delete).

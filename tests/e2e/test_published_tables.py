@@ -215,13 +215,12 @@ def test_canvass_progress_publishes_counts_only(db: psycopg.Connection) -> None:
 
 
 def _raw_knocks_by_bureau_day(db: psycopg.Connection) -> dict[str, dict[dt.date, dict[str, Any]]]:
-    """Knocks of loaded batches, without `future_timestamp` ones (as staging keeps them), per
-    bureau and Paris day, straight from `raw`."""
+    """The knocks the marts count (int_canvass__knocks: the counted version of each knock, its
+    bureau, no `future_timestamp` one), per bureau and Paris day computed here."""
     rows = db.execute(
         "select k.bureau_id, (k.knocked_at at time zone 'Europe/Paris')::date, k.building_key, "
         "k.outcome = 'opened_conversation' "
-        "from raw.canvass_knocks k join raw.batch_ledger l on l.batch_id = k.batch_id "
-        "where l.status = 'loaded' and not ('future_timestamp' = any(k.integrity_flags))"
+        "from intermediate.int_canvass__knocks k"
     ).fetchall()
     days: dict[str, dict[dt.date, dict[str, Any]]] = defaultdict(dict)
     for bureau, day, building, conversation in rows:

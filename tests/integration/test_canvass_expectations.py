@@ -1,4 +1,8 @@
-"""The canvass quality suites: pass on clean loads, fail on vocabulary/keys, warn on flag rates."""
+"""The canvass raw suites: pass on clean loads, fail on vocabulary/keys, warn on what may be fine.
+
+The rules' checks (bureau, versions, the rules' flag rates) are dbt tests on the intermediate
+canvass models: tests/integration/test_dbt_canvass_rules.py.
+"""
 
 from __future__ import annotations
 
@@ -35,9 +39,9 @@ def test_suites_pass_on_loaded_fixtures_then_catch_bad_rows() -> None:
         load_canvass_file(url, path, campaign=CAMPAIGN, secret=SECRET, now=NOW)
     clean = run_suites(url, RAW_SUITES, "canvass_clean")
     assert clean.success, clean.failed_checks
-    # The small fixtures flag more than 5 % of knocks too fast: recorded, not blocking.
-    assert any("too_fast_distant" in w for w in clean.warnings)
-    assert not any("recount" in w for w in clean.warnings), clean.warnings
+    # Q4 names bureau 29019_0999, unknown to the results: it lands (dbt leaves it out, with the
+    # reason), and the raw suite records a warning, not a failure.
+    assert [w for w in clean.warnings if "29019_0999" in w or "app bureau" in w], clean.warnings
 
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(
@@ -65,7 +69,6 @@ def test_suites_pass_on_loaded_fixtures_then_catch_bad_rows() -> None:
         "every building with a do_not_contact knock is in the register",
     ):
         assert fragment in failed, fragment
-    assert any("recount" in w for w in bad.warnings)  # EC1 moved to another canvasser
     with psycopg.connect(url) as conn:
         recorded = conn.execute(
             "select count(*) from ops.quality_results where run_id = 'canvass_bad' "

@@ -50,7 +50,7 @@ def test_nothing_is_purged_before_retention_ends(url: str) -> None:
     publish(url)
     report = purge_expired(url, now=NOW)
     assert (report.rows_expired, report.rows_deleted) == (0, 0)
-    assert knocks(url) == 7
+    assert knocks(url) == 10
     assert fetch(url, "select campaign_id, rows_expired from ops.purge_log") == [
         (CAMPAIGN.campaign_id, 0)
     ]
@@ -58,29 +58,29 @@ def test_nothing_is_purged_before_retention_ends(url: str) -> None:
 
 def test_expired_but_not_aggregated_rows_are_kept(url: str) -> None:
     report = purge_expired(url, now=AFTER_RETENTION)  # no publication at all
-    assert (report.rows_expired, report.rows_deleted, report.rows_kept) == (7, 0, 7)
-    assert knocks(url) == 7
+    assert (report.rows_expired, report.rows_deleted, report.rows_kept) == (10, 0, 10)
+    assert knocks(url) == 10
 
 
 def test_aggregated_expired_rows_are_deleted_and_logged(url: str) -> None:
     publish(url)
     dry = purge_expired(url, now=AFTER_RETENTION, dry_run=True)
-    assert (dry.rows_expired, dry.rows_deleted, dry.rows_kept) == (7, 0, 0)
-    assert knocks(url) == 7
+    assert (dry.rows_expired, dry.rows_deleted, dry.rows_kept) == (10, 0, 0)
+    assert knocks(url) == 10
     report = purge_expired(url, now=AFTER_RETENTION)
-    assert (report.rows_deleted, report.rows_kept) == (7, 0)
+    assert (report.rows_deleted, report.rows_kept) == (10, 0)
     assert knocks(url) == 0
     log = fetch(
         url, "select dry_run, rows_expired, rows_deleted from ops.purge_log order by purge_id"
     )
-    assert log == [(True, 7, 0), (False, 7, 7)]
+    assert log == [(True, 10, 0), (False, 10, 10)]
 
 
 def test_rows_changed_after_the_last_publication_wait(url: str) -> None:
     publish(url)
     load_canvass_file(url, support.ECANVASSER, campaign=CAMPAIGN, secret=SECRET, now=NOW)
     report = purge_expired(url, now=AFTER_RETENTION)
-    assert (report.rows_deleted, report.rows_kept) == (7, 4)
+    assert (report.rows_deleted, report.rows_kept) == (10, 4)
     assert fetch(url, "select distinct source from raw.canvass_knocks") == [("ecanvasser",)]
 
 
@@ -90,7 +90,7 @@ def test_a_rollback_means_nothing_counts_as_aggregated(url: str) -> None:
     report = purge_expired(url, now=AFTER_RETENTION)
     assert (report.rows_deleted, report.reference_published_at) == (0, None)
     forced = purge_expired(url, now=AFTER_RETENTION, force=True)
-    assert forced.rows_deleted == 7 and knocks(url) == 0
+    assert forced.rows_deleted == 10 and knocks(url) == 0
 
 
 @pytest.mark.slow

@@ -37,6 +37,10 @@ def test_sample_is_the_generator_output_byte_for_byte(tmp_path: Path) -> None:
 
 @pytest.mark.db
 def test_sample_loads_with_every_kind_of_bad_row_and_visible_k_min() -> None:
+    """What the loader shows of the sample: every kind of unreadable row in quarantine, and the
+    rows the rules will deal with landed as they are. What dbt makes of them (an unknown bureau
+    left out, a duplicated contact counted once, each flag) is checked on the demo warehouse by
+    tests/e2e (test_demo_canvass_rules)."""
     url = support.fresh_warehouse("canvass_sample")
     campaign = load_campaign(DEFAULT_CAMPAIGN_CONFIG)
     reports = [
@@ -45,20 +49,27 @@ def test_sample_loads_with_every_kind_of_bad_row_and_visible_k_min() -> None:
         if p.suffix != ".md"
     ]
     assert {r.source for r in reports} == {"qomon", "ecanvasser", "nationbuilder", "osdi", "pap"}
-    assert all(r.rows_read == r.rows_loaded + r.rows_rejected + r.rows_duplicate for r in reports)
+    assert all(r.rows_read == r.rows_loaded + r.rows_rejected for r in reports)
     reasons = " | ".join(
         str(r[0]) for r in fetch(url, "select reason from quarantine.canvass_rows")
     )
-    for fragment in ("malformed JSON", "unknown Qomon status", "not in the reference", "future"):
+    for fragment in ("malformed JSON", "unknown Qomon status", "future"):
         assert fragment in reasons, fragment
-    assert sum(r.rows_duplicate for r in reports) >= 1
-    flags = {flag for r in reports for flag in r.flags}
-    assert {"suppressed_building", "too_fast_distant", "high_contact_rate_canvasser"} <= flags
+    # An unknown bureau and a contact exported twice land; dbt decides what they count for.
+    assert fetch(url, "select count(*) from raw.canvass_knocks where bureau_id = '29019_0999'") == [
+        (1,)
+    ]
+    duplicated = fetch(
+        url,
+        "select count(*) from (select 1 from raw.canvass_knocks "
+        "group by source, knock_id having count(*) > 1) as d",
+    )
+    assert duplicated[0][0] >= 1
     conversations = dict(
         fetch(
             url,
             "select bureau_id, count(*) from raw.canvass_knocks "
-            "where outcome = 'opened_conversation' group by bureau_id",
+            "where outcome = 'opened_conversation' and bureau_id is not null group by bureau_id",
         )
     )
     k_min = campaign.k_min

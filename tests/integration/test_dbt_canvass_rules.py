@@ -22,7 +22,7 @@ from psycopg.rows import dict_row
 
 from ingestion.canvass.loader import CanvassLoadReport, load_canvass_file
 from ingestion.canvass.pseudonymise import address_sha256, normalise_address
-from scrutin.dbt_runner import DbtOutcome, build
+from pipeline.dbt_runner import DbtOutcome, build
 from tests.fixtures.canvass import support
 from tests.fixtures.canvass.support import CAMPAIGN, NOW, SECRET
 

@@ -2,20 +2,10 @@
     view would re-aggregate every knock for each of them (~10 s each at 1 million knocks). -#}
 {{ config(materialized='table') }}
 
-{#- The topic vocabulary of the canvass loader; one count column per topic (Metabase reads
-    columns, not JSON). stg_canvass__knocks tests that no landed knock carries a topic outside it. -#}
-{%- set topics = [
-    'security',
-    'cost_of_living',
-    'housing',
-    'transport',
-    'environment',
-    'schools',
-    'health',
-    'jobs',
-    'local_services',
-    'other',
-] -%}
+{#- The topic vocabulary (dbt var `canvass_topics`, the one definition; Python reads it through
+    scrutin.vocabulary); one count column per topic (Metabase reads columns, not JSON).
+    stg_canvass__knocks tests that no landed knock carries a topic outside it. -#}
+{%- set topics = var('canvass_topics') -%}
 
 with
 
