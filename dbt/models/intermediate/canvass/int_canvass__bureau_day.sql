@@ -59,12 +59,12 @@ daily as (
         count(*) filter (where outcome = 'opened_later') as opened_later,
         count(*) filter (where outcome = 'inaccessible') as inaccessible,
         count(*) filter (where outcome = 'moved') as moved,
-        count(*) filter (where outcome = 'do_not_contact') as do_not_contact,
-        {%- for topic in topics %}
-        count(*) filter (
-            where is_conversation and '{{ topic }}' = any(topics)
-        ) as topic_{{ topic }}{{ "," if not loop.last }}
-        {%- endfor %}
+        {% for topic in topics -%}
+            count(*) filter (
+                where is_conversation and '{{ topic }}' = any(topics)
+            ) as topic_{{ topic }},
+        {% endfor -%}
+        count(*) filter (where outcome = 'do_not_contact') as do_not_contact
     from knocks
     group by
         bureau_id,
@@ -98,10 +98,10 @@ final as (
         cast(daily.opened_later as integer) as opened_later,
         cast(daily.inaccessible as integer) as inaccessible,
         cast(daily.moved as integer) as moved,
-        cast(daily.do_not_contact as integer) as do_not_contact,
-        {%- for topic in topics %}
-        cast(daily.topic_{{ topic }} as integer) as topic_{{ topic }}{{ "," if not loop.last }}
-        {%- endfor %}
+        {% for topic in topics -%}
+            cast(daily.topic_{{ topic }} as integer) as topic_{{ topic }},
+        {% endfor -%}
+        cast(daily.do_not_contact as integer) as do_not_contact
     from daily
     left join new_buildings
         on

@@ -8,11 +8,6 @@
     little less than the true 111.2 km, so the box always holds the circle. Computed in double
     precision, as the canvass loader did. -#}
 {%- set box_degrees = '(cast(' ~ radius_m ~ ' as double precision) / 111000.0)' -%}
-{#- Grid cells (degrees) that turn the search into an equality join: each REU address falls in
-    one cell, each door's box covers the few cells it overlaps, whatever its latitude. An
-    implementation detail: any size gives the same matches, this one keeps a cell to a few
-    dozen addresses in a dense city. -#}
-{%- set cell_degrees = 0.002 -%}
 
 -- Which polling station each landed knock belongs to: the bureau the app recorded; else the
 -- bureau of the nearest REU address within the radius, when the app gave coordinates; else the
@@ -47,6 +42,12 @@ reu_addresses as (
 
 ),
 
+reu_points as (
+
+    select * from {{ ref('int_canvass__reu_points') }}
+
+),
+
 results_bureaux as (
 
     select distinct bureau_id
@@ -62,17 +63,13 @@ reference_bureaux as (
 
 ),
 
-search_boxes as (
+located_doors as (
 
-    select
-        batch_id,
-        line_no,
+    -- Each located door once: knocks at one building usually share its coordinates, and a knock
+    -- exported again repeats them.
+    select distinct
         longitude,
-        latitude,
-        latitude - {{ box_degrees }} as latitude_min,
-        latitude + {{ box_degrees }} as latitude_max,
-        longitude - {{ box_degrees }} / cos(radians(latitude)) as longitude_min,
-        longitude + {{ box_degrees }} / cos(radians(latitude)) as longitude_max
+        latitude
     from knocks
     where
         app_bureau_id is null
@@ -81,71 +78,58 @@ search_boxes as (
 
 ),
 
-box_cells as (
+doors as (
 
+    -- each door's search box, as the canvass loader drew it
     select
-        search_boxes.*,
-        cell_y,
-        cell_x
-    from search_boxes
-    cross join lateral generate_series(
-        cast(floor(search_boxes.latitude_min / {{ cell_degrees }}) as integer),
-        cast(floor(search_boxes.latitude_max / {{ cell_degrees }}) as integer)
-    ) as cells_y (cell_y)
-    cross join lateral generate_series(
-        cast(floor(search_boxes.longitude_min / {{ cell_degrees }}) as integer),
-        cast(floor(search_boxes.longitude_max / {{ cell_degrees }}) as integer)
-    ) as cells_x (cell_x)
-
-),
-
-reu_cells as (
-
-    select
-        bureau_id,
         longitude,
         latitude,
-        cast(floor(latitude / {{ cell_degrees }}) as integer) as cell_y,
-        cast(floor(longitude / {{ cell_degrees }}) as integer) as cell_x
-    from reu_addresses
+        latitude - {{ box_degrees }} as latitude_min,
+        latitude + {{ box_degrees }} as latitude_max,
+        longitude - {{ box_degrees }} / cos(radians(latitude)) as longitude_min,
+        longitude + {{ box_degrees }} / cos(radians(latitude)) as longitude_max
+    from located_doors
 
 ),
 
 candidates as (
 
+    -- the REU addresses inside each door's search box (the GiST index of int_canvass__reu_points
+    -- answers the box; the bounds are checked again as numbers), with their distance
     select
-        box_cells.batch_id,
-        box_cells.line_no,
-        reu_cells.bureau_id,
+        doors.longitude,
+        doors.latitude,
+        reu_points.bureau_id,
         {{ haversine_m(
-            'box_cells.longitude',
-            'box_cells.latitude',
-            'reu_cells.longitude',
-            'reu_cells.latitude'
+            'doors.longitude',
+            'doors.latitude',
+            'reu_points.longitude',
+            'reu_points.latitude'
         ) }} as distance_m
-    from box_cells
-    inner join reu_cells
+    from doors
+    inner join reu_points
         on
-            box_cells.cell_y = reu_cells.cell_y
-            and box_cells.cell_x = reu_cells.cell_x
-    where
-        reu_cells.latitude between box_cells.latitude_min and box_cells.latitude_max
-        and reu_cells.longitude between box_cells.longitude_min and box_cells.longitude_max
+            reu_points.location <@ box(
+                point(doors.longitude_min, doors.latitude_min),
+                point(doors.longitude_max, doors.latitude_max)
+            )
+            and reu_points.latitude between doors.latitude_min and doors.latitude_max
+            and reu_points.longitude between doors.longitude_min and doors.longitude_max
 
 ),
 
 nearest as (
 
     -- equally near addresses of two bureaux: the smaller bureau id, so a rebuild agrees
-    select distinct on (batch_id, line_no)
-        batch_id,
-        line_no,
+    select distinct on (longitude, latitude)
+        longitude,
+        latitude,
         bureau_id,
         distance_m
     from candidates
     order by
-        batch_id,
-        line_no,
+        longitude,
+        latitude,
         distance_m,
         bureau_id
 
@@ -184,8 +168,9 @@ matched as (
     from knocks
     left join nearest
         on
-            knocks.batch_id = nearest.batch_id
-            and knocks.line_no = nearest.line_no
+            knocks.app_bureau_id is null
+            and knocks.longitude = nearest.longitude
+            and knocks.latitude = nearest.latitude
     left join by_address_key
         on
             knocks.app_bureau_id is null

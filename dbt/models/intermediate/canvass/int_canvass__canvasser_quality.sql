@@ -70,13 +70,13 @@ final as (
         cast(per_canvasser.doors_opened as integer) as doors_opened,
         cast(per_canvasser.conversations as integer) as conversations,
         cast(per_canvasser.doors_opened as double precision)
-            / per_canvasser.knocks as contact_rate,
+        / per_canvasser.knocks as contact_rate,
         cast(per_canvasser.conversations as double precision)
-            / per_canvasser.knocks as conversation_rate,
+        / per_canvasser.knocks as conversation_rate,
         cast(per_canvasser.knocks as double precision)
-            / per_canvasser.active_days as knocks_per_active_day,
+        / per_canvasser.active_days as knocks_per_active_day,
         cast(per_canvasser.flagged_knocks as integer) as flagged_knocks,
-        coalesce(flag_counts.flag_counts, '{}'::jsonb) as flag_counts
+        coalesce(flag_counts.flag_counts, cast('{}' as jsonb)) as flag_counts
     from per_canvasser
     left join flag_counts
         on per_canvasser.canvasser_key = flag_counts.canvasser_key

@@ -77,23 +77,28 @@ final as (
         excluded.exclusion_reason,
         case excluded.exclusion_reason
             when 'bureau_missing'
-                then 'no bureau in the export, no REU address within '
-                || '{{ var("canvass_reu_radius_m") }} m of its coordinates, '
-                || 'no REU address with its address key'
+                then
+                    'no bureau in the export, no REU address within '
+                    || '{{ var("canvass_reu_radius_m") }} m of its coordinates, '
+                    || 'no REU address with its address key'
             when 'bureau_not_in_reference'
-                then 'bureau ' || excluded.bureau_id || ' is neither a bureau of the loaded '
-                || 'election results nor of the REU addresses'
+                then
+                    'bureau ' || excluded.bureau_id || ' is neither a bureau of the loaded '
+                    || 'election results nor of the REU addresses'
             when 'superseded_in_file'
-                then 'a newer version of the knock is in the same file (or the same version on '
-                || 'a later line); the version counted is batch ' || excluded.counted_batch_id
-                || ' line ' || excluded.counted_line_no
+                then
+                    'a newer version of the knock is in the same file (or the same version on '
+                    || 'a later line); the version counted is batch ' || excluded.counted_batch_id
+                    || ' line ' || excluded.counted_line_no
             when 'superseded'
-                then 'another version of the knock is counted (a newer one, or the same one '
-                || 'loaded earlier): batch ' || excluded.counted_batch_id
-                || ' line ' || excluded.counted_line_no
+                then
+                    'another version of the knock is counted (a newer one, or the same one '
+                    || 'loaded earlier): batch ' || excluded.counted_batch_id
+                    || ' line ' || excluded.counted_line_no
             when 'future_timestamp'
-                then 'knocked after its file was loaded (by at most 1 h; more is quarantined): '
-                || 'a day that had not happened yet'
+                then
+                    'knocked after its file was loaded (by at most 1 h; more is quarantined): '
+                    || 'a day that had not happened yet'
         end as exclusion_detail,
         excluded.counted_batch_id,
         excluded.counted_line_no

@@ -140,7 +140,7 @@ final as (
                 case when is_too_fast then 'too_fast_distant' end,
                 case when is_high_contact_rate then 'high_contact_rate_canvasser' end,
                 case when is_after_opposition then 'suppressed_building' end
-            ]::text [],
+            ]::text[],
             null
         ) as integrity_flags,
 

@@ -57,7 +57,7 @@ renamed as (
         source.outcome = 'opened_conversation' as is_conversation,
 
         -- conversation-only answers (null unless the outcome is opened_conversation)
-        cast(source.topics as text []) as topics,
+        cast(source.topics as text[]) as topics,
         cast(source.intends_to_vote as text) as intends_to_vote,
         cast(source.registered_here as boolean) as registered_here,
         cast(source.sentiment as text) as sentiment,
@@ -65,7 +65,7 @@ renamed as (
         cast(source.consent as boolean) as consent,
 
         -- quality: the flags the loader set while validating the row
-        coalesce(cast(source.integrity_flags as text []), '{}') as row_flags,
+        coalesce(cast(source.integrity_flags as text[]), '{}') as row_flags,
 
         -- lineage
         cast(source.loaded_at as timestamptz) as loaded_at
