@@ -176,7 +176,9 @@ def process_drop_zone(
             results.append(DropResult(name, "failed", moved, reason=reason))
             continue
         moved = zone.move(name, PROCESSED, str(report.batch_id))
-        results.append(DropResult(name, report.status, moved, report=report))
+        # A canvass file always writes its batch (every row may be quarantined): never "empty".
+        skipped = report.status == "skipped"
+        results.append(DropResult(name, "skipped" if skipped else "loaded", moved, report=report))
     loaded = sum(1 for r in results if r.outcome == "loaded")
     log.info(
         "canvass drop zone %s: %d file(s): %d loaded, %d skipped, %d refused",

@@ -16,17 +16,21 @@ Semantics a DAG and an engineer rely on:
   cannot be mapped, has no street or commune, or is dated more than 1 h after the load. A row
   dated up to 1 h ahead lands flagged `future_timestamp`, one outside the campaign window
   `outside_campaign_window` (the two checks that need only the row and the load).
-- One transaction per file: ledger row, quarantined rows, landed rows and the opposition register
-  commit together or not at all. A file-level problem (empty, truncated JSON document, wrong
-  delimiter, unknown layout, a campaign past retention) or a database error rolls everything
-  back; the failure is then written to the ledger in its own transaction and re-raised.
-- Idempotent by file: the same bytes (sha256) already loaded are skipped (a `skipped` ledger
-  row). The same knock in another file lands again, as another version: dbt counts the newest.
+- The load template (`scrutin.warehouse.batch`) frames the load: one transaction per file
+  (ledger row, quarantined rows, landed rows and the opposition register commit together or not
+  at all); a file-level problem (empty, truncated JSON document, wrong delimiter, unknown layout,
+  a campaign past retention) or a database error rolls everything back, and the failure is then
+  written to the ledger in its own transaction (no traceback: frames hold export rows) and
+  re-raised.
+- Idempotent by file: the same bytes (sha256) already loaded are skipped, whatever app they were
+  loaded as (a `skipped` ledger row). The same knock in another file lands again, as another
+  version: dbt counts the newest.
 - The ledger reconciles: rows_read = rows_loaded + rows_rejected.
 - The opposition register (`raw.canvass_suppression`) is landed here, not derived in dbt: it must
   outlive the knocks the retention purge deletes, so a do_not_contact keeps protecting the
   building. Each landed do_not_contact row records its building (earliest knock kept).
-- Serialised: canvass loads and the purge take one advisory lock.
+- Serialised: canvass loads and the purge hold the same lock (the template's for source `canvass`:
+  the app is only known once the file is open).
 """
 
 from __future__ import annotations
@@ -36,20 +40,18 @@ import functools
 import logging
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from ingestion.canvass import model
 from ingestion.canvass.model import RowRejected
 from ingestion.canvass.pseudonymise import Pseudonymiser, address_sha256, resolve_secret
 from ingestion.canvass.readers import Export, open_export
 from ingestion.errors import SourceFormatError
-from scrutin.db import connect
-from scrutin.warehouse import ledger
-from scrutin.warehouse.migrate import require_migrated
+from scrutin.warehouse.batch import Batch, BatchLoad, BatchReport, Landed, Run, load_batch
 
 if TYPE_CHECKING:
     import psycopg
@@ -103,22 +105,17 @@ def _copy_bool(value: bool | None) -> str:
     return NULL if value is None else ("t" if value else "f")
 
 
-@dataclass(frozen=True)
-class CanvassLoadReport:
-    """What one call did. `loaded_batch_id` is the batch that holds this file's rows."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CanvassLoadReport(BatchReport):
+    """What one call did; `loaded_batch_id` is the batch that holds this file's rows."""
 
-    batch_id: int
-    status: Literal["loaded", "skipped"]
     source: str
     file_name: str
-    sha256: str
     rows_read: int = 0
     rows_loaded: int = 0
     rows_rejected: int = 0
     new_suppressions: int = 0
     flags: dict[str, int] = field(default_factory=dict)
-    duration_s: float = 0.0
-    loaded_batch_id: int = 0
 
     def summary(self) -> str:
         if self.status == "skipped":
@@ -137,20 +134,75 @@ class CanvassLoadReport:
 
 @dataclass
 class _Job:
+    """The canvass part of one load: the campaign and key it runs under, what the file turned out
+    to be, and what the landing counted."""
+
     path: Path
     file_name: str
-    sha256: str
     campaign: Campaign
     secret: str
     now: dt.datetime
     fmt: str | None
-    started: float
     source: str | None = None
-    rows_read: int = 0
+    run: Run | None = None
     quarantined: list[tuple[int | None, str | None, str]] = field(default_factory=list)
+    rows_read: int = 0
+    rows_loaded: int = 0
+    new_suppressions: int = 0
+    flags: dict[str, int] = field(default_factory=dict)
 
-    def elapsed(self) -> float:
-        return time.perf_counter() - self.started
+    def prepare(self, run: Run) -> None:
+        """Refuse a campaign past retention before anything is read (its knocks may no longer be
+        held), as a file problem the ledger records."""
+        if self.now >= self.campaign.retention_ends_at:
+            raise SourceFormatError(
+                self.path,
+                None,
+                None,
+                f"campaign {self.campaign.campaign_id}: retention ended at "
+                f"{self.campaign.retention_ends_at.isoformat()}; door knocks of this campaign "
+                "may no longer be loaded",
+            )
+
+    def find_loaded(self, conn: psycopg.Connection, batch: Batch) -> int | None:
+        """The same bytes loaded before, whatever app they were read as (the skip is recorded
+        under that app)."""
+        row = conn.execute(
+            "select batch_id, dataset_key from raw.batch_ledger where source = %s "
+            "and file_sha256 = %s and status = 'loaded' order by batch_id desc limit 1",
+            (LEDGER_SOURCE, batch.run.sha256),
+        ).fetchone()
+        if row is None:
+            return None
+        batch.dataset_key = self.source = str(row[1]) if row[1] else "unknown"
+        return int(row[0])
+
+    def land(self, conn: psycopg.Connection, batch: Batch) -> Landed:
+        export = open_export(self.path, self.fmt)
+        batch.dataset_key = self.source = export.mapper.name
+        _register_campaign(conn, self.campaign)
+        batch_id = batch.begin(conn)
+        self.run = run = batch.run
+        with _phase(self, "parse, pseudonymise, copy"):
+            _copy_knocks(conn, self, export, batch_id)
+            _copy_quarantine(conn, self, batch_id)
+        with _phase(self, "opposition register"):
+            self.new_suppressions = _record_opposition(conn, self.source, batch_id)
+        self.rows_loaded, self.flags = _landed(conn, batch_id)
+        self.rows_read = run.rows_read
+        rows_rejected = len(self.quarantined)
+        if run.rows_read != self.rows_loaded + rows_rejected:
+            raise RuntimeError(
+                f"canvass ledger does not reconcile for {self.file_name}: read {run.rows_read}, "
+                f"landed {self.rows_loaded}, quarantined {rows_rejected}"
+            )
+        return Landed(
+            run.rows_read,
+            self.rows_loaded,
+            rows_rejected,
+            detail=f"{self.rows_loaded} of {run.rows_read} rows landed, {rows_rejected} "
+            f"quarantined ({self.source})",
+        )
 
 
 def load_canvass_file(
@@ -178,131 +230,40 @@ def load_canvass_file(
     job = _Job(
         path=path,
         file_name=file_name or path.name,
-        sha256=ledger.file_sha256(path),
         campaign=campaign or load_campaign(),
         secret=secret or resolve_secret(),
         now=(now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC),
         fmt=fmt,
-        started=time.perf_counter(),
     )
-    if url_or_conn is None or isinstance(url_or_conn, str):
-        url = url_or_conn
-        with connect(url) as conn:
-            return _load(conn, job, lambda: connect(url))
-    return _load(url_or_conn, job, None)
-
-
-def _load(
-    conn: psycopg.Connection,
-    job: _Job,
-    reconnect: Callable[[], psycopg.Connection] | None,
-) -> CanvassLoadReport:
-    from psycopg.pq import TransactionStatus
-
-    if conn.info.transaction_status != TransactionStatus.IDLE:
-        raise ValueError(
-            "load_canvass_file commits its own transactions: pass a connection with no "
-            "transaction open (autocommit, or after commit/rollback)"
-        )
-    require_migrated(conn)
-    log.info("loading canvass export %s (sha256 %s)", job.file_name, job.sha256[:12])
-    try:
-        if job.now >= job.campaign.retention_ends_at:
-            raise SourceFormatError(
-                job.path,
-                None,
-                None,
-                f"campaign {job.campaign.campaign_id}: retention ended at "
-                f"{job.campaign.retention_ends_at.isoformat()}; door knocks of this campaign "
-                "may no longer be loaded",
-            )
-        with conn.transaction():
-            conn.execute("select pg_advisory_xact_lock(hashtext('scrutin.canvass'))")
-            existing = _loaded_batch(conn, job.sha256)
-            if existing is not None:
-                report = _skip(conn, job, existing)
-            else:
-                export = open_export(job.path, job.fmt)
-                job.source = export.mapper.name
-                report = _land(conn, job, export)
-    except Exception as exc:
-        _record_failure(conn, job, exc, reconnect)
-        raise
+    # The app, hence the dataset key, is known once the file is open: the lock and the skip are
+    # the source's (dataset None), and `land` names the batch's dataset.
+    load = BatchLoad(
+        source=LEDGER_SOURCE,
+        path=path,
+        ledger_name=job.file_name,
+        dataset_key=None,
+        label=job.file_name,
+        find_loaded=job.find_loaded,
+        error_text=failure_reason,
+        traceback=False,  # the frames of a canvass load hold export rows (names, notes)
+        progress_every=PROGRESS_EVERY,
+        logger=log,
+    )
+    outcome = load_batch(
+        url_or_conn, load, job.land, caller="load_canvass_file", prepare=job.prepare
+    )
+    report = CanvassLoadReport(
+        **outcome.outcome(),
+        source=job.source or "unknown",
+        file_name=job.file_name,
+        rows_read=job.rows_read,
+        rows_loaded=job.rows_loaded,
+        rows_rejected=len(job.quarantined),
+        new_suppressions=job.new_suppressions,
+        flags=job.flags,
+    )
     log.info("%s", report.summary())
     return report
-
-
-def _loaded_batch(conn: psycopg.Connection, sha256: str) -> int | None:
-    row = conn.execute(
-        "select batch_id from raw.batch_ledger where source = %s and file_sha256 = %s "
-        "and status = 'loaded' order by batch_id desc limit 1",
-        (LEDGER_SOURCE, sha256),
-    ).fetchone()
-    return int(row[0]) if row else None
-
-
-def _skip(conn: psycopg.Connection, job: _Job, existing: int) -> CanvassLoadReport:
-    row = conn.execute(
-        "select dataset_key from raw.batch_ledger where batch_id = %s", (existing,)
-    ).fetchone()
-    source = str(row[0]) if row and row[0] else "unknown"
-    batch_id = ledger.record_skipped(
-        conn, LEDGER_SOURCE, job.file_name, job.sha256, source, duration_s=job.elapsed()
-    )
-    return CanvassLoadReport(
-        batch_id=batch_id,
-        status="skipped",
-        source=source,
-        file_name=job.file_name,
-        sha256=job.sha256,
-        duration_s=job.elapsed(),
-        loaded_batch_id=existing,
-    )
-
-
-# ---- landing --------------------------------------------------------------------------------
-
-
-def _land(conn: psycopg.Connection, job: _Job, export: Export) -> CanvassLoadReport:
-    assert job.source is not None
-    _register_campaign(conn, job.campaign)
-    batch_id = ledger.start_batch(conn, LEDGER_SOURCE, job.file_name, job.sha256, job.source)
-    with _phase(job, "parse, pseudonymise, copy"):
-        _copy_knocks(conn, job, export, batch_id)
-        _copy_quarantine(conn, job, batch_id)
-    with _phase(job, "opposition register"):
-        new_suppressions = _record_opposition(conn, job.source, batch_id)
-    rows_loaded, flags = _landed(conn, batch_id)
-    rows_rejected = len(job.quarantined)
-    if job.rows_read != rows_loaded + rows_rejected:
-        raise RuntimeError(
-            f"canvass ledger does not reconcile for {job.file_name}: read {job.rows_read}, "
-            f"landed {rows_loaded}, quarantined {rows_rejected}"
-        )
-    duration = job.elapsed()
-    ledger.finish_batch(
-        conn,
-        batch_id,
-        status="loaded",
-        rows_read=job.rows_read,
-        rows_loaded=rows_loaded,
-        rows_rejected=rows_rejected,
-        duration_s=duration,
-    )
-    return CanvassLoadReport(
-        batch_id=batch_id,
-        status="loaded",
-        source=job.source,
-        file_name=job.file_name,
-        sha256=job.sha256,
-        rows_read=job.rows_read,
-        rows_loaded=rows_loaded,
-        rows_rejected=rows_rejected,
-        new_suppressions=new_suppressions,
-        flags=flags,
-        duration_s=duration,
-        loaded_batch_id=batch_id,
-    )
 
 
 @contextmanager
@@ -417,11 +378,10 @@ def _prepare_rows(
 
 def _chunks(job: _Job, export: Export) -> Iterator[list[tuple[int, dict[str, Any]]]]:
     """Records in chunks; rows the reader already refused go straight to quarantine."""
+    assert job.run is not None
     chunk: list[tuple[int, dict[str, Any]]] = []
     for line_no, record in export.records:
-        job.rows_read += 1
-        if job.rows_read % PROGRESS_EVERY == 0:
-            log.info("%s: %d rows read", job.file_name, job.rows_read)
+        job.run.count()
         if isinstance(record, RowRejected):
             job.quarantined.append((line_no, record.column, record.reason))
             continue
@@ -508,6 +468,8 @@ def _copy_in_workers(job: _Job, export: Export, rules: _RowRules, workers: int, 
 
     from ingestion.canvass.readers import csv_ranges
 
+    run = job.run
+    assert run is not None
     export.records.close()  # this path reads the file by ranges instead
     ranges = csv_ranges(job.path, export.data_start, export.mapper.delimiter, RANGE_ROWS)
     task = functools.partial(
@@ -517,11 +479,11 @@ def _copy_in_workers(job: _Job, export: Export, rules: _RowRules, workers: int, 
     # connection pool) whose locks a forked child would inherit locked and wait on forever.
     with multiprocessing.get_context("spawn").Pool(workers) as pool:
         for data, rejected, rows in pool.imap(task, ranges):
-            job.rows_read += rows
+            run.count(rows)
             job.quarantined.extend(rejected)
             copy.write(data)
-    log.info("%s: %d rows read by %d worker processes", job.file_name, job.rows_read, workers)
-    if job.rows_read == 0:
+    log.info("%s: %d rows read by %d worker processes", job.file_name, run.rows_read, workers)
+    if run.rows_read == 0:
         raise SourceFormatError(job.path, 2, None, "no data row: the export holds a header only")
 
 
@@ -615,31 +577,6 @@ def _register_campaign(conn: psycopg.Connection, campaign: Campaign) -> None:
 
 
 # ---- failures -------------------------------------------------------------------------------
-
-
-def _record_failure(
-    conn: psycopg.Connection,
-    job: _Job,
-    exc: Exception,
-    reconnect: Callable[[], psycopg.Connection] | None,
-) -> None:
-    """Write the failed batch; never mask the original error if the ledger is unreachable."""
-    error = failure_reason(exc)
-    duration = job.elapsed()
-    log.error("canvass load of %s failed after %.2fs: %s", job.file_name, duration, error)
-    # No traceback in the log: the frames of a canvass load hold export rows (names, notes).
-    ledger.record_failure(
-        conn,
-        reconnect,
-        source=LEDGER_SOURCE,
-        path=job.file_name,
-        sha256=job.sha256,
-        dataset_keys=[job.source],
-        error=error,
-        rows_read=job.rows_read,
-        duration_s=duration,
-        traceback=False,
-    )
 
 
 def failure_reason(exc: BaseException) -> str:

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from scrutin.db import connect
+from scrutin.warehouse.batch import lock_dataset
 from scrutin.warehouse.migrate import require_migrated
 
 if TYPE_CHECKING:
@@ -118,8 +119,9 @@ def _purge(
     now = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
     run_id = run_id or f"purge__{now.strftime('%Y%m%dT%H%M%SZ')}__{uuid.uuid4().hex[:6]}"
     with conn.transaction():
-        # The loader's lock: never purge a campaign while one of its files is being landed.
-        conn.execute("select pg_advisory_xact_lock(hashtext('scrutin.canvass'))")
+        # The canvass loads' lock (the template's, for source `canvass`): never purge a campaign
+        # while one of its files is being landed.
+        lock_dataset(conn, "canvass", None)
         started = conn.execute("select clock_timestamp()").fetchone()
         reference_id, reference_at = _reference_publication(conn)
         campaigns = conn.execute(

@@ -233,8 +233,8 @@ class Batch:
 def lock_dataset(conn: psycopg.Connection, source: str, dataset_key: str | None) -> None:
     """The advisory lock of one (source, dataset), held until the transaction ends.
 
-    Two-key form: its own lock space, apart from the one-key locks (`migrate`'s, the canvass
-    purge's)."""
+    Two-key form: its own lock space, apart from the one-key locks (`migrate`'s). The canvass
+    purge takes the canvass loads' lock (dataset None) to never delete while a file lands."""
     conn.execute(
         "select pg_advisory_xact_lock(hashtext(%s), hashtext(%s))",
         (f"scrutin.{source}", dataset_key or ""),
