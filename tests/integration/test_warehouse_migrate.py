@@ -125,8 +125,11 @@ def test_two_concurrent_migrations_apply_each_file_once(empty_url: str) -> None:
 def test_a_warehouse_built_before_versioned_migrations_adopts_them(empty_url: str) -> None:
     """The baseline DDL ran every load before; such a warehouse keeps its rows and is adopted."""
     with psycopg.connect(empty_url) as conn:
+        # What the former DDL-on-every-load built: the baseline 0001-0007 (docs/operations.md);
+        # later migrations change that layout and run for real on adoption.
         for migration in packaged_migrations():
-            conn.execute(migration.sql.encode())
+            if migration.version <= 7:
+                conn.execute(migration.sql.encode())
         conn.execute(
             "insert into raw.batch_ledger (source, file_name, file_sha256, status) "
             "values ('elections', 'old.csv', 'abc', 'loaded')"
