@@ -1,9 +1,9 @@
 -- Both canvass marts account for every counted knock: canvass_bureau_daily holds, for every
 -- bureau and French calendar day, and canvass_bureau_opinion, for every bureau, exactly the
 -- knocks and conversations of int_canvass__knocks (one version per knock, a known bureau,
--- future-dated knocks left out). A join
--- that drops or duplicates knocks, or a day boundary computed in the wrong time zone, shows up
--- here. Returns one row per (mart, bureau[, day]) that disagrees.
+-- future-dated knocks left out). A join that drops or duplicates knocks, or a day boundary
+-- computed in the wrong time zone, shows up here. Returns one row per (mart, bureau[, day]) that
+-- disagrees.
 
 with
 
