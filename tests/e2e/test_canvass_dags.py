@@ -1,5 +1,4 @@
-"""Both canvass DAGs run for real with `dag.test()` on their own warehouse and drop zone; and what
-the canvass rules (dbt) made of the demo sample in the demo warehouse."""
+"""Both canvass DAGs run for real with `dag.test()` on their own warehouse and drop zone."""
 
 from __future__ import annotations
 
@@ -12,7 +11,6 @@ import psycopg
 import pytest
 
 from scrutin.config import DAGS_DIR
-from tests.e2e.conftest import DemoWarehouse
 from tests.fixtures.canvass import support
 from tests.fixtures.canvass.support import SECRET, fetch
 
@@ -104,39 +102,3 @@ def test_purge_dag_deletes_and_passes_the_gate(dagbag: Any, env: tuple[str, Path
     assert str(run.state).endswith("success"), got
     assert fetch(url, "select count(*) from raw.canvass_knocks") == [(0,)]
     assert fetch(url, "select rows_deleted from ops.purge_log") == [(7,)]
-
-
-def test_demo_canvass_rules(demo_warehouse: DemoWarehouse) -> None:
-    """The sample's traps, as dbt's rules resolved them in the published demo: the unknown bureau
-    and the contact exported twice are left out with their reason, each integrity flag is
-    raised, a knock without a bureau found its own from the REU addresses, and every landed row
-    is counted or excluded exactly once."""
-    url = demo_warehouse.url
-    excluded = fetch(
-        url,
-        "select file_name, line_no, exclusion_reason "
-        "from intermediate.int_canvass__excluded_knocks order by file_name",
-    )
-    assert excluded == [
-        ("nationbuilder_contacts_2026-11.csv", 12, "superseded_in_file"),  # the duplicated contact
-        ("osdi_canvasses_2026-11.jsonl", 6, "bureau_not_in_reference"),  # bureau 29019_0999
-    ]
-    flags = {
-        r[0]
-        for r in fetch(
-            url,
-            "select distinct flag from intermediate.int_canvass__knocks "
-            "cross join lateral unnest(integrity_flags) as flag",
-        )
-    }
-    assert {"suppressed_building", "too_fast_distant", "high_contact_rate_canvasser"} <= flags
-    methods = dict(
-        fetch(
-            url,
-            "select bureau_match_method, count(*) from intermediate.int_canvass__knocks group by 1",
-        )
-    )
-    assert methods.get("reu_nearest", 0) >= 1 and methods["app"] > 500
-    landed = fetch(url, "select count(*) from raw.canvass_knocks")[0][0]
-    counted = fetch(url, "select count(*) from intermediate.int_canvass__knocks")[0][0]
-    assert landed == counted + len(excluded)

@@ -3,9 +3,9 @@
 The e2e tier's demo warehouse: the whole sample loaded by the ingestion DAGs (real Brest 2024
 results, the REU and roll samples, the census files in INSEE's layout, the geography and its
 weights, every canvass export) and published by the gate. The assertions compare the published
-marts with figures computed independently: the real file's totals, the raw knocks, the raw census
-values x allocation weights; and the BI role reads the new tables with no change to
-pipeline/publish.py.
+marts with figures computed independently: the real file's totals, the counted knocks, the raw
+census values x allocation weights; and the BI role reads the new tables with no change to
+pipeline/publish.py. Also what the canvass rules made of the sample's traps.
 """
 
 from __future__ import annotations
@@ -365,3 +365,37 @@ def test_publication_exposes_the_new_tables_to_the_bi_role(db: psycopg.Connectio
             "select has_table_privilege(%s, %s, 'select')", (bi_reader_role(), f"mart.{table}")
         ).fetchone() or (False,)
         assert allowed, table
+
+
+def test_the_canvass_rules_on_the_sample(db: psycopg.Connection) -> None:
+    """The sample's traps, as dbt's canvass rules resolved them in the published demo: the
+    unknown bureau and the contact exported twice are left out with their reason, each
+    integrity flag is raised, a knock without a bureau found its own from the REU addresses, and
+    every landed row is counted or excluded exactly once."""
+    excluded = db.execute(
+        "select file_name, line_no, exclusion_reason "
+        "from intermediate.int_canvass__excluded_knocks order by file_name"
+    ).fetchall()
+    assert excluded == [
+        ("nationbuilder_contacts_2026-11.csv", 12, "superseded_in_file"),  # the duplicated contact
+        ("osdi_canvasses_2026-11.jsonl", 6, "bureau_not_in_reference"),  # bureau 29019_0999
+    ]
+    flags = {
+        r[0]
+        for r in db.execute(
+            "select distinct flag from intermediate.int_canvass__knocks "
+            "cross join lateral unnest(integrity_flags) as flag"
+        ).fetchall()
+    }
+    assert {"suppressed_building", "too_fast_distant", "high_contact_rate_canvasser"} <= flags
+    methods = dict(
+        db.execute(
+            "select bureau_match_method, count(*) from intermediate.int_canvass__knocks group by 1"
+        ).fetchall()
+    )
+    assert methods.get("reu_nearest", 0) >= 1 and methods["app"] > 500
+    (landed,) = db.execute("select count(*) from raw.canvass_knocks").fetchone() or (0,)
+    (counted,) = db.execute("select count(*) from intermediate.int_canvass__knocks").fetchone() or (
+        0,
+    )
+    assert landed == counted + len(excluded)

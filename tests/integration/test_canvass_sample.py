@@ -40,7 +40,7 @@ def test_sample_loads_with_every_kind_of_bad_row_and_visible_k_min() -> None:
     """What the loader shows of the sample: every kind of unreadable row in quarantine, and the
     rows the rules will deal with landed as they are. What dbt makes of them (an unknown bureau
     left out, a duplicated contact counted once, each flag) is checked on the demo warehouse by
-    tests/e2e (test_demo_canvass_rules)."""
+    tests/e2e/test_published_tables.py (test_the_canvass_rules_on_the_sample)."""
     url = support.fresh_warehouse("canvass_sample")
     campaign = load_campaign(DEFAULT_CAMPAIGN_CONFIG)
     reports = [

@@ -715,7 +715,7 @@ def _public_columns(model: str) -> set[str]:
 
 def _failing(url: str, db: psycopg.Connection) -> dict[str, list[tuple[Any, ...]]]:
     """The data tests of the canvass marts that fail now, with the rows they return."""
-    tests = data_tests_of(url, MARTS, present=("stg_canvass__knocks",))
+    tests = data_tests_of(url, MARTS, present=("int_canvass__knocks",))
     return {name: tests[name].rows(db) for name in failing(db, tests)}
 
 
