@@ -75,20 +75,18 @@ def ingest_canvass_feedback() -> None:
 
     @task(outlets=[RAW_CANVASS])
     def validate_raw_canvass(summary: dict[str, Any]) -> dict[str, Any]:
-        """Raw canvass suites gate the asset: nothing new, or a failed check, emits nothing."""
-        from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
-
-        from expectations.checkpoint import run_suites
+        """Raw canvass suites gate the asset: nothing landed, or a failed check, emits nothing."""
         from expectations.suites_canvass import RAW_SUITES
-        from pipeline.gate import new_run_id
-        from scrutin.config import database_url
+        from pipeline.raw_gate import validate_new_batches
 
-        if summary["new_rows"] == 0:
-            raise AirflowSkipException("no door knock landed: nothing to announce")
-        outcome = run_suites(database_url(), RAW_SUITES, new_run_id("ingest_canvass_feedback"))
-        if not outcome.success:
-            raise AirflowFailException("raw canvass checks failed:\n" + outcome.summary())
-        return {"new_rows": summary["new_rows"], "warnings": outcome.warnings}
+        # A file whose rows were all quarantined landed nothing: nothing to announce either.
+        return validate_new_batches(
+            summary["files_loaded"] if summary["new_rows"] else 0,
+            RAW_SUITES,
+            source="canvass",
+            run_prefix="ingest_canvass_feedback",
+            nothing_new="no door knock landed",
+        )
 
     @task
     def report_refused_deliveries(summary: dict[str, Any] | None) -> None:
