@@ -45,4 +45,4 @@ lint: setup
 	@$(VENV)/bin/ruff format --check .
 	@$(VENV)/bin/lint-imports --no-cache
 	@$(VENV)/bin/mypy
-	@$(VENV)/bin/sqlfluff lint dbt/models dbt/tests --processes 2 --disable-progress-bar
+	@$(VENV)/bin/python scripts/lint_sql.py dbt/models dbt/tests --processes 2 --disable-progress-bar
