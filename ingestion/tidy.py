@@ -183,6 +183,8 @@ def tidy_results(
     suffix = output.suffix.lower()
     if suffix not in (".csv", ".parquet"):
         raise ValueError(f"{output}: the output must end in .csv or .parquet")
+    if not output.parent.is_dir():
+        raise FileNotFoundError(f"{output}: the folder {output.parent} does not exist")
     if election_id is not None:
         validate_election_id(election_id)
     files = [Path(p) for p in paths]
@@ -204,12 +206,18 @@ def tidy_results(
                 f"a data.gouv {name.removeprefix('datagouv_')}_results file is tidied with its "
                 "companion: pass both general_results and candidats_results",
             )
+        if election_id is None:
+            # A wide Ministry file names neither its election nor its round: an empty id
+            # column would be read downstream as a valid table of nobody's election.
+            raise ValueError(
+                f"{files[0]}: a {name} file does not say which election it holds: pass "
+                "--election-id (e.g. 2022_pres_t1; ids are listed in docs/results-layouts.md)"
+            )
         parsed = ((election_id, row) for row in iter_results(files[0], name))
     else:
         raise ValueError("expected one results file, or the two files of a data.gouv pair")
     counter = _Counter(name)
     records = counter.records(parsed)
-    output.parent.mkdir(parents=True, exist_ok=True)
     tmp = output.with_name(output.name + ".part")
     try:
         written = _write_csv(tmp, records) if suffix == ".csv" else _write_parquet(tmp, records)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import os
@@ -12,6 +13,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from pipeline import exit_codes
+from pipeline.cli_args import input_file
 from scrutin.config import apply_environment_defaults, database_url, redact
 
 log = logging.getLogger("scrutin")
@@ -41,6 +44,9 @@ def cmd_ingest_elections(args: argparse.Namespace) -> int:
     report = load_results_file(
         database_url(), Path(args.path), args.election_id, layout=args.layout
     )
+    if args.json:
+        print(json.dumps(dataclasses.asdict(report), indent=2, default=str))
+        return exit_codes.OK
     print(
         f"{args.path}: {report.status} (batch {report.batch_id}): {report.rows_read} rows read, "
         f"{report.bureau_rows} bureaux, {report.candidate_rows} candidate rows, "
@@ -56,7 +62,28 @@ def cmd_build(args: argparse.Namespace) -> int:
         report = build_audit_publish(database_url(), args.run_id)
     except GateRefused as exc:
         print(str(exc), file=sys.stderr)
-        return 2
+        if args.json:
+            print(
+                json.dumps(
+                    {"status": "refused", "stage": exc.stage, "failed_checks": exc.failed_checks}
+                )
+            )
+        return exit_codes.GATE_REFUSED
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "status": "published",
+                    "run_id": report.run_id,
+                    "dbt_nodes": report.dbt_nodes,
+                    "expectations": report.expectations,
+                    "published_counts": report.published_counts,
+                    "data_docs": str(report.data_docs) if report.data_docs else None,
+                },
+                indent=2,
+            )
+        )
+        return exit_codes.OK
     print(
         f"published run {report.run_id}: {report.dbt_nodes} dbt nodes and "
         f"{report.expectations} expectations passed"
@@ -79,13 +106,13 @@ def cmd_publish(args: argparse.Namespace) -> int:
             "(or `scrutin publish --rollback` to restore the previous publication)",
             file=sys.stderr,
         )
-        return 2
+        return exit_codes.USAGE
     try:
         with connect() as conn:
             report = rollback(conn, new_run_id("rollback"))
     except PublicationError as exc:
         print(f"rollback refused: {exc}", file=sys.stderr)
-        return 2
+        return exit_codes.BAD_INPUT
     print(f"rolled back: mart now holds {report.row_counts}")
     return 0
 
@@ -167,6 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="scrutin", description="Scrutin: polling-station mart for French election campaigns."
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser(
@@ -181,11 +209,12 @@ def build_parser() -> argparse.ArgumentParser:
         dest="source", required=True
     )
     p = ingest.add_parser("elections", help="a Ministry per-bureau results file")
-    p.add_argument("path")
+    p.add_argument("path", type=input_file)
     p.add_argument("--election-id", required=True, help="e.g. 2024_legi_t1")
     p.add_argument(
         "--layout", default=None, help="override header detection (see `scrutin results layouts`)"
     )
+    p.add_argument("--json", action="store_true", help="the load report as JSON")
     p.set_defaults(func=cmd_ingest_elections)
 
     from pipeline.commands import register_all
@@ -194,6 +223,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("build", help="dbt build into mart_audit, audit, publish (the gate)")
     p.add_argument("--run-id", default=None)
+    p.add_argument("--json", action="store_true", help="the outcome as JSON on standard output")
     p.set_defaults(func=cmd_build)
 
     p = sub.add_parser("publish", help="publication management")
@@ -209,6 +239,54 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("scrutin")
+    except PackageNotFoundError:  # a checkout used without `pip install -e .`
+        return "unknown"
+
+
+def _unreachable_server(exc: BaseException) -> BaseException | None:
+    """The connection failure behind `exc`, if that is what it is: a psycopg (or psycopg2,
+    through SQLAlchemy) OperationalError that the server never answered (no SQLSTATE)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        kind = type(current)
+        from_driver = kind.__module__.split(".")[0] in ("psycopg", "psycopg2")
+        unanswered = getattr(current, "sqlstate", None) is None and not getattr(
+            current, "pgcode", None
+        )
+        if kind.__name__ == "OperationalError" and from_driver and unanswered:
+            return current
+        if kind.__name__ == "FailedToConnectError":  # dbt's adapter
+            return current
+        current = getattr(current, "orig", None) or current.__cause__ or current.__context__
+    return None
+
+
+def exit_code_for(exc: BaseException) -> tuple[int, str]:
+    """The exit code and the message of an error that ends a command (docs/operations.md)."""
+    from scrutin.warehouse.migrate import WarehouseNotMigrated
+
+    down = _unreachable_server(exc)
+    if down is not None:
+        first = str(down).strip().splitlines()[0] if str(down).strip() else type(down).__name__
+        return exit_codes.INFRASTRUCTURE, (
+            f"the warehouse at {redact(database_url())} is not reachable ({first}). "
+            "Start the project's PostgreSQL with `make setup` (or `scrutin setup`), "
+            "or set SCRUTIN_DATABASE_URL to a running server."
+        )
+    if isinstance(exc, WarehouseNotMigrated):
+        return exit_codes.INFRASTRUCTURE, str(exc)
+    if isinstance(exc, (ValueError, FileNotFoundError, IsADirectoryError, UnicodeError)):
+        return exit_codes.BAD_INPUT, str(exc)
+    return exit_codes.ERROR, f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     _configure_logging(args.verbose)
@@ -217,11 +295,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code = int(args.func(args))
     except Exception as exc:
-        # Errors a user can hit (bad file, unreachable server) carry their own message.
+        # Errors a user can hit (bad file, unreachable server) carry their own message; the
+        # exit code tells a script which kind it was (pipeline/exit_codes.py).
         if args.verbose or os.environ.get("SCRUTIN_TRACEBACK"):
             raise
-        print(f"scrutin {args.command}: error: {exc}", file=sys.stderr)
-        return 1
+        code, message = exit_code_for(exc)
+        print(f"scrutin {args.command}: error: {message}", file=sys.stderr)
+        return code
     log.debug("done in %.1f s", time.monotonic() - started)
     return code
 

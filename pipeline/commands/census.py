@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import argparse
 
+from pipeline import exit_codes
+from pipeline.cli_args import input_file
+
 
 def _print_report(report: object, label: str) -> None:
     from ingestion.census.loader import CensusLoadReport
@@ -62,7 +65,7 @@ def cmd_ingest_census(args: argparse.Namespace) -> int:
             "scrutin ingest census: give a PATH, or --vintage YEAR to fetch the registry's files",
             file=sys.stderr,
         )
-        return 2
+        return exit_codes.USAGE
     for spec in registry_entries(args.registry, vintage=args.vintage, theme=args.theme):
         report = load_entry(url, spec, use_pynsee=not args.no_pynsee)
         _print_report(report, spec.label)
@@ -79,7 +82,7 @@ def register(top: argparse._SubParsersAction, ingest: argparse._SubParsersAction
         "raw.census_iris_values (long shape). Idempotent by sha256; a new file of the same "
         "theme and vintage replaces the previous one.",
     )
-    p.add_argument("path", nargs="?", help="a local zip, CSV or CSV.gz")
+    p.add_argument("path", nargs="?", type=input_file, help="a local zip, CSV or CSV.gz")
     p.add_argument("--vintage", type=int, default=None, help="census year, e.g. 2021")
     p.add_argument("--theme", choices=THEMES, default=None)
     p.add_argument("--geo-year", type=int, default=None, help="IRIS geography year of the file")

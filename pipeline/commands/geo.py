@@ -15,6 +15,9 @@ import dataclasses
 import sys
 from typing import TYPE_CHECKING
 
+from pipeline import exit_codes
+from pipeline.cli_args import input_file, input_path, output_file
+
 if TYPE_CHECKING:
     import numpy as np
 
@@ -60,13 +63,13 @@ def cmd_geo_weights(args: argparse.Namespace) -> int:
             "scrutin geo weights: --points needs --lon, --lat and --point-target",
             file=sys.stderr,
         )
-        return 2
+        return exit_codes.USAGE
     if bool(args.source_commune) != bool(args.target_commune):
         print(
             "scrutin geo weights: give both --source-commune and --target-commune, or neither",
             file=sys.stderr,
         )
-        return 2
+        return exit_codes.USAGE
     source = read_polygon_layer(
         args.source, args.source_id, commune_field=args.source_commune, crs=args.source_crs
     )
@@ -207,7 +210,7 @@ def register(top: argparse._SubParsersAction, ingest: argparse._SubParsersAction
         "(WGS84 WKB, area in m², repaired geometries flagged). Idempotent; a new file replaces "
         "the rows of the communes it covers.",
     )
-    p.add_argument("path")
+    p.add_argument("path", type=input_path)
     p.add_argument("--kind", required=True, choices=("iris", "bureau", "commune"))
     p.add_argument(
         "--id-field",
@@ -238,9 +241,13 @@ def register(top: argparse._SubParsersAction, ingest: argparse._SubParsersAction
         "else nearest target). Writes source_id,target_id,weight (+ method, quality, "
         "n_addresses, coverage with --details). See docs/geography.md.",
     )
-    p.add_argument("--source", required=True, help="source polygons (e.g. IRIS contours)")
+    p.add_argument(
+        "--source", required=True, type=input_path, help="source polygons (e.g. IRIS contours)"
+    )
     p.add_argument("--source-id", required=True, help="id attribute of the source polygons")
-    p.add_argument("--target", required=True, help="target polygons (e.g. bureau contours)")
+    p.add_argument(
+        "--target", required=True, type=input_path, help="target polygons (e.g. bureau contours)"
+    )
     p.add_argument("--target-id", required=True, help="id attribute of the target polygons")
     p.add_argument(
         "--source-commune",
@@ -250,14 +257,18 @@ def register(top: argparse._SubParsersAction, ingest: argparse._SubParsersAction
     p.add_argument("--target-commune", help="commune attribute of the targets")
     p.add_argument("--source-crs", help="CRS of the source file when undeclared")
     p.add_argument("--target-crs", help="CRS of the target file when undeclared")
-    p.add_argument("--points", help="CSV of weighted points (e.g. REU table-adresses-reu)")
+    p.add_argument(
+        "--points", type=input_file, help="CSV of weighted points (e.g. REU table-adresses-reu)"
+    )
     p.add_argument("--lon", help="longitude column (WGS84)")
     p.add_argument("--lat", help="latitude column (WGS84)")
     p.add_argument("--weight", help="weight column (e.g. nb_adresses; default 1 per point)")
     p.add_argument("--point-target", help="column holding the point's target id")
     p.add_argument("--point-commune", help="column holding the point's commune")
     _engine_options(p)
-    p.add_argument("-o", "--output", required=True, help="output CSV ('-' for stdout)")
+    p.add_argument(
+        "-o", "--output", required=True, type=output_file, help="output CSV ('-' for stdout)"
+    )
     p.add_argument(
         "--details", action="store_true", help="add method, quality, n_addresses, coverage"
     )
@@ -280,6 +291,6 @@ def register(top: argparse._SubParsersAction, ingest: argparse._SubParsersAction
         description="Write the IGN IRIS-GE layer fetched by pynsee.geodata as a Lambert-93 "
         "GeoJSON (CONTOURS-IRIS 3.x fields), to load with `scrutin ingest geo --kind iris`.",
     )
-    p.add_argument("-o", "--output", required=True, help="GeoJSON to write")
+    p.add_argument("-o", "--output", required=True, type=output_file, help="GeoJSON to write")
     p.add_argument("--commune", action="append", help="keep only this INSEE commune (repeatable)")
     p.set_defaults(func=cmd_geo_fetch_iris)

@@ -23,6 +23,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from pipeline import exit_codes
+
 TARGETING_TABLE = "mart.polling_station_targeting"
 
 
@@ -198,7 +200,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
         )
     except (PlanError, CampaignConfigError) as exc:
         print(f"scrutin plan: {exc}", file=sys.stderr)
-        return 2
+        return exit_codes.BAD_INPUT
     fields = [
         "rank",
         "bureau_id",

@@ -15,6 +15,9 @@ from __future__ import annotations
 import argparse
 import sys
 
+from pipeline import exit_codes
+from pipeline.cli_args import input_file, output_file
+
 
 def cmd_layouts(args: argparse.Namespace) -> int:
     from ingestion.sources.elections import LAYOUT_TITLES
@@ -59,7 +62,7 @@ def cmd_load(args: argparse.Namespace) -> int:
                 "a data.gouv pair carries its election ids and layout: use --only to select",
                 file=sys.stderr,
             )
-            return 2
+            return exit_codes.USAGE
         reports = load_datagouv_files(
             database_url(), args.paths[0], args.paths[1], only=args.only,
             max_rejected=args.max_rejected,
@@ -67,7 +70,7 @@ def cmd_load(args: argparse.Namespace) -> int:
     else:
         if not args.election_id:
             print("one wide file needs --election-id (e.g. 2022_legi_t1)", file=sys.stderr)
-            return 2
+            return exit_codes.USAGE
         reports = [
             load_results_file(
                 database_url(),
@@ -95,13 +98,14 @@ def register(top: argparse._SubParsersAction, ingest: argparse._SubParsersAction
     p.set_defaults(func=cmd_layouts)
 
     p = results.add_parser("detect", help="print the layout of a results file")
-    p.add_argument("path")
+    p.add_argument("path", type=input_file)
     p.set_defaults(func=cmd_detect)
 
     def common(p: argparse.ArgumentParser) -> None:
         p.add_argument(
             "paths",
             nargs="+",
+            type=input_file,
             metavar="FILE",
             help="one results file, or data.gouv's general_results + candidats_results",
         )
@@ -118,7 +122,7 @@ def register(top: argparse._SubParsersAction, ingest: argparse._SubParsersAction
         "tidy", help="one tidy long table (CSV or Parquet): one row per bureau x candidate"
     )
     common(p)
-    p.add_argument("-o", "--output", required=True, help="OUT.csv or OUT.parquet")
+    p.add_argument("-o", "--output", required=True, type=output_file, help="OUT.csv or OUT.parquet")
     p.set_defaults(func=cmd_tidy)
 
     p = results.add_parser("load", help="load into the warehouse's raw tables (idempotent)")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from pipeline.cli_args import input_file
+
 
 def cmd_ingest_reu(args: argparse.Namespace) -> int:
     from pathlib import Path
@@ -34,7 +36,7 @@ def register(top: argparse._SubParsersAction, ingest: argparse._SubParsersAction
         "raw.reu_bureaux / raw.reu_addresses. Idempotent; a new file replaces the rows of the "
         "communes it covers.",
     )
-    p.add_argument("path")
+    p.add_argument("path", type=input_file)
     p.add_argument(
         "--table",
         choices=("bv", "adresses"),

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 
+from pipeline.cli_args import input_file
+
 
 def _date(text: str) -> dt.date:
     try:
@@ -46,9 +48,10 @@ def register(top: argparse._SubParsersAction, ingest: argparse._SubParsersAction
         "list x age band x sex and doors per bureau. Names, birth dates and addresses are never "
         "stored; the file is not copied anywhere.",
     )
-    p.add_argument("path")
+    p.add_argument("path", type=input_file)
     p.add_argument(
         "--mapping",
+        type=input_file,
         default=None,
         help="column-mapping YAML (default: config/roll_mapping.yml)",
     )

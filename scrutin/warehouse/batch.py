@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal, TypedDict, TypeVar
 
 from scrutin.db import connect
+from scrutin.progress import Progress, estimate_rows
 from scrutin.warehouse import ledger
 from scrutin.warehouse.migrate import require_migrated
 
@@ -180,14 +181,30 @@ class Run:
     started: float = field(default_factory=time.perf_counter)
     rows_read: int = 0
     claimed: dict[str | None, Batch] = field(default_factory=dict)
+    progress: Progress | None = None
 
     def elapsed(self) -> float:
         return time.perf_counter() - self.started
+
+    def end_progress(self) -> None:
+        """Erase the live progress line before the summary (or the failure) is logged."""
+        if self.progress is not None:
+            self.progress.close()
 
     def count(self, rows: int = 1) -> None:
         """Count rows read, logging progress each time a multiple of `progress_every` passes."""
         before = self.rows_read
         self.rows_read = before + rows
+        if self.progress is None:
+            # The live line (rows, rate, ETA) shows only on a terminal, after a few seconds.
+            self.progress = Progress(
+                Path(self.load.path).name,
+                total=estimate_rows(self.load.path),
+                unit=self.load.unit,
+                clock=time.perf_counter,
+            )
+            self.progress.started = self.started
+        self.progress.advance(rows)
         every = self.load.progress_every
         if self.rows_read // every != before // every:
             name = Path(self.load.path).name
@@ -302,6 +319,7 @@ def close(conn: psycopg.Connection, batch: Batch, landed: Landed) -> BatchReport
     if isinstance(batch.scope, ReplaceCommunes):
         replaced = _replace_communes(conn, batch, batch.scope, landed.communes)
     duration = run.elapsed()
+    run.end_progress()
     ledger.finish_batch(
         conn,
         batch.batch_id,
@@ -402,8 +420,11 @@ def _run(
                 conn.execute("set transaction isolation level repeatable read")
             return body(conn, run)
     except Exception as exc:
+        run.end_progress()
         _record_failure(conn, run, exc, reconnect)
         raise
+    finally:
+        run.end_progress()
 
 
 def _record_failure(

@@ -43,7 +43,7 @@ def test_bad_file_names_file_line_and_column(warehouse_url: str, tmp_path: Path)
     fields[1] = "29099"
     bad = edited_sample(tmp_path, {12: ";".join(fields)})
     result = run([str(bad)], warehouse_url)
-    assert result.returncode == 1
+    assert result.returncode == 3  # bad input
     assert "base-ic-evol-struct-pop-2021_csv.zip!base-ic-evol-struct-pop-2021.CSV" in result.stderr
     assert "line 12" in result.stderr and "'IRIS'" in result.stderr
     assert "Traceback" not in result.stderr
@@ -51,7 +51,7 @@ def test_bad_file_names_file_line_and_column(warehouse_url: str, tmp_path: Path)
 
 def test_vintage_without_registry_entry_is_a_clear_error(warehouse_url: str) -> None:
     result = run(["--vintage", "1999"], warehouse_url)
-    assert result.returncode == 1
+    assert result.returncode == 3  # bad input
     assert "no entry for 1999" in result.stderr
 
 

@@ -41,7 +41,7 @@ def test_ingest_bad_file_names_line_and_column(warehouse_url: str, tmp_path: Pat
     lines[9] = ";".join(fields)
     bad.write_text("".join(lines), encoding="utf-8")
     result = run(["ingest", "elections", str(bad), "--election-id", "2099_cli_t1"], warehouse_url)
-    assert result.returncode == 1
+    assert result.returncode == 3  # bad input
     assert "bad.csv" in result.stderr
     assert "line 10" in result.stderr
     assert "Inscrits" in result.stderr
@@ -60,7 +60,7 @@ def test_ingest_bad_file_names_line_and_column(warehouse_url: str, tmp_path: Pat
 
 def test_ingest_rejects_malformed_election_id(warehouse_url: str) -> None:
     result = run(["ingest", "elections", str(TOUR1), "--election-id", "legi 2024"], warehouse_url)
-    assert result.returncode == 1
+    assert result.returncode == 3  # bad input
     assert "election" in result.stderr.lower()
 
 

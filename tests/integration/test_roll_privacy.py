@@ -160,7 +160,7 @@ def test_no_identity_leaves_the_extract(
     assert (info.value.line, info.value.column) == (3, "date de naissance")
     truncated = tmp_path / "ListesElecteursActifs-com29999-12-06-2024-08h00.csv"
     truncated.write_text(extract.read_text(encoding="utf-8")[:-40], encoding="utf-8")
-    assert main(["ingest", "roll", str(truncated)]) == 1
+    assert main(["ingest", "roll", str(truncated)]) == 3  # bad input
     ledger = clean.execute(
         "select status, error from raw.batch_ledger where source = 'roll' order by batch_id"
     ).fetchall()

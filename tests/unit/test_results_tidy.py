@@ -63,8 +63,8 @@ def test_every_layout_tidies_to_one_row_per_bureau_and_candidate(tmp_path: Path,
 
 def test_parquet_holds_the_same_table_with_types(tmp_path: Path) -> None:
     source = FIXTURES / "muni2020_t1_burvot.txt"
-    tidy_results([source], tmp_path / "out.csv")
-    report = tidy_results([source], tmp_path / "out.parquet")
+    tidy_results([source], tmp_path / "out.csv", election_id="2020_muni_t1")
+    report = tidy_results([source], tmp_path / "out.parquet", election_id="2020_muni_t1")
     table = pq.read_table(tmp_path / "out.parquet")
     assert table.num_rows == report.rows == 32
     assert tuple(table.schema.names) == TIDY_COLUMNS
@@ -102,7 +102,7 @@ def test_broken_bureau_is_written_with_its_issue(tmp_path: Path) -> None:
     raw[2] = ";".join(fields)
     source = tmp_path / "dep.txt"
     source.write_bytes("\r\n".join(raw).encode("cp1252"))
-    report = tidy_results([source], tmp_path / "out.csv")
+    report = tidy_results([source], tmp_path / "out.csv", election_id="2021_dep_t1")
     rows = _read_csv(tmp_path / "out.csv")
     flagged = {r["bureau_id"]: r["issue"] for r in rows if r["issue"]}
     assert report.bureaux_with_issue == 1
@@ -154,11 +154,11 @@ def test_bad_input_leaves_no_output(tmp_path: Path) -> None:
     source.write_text("".join(raw), encoding="utf-8")
     out = tmp_path / "out.csv"
     with pytest.raises(SourceFormatError) as info:
-        tidy_results([source], out)
+        tidy_results([source], out, election_id="2024_legi_t1")
     assert (info.value.line, info.value.column) == (6, "Inscrits")
     assert not out.exists() and not list(tmp_path.glob("*.part"))
     with pytest.raises(ValueError, match=r"\.csv or \.parquet"):
-        tidy_results([source], tmp_path / "out.xlsx")
+        tidy_results([source], tmp_path / "out.xlsx", election_id="2024_legi_t1")
     with pytest.raises(SourceFormatError, match="companion"):
         tidy_results([DATAGOUV / "general_results.csv"], out)
 
@@ -175,15 +175,18 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
 
 def test_cli_tidy_writes_the_table_and_names_errors(tmp_path: Path) -> None:
     out = tmp_path / "t.parquet"
-    done = _cli("results", "tidy", str(FIXTURES / "reg2021_t1_burvot.txt"), "-o", str(out))
+    done = _cli(
+        "results", "tidy", str(FIXTURES / "reg2021_t1_burvot.txt"), "-o", str(out),
+        "--election-id", "2021_reg_t1",
+    )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert "23 rows, 7 bureaux (minint_2021_reg)" in done.stdout
     assert pq.read_table(out).num_rows == 23
     bad = _cli(
         "results", "tidy", str(FIXTURES / "reg2021_t1_burvot.txt"), "-o", str(out),
-        "--layout", "minint_2019_euro",
+        "--layout", "minint_2019_euro", "--election-id", "2019_euro_t1",
     )  # fmt: skip
-    assert bad.returncode == 1
+    assert bad.returncode == 3  # bad input
     assert "line 1, column 'N°Panneau'" in bad.stderr and "Traceback" not in bad.stderr
     listed = _cli("results", "layouts")
     assert listed.returncode == 0 and "minint_2020_muni" in listed.stdout

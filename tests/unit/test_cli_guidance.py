@@ -1,0 +1,135 @@
+"""The CLI guides its user: a version, documented exit codes, errors that say what to do.
+
+Exit codes (pipeline/exit_codes.py, docs/operations.md): 2 bad arguments, 3 bad input data,
+4 refused by the gate, 5 infrastructure down. No database here: the "database down" case
+points the CLI at a port where nothing listens.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pipeline import exit_codes
+from pipeline.cli import exit_code_for, main
+
+ROOT = Path(__file__).resolve().parents[2]
+FIXTURES = ROOT / "tests" / "fixtures" / "results"
+WIDE = FIXTURES / "reg2021_t1_burvot.txt"
+
+
+def _closed_port_url() -> str:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    # The socket is closed: nothing listens there, a connection is refused at once.
+    return f"postgresql://scrutin:hunter2@127.0.0.1:{port}/scrutin"
+
+
+def _scrutin(*args: str, url: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "SCRUTIN_DATABASE_URL": url or _closed_port_url()}
+    env.pop("SCRUTIN_TRACEBACK", None)
+    return subprocess.run(
+        [sys.executable, "-m", "pipeline.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env=env,
+    )
+
+
+def test_version_names_the_installed_package(capsys: pytest.CaptureFixture[str]) -> None:
+    from importlib.metadata import version
+
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0
+    assert capsys.readouterr().out.strip() == f"scrutin {version('scrutin')}"
+
+
+def test_database_down_says_what_to_run_and_hides_the_password() -> None:
+    done = _scrutin("status")
+    assert done.returncode == exit_codes.INFRASTRUCTURE == 5, done.stderr
+    assert "not reachable" in done.stderr
+    assert "make setup" in done.stderr and "scrutin setup" in done.stderr
+    assert "hunter2" not in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_missing_file_is_named_before_any_connection(capsys: pytest.CaptureFixture[str]) -> None:
+    # The database is down too (unit tier: connecting raises): the file is what is reported.
+    with pytest.raises(SystemExit) as done:
+        main(["ingest", "elections", "/no/such/results.csv", "--election-id", "2024_legi_t1"])
+    assert done.value.code == exit_codes.USAGE == 2
+    err = capsys.readouterr().err
+    assert "no such file: /no/such/results.csv" in err
+    assert "connect" not in err.lower()
+
+
+def test_an_output_folder_that_does_not_exist_is_refused_not_created(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / "missing" / "dir" / "x.csv"
+    with pytest.raises(SystemExit) as done:
+        main(["results", "tidy", str(WIDE), "-o", str(target), "--election-id", "2021_reg_t1"])
+    assert done.value.code == exit_codes.USAGE
+    assert "does not exist" in capsys.readouterr().err
+    assert not (tmp_path / "missing").exists()
+    with pytest.raises(SystemExit):
+        main(["results", "tidy", str(WIDE), "-o", str(tmp_path), "--election-id", "2021_reg_t1"])
+    assert "is a folder" in capsys.readouterr().err
+
+
+def test_tidy_refuses_a_wide_file_without_its_election(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "t.csv"
+    assert main(["results", "tidy", str(WIDE), "-o", str(out)]) == exit_codes.BAD_INPUT == 3
+    err = capsys.readouterr().err
+    assert "--election-id" in err and "reg2021_t1_burvot.txt" in err
+    assert not out.exists() and not list(tmp_path.iterdir())
+    assert main(["results", "tidy", str(WIDE), "-o", str(out), "--election-id", "2021_reg_t1"]) == 0
+    assert out.exists()
+
+
+def test_a_refused_gate_exits_4_and_says_why_in_json(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pipeline import gate
+
+    def refuse(url: str, run_id: str | None) -> None:
+        raise gate.GateRefused("audit", ["dbt test: not_null_polling_stations_bureau_id"])
+
+    monkeypatch.setattr(gate, "build_audit_publish", refuse)
+    assert main(["build", "--json"]) == exit_codes.GATE_REFUSED == 4
+    out = json.loads(capsys.readouterr().out)
+    assert out == {
+        "status": "refused",
+        "stage": "audit",
+        "failed_checks": ["dbt test: not_null_polling_stations_bureau_id"],
+    }
+
+
+def test_exit_codes_by_kind_of_error() -> None:
+    import psycopg
+
+    from ingestion.errors import SourceFormatError
+    from scrutin.warehouse.migrate import WarehouseNotMigrated
+
+    assert exit_code_for(SourceFormatError("a.csv", 3, "Inscrits", "not a number"))[0] == 3
+    assert exit_code_for(FileNotFoundError("x.csv"))[0] == 3
+    refused = psycopg.OperationalError("connection refused")
+    assert exit_code_for(refused)[0] == 5
+    wrapped = RuntimeError("task failed")
+    wrapped.__cause__ = refused
+    assert exit_code_for(wrapped)[0] == 5
+    # A server that answered with an error (it has a SQLSTATE) is not "down".
+    assert exit_code_for(psycopg.errors.DeadlockDetected("deadlock"))[0] == 1
+    assert exit_code_for(WarehouseNotMigrated("run `scrutin setup`"))[0] == 5
+    assert exit_code_for(RuntimeError("boom")) == (1, "RuntimeError: boom")
