@@ -2,9 +2,10 @@
 
 A script or a scheduler can tell apart what needs a person from what needs a retry:
 
-- USAGE (2): bad arguments; argparse uses 2 as well.
-- BAD_INPUT (3): a file or a value is wrong (missing file, unparseable row, checksum mismatch,
-  bad campaign file); fix the input, then run again.
+- USAGE (2): bad arguments (argparse uses 2 as well), including an input file named on the
+  command line that does not exist and an output folder that does not exist.
+- BAD_INPUT (3): a file or a value is wrong (unparseable row, checksum mismatch, bad campaign
+  file, a file named by a manifest that is missing); fix the input, then run again.
 - GATE_REFUSED (4): the quality gate refused the run; nothing was published and the last good
   mart is still in place.
 - INFRASTRUCTURE (5): the database or the network is down; run `make setup` / `scrutin setup`
