@@ -30,7 +30,8 @@ def _commands(path: Path) -> Iterator[tuple[int, str]]:
     """(line number, command text) of every scrutin invocation in a Markdown file."""
     in_fence = False
     pending: tuple[int, str] | None = None
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for line_number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        number = line_number
         if FENCE.match(line):
             in_fence = not in_fence
             continue
