@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import logging
 import os
@@ -14,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline import exit_codes
-from pipeline.cli_args import input_file
+from pipeline.cli_args import add_json_flag, input_file, print_json
 from scrutin.config import apply_environment_defaults, database_url, redact
 
 log = logging.getLogger("scrutin")
@@ -45,7 +44,7 @@ def cmd_ingest_elections(args: argparse.Namespace) -> int:
         database_url(), Path(args.path), args.election_id, layout=args.layout
     )
     if args.json:
-        print(json.dumps(dataclasses.asdict(report), indent=2, default=str))
+        print_json(report)
         return exit_codes.OK
     print(
         f"{args.path}: {report.status} (batch {report.batch_id}): {report.rows_read} rows read, "
@@ -214,7 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--layout", default=None, help="override header detection (see `scrutin results layouts`)"
     )
-    p.add_argument("--json", action="store_true", help="the load report as JSON")
+    add_json_flag(p)
     p.set_defaults(func=cmd_ingest_elections)
 
     from pipeline.commands import register_all

@@ -41,3 +41,30 @@ def output_file(value: str) -> str:
             f"the folder of {value} does not exist ({path.parent}): create it first"
         )
     return value
+
+
+def add_json_flag(parser: argparse.ArgumentParser) -> None:
+    """`--json`: the command's report as JSON on standard output, for a tool to read."""
+    parser.add_argument(
+        "--json", action="store_true", help="print the report as JSON (for scripts and tools)"
+    )
+
+
+def print_json(report: object) -> None:
+    """Print a report (a dataclass, or a list of them) as JSON: dates as ISO text, paths as
+    text, tuples as lists."""
+    import dataclasses
+    import json
+
+    def plain(value: object) -> object:
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        if isinstance(value, (list, tuple, set, frozenset)):
+            return [plain(v) for v in value]
+        if isinstance(value, dict):
+            return {str(k): plain(v) for k, v in value.items()}
+        if value is None or isinstance(value, (bool, int, float, str)):
+            return value
+        return str(value)  # dates (ISO), paths, decimals
+
+    print(json.dumps(plain(report), indent=2, ensure_ascii=False))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 
 from pipeline import exit_codes
-from pipeline.cli_args import input_file
+from pipeline.cli_args import add_json_flag, input_file, print_json
 
 
 def _print_report(report: object, label: str) -> None:
@@ -58,7 +58,10 @@ def cmd_ingest_census(args: argparse.Namespace) -> int:
             encoding=args.encoding,
             registry_path=args.registry,
         )
-        _print_report(report, Path(args.path).name)
+        if args.json:
+            print_json(report)
+        else:
+            _print_report(report, Path(args.path).name)
         return 0
     if args.vintage is None:
         print(
@@ -66,9 +69,14 @@ def cmd_ingest_census(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return exit_codes.USAGE
+    reports = []
     for spec in registry_entries(args.registry, vintage=args.vintage, theme=args.theme):
         report = load_entry(url, spec, use_pynsee=not args.no_pynsee)
-        _print_report(report, spec.label)
+        reports.append(report)
+        if not args.json:
+            _print_report(report, spec.label)
+    if args.json:
+        print_json(reports)
     return 0
 
 
@@ -96,4 +104,5 @@ def register(top: argparse._SubParsersAction, ingest: argparse._SubParsersAction
     p.add_argument(
         "--no-pynsee", action="store_true", help="skip pynsee's catalogue, use registry URLs"
     )
+    add_json_flag(p)
     p.set_defaults(func=cmd_ingest_census)

@@ -16,7 +16,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from pipeline import exit_codes
-from pipeline.cli_args import input_file, input_path, output_file
+from pipeline.cli_args import add_json_flag, input_file, input_path, output_file, print_json
 
 if TYPE_CHECKING:
     import numpy as np
@@ -37,6 +37,9 @@ def cmd_ingest_geo(args: argparse.Namespace) -> int:
         geo_year=args.geo_year,
         force=args.force,
     )
+    if args.json:
+        print_json(report)
+        return 0
     line = (
         f"{args.path}: {args.kind} contours {report.status} (batch {report.batch_id}): "
         f"{report.features} features in {len(report.communes)} communes, CRS {report.crs} "
@@ -227,6 +230,7 @@ def register(top: argparse._SubParsersAction, ingest: argparse._SubParsersAction
     p.add_argument(
         "--force", action="store_true", help="reload even if these bytes were already loaded"
     )
+    add_json_flag(p)
     p.set_defaults(func=cmd_ingest_geo)
 
     geo = top.add_parser("geo", help="geography: allocation weights").add_subparsers(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from pipeline.cli_args import input_file
+from pipeline.cli_args import add_json_flag, input_file, print_json
 
 
 def cmd_ingest_reu(args: argparse.Namespace) -> int:
@@ -14,6 +14,9 @@ def cmd_ingest_reu(args: argparse.Namespace) -> int:
     from scrutin.config import database_url
 
     report = load_reu_file(database_url(), Path(args.path), args.table)
+    if args.json:
+        print_json(report)
+        return 0
     line = (
         f"{args.path}: REU table {report.table} {report.status} (batch {report.batch_id}): "
         f"{report.rows_read} rows read, {report.rows_loaded} loaded for "
@@ -43,4 +46,5 @@ def register(top: argparse._SubParsersAction, ingest: argparse._SubParsersAction
         default=None,
         help="which table the file is (default: detected from the header)",
     )
+    add_json_flag(p)
     p.set_defaults(func=cmd_ingest_reu)

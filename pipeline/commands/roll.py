@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 
-from pipeline.cli_args import input_file
+from pipeline.cli_args import add_json_flag, input_file, print_json
 
 
 def _date(text: str) -> dt.date:
@@ -24,6 +24,9 @@ def cmd_ingest_roll(args: argparse.Namespace) -> int:
     # The path is echoed by name only: the report carries counts, never the file's content.
     report = load_roll_file(database_url(), Path(args.path), mapping=args.mapping, as_of=args.as_of)
     name = Path(args.path).name
+    if args.json:
+        print_json(report)
+        return 0
     if report.status == "skipped":
         print(
             f"{name}: skipped (batch {report.batch_id}): already loaded as batch "
@@ -61,4 +64,5 @@ def register(top: argparse._SubParsersAction, ingest: argparse._SubParsersAction
         default=None,
         help="reference date of the ages, YYYY-MM-DD (default: the date in the REU file name)",
     )
+    add_json_flag(p)
     p.set_defaults(func=cmd_ingest_roll)

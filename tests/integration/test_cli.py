@@ -28,9 +28,14 @@ def test_ingest_elections_loads_then_skips(warehouse_url: str) -> None:
     first = run(["ingest", "elections", str(TOUR1), "--election-id", "2024_legi_t1"], warehouse_url)
     assert first.returncode == 0, first.stderr
     assert "201 bureaux" in first.stdout or "skipped" in first.stdout
-    again = run(["ingest", "elections", str(TOUR1), "--election-id", "2024_legi_t1"], warehouse_url)
+    again = run(
+        ["ingest", "elections", str(TOUR1), "--election-id", "2024_legi_t1", "--json"],
+        warehouse_url,
+    )
     assert again.returncode == 0, again.stderr
-    assert "skipped" in again.stdout
+    report = json.loads(again.stdout)  # nothing but the JSON report on standard output
+    assert report["status"] == "skipped" and report["election_id"] == "2024_legi_t1"
+    assert len(report["sha256"]) == 64 and report["loaded_batch_id"] > 0
 
 
 def test_ingest_bad_file_names_line_and_column(warehouse_url: str, tmp_path: Path) -> None:

@@ -133,3 +133,29 @@ def test_exit_codes_by_kind_of_error() -> None:
     assert exit_code_for(psycopg.errors.DeadlockDetected("deadlock"))[0] == 1
     assert exit_code_for(WarehouseNotMigrated("run `scrutin setup`"))[0] == 5
     assert exit_code_for(RuntimeError("boom")) == (1, "RuntimeError: boom")
+
+
+def test_json_reports_are_plain_json(capsys: pytest.CaptureFixture[str]) -> None:
+    import dataclasses
+    import datetime as dt
+
+    from pipeline.cli_args import print_json
+
+    @dataclasses.dataclass(frozen=True)
+    class Report:
+        status: str
+        communes: tuple[str, ...]
+        reference_date: dt.date
+        path: Path
+        counts: dict[str, int]
+
+    print_json([Report("loaded", ("29019",), dt.date(2024, 6, 11), Path("a/b.csv"), {"x": 1})])
+    assert json.loads(capsys.readouterr().out) == [
+        {
+            "status": "loaded",
+            "communes": ["29019"],
+            "reference_date": "2024-06-11",
+            "path": "a/b.csv",
+            "counts": {"x": 1},
+        }
+    ]
