@@ -205,6 +205,8 @@ class Run:
             )
             self.progress.started = self.started
         self.progress.advance(rows)
+        if self.progress.enabled:
+            return  # the live line says it; a log line would break it on the terminal
         every = self.load.progress_every
         if self.rows_read // every != before // every:
             name = Path(self.load.path).name

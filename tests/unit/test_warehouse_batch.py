@@ -35,6 +35,28 @@ def test_progress_is_logged_each_time_a_multiple_is_passed(
     ]
 
 
+def test_on_a_terminal_the_live_line_replaces_the_log_lines(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+    import sys
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    tty = Terminal()
+    monkeypatch.setattr(sys, "stderr", tty)
+    run = _run(progress_every=10, unit="bureaux", logger=logging.getLogger("toy"))
+    run.started -= 10  # a load running for 10 s: past the live line's delay
+    with caplog.at_level(logging.INFO, logger="toy"):
+        run.count(35)
+    assert caplog.records == []
+    assert "a.csv: 35 bureaux" in tty.getvalue()
+    run.end_progress()
+    assert tty.getvalue().endswith("\r")
+
+
 def test_the_ledger_names_the_file_not_its_folder() -> None:
     assert _run().ledger_name == "a.csv"
     assert _run(ledger_name="g.csv+c.csv").ledger_name == "g.csv+c.csv"
