@@ -299,16 +299,14 @@ def _audit_copy_of_published(url: str) -> None:
 def _rebuild_scores(url: str, run_id: str) -> None:
     """Stages 2 and 3 of the gate into `mart_audit`, without publishing.
 
-    The score stages read stage 1's marts in `mart_audit`; when the schema is gone (the
-    publication renamed it to `mart`) it is restored as a copy of the published one: stage 1
-    does not read tau or ridge_lambda, so its tables are what a rebuild would give.
+    The score stages read stage 1's marts in `mart_audit`, restored first as a copy of the
+    published ones: stage 1 does not read tau or ridge_lambda, so its tables are what a rebuild
+    would give, and whatever an earlier test left in `mart_audit` (a refused run's tables) is
+    never read.
     """
     from pipeline.gate import dbt_build_scores, fit_scores
 
-    with psycopg.connect(url) as conn:
-        present = conn.execute("select to_regclass('mart_audit.polling_stations')").fetchone()
-    if present is None or present[0] is None:
-        _audit_copy_of_published(url)
+    _audit_copy_of_published(url)
     fit_scores(url, run_id)
     dbt_build_scores(url, run_id)
 

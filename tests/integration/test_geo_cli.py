@@ -115,7 +115,7 @@ def test_geo_weights_refuses_an_undeclared_projected_file(
     bare.write_text(json.dumps(data), encoding="utf-8")
     args = [*_WEIGHTS_ARGS, "-o", str(tmp_path / "w.csv")]
     args[args.index(str(IRIS))] = str(bare)
-    assert main(args) == 1
+    assert main(args) == 3  # bad input
     err = capsys.readouterr().err
     assert "iris.geojson" in err and "--crs" in err
     assert not (tmp_path / "w.csv").exists()
@@ -131,7 +131,7 @@ def test_geo_weights_names_a_bad_point_line(
     bad.write_text("\n".join(lines) + "\n", encoding="utf-8")
     args = [*_WEIGHTS_ARGS, "-o", str(tmp_path / "w.csv")]
     args[args.index(str(ADDRESSES))] = str(bad)
-    assert main(args) == 1
+    assert main(args) == 3  # bad input
     assert "adresses.csv, line 4, column 'longitude'" in capsys.readouterr().err
 
 
