@@ -8,10 +8,10 @@ the YAML mappings of config/canvass/ (`SCRUTIN_CANVASS_MAPPINGS`): `--format` ta
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 from pipeline import exit_codes
+from pipeline.cli_args import add_json_flag, input_file, input_path, print_json
 
 
 def cmd_ingest_canvass(args: argparse.Namespace) -> int:
@@ -22,7 +22,10 @@ def cmd_ingest_canvass(args: argparse.Namespace) -> int:
     from scrutin.config import database_url
 
     report = load_canvass_file(database_url(), Path(args.path), fmt=args.format)
-    print(report.summary())
+    if args.json:
+        print_json(report)
+    else:
+        print(report.summary())
     return exit_codes.OK
 
 
@@ -56,7 +59,7 @@ def cmd_canvass_requeue(args: argparse.Namespace) -> int:
         zone=DropZone(args.root),
     )
     if args.json:
-        print(json.dumps(report.as_dict(), indent=2, default=str))
+        print_json(report.as_dict())
     else:
         _print_requeue(report)
     return exit_codes.BAD_INPUT if report.needs_attention else exit_codes.OK
@@ -104,7 +107,7 @@ def cmd_canvass_mappings(args: argparse.Namespace) -> int:
         for name, m in loaded.items()
     }
     if args.json:
-        print(json.dumps({"folder": str(mappings_dir()), "apps": listing}, indent=2))
+        print_json({"folder": str(mappings_dir()), "apps": listing})
         return exit_codes.OK
     print(f"canvass mappings in {mappings_dir()}: all valid")
     for name, m in loaded.items():
@@ -147,12 +150,13 @@ def register(top: argparse._SubParsersAction, ingest: argparse._SubParsersAction
     p = ingest.add_parser(
         "canvass", help="one canvassing-app export (Qomon, Ecanvasser, NationBuilder, OSDI, PAP)"
     )
-    p.add_argument("path")
+    p.add_argument("path", type=input_file)
     p.add_argument(
         "--format",
         default=None,
         help="the app: a mapping of config/canvass/ (detected from the file if omitted)",
     )
+    add_json_flag(p)
     p.set_defaults(func=cmd_ingest_canvass)
 
     canvass = top.add_parser(
@@ -177,6 +181,7 @@ def register(top: argparse._SubParsersAction, ingest: argparse._SubParsersAction
     p.add_argument(
         "paths",
         nargs="*",
+        type=input_path,
         help="export files or folders to read (default: the drop zone's processed/ folder)",
     )
     p.add_argument(
@@ -185,10 +190,10 @@ def register(top: argparse._SubParsersAction, ingest: argparse._SubParsersAction
         help="also load refused files again: the paths given and the drop zone's failed/",
     )
     p.add_argument("--root", default=None, help="drop zone (default SCRUTIN_CANVASS_DROP)")
-    p.add_argument("--json", action="store_true", help="machine-readable report")
+    add_json_flag(p)
     p.set_defaults(func=cmd_canvass_requeue)
     p = verbs.add_parser(
         "mappings", help="validate the app mappings (config/canvass/) and list what they read"
     )
-    p.add_argument("--json", action="store_true", help="machine-readable listing")
+    add_json_flag(p)
     p.set_defaults(func=cmd_canvass_mappings)

@@ -291,3 +291,29 @@ def test_a_mapping_edit_is_seen_without_a_restart(tmp_path: Path) -> None:
     assert "Talked" in mappers(tmp_path)["doors"].mapping.vocabularies["outcome"]
     path.write_text(VALID.replace("[Talked]", "[Talked, Spoke]"), encoding="utf-8")
     assert "Spoke" in mappers(tmp_path)["doors"].mapping.vocabularies["outcome"]
+
+
+def test_the_mappings_command_validates_and_names_the_error(tmp_path: Path) -> None:
+    """`scrutin canvass mappings`: exit 0 and the assumed columns, or exit 3 (bad input) with
+    the file, the line and the key; no database is needed."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    folder = tmp_path / "mappings"
+    shutil.copytree(DEFAULT_CANVASS_MAPPINGS, folder)
+    env = {**os.environ, "SCRUTIN_CANVASS_MAPPINGS": str(folder)}
+    command = [sys.executable, "-m", "pipeline.cli", "canvass", "mappings"]
+    ok = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+    assert ok.returncode == 0, ok.stderr
+    assert "all valid" in ok.stdout and "qomon" in ok.stdout
+    qomon = folder / "qomon.yml"
+    text = qomon.read_text(encoding="utf-8").replace("{field: sentiment,", "{field: mood,")
+    qomon.write_text(text, encoding="utf-8")
+    bad = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+    assert bad.returncode == 3
+    line = line_of(text, "{field: mood,")
+    assert f"qomon.yml, line {line}: columns.Niveau de soutien.field: unknown canonical" in (
+        bad.stderr
+    )
