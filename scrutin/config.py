@@ -34,6 +34,15 @@ LANDING_DIR_VARIABLES = {
 CONFIG_DIR = PROJECT_ROOT / "config"
 DEFAULT_CENSUS_REGISTRY = CONFIG_DIR / "census_registry.yml"
 DEFAULT_ROLL_MAPPING = CONFIG_DIR / "roll_mapping.yml"
+# One YAML mapping per canvassing app (docs/canvass.md); SCRUTIN_CANVASS_MAPPINGS names another
+# folder (a campaign's own mappings, a test's).
+CANVASS_MAPPINGS_VARIABLE = "SCRUTIN_CANVASS_MAPPINGS"
+DEFAULT_CANVASS_MAPPINGS = CONFIG_DIR / "canvass"
+
+
+def canvass_mappings_dir() -> Path:
+    """The folder of the canvass app mappings: SCRUTIN_CANVASS_MAPPINGS, else config/canvass/."""
+    return Path(os.environ.get(CANVASS_MAPPINGS_VARIABLE) or DEFAULT_CANVASS_MAPPINGS)
 
 
 def cache_dir() -> Path:

@@ -2,7 +2,8 @@
 
     <root>/                 deliveries: every regular file here is an export to load
     <root>/processed/       loaded or already-loaded files, moved here after their commit
-    <root>/failed/          refused files, each with <name>.reason.txt (file, line, column, why)
+    <root>/failed/          refused files, each with <name>.reason.txt (file, line, column, why);
+                            `scrutin canvass requeue --force` offers them again (requeue.py)
 
 The root is `SCRUTIN_CANVASS_DROP`, default `var/canvass-drop/` in the checkout. A URL such as
 `s3://bucket/canvass/` or `gs://…` works through fsspec when its filesystem package and
@@ -94,10 +95,17 @@ class DropZone:
     def _join(self, *parts: str) -> str:
         return posixpath.join(self.root, *parts)
 
-    def deliveries(self) -> list[str]:
-        """Names of the files waiting at the root, in name order."""
+    def path_of(self, folder: str, name: str) -> str:
+        """The path of `name` in `folder` ("" for the root)."""
+        return self._join(folder, name) if folder else self._join(name)
+
+    def deliveries(self, folder: str = "") -> list[str]:
+        """Names of the files waiting at the root (or in `folder`, e.g. failed/), in name order."""
         names = []
-        for entry in self.fs.ls(self.root, detail=True):
+        base = self._join(folder) if folder else self.root
+        if folder and not self.fs.exists(base):
+            return []
+        for entry in self.fs.ls(base, detail=True):
             if entry.get("type") != "file":
                 continue
             name = posixpath.basename(str(entry["name"]).rstrip("/"))
@@ -107,14 +115,14 @@ class DropZone:
         return sorted(names)
 
     @contextmanager
-    def local_copy(self, name: str) -> Iterator[Path]:
+    def local_copy(self, name: str, folder: str = "") -> Iterator[Path]:
         """A local path to read the delivery from (the file itself when the zone is local)."""
         if self.local:
-            yield Path(self._join(name))
+            yield Path(self.path_of(folder, name))
             return
         with tempfile.TemporaryDirectory(prefix="scrutin-canvass-") as tmp:
             target = Path(tmp) / name
-            self.fs.get(self._join(name), str(target))
+            self.fs.get(self.path_of(folder, name), str(target))
             yield target
 
     def _free_name(self, folder: str, name: str, tag: str) -> str:
@@ -124,15 +132,21 @@ class DropZone:
         stem, dot, suffix = name.partition(".")
         return self._join(folder, f"{stem}-{tag}{dot}{suffix}")
 
-    def move(self, name: str, folder: str, tag: str) -> str:
-        """Move a delivery into `folder` (a rename on one filesystem: atomic)."""
+    def move(self, name: str, folder: str, tag: str, *, from_folder: str = "") -> str:
+        """Move a delivery (from the root, or `from_folder`) into `folder` (a rename on one
+        filesystem: atomic)."""
         target = self._free_name(folder, name, tag)
-        self.fs.mv(self._join(name), target)
+        self.fs.mv(self.path_of(from_folder, name), target)
         return target
 
     def write_reason(self, moved_to: str, text: str) -> None:
         with self.fs.open(moved_to + ".reason.txt", "w", encoding="utf-8") as fh:
             fh.write(text)
+
+    def remove_reason(self, path: str) -> None:
+        """Drop the reason file of a refused file that has now loaded."""
+        if self.fs.exists(path + ".reason.txt"):
+            self.fs.rm(path + ".reason.txt")
 
 
 def process_drop_zone(
@@ -149,9 +163,13 @@ def process_drop_zone(
     file: an unreachable warehouse, a missing secret.
     """
     from ingestion.canvass.loader import failure_reason, load_canvass_file
+    from ingestion.canvass.mapping import load_mappings
     from ingestion.canvass.pseudonymise import resolve_secret
     from scrutin.campaign import load_campaign
 
+    # A broken app mapping is a configuration error, not a bad delivery: raise (MappingError)
+    # before any file is read, so the deliveries wait in place instead of moving to failed/.
+    load_mappings()
     zone = DropZone(root)
     zone.ensure()
     campaign = campaign or load_campaign()
@@ -170,7 +188,9 @@ def process_drop_zone(
                 moved,
                 f"{name} was refused at {dt.datetime.now(dt.UTC).isoformat(timespec='seconds')}"
                 f" and nothing of it was loaded.\n\n{reason}\n\n"
-                "Fix the export (or re-export it from the app) and drop it again.\n",
+                "Fix the export (or re-export it from the app) and drop it again; or, when the "
+                "export is right and the app mapping is not (config/canvass/<app>.yml, "
+                "docs/canvass.md), fix the mapping and run `scrutin canvass requeue --force`.\n",
             )
             log.warning("canvass delivery %s refused: %s", name, reason)
             results.append(DropResult(name, "failed", moved, reason=reason))

@@ -1,11 +1,12 @@
-"""Value parsers shared by the app mappers: timestamps, booleans, labels, bureaux, coordinates.
+"""Value parsers shared by every app mapping: timestamps, booleans, labels, bureaux, coordinates.
 
 Each parser raises `RowRejected(column, reason)` for a value it cannot read, with a reason that
-says what was expected (never the value itself: see model.py).
+says what was expected (never the value itself: see model.py). The tables these parsers read
+(vocabularies, timestamp formats) come from the app mappings (config/canvass/, mapping.py).
 
-Timestamps: an offset or `Z` is honoured; a naive timestamp (no offset) is read as Europe/Paris
-local time, because French canvassing apps export local wall-clock time. Everything is returned
-in UTC.
+Timestamps: an offset or `Z` is honoured; a naive timestamp (no offset) is read as local time
+in the mapping's `naive_timezone` (Europe/Paris: French canvassing apps export local wall-clock
+time). Everything is returned in UTC.
 """
 
 from __future__ import annotations
@@ -13,33 +14,15 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import re
-import unicodedata
 from collections.abc import Mapping
 from zoneinfo import ZoneInfo
 
+from ingestion.canvass.mapping import ISO8601, label_key
 from ingestion.canvass.model import RowRejected
 
-PARIS = ZoneInfo("Europe/Paris")
 UTC = dt.UTC
-
-_FR_DATETIME = re.compile(
-    r"(?P<d>\d{1,2})/(?P<m>\d{1,2})/(?P<y>\d{4})"
-    r"(?:[ T](?P<H>\d{1,2}):(?P<M>\d{2})(?::(?P<S>\d{2}))?)?"
-)
 _BUREAU = re.compile(r"(?P<commune>[0-9]{5}|2[AB][0-9]{3})[_\- ](?P<code>[0-9A-Za-z]{1,6})")
 _COMMUNE = re.compile(r"[0-9]{5}|2[AB][0-9]{3}")
-_SEPARATORS = re.compile(r"[\s\-_'’.,/]+")
-
-TRUE_WORDS = frozenset({"1", "true", "yes", "y", "oui", "o", "vrai", "x"})
-FALSE_WORDS = frozenset({"0", "false", "no", "n", "non", "faux"})
-
-
-@functools.lru_cache(maxsize=4096)
-def label_key(value: str) -> str:
-    """A label folded for vocabulary lookups: `Ouvert - Refus` and `ouvert_refus` agree."""
-    decomposed = unicodedata.normalize("NFKD", value)
-    stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return _SEPARATORS.sub(" ", stripped.casefold()).strip()
 
 
 def lookup(vocabulary: Mapping[str, str], value: str, column: str, what: str) -> str:
@@ -60,56 +43,60 @@ def optional_lookup(
     return lookup(vocabulary, value, column, what)
 
 
-def timestamp(value: str | None, column: str) -> dt.datetime:
-    """An export timestamp as an aware UTC datetime (naive = Europe/Paris)."""
+def timestamp(
+    value: str | None,
+    column: str,
+    formats: tuple[str, ...] = (ISO8601,),
+    zone: str = "Europe/Paris",
+) -> dt.datetime:
+    """An export timestamp as an aware UTC datetime.
+
+    `formats` are tried in order (`iso8601`, or strptime formats: the app mapping's
+    `timestamps.formats`); a time without an offset is wall-clock time in `zone`.
+    """
     text = (value or "").strip()
     if not text:
         raise RowRejected(column, "missing timestamp")
-    parsed: dt.datetime | None
-    try:
-        parsed = dt.datetime.fromisoformat(text)
-    except ValueError:
-        parsed = _french_datetime(text)
+    parsed = _parse_time(text, formats)
     if parsed is None:
-        raise RowRejected(
-            column,
-            "unreadable timestamp: expected ISO 8601 (2026-10-14T18:32:05+02:00, "
-            "2026-10-14 18:32:05) or DD/MM/YYYY HH:MM[:SS]",
+        shown = ", ".join(
+            "ISO 8601 (2026-10-14T18:32:05+02:00, 2026-10-14 18:32:05)" if f == ISO8601 else f
+            for f in formats
         )
+        raise RowRejected(column, f"unreadable timestamp: expected {shown}")
     if parsed.tzinfo is None:
-        # The Paris offset of that local hour, computed once per hour seen (exports repeat them).
-        return (parsed - _paris_offset(parsed.replace(minute=0, second=0, microsecond=0))).replace(
-            tzinfo=UTC
-        )
+        # The zone's offset at that local hour, computed once per hour seen (exports repeat them).
+        hour = parsed.replace(minute=0, second=0, microsecond=0)
+        return (parsed - _local_offset(zone, hour)).replace(tzinfo=UTC)
     return parsed.astimezone(UTC)
 
 
+def _parse_time(text: str, formats: tuple[str, ...]) -> dt.datetime | None:
+    for fmt in formats:
+        try:
+            if fmt == ISO8601:
+                return dt.datetime.fromisoformat(text)
+            return dt.datetime.strptime(text, fmt)
+        except ValueError:
+            continue
+    return None
+
+
 @functools.lru_cache(maxsize=65536)
-def _paris_offset(local_hour: dt.datetime) -> dt.timedelta:
-    offset = local_hour.replace(tzinfo=PARIS).utcoffset()
+def _local_offset(zone: str, local_hour: dt.datetime) -> dt.timedelta:
+    offset = local_hour.replace(tzinfo=_zone(zone)).utcoffset()
     assert offset is not None
     return offset
 
 
-def _french_datetime(text: str) -> dt.datetime | None:
-    match = _FR_DATETIME.fullmatch(text)
-    if not match:
-        return None
-    try:
-        return dt.datetime(
-            int(match["y"]),
-            int(match["m"]),
-            int(match["d"]),
-            int(match["H"] or 0),
-            int(match["M"] or 0),
-            int(match["S"] or 0),
-        )
-    except ValueError:
-        return None
+@functools.lru_cache(maxsize=16)
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
 
 
-def boolean(value: str | bool | None, column: str) -> bool | None:
-    """Oui/Non, yes/no, true/false, 1/0, Y/N; empty is None (not asked)."""
+def boolean(value: str | bool | None, column: str, vocabulary: Mapping[str, bool]) -> bool | None:
+    """A yes/no cell through its vocabulary (folded label -> bool); empty is None (not asked).
+    A JSON true/false is taken as is."""
     if value is None or isinstance(value, bool):
         return value
     if not value:
@@ -117,11 +104,11 @@ def boolean(value: str | bool | None, column: str) -> bool | None:
     key = label_key(str(value))
     if not key:
         return None
-    if key in TRUE_WORDS:
-        return True
-    if key in FALSE_WORDS:
-        return False
-    raise RowRejected(column, "expected a yes/no value (Oui/Non, yes/no, true/false, 1/0)")
+    found = vocabulary.get(key)
+    if found is None:
+        accepted = ", ".join(sorted(vocabulary))
+        raise RowRejected(column, f"expected a yes/no value: one of {accepted}")
+    return found
 
 
 def coordinate(value: str | float | None, column: str, low: float, high: float) -> float | None:
@@ -214,84 +201,3 @@ def split_list(value: str | None) -> list[str]:
     if not value:
         return []
     return [part.strip() for part in re.split(r"[|;,]", value) if part.strip()]
-
-
-# Topic labels as the apps' surveys write them (French and English), folded by `label_key`.
-TOPIC_LABELS: dict[str, str] = {
-    label_key(label): topic
-    for topic, labels in {
-        "security": ("security", "safety", "crime", "securite", "sécurité", "tranquillite"),
-        "cost_of_living": (
-            "cost_of_living",
-            "cost of living",
-            "pouvoir d'achat",
-            "pouvoir d achat",
-            "cout de la vie",
-            "coût de la vie",
-            "prix",
-            "inflation",
-        ),
-        "housing": ("housing", "logement", "loyers"),
-        "transport": ("transport", "transports", "mobilite", "mobilité", "bus", "tram"),
-        "environment": ("environment", "environnement", "ecologie", "écologie", "climat"),
-        "schools": ("schools", "school", "education", "éducation", "ecole", "école", "ecoles"),
-        "health": ("health", "sante", "santé", "hopital", "hôpital", "medecins", "médecins"),
-        "jobs": ("jobs", "employment", "emploi", "travail", "chomage", "chômage"),
-        "local_services": (
-            "local_services",
-            "local services",
-            "services publics",
-            "services de proximite",
-            "services de proximité",
-            "proprete",
-            "propreté",
-            "voirie",
-        ),
-        "other": ("other", "autre", "autres", "divers"),
-    }.items()
-    for label in labels
-}
-
-
-def topics_cell(value: str | None) -> tuple[str, ...]:
-    """`topics(split_list(value))`, cached: survey cells repeat the same few combinations."""
-    return _topics_cell(value or "")
-
-
-@functools.lru_cache(maxsize=4096)
-def _topics_cell(value: str) -> tuple[str, ...]:
-    return topics(split_list(value))
-
-
-def topics(labels: list[str]) -> tuple[str, ...]:
-    """Controlled topics, in vocabulary order, without duplicates.
-
-    A label outside the vocabulary becomes `other`: topic cells are the app's survey answers, and
-    an unlisted answer is information ("something else"), not an error. The label itself is
-    dropped, so free text typed into a topic cell never lands.
-    """
-    from ingestion.canvass.model import TOPICS
-
-    found = {TOPIC_LABELS.get(label_key(label), "other") for label in labels}
-    return tuple(topic for topic in TOPICS if topic in found)
-
-
-INTENT_LABELS: dict[str, str] = {
-    label_key(label): intent
-    for intent, labels in {
-        "certain": ("certain", "certainly", "sur", "sûr", "oui certain", "ira voter", "definitely"),
-        "likely": ("likely", "probable", "probablement", "plutot oui", "plutôt oui"),
-        "unlikely": ("unlikely", "peu probable", "plutot non", "plutôt non", "improbable"),
-        "no": ("no", "non", "will not vote", "n'ira pas voter", "ne votera pas"),
-        "unknown": (
-            "unknown",
-            "don't know",
-            "dont know",
-            "ne sait pas",
-            "nsp",
-            "indecis",
-            "indécis",
-        ),
-    }.items()
-    for label in labels
-}

@@ -143,6 +143,8 @@ class _Job:
     secret: str
     now: dt.datetime
     fmt: str | None
+    # A replay (requeue.py) maps only these physical lines of the file; None: every line.
+    lines: frozenset[int] | None = None
     source: str | None = None
     run: Run | None = None
     quarantined: list[tuple[int | None, str | None, str]] = field(default_factory=list)
@@ -285,6 +287,7 @@ class _RowRules:
     window_start: dt.datetime
     window_end: dt.datetime
     now: dt.datetime
+    mappings_dir: str
 
 
 _KEYS: dict[tuple[str, str], Pseudonymiser] = {}
@@ -303,7 +306,7 @@ def _prepare_rows(
     """
     from ingestion.canvass.mappers import get_mapper
 
-    mapper = get_mapper(rules.source)
+    mapper = get_mapper(rules.source, rules.mappings_dir)
     keys = _KEYS.get((rules.secret, rules.source))
     if keys is None:
         keys = _KEYS[(rules.secret, rules.source)] = Pseudonymiser(rules.secret, rules.source)
@@ -380,7 +383,10 @@ def _chunks(job: _Job, export: Export) -> Iterator[list[tuple[int, dict[str, Any
     """Records in chunks; rows the reader already refused go straight to quarantine."""
     assert job.run is not None
     chunk: list[tuple[int, dict[str, Any]]] = []
+    lines = job.lines
     for line_no, record in export.records:
+        if lines is not None and line_no not in lines:
+            continue
         job.run.count()
         if isinstance(record, RowRejected):
             job.quarantined.append((line_no, record.column, record.reason))
@@ -420,11 +426,12 @@ def _copy_knocks(conn: psycopg.Connection, job: _Job, export: Export, batch_id: 
         window_start=job.campaign.window_start,
         window_end=job.campaign.window_end,
         now=job.now,
+        mappings_dir=str(export.mapper.mapping.path.parent),
     )
     workers = worker_count(job.path)
     copy_sql = f"copy raw.canvass_knocks ({', '.join(KNOCK_COLUMNS)}) from stdin"
     with conn.cursor() as cur, cur.copy(copy_sql) as copy:
-        if workers == 1 or export.layout != "csv":
+        if workers == 1 or export.layout != "csv" or job.lines is not None:
             for chunk in _chunks(job, export):
                 data, rejected = _prepare_rows(rules, chunk)
                 job.quarantined.extend(rejected)

@@ -19,13 +19,15 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Final
 
+from ingestion.canvass.mapping import INTENTS, SENTIMENTS, app_names  # noqa: F401
+
 # Re-exported for the mappers and readers: the lists themselves live in scrutin.vocabulary.
 from scrutin.vocabulary import CONVERSATION, DO_NOT_CONTACT, OUTCOMES, TOPICS  # noqa: F401
 
-SOURCES: Final = ("qomon", "ecanvasser", "nationbuilder", "osdi", "pap")
+# The canvassing apps: one per mapping file of config/canvass/ (SCRUTIN_CANVASS_MAPPINGS), read
+# from the file names at import (nothing parsed), so a new app is a new YAML file.
+SOURCES: Final = app_names()
 
-INTENTS: Final = ("certain", "likely", "unlikely", "no", "unknown")
-SENTIMENTS: Final = ("positive", "neutral", "negative")
 
 # integrity_flags values. The loader sets the first two while validating a row; dbt decides the
 # others (dbt/models/intermediate/canvass/, docs/canvass.md).

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from ingestion.canvass.mappers import CSV_MAPPERS, Mapper, detect_csv, detect_json, get_mapper
+from ingestion.canvass.mappers import Mapper, csv_mappers, detect_csv, detect_json, get_mapper
 from ingestion.canvass.model import RowRejected
 from ingestion.errors import SourceFormatError
 
@@ -113,13 +113,13 @@ def _open_csv(path: Path, mapper: Mapper | None) -> Export:
                 break
         else:
             fh.close()
-            names = ", ".join(m.name for m in CSV_MAPPERS)
+            names = ", ".join(m.name for m in csv_mappers())
             raise SourceFormatError(
                 path,
                 1,
                 None,
                 f"unrecognised header: not an export of a known app ({names}); "
-                "pass --format to name it",
+                "pass --format to name it, or add the app's mapping (docs/canvass.md)",
             )
     header = headers[mapper.delimiter]
     missing = [c for c in mapper.required if c not in header]
@@ -139,8 +139,9 @@ def _open_csv(path: Path, mapper: Mapper | None) -> Export:
             path,
             1,
             missing[0],
-            f"column missing from the {mapper.name} header (expected columns: "
-            f"{', '.join(mapper.required)})",
+            f"required column missing from the {mapper.name} header (required columns: "
+            f"{', '.join(mapper.required)}); if the app renamed it, map the new name in "
+            f"{mapper.mapping.path.name} (docs/canvass.md)",
         )
     data_start = len(header_line.encode("utf-8")) + (3 if _head(path, 3) == b"\xef\xbb\xbf" else 0)
     return Export(
@@ -297,7 +298,7 @@ def _detect_first_json(path: Path) -> Mapper:
                 return found
             break
     raise SourceFormatError(
-        path, None, None, "unrecognised JSON records: not OSDI canvasses; pass --format to name it"
+        path, None, None, "unrecognised JSON records: no JSON app mapping matches; pass --format"
     )
 
 
@@ -342,7 +343,10 @@ def _open_json_document(path: Path, mapper: Mapper | None) -> Export:
         mapper = detect_json(first)
         if mapper is None:
             raise SourceFormatError(
-                path, None, None, "unrecognised JSON records: not OSDI canvasses; pass --format"
+                path,
+                None,
+                None,
+                "unrecognised JSON records: no JSON app mapping matches; pass --format",
             )
     return Export(path, mapper, "json", _document_iter(records))
 

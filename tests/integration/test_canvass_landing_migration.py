@@ -59,7 +59,9 @@ def test_old_knocks_survive_as_landed_rows() -> None:
         conn.execute(
             "create view staging.stg_canvass__knocks as select updated_at from raw.canvass_knocks"
         )
-        assert [m.version for m in migrate(conn)] == [8]
+        through_8 = [m for m in packaged_migrations() if m.version <= 8]
+        assert [m.version for m in migrate(conn, through_8)] == [8]
+        migrate(conn)  # and the later ones, as `scrutin setup` would
 
     rows = fetch(
         url,

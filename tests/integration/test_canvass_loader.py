@@ -56,7 +56,7 @@ def test_qomon_file_quarantines_bad_rows_and_reconciles(url: str) -> None:
         (4, "Statut"),  # unknown outcome code
         (7, "Date"),  # 2031: more than 1 h in the future
     }
-    assert "unknown Qomon status" in str(rows[(4, "Statut")])
+    assert "unknown qomon outcome label" in str(rows[(4, "Statut")])
     ledger = fetch(
         url,
         "select status, dataset_key, rows_read, rows_loaded, rows_rejected, rows_duplicate "

@@ -62,3 +62,49 @@ def test_no_identity_anywhere(tmp_path: Path, caplog: pytest.LogCaptureFixture) 
         for where, text in (("warehouse", warehouse), ("logs", logs), ("reasons", reasons))
     }
     assert leaks == {"warehouse": [], "logs": [], "reasons": []}
+
+
+def fetch_count(url: str) -> int:
+    return int(str(support.fetch(url, "select count(*) from raw.canvass_knocks")[0][0]))
+
+
+def test_no_identity_whatever_the_mapping_says(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A campaign's own mappings: identity columns left out of the mapping are never read, and
+    a mapping that points a stored field at one is refused before anything is read."""
+    from ingestion.canvass.loader import load_canvass_file
+    from ingestion.canvass.mapping import MappingError
+    from scrutin.config import CANVASS_MAPPINGS_VARIABLE, DEFAULT_CANVASS_MAPPINGS
+
+    url = support.fresh_warehouse("canvass_privacy_mapping", with_results=False)
+    folder = tmp_path / "mappings"
+    shutil.copytree(DEFAULT_CANVASS_MAPPINGS, folder)
+    monkeypatch.setenv(CANVASS_MAPPINGS_VARIABLE, str(folder))
+    qomon = folder / "qomon.yml"
+    original = qomon.read_text(encoding="utf-8")
+    # Not even listed as `ignore`: unlisted columns are never read.
+    unlisted = "".join(
+        line
+        for line in original.splitlines(keepends=True)
+        if not line.lstrip().startswith(("Prénom:", "Nom:", "Email:", "Téléphone:", "Militant:"))
+    )
+    qomon.write_text(unlisted, encoding="utf-8")
+    report = load_canvass_file(url, support.QOMON, campaign=CAMPAIGN, secret=SECRET, now=NOW)
+    assert report.rows_loaded == 7
+    warehouse = all_warehouse_text(url)
+    assert [
+        identity for identity in IDENTITIES if identity.casefold() in warehouse.casefold()
+    ] == []
+
+    # The only value stored as written is the knock id: it may not be fed by a personal column.
+    qomon.write_text(
+        original.replace(
+            "  Email:                  {field: ignore,",
+            "  Email:                  {field: knock_id,",
+        ),
+        encoding="utf-8",
+    )
+    with pytest.raises(MappingError, match=r"qomon\.yml, line \d+: columns\.Email\.field"):
+        load_canvass_file(url, support.PAP, campaign=CAMPAIGN, secret=SECRET, now=NOW)
+    assert fetch_count(url) == 7  # nothing more landed

@@ -53,7 +53,7 @@ def test_sample_loads_with_every_kind_of_bad_row_and_visible_k_min() -> None:
     reasons = " | ".join(
         str(r[0]) for r in fetch(url, "select reason from quarantine.canvass_rows")
     )
-    for fragment in ("malformed JSON", "unknown Qomon status", "future"):
+    for fragment in ("malformed JSON", "unknown qomon outcome label", "future"):
         assert fragment in reasons, fragment
     # An unknown bureau and a contact exported twice land; dbt decides what they count for.
     assert fetch(url, "select count(*) from raw.canvass_knocks where bureau_id = '29019_0999'") == [
