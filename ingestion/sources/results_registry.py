@@ -211,6 +211,8 @@ def _url(where: _Where, value: Any, key: str) -> str:
 def _sha256(where: _Where, value: Any, key: str = "sha256") -> str | None:
     if value is None:
         return None
+    if isinstance(value, int | float):
+        raise where.error(key, "quote the sha256: YAML read these digits as a number")
     text = str(value).lower()
     if not _SHA256.match(text):
         raise where.error(key, f"expected 64 hex digits or null (not pinned yet), got {value!r}")
