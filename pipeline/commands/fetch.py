@@ -10,7 +10,9 @@ Exit codes (pipeline/exit_codes.py): 0 every election landed (or was already loa
 input (unknown id, invalid registry, checksum mismatch, a file that does not parse with its
 declared layout): nothing of that election was loaded; 5 infrastructure (network unreachable
 after the bounded retries, database down): retry later, or run `scrutin setup`. The elections
-are processed in order and the command stops at the first failure.
+are processed in order and the command stops at the first failure. With `--json`, a fetch
+failure is a JSON document too (`ok: false`, `error`, `failed`, the elections already landed);
+a database that is down is reported on standard error by `scrutin` itself, as for every command.
 """
 
 from __future__ import annotations
@@ -21,27 +23,21 @@ import sys
 from typing import Any
 
 from pipeline import exit_codes
-
-_SETUP_HINT = "is the warehouse running? Run `make setup` or `scrutin setup`"
+from pipeline.cli_args import add_json_flag, input_file
 
 
 def _classify(exc: BaseException) -> tuple[int, str] | None:
-    """The exit code and message of an error a user can hit; None for a bug (re-raised)."""
-    import psycopg
-
+    """The exit code and message of a fetch failure; None for anything else (a database that is
+    down, a bug), which `scrutin`'s main reports like for every command."""
     from ingestion.download import DownloadError, DownloadRefused
     from ingestion.errors import SourceFormatError
     from ingestion.loaders.results_fetch import FetchRefused
     from ingestion.sources.results_registry import ResultsRegistryError
-    from scrutin.warehouse.migrate import WarehouseNotMigrated
 
     if isinstance(exc, FetchRefused | ResultsRegistryError | SourceFormatError | DownloadRefused):
         return exit_codes.BAD_INPUT, str(exc)
     if isinstance(exc, DownloadError):
         return exit_codes.INFRASTRUCTURE, f"{exc} (network: retry later)"
-    if isinstance(exc, psycopg.OperationalError | WarehouseNotMigrated):
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        return exit_codes.INFRASTRUCTURE, f"database: {first}; {_SETUP_HINT}"
     return None
 
 
@@ -161,10 +157,11 @@ def register(top: argparse._SubParsersAction, ingest: argparse._SubParsersAction
     )
     p.add_argument(
         "--registry",
+        type=input_file,
         default=None,
         help="another registry YAML (default: config/results_registry.yml)",
     )
-    p.add_argument("--json", action="store_true", help="one JSON document on stdout")
+    add_json_flag(p)
     p.add_argument(
         "--retries",
         type=int,
