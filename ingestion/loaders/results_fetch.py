@@ -172,9 +172,15 @@ def check(entry: ResultsEntry, source: Source, files: list[FetchedFile]) -> str:
         check_layout_matches_election(only.path, entry.layout, entry.election_id)
         next(iter(iter_results(only.path, entry.layout)), None)  # the header and a first row
     except SourceFormatError as exc:
+        hint = (
+            " (the entry's data.gouv pair is the alternative: `--from pair`, or `from: pair` "
+            "in a manifest)"
+            if entry.pair
+            else ""
+        )
         raise FetchRefused(
             f"{entry.label}: {only.url} does not parse with the declared layout "
-            f"{entry.layout}: {exc}. Nothing was loaded."
+            f"{entry.layout}: {exc}. Nothing was loaded{hint}."
         ) from exc
     return entry.layout
 

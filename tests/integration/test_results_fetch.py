@@ -179,8 +179,9 @@ def test_a_file_that_does_not_fit_its_declared_layout_is_refused(
     legi = (FIXTURES / "legi2022_t1_burvot.txt").read_bytes()
     registry = _registry(tmp_path, election_id, sha256=None)
     responses.get(FILE_URL, body=legi)  # a législatives file where a présidentielle is declared
-    with pytest.raises(FetchRefused, match=r"does not parse with the declared layout"):
+    with pytest.raises(FetchRefused, match=r"does not parse with the declared layout") as caught:
         fetch_results(warehouse_url, election_id, registry=registry)
+    assert "--from pair" in str(caught.value)  # the entry has a pair to fall back on
     assert _counts(conn, election_id) == (0, 0, 0)
 
 
