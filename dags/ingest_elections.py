@@ -18,7 +18,8 @@ DOC_MD = """
 Looks at the results landing folder (`SCRUTIN_ELECTIONS_DIR`, default: the bundled sample
 `data/sample/elections/`, whose `manifest.yml` maps each file — a local path, or a published URL
 with its sha256, fetched once into the cache `SCRUTIN_CACHE_DIR` — to an election id such as
-`2024_legi_t1`), loads each new file into `raw.election_results_bureau` and
+`2024_legi_t1`, or names a data.gouv GENERAL/CANDIDATS pair or an election of the results
+registry `config/results_registry.yml`), loads each new file into `raw.election_results_bureau` and
 `raw.election_results_candidate` with `COPY` (one transaction per file; a file already loaded is
 skipped by its sha256), then runs the raw Great Expectations suites.
 
@@ -42,31 +43,36 @@ skipped by its sha256), then runs the raw Great Expectations suites.
 )
 def ingest_elections() -> None:
     @task
-    def discover_results_files() -> list[dict[str, str]]:
-        """The manifest's files, as {path, election_id} dicts."""
+    def discover_results_files() -> list[dict[str, Any]]:
+        """The manifest's entries (files, URLs, data.gouv pairs, registry ids), as dicts."""
         from ingestion.manifest import read_elections_manifest
 
         return [entry.as_dict() for entry in read_elections_manifest()]
 
     @task
-    def load_results_file(entry: dict[str, str]) -> dict[str, Any]:
-        """Load one file (idempotent); bad data fails the task without retry."""
+    def load_results_file(entry: dict[str, Any]) -> dict[str, Any]:
+        """Load one entry (idempotent); bad data fails the task without retry."""
         from airflow.sdk.exceptions import AirflowFailException
 
         from ingestion.download import DownloadRefused
         from ingestion.errors import SourceFormatError
-        from ingestion.loaders.elections import load_results_file as load
+        from ingestion.loaders.results_fetch import FetchRefused, land_manifest_entry
         from ingestion.manifest import entry_from_dict
         from scrutin.config import database_url
 
         item = entry_from_dict(entry)
         try:
             # A checksum mismatch is a data problem (fail now); a network error is retried.
-            path = item.local_path()
-            report = load(database_url(), path, item.election_id, layout=item.layout)
-        except (SourceFormatError, DownloadRefused) as exc:
+            reports = land_manifest_entry(database_url(), item)
+        except (SourceFormatError, DownloadRefused, FetchRefused) as exc:
             raise AirflowFailException(str(exc)) from exc
-        return {"path": str(path), "status": report.status, "rows": report.rows_read}
+        statuses = {r.status for r in reports}
+        return {
+            "entry": item.label,
+            "status": "loaded" if "loaded" in statuses else min(statuses, default="empty"),
+            "rows": sum(r.rows_read for r in reports),
+            "elections": sorted(r.election_id for r in reports),
+        }
 
     @task(outlets=[RAW_ELECTION_RESULTS])
     def validate_raw_results(reports: list[dict[str, Any]]) -> dict[str, Any]:

@@ -31,6 +31,20 @@ class DownloadRefused(DownloadError):
     """The server answered, but the file is not acceptable (4xx, empty, checksum mismatch)."""
 
 
+class ChecksumMismatch(DownloadRefused):
+    """The bytes at `url` are not the pinned ones: the publisher replaced the file, or the
+    registry is wrong. Never retried, never cached; callers name their registry entry."""
+
+    def __init__(self, url: str, expected: str, actual: str) -> None:
+        self.url = url
+        self.expected = expected
+        self.actual = actual
+        super().__init__(
+            f"{url}: sha256 {actual} does not match the registry's {expected} "
+            "(the publisher may have replaced the file: check it, then update the registry)"
+        )
+
+
 @dataclass(frozen=True)
 class Downloaded:
     path: Path
@@ -46,8 +60,8 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _cache_path(url: str, sha256: str | None, folder: Path) -> Path:
-    name = Path(urlsplit(url).path).name or "download"
+def _cache_path(url: str, sha256: str | None, folder: Path, name: str | None = None) -> Path:
+    name = name or Path(urlsplit(url).path).name or "download"
     key = sha256 or hashlib.sha256(url.encode()).hexdigest()
     return folder / key[:16] / name
 
@@ -60,16 +74,18 @@ def fetch(
     timeout_s: float = DEFAULT_TIMEOUT_S,
     retries: int = DEFAULT_RETRIES,
     session: object | None = None,
+    name: str | None = None,
 ) -> Downloaded:
     """The file at `url`, from the cache when present and valid, else downloaded once.
 
     With `sha256`, a cached or downloaded file whose digest differs is refused (and not cached).
     Retries only on connection errors, timeouts and 5xx answers, with a short back-off.
+    `name`: the cached file's name, for URLs that carry none (data.gouv's `/datasets/r/<uuid>`).
     """
     import requests
 
     folder = folder or cache_dir()
-    target = _cache_path(url, sha256, folder)
+    target = _cache_path(url, sha256, folder, name)
     if target.exists() and target.stat().st_size > 0:
         cached = _sha256(target)
         if sha256 is None or cached == sha256:
@@ -104,10 +120,7 @@ def fetch(
                 raise DownloadRefused(f"{url}: empty response (not cached)")
             if sha256 is not None and digest.hexdigest() != sha256:
                 partial.unlink(missing_ok=True)
-                raise DownloadRefused(
-                    f"{url}: sha256 {digest.hexdigest()} does not match the registry's {sha256} "
-                    "(the publisher may have replaced the file: check it, then update the registry)"
-                )
+                raise ChecksumMismatch(url, sha256, digest.hexdigest())
             partial.replace(target)
             log.info("downloaded %s (%d bytes) to %s", url, size, target)
             return Downloaded(target, digest.hexdigest(), False)

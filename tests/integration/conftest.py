@@ -26,3 +26,10 @@ def db(warehouse_url: str) -> Iterator[psycopg.Connection]:
 def run_ids() -> list[str]:
     """The dbt run ids a module started, so that its teardown deletes their `ops` rows."""
     return []
+
+
+def purge_elections(conn: psycopg.Connection, election_ids: list[str]) -> None:
+    """Delete every raw row and ledger entry of throw-away test elections (autocommit `conn`)."""
+    for table in ("election_results_candidate", "election_results_bureau"):
+        conn.execute(f"delete from raw.{table} where election_id = any(%s)", (election_ids,))
+    conn.execute("delete from raw.batch_ledger where dataset_key = any(%s)", (election_ids,))

@@ -21,6 +21,7 @@ from ingestion.errors import SourceFormatError
 from ingestion.loaders import elections as loader
 from ingestion.loaders.elections import LoadReport, load_results_file
 from tests.conftest import TOUR1, TOUR2
+from tests.integration.conftest import purge_elections
 
 pytestmark = pytest.mark.db
 
@@ -38,9 +39,7 @@ def new_election_id(conn: psycopg.Connection) -> Iterator[NewId]:
         return election_id
 
     yield make
-    for table in ("election_results_candidate", "election_results_bureau"):
-        conn.execute(f"delete from raw.{table} where election_id = any(%s)", (issued,))
-    conn.execute("delete from raw.batch_ledger where dataset_key = any(%s)", (issued,))
+    purge_elections(conn, issued)
 
 
 def _one(conn: psycopg.Connection, sql: str, *params: Any) -> Any:
