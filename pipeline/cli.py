@@ -293,6 +293,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.monotonic()
     try:
         code = int(args.func(args))
+    except BrokenPipeError:
+        # The reader went away (`scrutin … | head`): not an error of ours; silence the flush.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return exit_codes.OK
     except Exception as exc:
         # Errors a user can hit (bad file, unreachable server) carry their own message; the
         # exit code tells a script which kind it was (pipeline/exit_codes.py).

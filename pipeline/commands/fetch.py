@@ -73,8 +73,9 @@ def _list(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"registry": str(registry.path), "elections": rows}, indent=2))
         return exit_codes.OK
+    print(f"{'election':14} {'sources':9} {'layout':20} sha256")
     for row in rows:
-        pinned = "pinned" if row["sha256"] else "-"
+        pinned = "pinned" if row["sha256"] else "not pinned"
         print(
             f"{row['election_id']:14} {'+'.join(row['sources']):9} "
             f"{row['layout'] or 'datagouv':20} {pinned}"

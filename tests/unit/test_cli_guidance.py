@@ -159,3 +159,18 @@ def test_json_reports_are_plain_json(capsys: pytest.CaptureFixture[str]) -> None
             "counts": {"x": 1},
         }
     ]
+
+
+def test_a_reader_that_goes_away_is_not_an_error() -> None:
+    """`scrutin fetch results --list | head -1`: no traceback, no error line, exit 0."""
+    child = subprocess.Popen(
+        [sys.executable, "-m", "pipeline.cli", "fetch", "results", "--list"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert child.stdout is not None
+    child.stdout.close()  # before the command writes: its first write meets a closed pipe
+    _, err = child.communicate(timeout=120)
+    assert child.returncode == 0, err
+    assert "Broken pipe" not in err and "Traceback" not in err
