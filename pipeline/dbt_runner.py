@@ -123,7 +123,9 @@ def campaign_vars() -> dict[str, Any]:
     The campaign's `k_min` overrides the default of dbt_project.yml, so a campaign that raises its
     suppression threshold gets it in every model without editing the dbt project. The score
     parameters (`scores:` section) and their `params_version` go the same way: the targeting
-    marts stamp every row with the version of the parameters that produced it.
+    marts stamp every row with the version of the parameters that produced it. `campaign_id`
+    selects the campaign's rows of `ops.campaign_territory` (its `territory:`, written by
+    `build` before dbt runs): the bureaux every mart keeps.
     """
     from scrutin.campaign import load_campaign
     from scrutin.scores.params import load_score_params
@@ -131,6 +133,7 @@ def campaign_vars() -> dict[str, Any]:
     campaign = load_campaign()
     params = load_score_params()
     return {
+        "campaign_id": campaign.campaign_id,
         "k_min": campaign.k_min,
         "scores": params.as_dict(),
         "params_version": params.params_version(),
@@ -150,9 +153,13 @@ def build(
     Builds are serialised per warehouse (a PostgreSQL advisory lock), because two concurrent
     builds would race on the same `mart_audit` tables; each warehouse has its own dbt target
     directory, so builds against different warehouses never share dbt's artifacts.
-    Every node result is written to `ops.dbt_results`.
+    Every node result is written to `ops.dbt_results`. The campaign's territory is copied into
+    `ops.campaign_territory` first, under the same lock, so what dbt restricts to is the
+    territory of the campaign file whose vars it receives.
     """
+    from scrutin.campaign import campaign_config_path, load_campaign
     from scrutin.db import connect
+    from scrutin.warehouse.territory import write_campaign_territory
 
     args = [
         "build",
@@ -185,6 +192,7 @@ def build(
         lock_conn.execute("select pg_advisory_lock(hashtext('scrutin.dbt_build'))")
         target_path = _build_target_path(url)
         try:
+            write_campaign_territory(lock_conn, load_campaign(), campaign_config_path())
             log.info("dbt build %s on %s (target %s)", run_id, redact(url), target_path)
             outcome = run_dbt(args, url, target_path=target_path)
         finally:

@@ -107,10 +107,34 @@ def _dbt_stage(url: str, run_id: str, stage: str, **selection: str) -> int:
     outcome = build(url, run_id, **selection)
     if not outcome.success:
         failed = [f"dbt: {u}" for u in outcome.failed]
+        if f"test.scrutin.{TERRITORY_TEST}" in outcome.failed:
+            failed += _unmatched_territory(url)
         _record_gate(url, run_id, "refused", failed)
         raise GateRefused(stage, failed)
     log.info("%s passed: %d nodes", stage, len(outcome.results))
     return len(outcome.results)
+
+
+# The dbt test that refuses a territory matching no bureau; its rows (kind, code, reason) are
+# stored in ops.<name> (store_failures), read back so the refusal names the codes.
+TERRITORY_TEST = "assert_every_territory_code_matches_a_bureau"
+
+
+def _unmatched_territory(url: str) -> list[str]:
+    """`territory: constituency 29-09 matches no bureau (...)`, one line per unmatched code of
+    the campaign file, so the refusal says what to fix rather than only which test failed."""
+    from scrutin.campaign import campaign_config_path
+
+    try:
+        with connect(url) as conn:
+            rows = conn.execute(f"select kind, code, reason from ops.{TERRITORY_TEST}").fetchall()
+    except Exception:  # the test's table is dbt's: never let reading it hide the refusal
+        log.exception("could not read ops.%s", TERRITORY_TEST)
+        return []
+    path = campaign_config_path()
+    return [
+        f"territory ({path}): {kind} {code} matches no bureau: {why}" for kind, code, why in rows
+    ]
 
 
 @_records_errors

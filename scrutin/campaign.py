@@ -3,7 +3,9 @@
 One small YAML file (`config/campaign.yml`, or the file named by `SCRUTIN_CAMPAIGN_CONFIG`) holds
 the parameters that decide what happens to personal data: the campaign window used by the canvass
 integrity checks, the retention period after the election (the purge deletes door knocks past
-it), and the k-minimum below which per-bureau canvass figures are hidden.
+it), the k-minimum below which per-bureau canvass figures are hidden, and the campaign's
+territory (`territory:`, optional: communes, constituencies or départements) that the models and
+the scores restrict to.
 
 Why a dataclass and not a dict: every consumer (loader, purge, dbt vars, quality suites) reads the
 same validated values, and a typo in the file is refused with the file and the key named rather
@@ -38,7 +40,21 @@ CAMPAIGN_ID_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
 MAX_RETENTION_DAYS = 3650
 
 _REQUIRED = ("campaign_id", "election_date", "campaign_start")
-_KNOWN = (*_REQUIRED, "retention_days", "k_min", "scores")
+_KNOWN = (*_REQUIRED, "retention_days", "k_min", "scores", "territory")
+
+# Territory codes, after normalisation (upper case, constituency number on two digits).
+# A département: 01-95 (not 20), 2A, 2B, 971-978 (overseas departments and collectivities),
+# 986-988 (Pacific), ZZ (French people abroad). The same codes the results loader writes
+# (ingestion/sources/results_codes.py), as INSEE spells them.
+_DEPARTEMENT = r"(?:0[1-9]|1[0-9]|[3-8][0-9]|9[0-5]|2[1-9]|2A|2B|97[1-8]|98[678]|ZZ)"
+DEPARTEMENT_PATTERN = re.compile(_DEPARTEMENT)
+# A commune: its 5-character INSEE code (the results' code: 75056 for Paris, not an arrondissement).
+COMMUNE_PATTERN = re.compile(r"(?:[0-9]{5}|2[AB][0-9]{3}|ZZ[0-9]{3})")
+# A constituency: `<département>-<number>`, e.g. 29-02, 2A-01, 974-05, ZZ-11.
+CONSTITUENCY_PATTERN = re.compile(rf"(?P<dep>{_DEPARTEMENT})-(?P<number>[0-9]{{1,2}})")
+# Paris, Lyon and Marseille: the results (and so every mart) key bureaux by the whole city.
+PLM_ARRONDISSEMENT = re.compile(r"(?:751(?:0[1-9]|1[0-9]|20)|6938[1-9]|132(?:0[1-9]|1[0-6]))")
+TERRITORY_KINDS = ("communes", "constituencies", "departements")
 
 
 class CampaignConfigError(ValueError):
@@ -53,14 +69,61 @@ class CampaignConfigError(ValueError):
 
 
 @dataclass(frozen=True)
+class Territory:
+    """The campaign's territory: a bureau belongs to it when its commune, its constituency or its
+    département is listed (a union of the three lists; an empty list is simply absent).
+
+    Codes are normalised: upper case (`2a` -> `2A`), constituency numbers on two digits
+    (`29-2` -> `29-02`), duplicates dropped, sorted, so two files that say the same thing give
+    the same territory (and the same `params_hash`).
+    """
+
+    communes: tuple[str, ...] = ()
+    constituencies: tuple[str, ...] = ()
+    departements: tuple[str, ...] = ()
+
+    def rows(self) -> list[tuple[str, str]]:
+        """(kind, code) pairs, kind in commune / constituency / departement: what
+        `ops.campaign_territory` stores and the dbt model `int_territory__bureaux` reads."""
+        return [
+            *(("commune", code) for code in self.communes),
+            *(("constituency", code) for code in self.constituencies),
+            *(("departement", code) for code in self.departements),
+        ]
+
+    def describe(self) -> str:
+        """`constituency 29-02`, `3 communes (29019, 29075, ...)`: for logs and messages."""
+        parts = []
+        for kind, codes in (
+            ("commune", self.communes),
+            ("constituency", self.constituencies),
+            ("département", self.departements),
+        ):
+            if not codes:
+                continue
+            shown = ", ".join(codes[:5]) + (", ..." if len(codes) > 5 else "")
+            noun = (
+                kind
+                if len(codes) == 1
+                else ("constituencies" if kind == "constituency" else kind + "s")
+            )
+            parts.append(f"{noun} {shown}" if len(codes) == 1 else f"{len(codes)} {noun} ({shown})")
+        return " + ".join(parts)
+
+
+@dataclass(frozen=True)
 class Campaign:
-    """The validated campaign parameters (dates are Europe/Paris calendar dates)."""
+    """The validated campaign parameters (dates are Europe/Paris calendar dates).
+
+    `territory` None: the campaign covers whatever the warehouse holds (the demo's case).
+    """
 
     campaign_id: str
     election_date: dt.date
     campaign_start: dt.date
     retention_days: int = DEFAULT_RETENTION_DAYS
     k_min: int = DEFAULT_K_MIN
+    territory: Territory | None = None
 
     @property
     def window_start(self) -> dt.datetime:
@@ -83,11 +146,18 @@ class Campaign:
         return dt.datetime.combine(last_day + dt.timedelta(days=1), dt.time(0), tzinfo=PARIS)
 
     def as_dict(self) -> dict[str, Any]:
-        """JSON-friendly values (dates as ISO strings)."""
-        return {
+        """JSON-friendly values (dates as ISO strings, the territory as lists). A campaign
+        without a territory has no `territory` key, so its hash is the one it had before
+        territories existed (ops.canvass_campaigns rows stay as they are)."""
+        values = {
             key: value.isoformat() if isinstance(value, dt.date) else value
             for key, value in dataclasses.asdict(self).items()
         }
+        if self.territory is None:
+            del values["territory"]
+        else:
+            values["territory"] = {k: list(v) for k, v in values["territory"].items()}
+        return values
 
     def params_hash(self) -> str:
         """sha256 (hex) of the canonical JSON of every parameter: equal values, equal hash."""
@@ -154,7 +224,88 @@ def _parse(path: Path, data: dict[str, Any]) -> Campaign:
         campaign_start=campaign_start,
         retention_days=retention_days,
         k_min=k_min,
+        territory=_territory(path, data["territory"]) if "territory" in data else None,
     )
+
+
+def _territory(path: Path, value: Any) -> Territory:
+    """Validate `territory:`; None when absent. Strict: an unknown kind, an empty list or a code
+    that is not one are refused with the key (`territory.constituencies[2]`) named, because a
+    typo here silently changes which bureaux a campaign sees. An empty `territory:` is refused
+    too: the whole loaded data is said by leaving the key out."""
+    if not isinstance(value, dict) or not value:
+        raise CampaignConfigError(
+            path,
+            "territory",
+            f"expected a mapping with one or more of {', '.join(TERRITORY_KINDS)} "
+            "(remove the key for the whole loaded data)",
+        )
+    lists: dict[str, tuple[str, ...]] = {}
+    for kind, codes in value.items():
+        key = f"territory.{kind}"
+        if kind not in TERRITORY_KINDS:
+            raise CampaignConfigError(
+                path, key, f"unknown kind (expected one of {', '.join(TERRITORY_KINDS)})"
+            )
+        # `departements: 29` reads as one code
+        items = [codes] if isinstance(codes, (str, int)) else codes
+        if not isinstance(items, list) or not items:
+            raise CampaignConfigError(path, key, "expected a non-empty list of codes")
+        normalised = [
+            _territory_code(path, f"{key}[{i}]", kind, code) for i, code in enumerate(items)
+        ]
+        lists[kind] = tuple(sorted(set(normalised)))
+    return Territory(**lists)
+
+
+def _territory_code(path: Path, key: str, kind: str, raw: Any) -> str:
+    # YAML reads `29` as an int and `01` as 1 (an octal-looking scalar): codes must be quoted
+    # when they start with 0, else 01 would silently become 1.
+    if isinstance(raw, bool) or not isinstance(raw, (str, int)):
+        raise CampaignConfigError(path, key, f"expected a code as a string, got {raw!r}")
+    if isinstance(raw, int):
+        if kind == "departements" and 10 <= raw <= 95:
+            raw = str(raw)
+        else:
+            raise CampaignConfigError(
+                path, key, f'{raw!r} read as a number: quote the code (e.g. "01", "29019")'
+            )
+    code = raw.strip().upper()
+    if kind == "communes":
+        if PLM_ARRONDISSEMENT.fullmatch(code):
+            city = {"75": "75056 (Paris)", "69": "69123 (Lyon)", "13": "13055 (Marseille)"}
+            raise CampaignConfigError(
+                path,
+                key,
+                f"{code} is a municipal arrondissement: the results key Paris, Lyon and Marseille "
+                f"bureaux by the whole city, use {city[code[:2]]} or its constituencies",
+            )
+        if not COMMUNE_PATTERN.fullmatch(code):
+            raise CampaignConfigError(
+                path,
+                key,
+                f"{raw!r} is not a commune code: expected its 5-character INSEE code "
+                "(29019, 2A004, 97411; ZZ + 3 digits for French people abroad)",
+            )
+        return code
+    if kind == "constituencies":
+        match = CONSTITUENCY_PATTERN.fullmatch(code)
+        if match is None or int(match["number"]) == 0:
+            raise CampaignConfigError(
+                path,
+                key,
+                f"{raw!r} is not a constituency: expected <département>-<number>, "
+                "e.g. 29-02, 2A-01, 974-05, ZZ-11 (French people abroad)",
+            )
+        return f"{match['dep']}-{int(match['number']):02d}"
+    if not DEPARTEMENT_PATTERN.fullmatch(code):
+        raise CampaignConfigError(
+            path,
+            key,
+            f"{raw!r} is not a département: expected 01-95, 2A, 2B, 971-978, 986-988 or ZZ "
+            "(French people abroad)",
+        )
+    return code
 
 
 def _date(path: Path, data: dict[str, Any], key: str) -> dt.date:

@@ -15,6 +15,8 @@ knocks as (
         count(*) as doors_knocked,
         count(*) filter (where is_conversation) as conversations
     from {{ ref('int_canvass__knocks') }}
+    -- the marts keep the campaign territory's bureaux only
+    where {{ in_campaign_territory('bureau_id') }}
     group by
         bureau_id,
         knocked_on

@@ -1,6 +1,7 @@
 -- Every bureau of the loaded results, of the REU and of the roll extract has its row in the
 -- polling_stations mart (REU and roll bureaux under the Ministry key the mapping gives them):
--- a bureau missing there would silently drop out of every campaign plan.
+-- a bureau missing there would silently drop out of every campaign plan. Bureaux outside the
+-- campaign's territory (int_territory__bureaux) are meant to be absent.
 
 with
 
@@ -51,7 +52,9 @@ missing as (
     from source_bureaux
     left join polling_stations
         on source_bureaux.bureau_id = polling_stations.bureau_id
-    where polling_stations.bureau_id is null
+    where
+        polling_stations.bureau_id is null
+        and {{ in_campaign_territory('source_bureaux.bureau_id') }}
 
 )
 

@@ -30,6 +30,8 @@ renamed as (
         cast(source.code_departement as text) as code_departement,
         cast(source.code_commune as text) as code_commune,
         cast(source.code_bv as text) as code_bv,
+        -- législative constituency number as the layout writes it (null where it has none)
+        cast(source.code_circonscription as text) as code_circonscription,
 
         -- labels
         cast(source.libelle_departement as text) as department_name,

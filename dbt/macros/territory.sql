@@ -1,0 +1,25 @@
+{#-
+    The campaign's territory, applied: `where {{ in_campaign_territory('final.bureau_id') }}`
+    keeps the rows of bureaux that int_territory__bureaux marks in_territory (every bureau when
+    the campaign file declares no territory). Every mart that carries a bureau applies it once,
+    to its final rows, and the marts built on another mart inherit it; the bureau universe and
+    the membership rule live in int_territory__bureaux only.
+-#}
+{% macro in_campaign_territory(bureau_id) -%}
+{{ bureau_id }} in (
+    select territory_bureaux.bureau_id
+    from {{ ref('int_territory__bureaux') }} as territory_bureaux
+    where territory_bureaux.in_territory
+)
+{%- endmacro %}
+
+{#-
+    INSEE département of a 5-character commune code: the first three characters overseas
+    (971..978, 986..988), the first two elsewhere (01..95, 2A, 2B, ZZ for French people abroad).
+-#}
+{% macro departement_of_commune(code_commune) -%}
+case
+    when left({{ code_commune }}, 2) in ('97', '98') then left({{ code_commune }}, 3)
+    else left({{ code_commune }}, 2)
+end
+{%- endmacro %}

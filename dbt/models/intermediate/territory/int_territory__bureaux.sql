@@ -1,0 +1,146 @@
+{#-
+    The bureau universe of the campaign: every bureau the warehouse knows (from the results, the
+    REU, the roll extract, the census allocation weights), with its commune, département and
+    législative constituency, and whether it lies in the campaign's territory
+    (ops.campaign_territory rows of var('campaign_id'); none = every bureau is in).
+
+    Constituency at bureau level, because Brest, Paris and many towns are split between two or
+    more constituencies: the code_circonscription of the bureau's latest loaded results that
+    carry one (législatives and présidentielle in the 2017-2022 Ministry layouts, data.gouv
+    files); else, when every bureau of its commune with a known constituency has the same one,
+    that one (the commune lies in a single constituency); else unknown, and the bureau is in no
+    constituency of a territory (the test assert_territory_bureaux_have_a_known_constituency
+    lists such bureaux of the territory's communes).
+
+    A table: every mart filters on it, and the universe reads national raw relations.
+-#}
+{{ config(materialized='table') }}
+
+with
+
+territory as (
+
+    select
+        kind,
+        code
+    from {{ source('ops', 'campaign_territory') }}
+    where campaign_id = '{{ var("campaign_id") }}'
+
+),
+
+results as (
+
+    select * from {{ ref('stg_elections__bureau_results') }}
+
+),
+
+elections as (
+
+    select * from {{ ref('int_elections__registered') }}
+
+),
+
+universe as (
+
+    select bureau_id from results
+    union
+    select bureau_id from {{ ref('int_reu_bureau_mapping') }}
+    union
+    select bureau_id from {{ ref('stg_reu__bureaux') }}
+    union
+    select bureau_id from {{ ref('stg_reu__addresses') }}
+    union
+    select bureau_id from {{ ref('stg_roll__bureau_counts') }}
+    union
+    select bureau_id from {{ ref('stg_roll__bureau_doors') }}
+    union
+    select bureau_id from {{ ref('stg_geography__iris_bureau_weights') }}
+
+),
+
+bureau_constituencies as (
+
+    -- The constituency number is the trailing one or two digits of the published code
+    -- (`02`, `2`, or department + number in harmonised files), on two digits.
+    select distinct on (results.bureau_id)
+        results.bureau_id,
+        {{ departement_of_commune('results.code_commune') }}
+        || '-'
+        || lpad(substring(results.code_circonscription from '([0-9]{1,2})$'), 2, '0')
+        as constituency
+    from results
+    inner join elections
+        on results.election_id = elections.election_id
+    where substring(results.code_circonscription from '([0-9]{1,2})$') is not null
+    order by
+        results.bureau_id,
+        coalesce(elections.election_date, make_date(elections.election_year, 1, 1)) desc,
+        elections.round desc,
+        results.election_id desc
+
+),
+
+single_constituency_communes as (
+
+    select
+        split_part(bureau_id, '_', 1) as code_commune,
+        min(constituency) as constituency
+    from bureau_constituencies
+    group by split_part(bureau_id, '_', 1)
+    having count(distinct constituency) = 1
+
+),
+
+located as (
+
+    select
+        universe.bureau_id,
+        split_part(universe.bureau_id, '_', 1) as code_commune,
+        {{ departement_of_commune("split_part(universe.bureau_id, '_', 1)") }} as code_departement,
+        coalesce(
+            bureau_constituencies.constituency,
+            single_constituency_communes.constituency
+        ) as constituency,
+        case
+            when bureau_constituencies.constituency is not null then 'results'
+            when single_constituency_communes.constituency is not null then 'commune'
+        end as constituency_source
+    from universe
+    left join bureau_constituencies
+        on universe.bureau_id = bureau_constituencies.bureau_id
+    left join single_constituency_communes
+        on split_part(universe.bureau_id, '_', 1) = single_constituency_communes.code_commune
+    where universe.bureau_id is not null
+
+),
+
+final as (
+
+    select
+        located.bureau_id,
+        located.code_commune,
+        located.code_departement,
+        located.constituency,
+        located.constituency_source,
+        (
+            not exists (select 1 from territory)
+            or exists (
+                select 1
+                from territory
+                where
+                    (territory.kind = 'commune' and territory.code = located.code_commune)
+                    or (
+                        territory.kind = 'departement'
+                        and territory.code = located.code_departement
+                    )
+                    or (
+                        territory.kind = 'constituency'
+                        and territory.code = located.constituency
+                    )
+            )
+        ) as in_territory
+    from located
+
+)
+
+select * from final
