@@ -41,10 +41,11 @@ BATCH_LEDGER_TABLE = "raw.batch_ledger"
 
 BUREAU_COUNT_COLUMNS = ("inscrits", "votants", "abstentions", "exprimes", "blancs", "nuls")
 
-# `<code_commune>_<code_bv>`: a 5-digit INSEE commune code (or Corsica 2A/2B + 3 digits), then
+# `<code_commune>_<code_bv>`: a 5-digit INSEE commune code (or Corsica 2A/2B + 3 digits, or
+# ZZ + 3 digits for French people abroad, as ingestion/sources/results_codes.py writes them), then
 # either a 4-digit zero-padded bureau number or an upper-case alphanumeric code that holds at
 # least one letter (so an unpadded `29019_1` is refused, `13055_A12` accepted).
-BUREAU_ID_REGEX = r"^([0-9]{5}|2[AB][0-9]{3})_([0-9]{4}|[0-9A-Z]*[A-Z][0-9A-Z]*)$"
+BUREAU_ID_REGEX = r"^([0-9]{5}|2[AB][0-9]{3}|ZZ[0-9]{3})_([0-9]{4}|[0-9A-Z]*[A-Z][0-9A-Z]*)$"
 
 # The GX class of SQL checks: `query` selects the offending rows.
 SQL_EXPECTATION = "UnexpectedRowsExpectation"

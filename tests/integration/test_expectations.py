@@ -318,9 +318,18 @@ def test_bureau_id_regex() -> None:
     import re
 
     pattern = re.compile(BUREAU_ID_REGEX)
-    for ok in ("29019_0001", "2A004_0001", "2B033_0012", "75056_B12", "13055_A"):
+    # ZZ001_0001: French people abroad, in every national file (a national load was refused)
+    for ok in ("29019_0001", "2A004_0001", "2B033_0012", "75056_B12", "13055_A", "ZZ001_0001"):
         assert pattern.match(ok), ok
-    for bad in ("29019_1", "29019_00001", "2C004_0001", "2901_0001", "29019-0001", "29019_b12"):
+    for bad in (
+        "29019_1",
+        "29019_00001",
+        "2C004_0001",
+        "2901_0001",
+        "29019-0001",
+        "29019_b12",
+        "ZZ01_0001",
+    ):
         assert not pattern.match(bad), bad
 
 
