@@ -149,14 +149,16 @@ class Campaign:
         """JSON-friendly values (dates as ISO strings, the territory as lists). A campaign
         without a territory has no `territory` key, so its hash is the one it had before
         territories existed (ops.canvass_campaigns rows stay as they are)."""
-        values = {
+        values: dict[str, Any] = {
             key: value.isoformat() if isinstance(value, dt.date) else value
             for key, value in dataclasses.asdict(self).items()
+            if key != "territory"
         }
-        if self.territory is None:
-            del values["territory"]
-        else:
-            values["territory"] = {k: list(v) for k, v in values["territory"].items()}
+        if self.territory is not None:
+            values["territory"] = {
+                field.name: list(getattr(self.territory, field.name))
+                for field in dataclasses.fields(self.territory)
+            }
         return values
 
     def params_hash(self) -> str:
@@ -270,7 +272,7 @@ def _territory_code(path: Path, key: str, kind: str, raw: Any) -> str:
             raise CampaignConfigError(
                 path, key, f'{raw!r} read as a number: quote the code (e.g. "01", "29019")'
             )
-    code = raw.strip().upper()
+    code: str = raw.strip().upper()
     if kind == "communes":
         if PLM_ARRONDISSEMENT.fullmatch(code):
             city = {"75": "75056 (Paris)", "69": "69123 (Lyon)", "13": "13055 (Marseille)"}
