@@ -141,10 +141,20 @@ def _unmatched_territory(url: str) -> list[str]:
 def dbt_build_audit(url: str, run_id: str) -> dict[str, Any]:
     """Stage 1: dbt build (models, unit tests, data tests, contracts) into `mart_audit`, all but
     the score marts, which need the ecological fit of stage 2."""
+    from scrutin.campaign import load_campaign
+
     with connect(url) as conn:
         require_migrated(conn)
     _record_gate(url, run_id, "running")
-    return {"dbt_nodes": _dbt_stage(url, run_id, "dbt build", exclude=SCORES_TAG)}
+    campaign = load_campaign()
+    # Which campaign and territory this run publishes: kept in ops.publication_log.check_summary.
+    territory = campaign.territory.describe() if campaign.territory else "every loaded bureau"
+    log.info("campaign %s, territory: %s", campaign.campaign_id, territory)
+    return {
+        "dbt_nodes": _dbt_stage(url, run_id, "dbt build", exclude=SCORES_TAG),
+        "campaign_id": campaign.campaign_id,
+        "territory": territory,
+    }
 
 
 @_records_errors

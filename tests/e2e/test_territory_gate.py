@@ -52,6 +52,12 @@ def test_published_marts_hold_only_the_constituency(
         assert conn.execute("select count(*) from raw.election_results_bureau").fetchone() == (
             BUREAUX,
         )
+        # The publication says which campaign and territory it is.
+        summary = conn.execute(
+            "select check_summary from ops.publication_log order by published_at desc limit 1"
+        ).fetchone()
+        assert summary is not None
+        assert summary[0]["territory"] == f"constituency {CONSTITUENCY}"
         # Every published table keyed by commune or bureau: nothing outside département 29.
         for table in ("commune_summary", "canvass_plan"):
             outside = conn.execute(
