@@ -14,6 +14,19 @@
 {%- endmacro %}
 
 {#-
+    The bureaux int_territory__bureaux knows and puts outside the territory. The completeness
+    tests skip these, `not {{ outside_campaign_territory('x.bureau_id') }}`, rather than keep the
+    bureaux marked in: a bureau the territory model does not know (yet) is still required.
+-#}
+{% macro outside_campaign_territory(bureau_id) -%}
+{{ bureau_id }} in (
+    select territory_bureaux.bureau_id
+    from {{ ref('int_territory__bureaux') }} as territory_bureaux
+    where not territory_bureaux.in_territory
+)
+{%- endmacro %}
+
+{#-
     INSEE département of a 5-character commune code: the first three characters overseas
     (971..978, 986..988), the first two elsewhere (01..95, 2A, 2B, ZZ for French people abroad).
 -#}

@@ -16,7 +16,7 @@ knocks as (
         count(*) filter (where is_conversation) as conversations
     from {{ ref('int_canvass__knocks') }}
     -- the marts keep the campaign territory's bureaux only
-    where {{ in_campaign_territory('bureau_id') }}
+    where not {{ outside_campaign_territory('bureau_id') }}
     group by
         bureau_id,
         knocked_on

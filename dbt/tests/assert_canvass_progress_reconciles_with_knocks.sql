@@ -16,7 +16,7 @@ knocks as (
         min(knocked_on) as first_knocked_on
     from {{ ref('int_canvass__knocks') }}
     -- the mart keeps the campaign territory's bureaux only (the latest day stays every bureau's)
-    where {{ in_campaign_territory('bureau_id') }}
+    where not {{ outside_campaign_territory('bureau_id') }}
     group by bureau_id
 
 ),

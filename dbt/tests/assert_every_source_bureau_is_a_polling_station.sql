@@ -54,7 +54,7 @@ missing as (
         on source_bureaux.bureau_id = polling_stations.bureau_id
     where
         polling_stations.bureau_id is null
-        and {{ in_campaign_territory('source_bureaux.bureau_id') }}
+        and not {{ outside_campaign_territory('source_bureaux.bureau_id') }}
 
 )
 

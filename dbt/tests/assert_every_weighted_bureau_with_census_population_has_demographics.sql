@@ -23,7 +23,7 @@ inner join vintage
 where census_values.theme = 'population'
     and census_values.prefix = 'P'
     and census_values.indicator = 'POP'
-    and {{ in_campaign_territory('weights.bureau_id') }}
+    and not {{ outside_campaign_territory('weights.bureau_id') }}
     and not exists (
         select 1
         from {{ ref('bureau_demographics') }} as demographics

@@ -12,7 +12,7 @@ select distinct
     bureaux.{{ key }}{{ ',' if not loop.last }}
     {%- endfor %}
 from {{ ref('stg_elections__bureau_results') }} as bureaux
-where {{ in_campaign_territory('bureaux.bureau_id') }}
+where not {{ outside_campaign_territory('bureaux.bureau_id') }}
 and not exists (
     select 1
     from {{ model }} as model_rows
