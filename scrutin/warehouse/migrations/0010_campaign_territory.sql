@@ -1,4 +1,4 @@
--- Migration 0009: the campaign's territory (issue 16, docs/configuration.md `territory:`).
+-- Migration 0010: the campaign's territory (issue 16, docs/configuration.md `territory:`).
 --
 -- Raw files stay whole (a national results file is loaded and checksummed once, whatever the
 -- campaign); the territory restricts what dbt publishes. The `territory:` key of the campaign file
