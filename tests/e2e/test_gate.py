@@ -125,6 +125,7 @@ def _task_states(dag_run: Any) -> dict[str, str]:
     return {ti.task_id: str(ti.state) for ti in dag_run.get_task_instances()}
 
 
+@pytest.mark.leaves_demo_intermediates_stale
 def test_the_build_dag_refuses_more_voters_than_registered_and_keeps_mart(
     demo_env: DemoWarehouse, conn: psycopg.Connection, unchanged_mart: None
 ) -> None:
@@ -156,8 +157,9 @@ def test_the_build_dag_refuses_more_voters_than_registered_and_keeps_mart(
             "update raw.election_results_bureau set votants = inscrits - abstentions "
             "where election_id = '2024_legi_t1' and bureau_id = '29019_0001'"
         )
-        # The refused run left `mart_audit` built from the broken row: no later stage may
-        # audit or publish it (the next gate run rebuilds it from the repaired data).
+        # The refused run left `mart_audit` (and the intermediate tables) built from the broken
+        # row: no later stage may audit or publish it (the next gate run rebuilds it from the
+        # repaired data). The marker runs this test after every other e2e test.
         conn.execute("drop schema if exists mart_audit cascade")
 
 
