@@ -17,12 +17,11 @@ setup: bootstrap
 demo: setup
 	@$(VENV)/bin/scrutin demo
 
-## Lint, then the three test tiers, fastest first (each stops the run when it fails):
-## unit (no database) -> integration (one shared warehouse) -> end-to-end (gate, DAG runs)
+## Lint, then the three test tiers: unit (no database; stops the run when it fails), then
+## integration (one shared warehouse) and end-to-end (gate, DAG runs) side by side, each on
+## databases of its own (scripts/test_tiers.sh)
 test: setup lint
-	@$(VENV)/bin/pytest tests/unit --durations=10 $(PYTEST_ARGS)
-	@$(VENV)/bin/pytest tests/integration --durations=15 $(PYTEST_ARGS)
-	@$(VENV)/bin/pytest tests/e2e --durations=10 $(PYTEST_ARGS)
+	@bash scripts/test_tiers.sh $(PYTEST_ARGS)
 
 ## The unit tier alone: seconds, no PostgreSQL needed
 test-unit: bootstrap

@@ -398,61 +398,6 @@ def test_roll_suites_pass_and_catch_bad_cells(
     assert "doors <= electors counted in the bureau" in failed
 
 
-@pytest.fixture
-def dag_warehouse(airflow_db: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """A fresh warehouse of its own for the DAG run (its ledger must start empty)."""
-    from scrutin.config import with_database
-    from scrutin.db import connect
-    from scrutin.warehouse.migrate import migrate
-    from tests.conftest import _SERVER_URL, TEST_DB
-
-    name = f"{TEST_DB}_rolldag"
-    admin = with_database(_SERVER_URL, "postgres")
-    with psycopg.connect(admin, autocommit=True) as c:
-        c.execute(f'drop database if exists "{name}" with (force)')
-        c.execute(f'create database "{name}"')
-    url = with_database(_SERVER_URL, name)
-    with connect(url) as c:
-        migrate(c)
-    monkeypatch.setenv("SCRUTIN_DATABASE_URL", url)
-    yield url
-    with psycopg.connect(admin, autocommit=True) as c:
-        c.execute(f'drop database if exists "{name}" with (force)')
-
-
-@pytest.mark.slow
-def test_dag_loads_checks_and_emits(
-    dag_warehouse: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from airflow.dag_processing.dagbag import DagBag
-
-    from scrutin.config import DAGS_DIR
-
-    reu_dir, roll_dir = tmp_path / "reu", tmp_path / "roll"
-    reu_dir.mkdir()
-    roll_dir.mkdir()
-    (reu_dir / "addresses_sample.csv").write_bytes(
-        (SAMPLE / "reu" / "addresses_sample.csv").read_bytes()
-    )
-    (roll_dir / HAND_FIXTURE.name).write_bytes(HAND_FIXTURE.read_bytes())
-    monkeypatch.setenv("SCRUTIN_REU_DIR", str(reu_dir))
-    monkeypatch.setenv("SCRUTIN_ROLL_DIR", str(roll_dir))
-    dag = DagBag(dag_folder=str(DAGS_DIR)).get_dag("ingest_electoral_roll")
-    run = dag.test()
-    states = {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
-    assert str(run.state).endswith("success"), states
-    assert states["validate_raw_reu"].endswith("success")
-    assert states["validate_raw_roll"].endswith("success")
-    with psycopg.connect(dag_warehouse) as c:
-        assert c.execute("select count(*) from raw.reu_addresses").fetchone() == (12335,)
-        assert c.execute("select sum(voters) from raw.roll_bureau_counts").fetchone() == (12,)
-    # A second run finds nothing new: nothing is announced downstream.
-    again = dag.test()
-    states = {ti.task_id: str(ti.state) for ti in again.get_task_instances()}
-    assert states["validate_raw_reu"].endswith("skipped")
-    assert states["validate_raw_roll"].endswith("skipped")
-
-
 def test_a_mapping_pointing_at_the_postcode_is_refused_and_keeps_the_commune(
     clean: psycopg.Connection, tmp_path: Path
 ) -> None:
