@@ -36,6 +36,7 @@ bench: setup
 	@$(VENV)/bin/python benchmarks/bench_results_load.py
 	@$(VENV)/bin/python benchmarks/bench_allocation.py
 	@$(VENV)/bin/python benchmarks/bench_canvass.py
+	@$(VENV)/bin/python benchmarks/bench_territory.py
 
 ## Lint: Python (ruff), the import layers (import-linter), types (mypy), the dbt SQL (sqlfluff,
 ## dbt templater: compiles against the warehouse, hence `setup`)
