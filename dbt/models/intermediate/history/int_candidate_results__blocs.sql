@@ -1,3 +1,20 @@
+{#-
+    A table, not a view: the bureau history, the election_results mart and the bloc tests read
+    it, and as a view each of them recomputed the nuance and bloc of every candidate row
+    (issue 15, national scale: 633 of the 773 s of dbt node time). Its ANALYZE hook gives those
+    readers the true row count instead of an estimate.
+
+    The présidentielle nuance comes from a left join on the normalised surname, computed for
+    présidentielle rows only (null elsewhere, so it matches nothing). The former correlated
+    scalar lookup ran once per reference to it after inlining: 6 loops per présidentielle row.
+    The seed's (election_id, last_name) is unique (tested in _seeds.yml), so the join keeps one
+    row per candidate, as the lookup did.
+-#}
+{{ config(
+    materialized='table',
+    post_hook=["analyze {{ this }}"],
+) }}
+
 with
 
 candidate_results as (
@@ -24,36 +41,49 @@ nuance_blocs as (
 
 ),
 
-candidates as (
+normalised_candidates as (
 
+    -- Présidentielle rows only: the surname in upper case without accents ("MELENCHON",
+    -- "PECRESSE"), as the seed spells it; null for other elections, so they match no seed row.
     select
         candidate_results.election_id,
         candidate_results.bureau_id,
         candidate_results.panel_number,
         candidate_results.last_name,
-        -- Présidentielle rows only: the candidate's nuance from the seed, by surname in upper
-        -- case without accents ("MELENCHON", "PECRESSE"). A scalar lookup evaluated for those
-        -- rows alone, rather than a join that would sort every candidate row of every election.
-        case
-            when elections.election_type = 'pres' then (
-                select presidential_candidates.nuance
-                from presidential_candidates
-                where
-                    presidential_candidates.election_id = candidate_results.election_id
-                    and presidential_candidates.last_name = upper(translate(
-                        trim(candidate_results.last_name),
-                        'àâäáãéèêëíìîïóòôöõúùûüçñÀÂÄÁÃÉÈÊËÍÌÎÏÓÒÔÖÕÚÙÛÜÇÑ',
-                        'aaaaaeeeeiiiiooooouuuucnAAAAAEEEEIIIIOOOOOUUUUCN'
-                    ))
-            )
-        end as presidential_nuance,
-        nullif(trim(candidate_results.nuance), '') as published_nuance,
+        candidate_results.nuance,
         candidate_results.votes,
         elections.election_type,
-        elections.election_year
+        elections.election_year,
+        case
+            when elections.election_type = 'pres' then upper(translate(
+                trim(candidate_results.last_name),
+                'àâäáãéèêëíìîïóòôöõúùûüçñÀÂÄÁÃÉÈÊËÍÌÎÏÓÒÔÖÕÚÙÛÜÇÑ',
+                'aaaaaeeeeiiiiooooouuuucnAAAAAEEEEIIIIOOOOOUUUUCN'
+            ))
+        end as presidential_surname
     from candidate_results
     inner join elections
         on candidate_results.election_id = elections.election_id
+
+),
+
+candidates as (
+
+    select
+        normalised_candidates.election_id,
+        normalised_candidates.bureau_id,
+        normalised_candidates.panel_number,
+        normalised_candidates.last_name,
+        presidential_candidates.nuance as presidential_nuance,
+        nullif(trim(normalised_candidates.nuance), '') as published_nuance,
+        normalised_candidates.votes,
+        normalised_candidates.election_type,
+        normalised_candidates.election_year
+    from normalised_candidates
+    left join presidential_candidates
+        on
+            normalised_candidates.election_id = presidential_candidates.election_id
+            and normalised_candidates.presidential_surname = presidential_candidates.last_name
 
 ),
 
