@@ -28,7 +28,8 @@ written; names, phones, e-mails and notes are dropped. Rows that cannot be read 
   passed (`build_audit_publish` is scheduled on it: dbt resolves bureaux, keeps the newest version
   of each knock and flags them there).
 * **Skips** when no delivery waits.
-* **Fails without retry** when the secret or the campaign configuration is missing, when a
+* **Fails without retry** when the secret or the campaign configuration is missing, when an app
+  mapping of `config/canvass/` is invalid, when a
   fail-severity check fails, and (after emitting) when a delivery was refused, so someone looks
   at `failed/`. Infrastructure errors are retried.
 * Runbook: `docs/canvass.md`.
@@ -52,6 +53,7 @@ def ingest_canvass_feedback() -> None:
         from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
         from ingestion.canvass.dropzone import process_drop_zone, seed_demo_deliveries
+        from ingestion.canvass.mapping import MappingError, load_mappings
         from ingestion.canvass.pseudonymise import CanvassSecretError, demo_mode, resolve_secret
         from scrutin.campaign import CampaignConfigError, load_campaign
         from scrutin.config import database_url
@@ -59,7 +61,9 @@ def ingest_canvass_feedback() -> None:
         try:
             secret = resolve_secret(use_airflow=True)
             campaign = load_campaign()
-        except (CanvassSecretError, CampaignConfigError) as exc:
+            # A broken app mapping is configuration, not a passing outage: no retry.
+            load_mappings()
+        except (CanvassSecretError, CampaignConfigError, MappingError) as exc:
             raise AirflowFailException(str(exc)) from exc
         if demo_mode():
             seed_demo_deliveries()

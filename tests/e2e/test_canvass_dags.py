@@ -85,6 +85,30 @@ def test_ingest_loads_emits_and_reports_refused_files(dagbag: Any, env: tuple[st
     assert got["validate_raw_canvass"].endswith("skipped"), got
 
 
+def test_a_broken_app_mapping_fails_without_retry_and_moves_nothing(
+    dagbag: Any, env: tuple[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from scrutin.config import PROJECT_ROOT
+
+    mappings = tmp_path / "mappings"
+    shutil.copytree(PROJECT_ROOT / "config" / "canvass", mappings)
+    qomon = mappings / "qomon.yml"
+    qomon.write_text(qomon.read_text(encoding="utf-8") + "\nsurprise_key: 1\n", encoding="utf-8")
+    monkeypatch.setenv("SCRUTIN_CANVASS_MAPPINGS", str(mappings))
+    _, drop = env
+    drop.mkdir()
+    shutil.copy(support.QOMON, drop / support.QOMON.name)
+    run = dagbag.get_dag("ingest_canvass_feedback").test()
+    got = states(run)
+    # failed at the first try: a configuration error does not heal by waiting (retried, this
+    # run would take minutes of back-off and end with try_number 3)
+    assert got["load_canvass_drop_zone"].endswith("failed"), got
+    (load,) = [ti for ti in run.get_task_instances() if ti.task_id == "load_canvass_drop_zone"]
+    assert load.try_number == 1
+    assert str(run.state).endswith("failed")
+    assert [p.name for p in drop.iterdir()] == [support.QOMON.name]  # left where it was
+
+
 def test_purge_dag_deletes_and_passes_the_gate(dagbag: Any, env: tuple[str, Path]) -> None:
     from ingestion.canvass.loader import load_canvass_file
     from scrutin.campaign import load_campaign
