@@ -72,6 +72,7 @@ class Progress:
         delay: float = 2.0,
         interval: float = 0.5,
         clock: Callable[[], float] = time.monotonic,
+        started: float | None = None,
     ) -> None:
         self.label = label
         self.total = total
@@ -80,7 +81,7 @@ class Progress:
         self.delay = delay
         self.interval = interval
         self.clock = clock
-        self.started = clock()
+        self.started = clock() if started is None else started
         self.done = 0
         self._drawn_at: float | None = None
         self._width = 0

@@ -16,7 +16,7 @@ import argparse
 import sys
 
 from pipeline import exit_codes
-from pipeline.cli_args import input_file, output_file
+from pipeline.cli_args import add_json_flag, input_file, output_file, print_json
 
 
 def cmd_layouts(args: argparse.Namespace) -> int:
@@ -80,6 +80,9 @@ def cmd_load(args: argparse.Namespace) -> int:
                 max_rejected=args.max_rejected,
             )
         ]
+    if args.json:
+        print_json(reports)
+        return 0
     for r in reports:
         print(
             f"{r.election_id}: {r.status} (batch {r.batch_id}, {r.layout}): {r.rows_read} rows "
@@ -134,6 +137,7 @@ def register(top: argparse._SubParsersAction, ingest: argparse._SubParsersAction
         help="quarantined bureau rows tolerated before the file is refused "
         "(default: the larger of 10 and 1%% of the rows)",
     )
+    add_json_flag(p)
     p.set_defaults(func=cmd_load)
 
     def check_arity(args: argparse.Namespace) -> None:

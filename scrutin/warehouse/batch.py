@@ -202,8 +202,8 @@ class Run:
                 total=estimate_rows(self.load.path),
                 unit=self.load.unit,
                 clock=time.perf_counter,
+                started=self.started,
             )
-            self.progress.started = self.started
         self.progress.advance(rows)
         if self.progress.enabled:
             return  # the live line says it; a log line would break it on the terminal

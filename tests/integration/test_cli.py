@@ -94,3 +94,13 @@ def test_redact_hides_passwords_in_the_authority_and_the_query() -> None:
         == "postgresql://u@h/db?sslmode=require&password=***"
     )
     assert redact("postgresql://u@h/db") == "postgresql://u@h/db"
+
+
+def test_results_load_json_is_a_list_of_reports(warehouse_url: str) -> None:
+    run(["ingest", "elections", str(TOUR1), "--election-id", "2024_legi_t1"], warehouse_url)
+    done = run(
+        ["results", "load", str(TOUR1), "--election-id", "2024_legi_t1", "--json"], warehouse_url
+    )
+    assert done.returncode == 0, done.stderr
+    (report,) = json.loads(done.stdout)
+    assert report["election_id"] == "2024_legi_t1" and report["status"] == "skipped"
