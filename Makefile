@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV := .venv
 export PYTHONDONTWRITEBYTECODE :=
 
-.PHONY: demo test test-unit stop lint bootstrap setup bench
+.PHONY: demo test test-unit stop lint bootstrap setup bench browser
 
 ## Create/refresh .venv from uv.lock (fast no-op when unchanged)
 bootstrap:
@@ -20,12 +20,16 @@ demo: setup
 ## Lint, then the three test tiers: unit (no database; stops the run when it fails), then
 ## integration (one shared warehouse) and end-to-end (gate, DAG runs) side by side, each on
 ## databases of its own (scripts/test_tiers.sh)
-test: setup lint
+test: setup lint browser
 	@bash scripts/test_tiers.sh $(PYTEST_ARGS)
 
 ## The unit tier alone: seconds, no PostgreSQL needed
-test-unit: bootstrap
+test-unit: bootstrap browser
 	@$(VENV)/bin/pytest tests/unit $(PYTEST_ARGS)
+
+## Headless Chromium for the page tests (Debian package; apt-get when missing)
+browser:
+	@bash scripts/ensure_chromium.sh
 
 ## Stop the local PostgreSQL server
 stop:
