@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV := .venv
 export PYTHONDONTWRITEBYTECODE :=
 
-.PHONY: demo test test-unit stop lint bootstrap setup bench browser
+.PHONY: demo test test-unit stop lint bootstrap setup bench browser airflow airflow-stop
 
 ## Create/refresh .venv from uv.lock (fast no-op when unchanged)
 bootstrap:
@@ -31,8 +31,20 @@ test-unit: bootstrap browser
 browser:
 	@bash scripts/ensure_chromium.sh
 
-## Stop the local PostgreSQL server
+## Airflow as services (api-server, scheduler, dag-processor, triggerer; LocalExecutor) on the
+## project's PostgreSQL, in the background: prints the URL and how to log in. Same start script
+## as the docker-compose services (pipeline/airflow_services.py). On the bundled sample the
+## canvass DAG runs in demo mode unless SCRUTIN_DEMO is set (to 0 with a real secret).
+airflow: setup
+	@SCRUTIN_DEMO=$${SCRUTIN_DEMO-1} $(VENV)/bin/scrutin airflow start --no-setup
+
+## Stop the Airflow services `make airflow` started
+airflow-stop:
+	@$(VENV)/bin/scrutin airflow stop
+
+## Stop the Airflow services (if any), then the local PostgreSQL server
 stop:
+	@if [ -x $(VENV)/bin/scrutin ]; then $(VENV)/bin/scrutin airflow stop; fi
 	@bash scripts/local_pg.sh stop
 
 ## Benchmarks at national scale (not tests; each prints wall time, rows/s, peak memory)

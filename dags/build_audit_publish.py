@@ -12,7 +12,8 @@ from typing import Any
 
 from airflow.sdk import dag, task
 
-from pipeline.assets import DEFAULT_ARGS, PUBLISHED_MART, RAW_ASSETS
+from pipeline.alerts import deadline_alert
+from pipeline.assets import DBT_TASK_ARGS, DEFAULT_ARGS, PUBLISHED_MART, RAW_ASSETS
 
 DOC_MD = """
 ### Build, audit, publish
@@ -48,41 +49,43 @@ was. See `ops.gate_runs.failed_checks` and the runbook in `docs/operations.md`;
     catchup=False,
     max_active_runs=1,
     default_args=DEFAULT_ARGS,
+    # Late: not done 2 hours after being queued (ops.alerts + notifiers).
+    deadline=deadline_alert("build_audit_publish"),
     tags=["scrutin", "dbt", "quality", "publish"],
     doc_md=DOC_MD,
 )
 def build_audit_publish() -> None:
-    @task
+    @task(**DBT_TASK_ARGS)
     def dbt_build_audit_schema() -> dict[str, Any]:
         from airflow.sdk import get_current_context
         from airflow.sdk.exceptions import AirflowFailException
 
+        from pipeline.airflow_warehouse import warehouse_url
         from pipeline.gate import GateRefused, dbt_build_audit
-        from scrutin.config import database_url
 
         run_id = get_current_context()["run_id"]
         try:
-            return {"run_id": run_id, **dbt_build_audit(database_url(), run_id)}
+            return {"run_id": run_id, **dbt_build_audit(warehouse_url(), run_id)}
         except GateRefused as exc:
             raise AirflowFailException(str(exc)) from exc
 
     @task
     def fit_ecological_model(summary: dict[str, Any]) -> dict[str, Any]:
+        from pipeline.airflow_warehouse import warehouse_url
         from pipeline.gate import fit_scores
-        from scrutin.config import database_url
 
-        return {**summary, **fit_scores(database_url(), summary["run_id"])}
+        return {**summary, **fit_scores(warehouse_url(), summary["run_id"])}
 
-    @task
+    @task(**DBT_TASK_ARGS)
     def dbt_build_scores(summary: dict[str, Any]) -> dict[str, Any]:
         from airflow.sdk.exceptions import AirflowFailException
 
+        from pipeline.airflow_warehouse import warehouse_url
         from pipeline.gate import GateRefused
         from pipeline.gate import dbt_build_scores as build_scores
-        from scrutin.config import database_url
 
         try:
-            return {**summary, **build_scores(database_url(), summary["run_id"])}
+            return {**summary, **build_scores(warehouse_url(), summary["run_id"])}
         except GateRefused as exc:
             raise AirflowFailException(str(exc)) from exc
 
@@ -90,20 +93,20 @@ def build_audit_publish() -> None:
     def validate_audit_schema(summary: dict[str, Any]) -> dict[str, Any]:
         from airflow.sdk.exceptions import AirflowFailException
 
+        from pipeline.airflow_warehouse import warehouse_url
         from pipeline.gate import GateRefused, validate_audit
-        from scrutin.config import database_url
 
         try:
-            return {**summary, **validate_audit(database_url(), summary["run_id"])}
+            return {**summary, **validate_audit(warehouse_url(), summary["run_id"])}
         except GateRefused as exc:
             raise AirflowFailException(str(exc)) from exc
 
     @task(outlets=[PUBLISHED_MART], retries=0)
     def publish_mart(summary: dict[str, Any]) -> dict[str, int]:
+        from pipeline.airflow_warehouse import warehouse_url
         from pipeline.gate import publish_audited
-        from scrutin.config import database_url
 
-        return publish_audited(database_url(), summary["run_id"], summary)
+        return publish_audited(warehouse_url(), summary["run_id"], summary)
 
     built = dbt_build_scores(fit_ecological_model(dbt_build_audit_schema()))
     publish_mart(validate_audit_schema(built))

@@ -11,7 +11,7 @@ from typing import Any
 
 from airflow.sdk import dag, task
 
-from pipeline.assets import DEFAULT_ARGS, RAW_CANVASS
+from pipeline.assets import DEFAULT_ARGS, NETWORK_TASK_ARGS, RAW_CANVASS
 
 DOC_MD = """
 ### Ingest canvass feedback (every 15 minutes)
@@ -47,7 +47,7 @@ written; names, phones, e-mails and notes are dropped. Rows that cannot be read 
     doc_md=DOC_MD,
 )
 def ingest_canvass_feedback() -> None:
-    @task
+    @task(**NETWORK_TASK_ARGS)
     def load_canvass_drop_zone() -> dict[str, Any]:
         """Load each waiting delivery once (sha256 ledger) and move it out of the way."""
         from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
@@ -55,8 +55,8 @@ def ingest_canvass_feedback() -> None:
         from ingestion.canvass.dropzone import process_drop_zone, seed_demo_deliveries
         from ingestion.canvass.mapping import MappingError, load_mappings
         from ingestion.canvass.pseudonymise import CanvassSecretError, demo_mode, resolve_secret
+        from pipeline.airflow_warehouse import warehouse_url
         from scrutin.campaign import CampaignConfigError, load_campaign
-        from scrutin.config import database_url
 
         try:
             secret = resolve_secret(use_airflow=True)
@@ -67,7 +67,7 @@ def ingest_canvass_feedback() -> None:
             raise AirflowFailException(str(exc)) from exc
         if demo_mode():
             seed_demo_deliveries()
-        results = process_drop_zone(database_url(), campaign=campaign, secret=secret)
+        results = process_drop_zone(warehouse_url(), campaign=campaign, secret=secret)
         if not results:
             raise AirflowSkipException("no canvass delivery waiting")
         return {

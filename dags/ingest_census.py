@@ -11,7 +11,7 @@ from typing import Any
 
 from airflow.sdk import dag, task
 
-from pipeline.assets import DEFAULT_ARGS, RAW_CENSUS
+from pipeline.assets import DEFAULT_ARGS, NETWORK_TASK_ARGS, RAW_CENSUS
 
 DOC_MD = """
 ### Ingest INSEE census (IRIS)
@@ -59,7 +59,7 @@ def ingest_census() -> None:
         except RegistryError as exc:
             raise AirflowFailException(str(exc)) from exc
 
-    @task
+    @task(**NETWORK_TASK_ARGS)
     def load_census_entry(entry: dict[str, Any]) -> dict[str, Any]:
         """Load one entry (idempotent); bad data fails the task without retry."""
         from airflow.sdk.exceptions import AirflowFailException
@@ -68,11 +68,11 @@ def ingest_census() -> None:
         from ingestion.census.registry import spec_from_dict
         from ingestion.download import DownloadRefused
         from ingestion.errors import SourceFormatError
-        from scrutin.config import database_url
+        from pipeline.airflow_warehouse import warehouse_url
 
         spec = spec_from_dict(entry)
         try:
-            report = load_entry(database_url(), spec)
+            report = load_entry(warehouse_url(), spec)
         except (SourceFormatError, DownloadRefused) as exc:
             raise AirflowFailException(str(exc)) from exc
         return {

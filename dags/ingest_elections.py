@@ -10,7 +10,7 @@ from typing import Any
 
 from airflow.sdk import dag, task
 
-from pipeline.assets import DEFAULT_ARGS, RAW_ELECTION_RESULTS
+from pipeline.assets import DEFAULT_ARGS, NETWORK_TASK_ARGS, RAW_ELECTION_RESULTS
 
 DOC_MD = """
 ### Ingest election results
@@ -49,7 +49,7 @@ def ingest_elections() -> None:
 
         return [entry.as_dict() for entry in read_elections_manifest()]
 
-    @task
+    @task(**NETWORK_TASK_ARGS)
     def load_results_file(entry: dict[str, Any]) -> dict[str, Any]:
         """Load one entry (idempotent); bad data fails the task without retry."""
         from airflow.sdk.exceptions import AirflowFailException
@@ -58,12 +58,12 @@ def ingest_elections() -> None:
         from ingestion.errors import SourceFormatError
         from ingestion.loaders.results_fetch import FetchRefused, land_manifest_entry
         from ingestion.manifest import entry_from_dict
-        from scrutin.config import database_url
+        from pipeline.airflow_warehouse import warehouse_url
 
         item = entry_from_dict(entry)
         try:
             # A checksum mismatch is a data problem (fail now); a network error is retried.
-            reports = land_manifest_entry(database_url(), item)
+            reports = land_manifest_entry(warehouse_url(), item)
         except (SourceFormatError, DownloadRefused, FetchRefused) as exc:
             raise AirflowFailException(str(exc)) from exc
         statuses = {r.status for r in reports}

@@ -62,10 +62,10 @@ def ingest_electoral_roll() -> None:
 
         from ingestion.errors import SourceFormatError
         from ingestion.loaders.reu import load_reu_file
-        from scrutin.config import database_url
+        from pipeline.airflow_warehouse import warehouse_url
 
         try:
-            report = load_reu_file(database_url(), path)
+            report = load_reu_file(warehouse_url(), path)
         except SourceFormatError as exc:
             raise AirflowFailException(str(exc)) from None
         return {"table": report.table, "status": report.status, "rows": report.rows_read}
@@ -89,10 +89,10 @@ def ingest_electoral_roll() -> None:
 
         from ingestion.errors import SourceFormatError
         from ingestion.loaders.roll import load_roll_file
-        from scrutin.config import database_url
+        from pipeline.airflow_warehouse import warehouse_url
 
         try:
-            report = load_roll_file(database_url(), path)
+            report = load_roll_file(warehouse_url(), path)
         except SourceFormatError as exc:
             # `from None`: the message names file, line and column only; keep it that way.
             raise AirflowFailException(str(exc)) from None

@@ -11,7 +11,7 @@ from typing import Any
 
 from airflow.sdk import dag, task
 
-from pipeline.assets import DEFAULT_ARGS, RAW_GEOGRAPHY
+from pipeline.assets import DEFAULT_ARGS, NETWORK_TASK_ARGS, RAW_GEOGRAPHY
 
 DOC_MD = """
 ### Ingest geography
@@ -56,7 +56,7 @@ def ingest_geography() -> None:
         except GeoManifestError as exc:
             raise AirflowFailException(str(exc)) from exc
 
-    @task
+    @task(**NETWORK_TASK_ARGS)
     def load_contour_file(entry: dict[str, Any]) -> dict[str, Any]:
         """Load one contour file (idempotent); bad data fails the task without retry."""
         from airflow.sdk.exceptions import AirflowFailException
@@ -65,13 +65,13 @@ def ingest_geography() -> None:
         from ingestion.errors import SourceFormatError
         from ingestion.geo.loader import load_geo_file
         from ingestion.geo.manifest import entry_from_dict
-        from scrutin.config import database_url
+        from pipeline.airflow_warehouse import warehouse_url
 
         item = entry_from_dict(entry)
         try:
             path = item.local_path()
             report = load_geo_file(
-                database_url(),
+                warehouse_url(),
                 path,
                 item.kind,  # type: ignore[arg-type]
                 id_field=item.id_field,
@@ -94,11 +94,11 @@ def ingest_geography() -> None:
     def recompute_allocation_weights(reports: list[dict[str, Any]]) -> dict[str, Any]:
         """Weights from the loaded contours and REU addresses (skipped if no input changed)."""
         from ingestion.geo.weights import compute_weights
-        from scrutin.config import database_url
+        from pipeline.airflow_warehouse import warehouse_url
 
         # Wait for every load (the argument); the fingerprint decides whether to recompute.
         del reports
-        report = compute_weights(database_url())
+        report = compute_weights(warehouse_url())
         return {"status": report.status, "rows": report.rows, "iris": report.iris}
 
     @task(outlets=[RAW_GEOGRAPHY])

@@ -11,6 +11,7 @@ from typing import Any
 
 from airflow.sdk import dag, task
 
+from pipeline.alerts import deadline_alert
 from pipeline.assets import DEFAULT_ARGS
 
 DOC_MD = """
@@ -35,6 +36,8 @@ DOC_MD = """
     catchup=False,
     max_active_runs=1,
     default_args=DEFAULT_ARGS,
+    # The purge is a legal duty: a run not done an hour after being queued raises an alert.
+    deadline=deadline_alert("purge_expired_personal_data"),
     tags=["scrutin", "privacy", "retention", "canvass"],
     doc_md=DOC_MD,
 )
@@ -45,9 +48,9 @@ def purge_expired_personal_data() -> None:
         from airflow.sdk import get_current_context
 
         from ingestion.canvass.purge import purge_expired
-        from scrutin.config import database_url
+        from pipeline.airflow_warehouse import warehouse_url
 
-        report = purge_expired(database_url(), run_id=get_current_context()["run_id"])
+        report = purge_expired(warehouse_url(), run_id=get_current_context()["run_id"])
         return {
             "rows_expired": report.rows_expired,
             "rows_deleted": report.rows_deleted,
@@ -61,10 +64,10 @@ def purge_expired_personal_data() -> None:
 
         from expectations.checkpoint import run_suites
         from expectations.suites_canvass import RETENTION_SUITES
+        from pipeline.airflow_warehouse import warehouse_url
         from pipeline.gate import new_run_id
-        from scrutin.config import database_url
 
-        outcome = run_suites(database_url(), RETENTION_SUITES, new_run_id("retention"))
+        outcome = run_suites(warehouse_url(), RETENTION_SUITES, new_run_id("retention"))
         if not outcome.success:
             raise AirflowFailException(
                 f"retention gate failed after the purge ({summary}):\n" + outcome.summary()

@@ -7,6 +7,8 @@ from typing import Any
 
 from airflow.sdk import Asset
 
+from pipeline.alerts import on_task_failure
+
 RAW_ELECTION_RESULTS = Asset(
     name="scrutin_raw_election_results",
     uri="scrutin://warehouse/raw/election_results",
@@ -52,9 +54,28 @@ PUBLISHED_MART = Asset(
     group="scrutin_mart",
 )
 
+# Every task: an owner, a failure alert (ops.alerts + the configured notifiers), a time limit,
+# and one quick retry against a passing blip of the local database. Bad data fails without
+# retry (AirflowFailException) whatever these say.
 DEFAULT_ARGS: dict[str, Any] = {
     "owner": "scrutin-data-eng",
-    "retries": 2,
+    "retries": 1,
+    "retry_delay": dt.timedelta(seconds=30),
+    "retry_exponential_backoff": 0,
+    "execution_timeout": dt.timedelta(minutes=30),
+    "on_failure_callback": [on_task_failure],
+}
+# Steps that reach the network (downloads of published files, a remote drop zone): an outage
+# there lasts minutes, so they retry with exponential back-off (2, 4, 8 min).
+NETWORK_TASK_ARGS: dict[str, Any] = {
+    "retries": 3,
     "retry_delay": dt.timedelta(minutes=2),
-    "retry_exponential_backoff": True,
+    "retry_exponential_backoff": 2.0,
+    "max_retry_delay": dt.timedelta(minutes=15),
+    "execution_timeout": dt.timedelta(minutes=60),
+}
+# dbt builds of the whole project: long at national scale, never retried blindly.
+DBT_TASK_ARGS: dict[str, Any] = {
+    "retries": 0,
+    "execution_timeout": dt.timedelta(minutes=90),
 }

@@ -27,12 +27,12 @@ def validate_new_batches(
     from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
     from expectations.checkpoint import run_suites
+    from pipeline.airflow_warehouse import warehouse_url
     from pipeline.gate import new_run_id
-    from scrutin.config import database_url
 
     if not loaded:
         raise AirflowSkipException(f"{nothing_new}: nothing to announce downstream")
-    outcome = run_suites(database_url(), list(suites), new_run_id(run_prefix))
+    outcome = run_suites(warehouse_url(), list(suites), new_run_id(run_prefix))
     if not outcome.success:
         raise AirflowFailException(
             f"raw {source} checks failed:\n" + "\n".join(outcome.failed_checks)

@@ -147,6 +147,12 @@ def setup(with_airflow: bool = True) -> None:
         ensure_database(airflow_url, airflow_db)
         if dsn_parts(airflow_url).host == dsn_parts(url).host:
             closed = (airflow_db,)
+    # Metabase's application database (the compose stack sets SCRUTIN_METABASE_DB): on the
+    # warehouse server, closed to PUBLIC like Airflow's.
+    metabase_db = os.environ.get("SCRUTIN_METABASE_DB")
+    if metabase_db:
+        ensure_database(url, metabase_db)
+        closed = (*closed, metabase_db)
     ensure_bi_role(url, closed)
     if with_airflow:
         migrate_airflow()

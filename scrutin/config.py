@@ -66,7 +66,10 @@ def sample_dir(source: str) -> Path:
 
 
 DEFAULT_PORT = "55432"
+# Airflow tasks reach the warehouse through this connection (pipeline.airflow_warehouse); when
+# no one sets it, apply_environment_defaults() derives it from SCRUTIN_DATABASE_URL.
 WAREHOUSE_CONN_ID = "scrutin_warehouse"
+WAREHOUSE_CONN_VARIABLE = f"AIRFLOW_CONN_{WAREHOUSE_CONN_ID.upper()}"
 
 
 def local_database_url(database: str = "scrutin") -> str:
@@ -134,6 +137,12 @@ def airflow_conn_uri(url: str) -> str:
     return f"postgres://{auth}@{p.host}:{p.port}/{p.dbname}"
 
 
+def warehouse_environment(url: str) -> dict[str, str]:
+    """The variables that point both the CLI (SCRUTIN_DATABASE_URL) and Airflow's tasks (the
+    connection scrutin_warehouse) at the warehouse `url`: set them together to move both."""
+    return {"SCRUTIN_DATABASE_URL": url, WAREHOUSE_CONN_VARIABLE: airflow_conn_uri(url)}
+
+
 def apply_environment_defaults() -> None:
     """Set the variables Airflow, dbt and GX read, unless the operator already set them."""
     url = database_url()
@@ -145,7 +154,7 @@ def apply_environment_defaults() -> None:
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": airflow_database_url(),
         "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
         "AIRFLOW__CORE__PARALLELISM": "4",
-        f"AIRFLOW_CONN_{WAREHOUSE_CONN_ID.upper()}": airflow_conn_uri(url),
+        WAREHOUSE_CONN_VARIABLE: airflow_conn_uri(url),
         "DBT_PROFILES_DIR": str(DBT_PROJECT_DIR),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
         "GX_ANALYTICS_ENABLED": "false",

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from scrutin.config import warehouse_environment
 from tests.conftest import TEST_DB, drop_warehouse, fresh_warehouse
 
 DEMO_DB = f"{TEST_DB}_demo"
@@ -53,7 +54,8 @@ def demo_warehouse(
     url = fresh_warehouse(DEMO_DB)
     drop = tmp_path_factory.mktemp("canvass-drop")
     patch = pytest.MonkeyPatch()
-    patch.setenv("SCRUTIN_DATABASE_URL", url)
+    for key, value in warehouse_environment(url).items():
+        patch.setenv(key, value)
     patch.setenv("SCRUTIN_DEMO", "1")
     patch.setenv("SCRUTIN_CANVASS_DROP", str(drop))
     try:
@@ -68,7 +70,8 @@ def demo_warehouse(
 @pytest.fixture
 def demo_env(demo_warehouse: DemoWarehouse, monkeypatch: pytest.MonkeyPatch) -> DemoWarehouse:
     """Point the CLI, the DAGs and the pipeline at the demo warehouse for one test."""
-    monkeypatch.setenv("SCRUTIN_DATABASE_URL", demo_warehouse.url)
+    for key, value in warehouse_environment(demo_warehouse.url).items():
+        monkeypatch.setenv(key, value)
     monkeypatch.setenv("SCRUTIN_DEMO", "1")
     monkeypatch.setenv("SCRUTIN_CANVASS_DROP", str(demo_warehouse.drop_zone))
     return demo_warehouse
@@ -78,12 +81,14 @@ def demo_env(demo_warehouse: DemoWarehouse, monkeypatch: pytest.MonkeyPatch) -> 
 def dag_warehouse(airflow_db: None, request: pytest.FixtureRequest) -> Iterator[str]:
     """An empty, migrated warehouse for one module's own DAG runs (`<test db>_<module>`).
 
-    The DAGs read the warehouse from SCRUTIN_DATABASE_URL, set for the whole module.
+    The DAGs read the warehouse from the connection scrutin_warehouse, and the CLI from
+    SCRUTIN_DATABASE_URL: both are set for the whole module.
     """
     name = f"{TEST_DB}_{request.module.__name__.rsplit('.', 1)[-1].removeprefix('test_')}"
     url = fresh_warehouse(name)
     patch = pytest.MonkeyPatch()
-    patch.setenv("SCRUTIN_DATABASE_URL", url)
+    for key, value in warehouse_environment(url).items():
+        patch.setenv(key, value)
     try:
         yield url
     finally:

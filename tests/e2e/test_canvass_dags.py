@@ -10,7 +10,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from scrutin.config import DAGS_DIR
+from scrutin.config import DAGS_DIR, warehouse_environment
 from tests.fixtures.canvass import support
 from tests.fixtures.canvass.support import SECRET, fetch
 
@@ -33,7 +33,8 @@ def env(airflow_db: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tu
     config.write_text(
         f"campaign_id: dag_test\nelection_date: {election}\ncampaign_start: 2020-01-01\n"
     )
-    monkeypatch.setenv("SCRUTIN_DATABASE_URL", url)
+    for key, value in warehouse_environment(url).items():
+        monkeypatch.setenv(key, value)
     monkeypatch.setenv("SCRUTIN_CANVASS_DROP", str(drop))
     monkeypatch.setenv("SCRUTIN_CANVASS_SECRET", SECRET)
     monkeypatch.setenv("SCRUTIN_CAMPAIGN_CONFIG", str(config))

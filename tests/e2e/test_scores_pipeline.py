@@ -21,6 +21,7 @@ import pytest
 import yaml
 from psycopg.rows import dict_row
 
+from scrutin.config import warehouse_environment
 from scrutin.scores import formulas as f
 from scrutin.scores.params import load_score_params
 from tests.conftest import ROOT
@@ -50,7 +51,8 @@ STABLE_COLUMNS = (
 def scored(demo_warehouse: DemoWarehouse) -> Iterator[str]:
     """The demo warehouse (every demo DAG, gate included); the CLI and summaries read it too."""
     patch = pytest.MonkeyPatch()
-    patch.setenv("SCRUTIN_DATABASE_URL", demo_warehouse.url)
+    for key, value in warehouse_environment(demo_warehouse.url).items():
+        patch.setenv(key, value)
     try:
         yield demo_warehouse.url
     finally:
