@@ -36,6 +36,9 @@ os.environ["SCRUTIN_DATABASE_URL"] = TEST_URL
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
+# The tests run DAGs with dag.test(), which cannot run a DAG with a Deadline Alert
+# (pipeline.alerts); the services test and the DAG policy test turn them back on.
+os.environ["SCRUTIN_DEADLINE_ALERTS"] = "0"
 apply_environment_defaults()
 
 

@@ -84,9 +84,16 @@ def test_every_task_has_a_time_limit_and_a_failure_alert(dagbag: Any) -> None:
             assert on_task_failure in callbacks, f"{where}: no failure alert"
 
 
-def test_publication_and_purge_have_a_deadline_alert(dagbag: Any) -> None:
-    from pipeline.alerts import DEADLINES
+def test_publication_and_purge_have_a_deadline_alert(
+    dagbag: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from airflow.dag_processing.dagbag import DagBag
 
+    from pipeline.alerts import DEADLINES, DEADLINES_VARIABLE
+
+    assert not dagbag.get_dag("build_audit_publish").deadline  # off under the tests' dag.test()
+    monkeypatch.setenv(DEADLINES_VARIABLE, "1")  # what the services parse
+    dagbag = DagBag(dag_folder=str(DAGS_DIR))
     assert set(DEADLINES) == {"build_audit_publish", "purge_expired_personal_data"}
     for dag_id, interval in DEADLINES.items():
         (alert,) = dagbag.get_dag(dag_id).deadline

@@ -163,9 +163,12 @@ def test_deadline_callback_dispatches(monkeypatch: pytest.MonkeyPatch) -> None:
     assert seen[0].kind == "deadline_missed" and seen[0].dag_id == "build_audit_publish"
 
 
-def test_deadline_alerts_are_queued_at_plus_the_interval() -> None:
+def test_deadline_alerts_are_queued_at_plus_the_interval(monkeypatch: pytest.MonkeyPatch) -> None:
     from airflow.sdk import AsyncCallback, DeadlineReference
 
+    monkeypatch.setenv(alerts.DEADLINES_VARIABLE, "0")  # dag.test() runs
+    assert alerts.deadline_alert("build_audit_publish") is None
+    monkeypatch.setenv(alerts.DEADLINES_VARIABLE, "1")
     alert = alerts.deadline_alert("build_audit_publish")
     assert alert.interval == alerts.DEADLINES["build_audit_publish"]
     assert isinstance(alert.reference, type(DeadlineReference.DAGRUN_QUEUED_AT))
