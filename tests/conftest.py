@@ -42,6 +42,18 @@ os.environ["SCRUTIN_DEADLINE_ALERTS"] = "0"
 apply_environment_defaults()
 
 
+def write_bad_results_landing(folder: Path) -> None:
+    """A results landing folder whose one file has 'douze' as Votants on line 100."""
+    lines = TOUR1.read_text(encoding="utf-8").splitlines(keepends=True)
+    fields = lines[99].split(";")
+    fields[6] = "douze"  # Votants
+    lines[99] = ";".join(fields)
+    (folder / "bad.csv").write_text("".join(lines), encoding="utf-8")
+    (folder / "manifest.yml").write_text(
+        "files:\n  - path: bad.csv\n    election_id: 2022_legi_t1\n", encoding="utf-8"
+    )
+
+
 def _recreate_database() -> None:
     import psycopg
 

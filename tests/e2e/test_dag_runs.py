@@ -14,7 +14,7 @@ import psycopg
 import pytest
 
 from scrutin.config import DAGS_DIR
-from tests.conftest import TOUR1
+from tests.conftest import write_bad_results_landing
 from tests.e2e.conftest import DemoWarehouse
 
 pytestmark = [pytest.mark.db, pytest.mark.slow]
@@ -66,14 +66,7 @@ def test_files_already_loaded_are_skipped_and_emit_no_asset(
 def test_bad_file_fails_the_ingest_dag_and_loads_nothing(
     dagbag: Any, conn: psycopg.Connection, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    lines = TOUR1.read_text(encoding="utf-8").splitlines(keepends=True)
-    fields = lines[99].split(";")
-    fields[6] = "douze"  # Votants
-    lines[99] = ";".join(fields)
-    (tmp_path / "bad.csv").write_text("".join(lines), encoding="utf-8")
-    (tmp_path / "manifest.yml").write_text(
-        "files:\n  - path: bad.csv\n    election_id: 2022_legi_t1\n", encoding="utf-8"
-    )
+    write_bad_results_landing(tmp_path)
     monkeypatch.setenv("SCRUTIN_ELECTIONS_DIR", str(tmp_path))
 
     run = dagbag.get_dag("ingest_elections").test()

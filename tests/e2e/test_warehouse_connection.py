@@ -17,7 +17,13 @@ import psycopg
 import pytest
 
 from scrutin.config import DAGS_DIR, WAREHOUSE_CONN_VARIABLE, airflow_conn_uri
-from tests.conftest import TEST_DB, TOUR1, drop_warehouse, fresh_warehouse
+from tests.conftest import (
+    TEST_DB,
+    TOUR1,
+    drop_warehouse,
+    fresh_warehouse,
+    write_bad_results_landing,
+)
 
 DEFAULT_DB = f"{TEST_DB}_conn_default"
 TARGET_DB = f"{TEST_DB}_conn_target"
@@ -71,14 +77,7 @@ def test_changing_the_connection_changes_where_a_task_writes(
     assert _count(default, "select count(*) from ops.quality_results") == 0
 
     # A bad file: the task fails without retry and its alert lands in the same warehouse.
-    lines = TOUR1.read_text(encoding="utf-8").splitlines(keepends=True)
-    fields = lines[99].split(";")
-    fields[6] = "douze"  # Votants
-    lines[99] = ";".join(fields)
-    (tmp_path / "bad.csv").write_text("".join(lines), encoding="utf-8")
-    (tmp_path / "manifest.yml").write_text(
-        "files:\n  - path: bad.csv\n    election_id: 2022_legi_t1\n", encoding="utf-8"
-    )
+    write_bad_results_landing(tmp_path)
     run = ingest_elections.test()
     assert str(run.state).endswith("failed")
     with psycopg.connect(target) as conn:
