@@ -1,9 +1,9 @@
 """The audit gate: dbt build into `mart_audit`, expectations, then publication — or nothing.
 
 Stages, in order:
-1. `dbt_build_audit` — `dbt build` of every node except the score marts (`--exclude tag:scores`):
-   models, unit tests and the data tests that guard the marts (cross-table and business
-   invariants included);
+1. `dbt_build_audit` — the map shapes (`ingestion.geo.shapes`, when their inputs changed), then
+   `dbt build` of every node except the score marts (`--exclude tag:scores`): models, unit tests
+   and the data tests that guard the marts (cross-table and business invariants included);
 2. `fit_scores` — the ecological regression (`scrutin.scores.fit_step`) on what stage 1 built;
 3. `dbt_build_scores` — `dbt build --select tag:scores`: the targeting marts, reading the fit,
    and their data tests;
@@ -147,6 +147,7 @@ def dbt_build_audit(url: str, run_id: str) -> dict[str, Any]:
         require_migrated(conn)
     _record_gate(url, run_id, "running")
     campaign = load_campaign()
+    _refresh_map_shapes(url)
     # Which campaign and territory this run publishes: kept in ops.publication_log.check_summary.
     territory = campaign.territory.describe() if campaign.territory else "every loaded bureau"
     log.info("campaign %s, territory: %s", campaign.campaign_id, territory)
@@ -155,6 +156,15 @@ def dbt_build_audit(url: str, run_id: str) -> dict[str, Any]:
         "campaign_id": campaign.campaign_id,
         "territory": territory,
     }
+
+
+def _refresh_map_shapes(url: str) -> None:
+    """The map shapes `mart.bureau_map` reads (ingestion/geo/shapes.py), recomputed here rather
+    than by a DAG of their own so that any new contour or REU file reaches the map with the next
+    publication; one query when nothing new was loaded."""
+    from ingestion.geo.shapes import compute_shapes
+
+    compute_shapes(url)
 
 
 @_records_errors
