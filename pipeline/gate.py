@@ -6,7 +6,7 @@ Stages, in order:
    and the data tests that guard the marts (cross-table and business invariants included);
 2. `fit_scores` — the ecological regression (`scrutin.scores.fit_step`) on what stage 1 built;
 3. `dbt_build_scores` — `dbt build --select tag:scores`: the targeting marts, reading the fit,
-   and their data tests;
+   and their data tests; then the dbt docs site (`dbt docs generate --static`, not blocking);
 4. `validate_audit` — the Great Expectations Checkpoints of the raw suites, then the score audit
    (`expectations.score_audit`: the published scores recomputed with the Python formulas);
 5. `publish_audited` — the swap of `mart_audit` in as `mart`.
@@ -187,8 +187,28 @@ def fit_scores(url: str, run_id: str) -> dict[str, Any]:
 
 @_records_errors
 def dbt_build_scores(url: str, run_id: str) -> dict[str, Any]:
-    """Stage 3: dbt build of the score marts (targeting, plan, commune summary) and their tests."""
-    return {"dbt_score_nodes": _dbt_stage(url, run_id, "dbt build (scores)", select=SCORES_TAG)}
+    """Stage 3: dbt build of the score marts (targeting, plan, commune summary) and their tests,
+    then the dbt docs site of what is about to be published."""
+    nodes = _dbt_stage(url, run_id, "dbt build (scores)", select=SCORES_TAG)
+    return {"dbt_score_nodes": nodes, "dbt_docs": _dbt_docs(url)}
+
+
+def _dbt_docs(url: str) -> str | None:
+    """The dbt docs site (SCRUTIN_DBT_DOCS_DIR), rebuilt by every gate run; a site that cannot
+    be written is logged and never refuses a publication (it documents, it does not check)."""
+    import time
+
+    from pipeline.dbt_runner import generate_docs
+    from scrutin.config import dbt_docs_dir
+
+    started = time.monotonic()
+    try:
+        page = generate_docs(url, dbt_docs_dir())
+    except Exception:
+        log.exception("dbt docs site not written (the publication goes on)")
+        return None
+    log.info("dbt docs site: %s (%.1f s)", page, time.monotonic() - started)
+    return str(page)
 
 
 @_records_errors

@@ -50,7 +50,7 @@ log = logging.getLogger("scrutin.ingestion.geo.shapes")
 SOURCE = "geo_shapes"
 DATASET = "bureau_shapes"
 INPUT_NAME = "raw.geo_bureaux+raw.geo_communes+raw.reu_addresses"
-ENGINE_VERSION = "1"
+ENGINE_VERSION = "2"
 SHAPES_TABLE = "raw.geo_bureau_shapes"
 
 # Simplification of contours (degrees; 1e-5 degree of latitude is 1.1 m) and the grid every
@@ -146,8 +146,16 @@ def contour_shapes(
     geometries: np.ndarray,
     centroids: list[tuple[float, float]],
 ) -> Iterator[Shape]:
-    """Shapes of the bureaux that have a contour (centroids as (lon, lat))."""
-    for ident, commune, geom, (lon, lat) in zip(ids, communes, geometries, centroids, strict=True):
+    """Shapes of the bureaux that have a contour (centroids as (lon, lat)): the loader's
+    planar centroid, or a point inside the contour when that centroid falls outside it (a
+    crescent, a bureau in two parts), so that a pin lands in its bureau."""
+    import shapely
+
+    for ident, commune, geom, centroid in zip(ids, communes, geometries, centroids, strict=True):
+        lon, lat = centroid
+        if not shapely.covers(geom, shapely.Point(lon, lat)):
+            inner = shapely.point_on_surface(geom)
+            lon, lat = shapely.get_x(inner), shapely.get_y(inner)
         yield Shape(
             bureau_key=ident,
             key_kind="contour",

@@ -45,6 +45,14 @@ def test_contour_keeps_its_centroid_and_the_ministry_key() -> None:
     assert _shape(shape.geometry_geojson).equals(polygon)
 
 
+def test_a_contour_whose_centroid_falls_outside_gets_a_point_inside() -> None:
+    crescent = shapely.box(0, 0, 3, 3).difference(shapely.box(1, 1, 3, 2.5))
+    centroid = crescent.centroid
+    assert not crescent.covers(centroid)
+    (shape,) = contour_shapes(["1_1"], ["1"], np.array([crescent]), [(centroid.x, centroid.y)])
+    assert crescent.covers(shapely.Point(shape.centroid_lon, shape.centroid_lat))
+
+
 def test_address_cells_tile_the_commune_without_overlap() -> None:
     rng = np.random.default_rng(7)
     rows = []
