@@ -68,8 +68,7 @@ final as (
             as geometry_geojson,
         coalesce(contour_shapes.latitude, address_shapes.latitude) as latitude,
         coalesce(contour_shapes.longitude, address_shapes.longitude) as longitude,
-        address_shapes.shape_addresses,
-        coalesce(contour_shapes.batch_id, address_shapes.batch_id) as shape_batch_id
+        address_shapes.shape_addresses
     from stations
     left join contour_shapes
         on stations.bureau_id = contour_shapes.bureau_key

@@ -135,7 +135,7 @@ def test_every_dashboard_card_runs_as_the_bi_role_and_reads_mart_only(
     assert len(cards) >= 10
     with psycopg.connect(bi_url, autocommit=True) as conn:
         for card in cards:
-            (plan,) = conn.execute(f"explain (format json) {card.sql}").fetchone()  # type: ignore[misc]
+            (plan,) = conn.execute(f"explain (format json, verbose) {card.sql}").fetchone()  # type: ignore[misc]
             relations = _relations(plan)
             assert relations and {s for s, _ in relations} == {"mart"}, (card.name, relations)
             rows = conn.execute(card.sql).fetchall()
