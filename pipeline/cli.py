@@ -14,7 +14,7 @@ from typing import Any
 
 from pipeline import exit_codes
 from pipeline.cli_args import add_json_flag, input_file, print_json
-from scrutin.config import apply_environment_defaults, database_url, redact
+from scrutin.config import apply_environment_defaults, database_url, docs_links, redact
 
 log = logging.getLogger("scrutin")
 
@@ -154,6 +154,7 @@ def status_payload() -> dict[str, Any]:
                 else None
             ),
             "mart_row_counts": table_row_counts(cur, "mart"),
+            "docs": docs_links(),
         }
 
 
@@ -179,6 +180,9 @@ def cmd_status(args: argparse.Namespace) -> int:
             print(f"  failed: {check}")
     for table, n in sorted(payload["mart_row_counts"].items()):
         print(f"  mart.{table}: {n} rows")
+    for label, url in payload["docs"].items():
+        print(f"{label}: {url}")
+    print("campaign report: `scrutin report -o report.html` (docs/analysts.md)")
     return 0
 
 

@@ -256,6 +256,56 @@ def _add_option(args: list[str], option: str, value: str) -> None:
         args += [option, value]
 
 
+def generate_docs(url: str, out_dir: Path) -> Path:
+    """The dbt docs site of the last build on `url`, as one static page `out_dir/index.html`.
+
+    `dbt docs generate --static --no-compile` reuses the manifest the build just wrote (no
+    second parse or compile) and only queries the catalog (column types, row counts) of the
+    audited schema: what is about to be published. Raises DbtInvocationError when it fails.
+    """
+    import shutil
+
+    from scrutin.db import connect
+
+    args = [
+        "docs",
+        "generate",
+        "--static",
+        "--no-compile",
+        "--log-level",
+        "warn",
+        "--no-send-anonymous-usage-stats",
+    ]
+    dbt_vars = campaign_vars()
+    if dbt_vars:
+        args += ["--vars", json.dumps(dbt_vars)]
+    with connect(url, autocommit=True) as lock_conn:
+        lock_conn.execute("select pg_advisory_lock(hashtext('scrutin.dbt_build'))")
+        target_path = _build_target_path(url)
+        try:
+            from dbt.cli.main import dbtRunner
+
+            cli_args = [
+                *args,
+                "--project-dir",
+                str(DBT_PROJECT_DIR),
+                "--profiles-dir",
+                str(DBT_PROJECT_DIR),
+                "--target-path",
+                str(target_path),
+            ]
+            with _environ({**_DBT_QUIET_ENV, **dbt_env(url)}):
+                res = dbtRunner().invoke(cli_args)
+        finally:
+            lock_conn.execute("select pg_advisory_unlock(hashtext('scrutin.dbt_build'))")
+    page = target_path / "static_index.html"
+    if not res.success or not page.exists():
+        raise DbtInvocationError(f"dbt docs generate failed on {redact(url)}: {res.exception}")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(page, out_dir / "index.html")
+    return out_dir / "index.html"
+
+
 def _build_target_path(url: str) -> Path:
     """dbt's target directory for builds on the warehouse at `url`.
 

@@ -6,7 +6,18 @@ import os
 import time
 from typing import Any
 
-from scrutin.config import DAGS_DIR, data_docs_dir, database_url, redact
+from scrutin.config import (
+    DAGS_DIR,
+    PROJECT_ROOT,
+    data_docs_dir,
+    database_url,
+    dbt_docs_dir,
+    docs_links,
+    redact,
+)
+
+# Where `make demo` writes the campaign report (git-ignored, like the docs sites).
+DEMO_REPORT = PROJECT_ROOT / "var" / "report.html"
 
 # Every ingestion DAG on the bundled sample, in dependency order (REU addresses before the
 # allocation weights and the canvass bureau resolution), then the gate.
@@ -132,4 +143,16 @@ def run_demo(verbose: bool = False) -> int:
     print("  scrutin status                  (last publication, row counts)")
     print("  docs/operations.md              (runbook, failed gates, rollback)")
     print(f"  {data_docs_dir() / 'index.html'}   (Great Expectations Data Docs of the raw suites)")
+    print(f"  {dbt_docs_dir() / 'index.html'}   (dbt docs: models, columns, tests, lineage)")
+    print()
+    print(f"Campaign report: {write_demo_report()}")
     return 0
+
+
+def write_demo_report() -> str:
+    """The campaign report of the demo's publication (`scrutin report`), its absolute path."""
+    from pipeline.report import write_report
+    from scrutin.db import connect
+
+    with connect() as conn:
+        return str(write_report(conn, DEMO_REPORT, docs_links()))

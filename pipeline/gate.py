@@ -1,12 +1,12 @@
 """The audit gate: dbt build into `mart_audit`, expectations, then publication — or nothing.
 
 Stages, in order:
-1. `dbt_build_audit` — `dbt build` of every node except the score marts (`--exclude tag:scores`):
-   models, unit tests and the data tests that guard the marts (cross-table and business
-   invariants included);
+1. `dbt_build_audit` — the map shapes (`ingestion.geo.shapes`, when their inputs changed), then
+   `dbt build` of every node except the score marts (`--exclude tag:scores`): models, unit tests
+   and the data tests that guard the marts (cross-table and business invariants included);
 2. `fit_scores` — the ecological regression (`scrutin.scores.fit_step`) on what stage 1 built;
 3. `dbt_build_scores` — `dbt build --select tag:scores`: the targeting marts, reading the fit,
-   and their data tests;
+   and their data tests; then the dbt docs site (`dbt docs generate --static`, not blocking);
 4. `validate_audit` — the Great Expectations Checkpoints of the raw suites, then the score audit
    (`expectations.score_audit`: the published scores recomputed with the Python formulas);
 5. `publish_audited` — the swap of `mart_audit` in as `mart`.
@@ -147,6 +147,7 @@ def dbt_build_audit(url: str, run_id: str) -> dict[str, Any]:
         require_migrated(conn)
     _record_gate(url, run_id, "running")
     campaign = load_campaign()
+    _refresh_map_shapes(url)
     # Which campaign and territory this run publishes: kept in ops.publication_log.check_summary.
     territory = campaign.territory.describe() if campaign.territory else "every loaded bureau"
     log.info("campaign %s, territory: %s", campaign.campaign_id, territory)
@@ -155,6 +156,15 @@ def dbt_build_audit(url: str, run_id: str) -> dict[str, Any]:
         "campaign_id": campaign.campaign_id,
         "territory": territory,
     }
+
+
+def _refresh_map_shapes(url: str) -> None:
+    """The map shapes `mart.bureau_map` reads (ingestion/geo/shapes.py), recomputed here rather
+    than by a DAG of their own so that any new contour or REU file reaches the map with the next
+    publication; one query when nothing new was loaded."""
+    from ingestion.geo.shapes import compute_shapes
+
+    compute_shapes(url)
 
 
 @_records_errors
@@ -177,8 +187,28 @@ def fit_scores(url: str, run_id: str) -> dict[str, Any]:
 
 @_records_errors
 def dbt_build_scores(url: str, run_id: str) -> dict[str, Any]:
-    """Stage 3: dbt build of the score marts (targeting, plan, commune summary) and their tests."""
-    return {"dbt_score_nodes": _dbt_stage(url, run_id, "dbt build (scores)", select=SCORES_TAG)}
+    """Stage 3: dbt build of the score marts (targeting, plan, commune summary) and their tests,
+    then the dbt docs site of what is about to be published."""
+    nodes = _dbt_stage(url, run_id, "dbt build (scores)", select=SCORES_TAG)
+    return {"dbt_score_nodes": nodes, "dbt_docs": _dbt_docs(url)}
+
+
+def _dbt_docs(url: str) -> str | None:
+    """The dbt docs site (SCRUTIN_DBT_DOCS_DIR), rebuilt by every gate run; a site that cannot
+    be written is logged and never refuses a publication (it documents, it does not check)."""
+    import time
+
+    from pipeline.dbt_runner import generate_docs
+    from scrutin.config import dbt_docs_dir
+
+    started = time.monotonic()
+    try:
+        page = generate_docs(url, dbt_docs_dir())
+    except Exception:
+        log.exception("dbt docs site not written (the publication goes on)")
+        return None
+    log.info("dbt docs site: %s (%.1f s)", page, time.monotonic() - started)
+    return str(page)
 
 
 @_records_errors

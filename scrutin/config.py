@@ -171,6 +171,22 @@ def data_docs_dir() -> Path:
     return Path(explicit) if explicit else PROJECT_ROOT / "var" / "data-docs"
 
 
+def dbt_docs_dir() -> Path:
+    """Where every gate run writes the dbt docs site (static `index.html`, models, columns,
+    tests, lineage, exposures): SCRUTIN_DBT_DOCS_DIR, else `var/dbt-docs/` of the checkout."""
+    explicit = os.environ.get("SCRUTIN_DBT_DOCS_DIR")
+    return Path(explicit) if explicit else PROJECT_ROOT / "var" / "dbt-docs"
+
+
+def docs_links() -> dict[str, str]:
+    """The human-readable sites of the last gate run that exist on disk, as file:// URLs."""
+    sites = {
+        "dbt docs (models, columns, tests, lineage)": dbt_docs_dir() / "index.html",
+        "Great Expectations Data Docs (quality checks)": data_docs_dir() / "index.html",
+    }
+    return {label: path.resolve().as_uri() for label, path in sites.items() if path.exists()}
+
+
 def dbt_env(url: str) -> dict[str, str]:
     """The variables dbt/profiles.yml reads, for the warehouse at `url`."""
     p = dsn_parts(url)
