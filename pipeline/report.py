@@ -38,7 +38,8 @@ REPORT_GRID = 1e-5
 # Colour classes of the choropleth (value per canvasser-hour quantiles), light to dark.
 PALETTE = ("#fee5d9", "#fcae91", "#fb6a4a", "#de2d26", "#a50f15")
 NO_VALUE = "#d9d9d9"
-DO_NOT_MOBILISE = "#9ecae1"
+# Not blue: on a map blue reads as water (and Brest is half harbour). A muted purple.
+DO_NOT_MOBILISE = "#cab2d6"
 TOP_RANKED = 30
 
 

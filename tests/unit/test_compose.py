@@ -72,8 +72,19 @@ def test_same_variable_names_as_the_local_path(compose: dict[str, Any]) -> None:
 
 def test_every_long_running_service_has_a_healthcheck(compose: dict[str, Any]) -> None:
     for name, service in compose["services"].items():
-        if name != "airflow-init":
+        if service.get("restart") != "no":  # one-off jobs (init, provisioning) end
             assert "healthcheck" in service, name
+    one_off = {n for n, s in compose["services"].items() if s.get("restart") == "no"}
+    assert one_off == {"airflow-init", "metabase-provision"}
+
+
+def test_dashboards_are_provisioned_once_metabase_is_healthy(compose: dict[str, Any]) -> None:
+    job = compose["services"]["metabase-provision"]
+    assert job["command"][:4] == ["scrutin", "metabase", "provision", "--url"]
+    assert job["depends_on"]["metabase"]["condition"] == "service_healthy"
+    assert {"SCRUTIN_METABASE_USER", "SCRUTIN_METABASE_PASSWORD", "SCRUTIN_BI_PASSWORD"} <= set(
+        job["environment"]
+    )
 
 
 def test_metabase_keeps_its_application_db_in_postgres(compose: dict[str, Any]) -> None:
