@@ -75,5 +75,5 @@ def test_results_registry_may_live_outside_but_must_be_yaml(landing: Path) -> No
     (landing / "manifest.yml").write_text(
         "registry: ../../../../etc/passwd\nfiles: []\n", encoding="utf-8"
     )
-    with pytest.raises(ManifestError, match="not a .yml registry file"):
+    with pytest.raises(ManifestError, match=r"not a \.yml registry file"):
         read_elections_manifest(landing)
