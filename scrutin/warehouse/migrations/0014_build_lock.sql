@@ -1,4 +1,4 @@
--- Migration 0011: one build at a time, and run records that never stay `running` when the run is
+-- Migration 0014: one build at a time, and run records that never stay `running` when the run is
 -- dead (issue 14; pipeline/build_lock.py, docs/operations.md "One build at a time").
 --
 -- A build (`scrutin build`, or the DAG build_audit_publish whose stages are separate Airflow
