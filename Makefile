@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV := .venv
 export PYTHONDONTWRITEBYTECODE :=
 
-.PHONY: demo test test-unit stop lint bootstrap setup bench browser airflow airflow-stop
+.PHONY: demo test test-unit stop lint bootstrap setup bench test-tools airflow airflow-stop
 
 ## Create/refresh .venv from uv.lock (fast no-op when unchanged)
 bootstrap:
@@ -20,16 +20,16 @@ demo: setup
 ## Lint, then the three test tiers: unit (no database; stops the run when it fails), then
 ## integration (one shared warehouse) and end-to-end (gate, DAG runs) side by side, each on
 ## databases of its own (scripts/test_tiers.sh)
-test: setup lint browser
+test: setup lint test-tools
 	@bash scripts/test_tiers.sh $(PYTEST_ARGS)
 
 ## The unit tier alone: seconds, no PostgreSQL needed
-test-unit: bootstrap browser
+test-unit: bootstrap test-tools
 	@$(VENV)/bin/pytest tests/unit $(PYTEST_ARGS)
 
-## Headless Chromium for the page tests (Debian package; apt-get when missing)
-browser:
-	@bash scripts/ensure_chromium.sh
+## What the tests drive: headless Chromium, libfaketime (Debian packages; apt-get when missing)
+test-tools:
+	@bash scripts/ensure_test_tools.sh
 
 ## Airflow as services (api-server, scheduler, dag-processor, triggerer; LocalExecutor) on the
 ## project's PostgreSQL, in the background: prints the URL and how to log in. Same start script

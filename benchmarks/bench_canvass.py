@@ -11,7 +11,7 @@ runs in its own child process (peak RSS is that process's), against a fresh data
 `scrutin_bench_canvass` on the configured server, with the 2024 tour-1 results loaded as the bureau
 reference. Each load is compared with a raw `COPY` of the same rows (the landed rows, dumped and
 copied back into a plain table without indexes) in the same run. Input files are synthetic Qomon
-exports from `scripts/generate_sample_canvass.py`, cached in `.bench/canvass/`. Results: printed,
+exports from `ingestion/canvass/sample.py`, cached in `.bench/canvass/`. Results: printed,
 and written to `.bench/canvass/results.json`.
 """
 
@@ -225,8 +225,8 @@ def input_file(rows: int, seed: int) -> Path:
         started = time.perf_counter()
         code = (
             "import sys; from pathlib import Path; "
-            f"sys.path.insert(0, {str(ROOT / 'scripts')!r}); "
-            "import generate_sample_canvass as g; "
+            f"sys.path.insert(0, {str(ROOT)!r}); "
+            "import ingestion.canvass.sample as g; "
             f"g.bench_file(Path({str(path)!r}), {rows}, seed={seed})"
         )
         subprocess.run([sys.executable, "-c", code], check=True)

@@ -23,7 +23,8 @@ Two landing folders, looked at every week:
   table is detected from the header) -> `raw.reu_bureaux`, `raw.reu_addresses`.
 * `SCRUTIN_ROLL_DIR` (default: the bundled synthetic `data/sample/roll/`): the campaign's
   liste électorale extracts (`*.csv`; ages are taken at the date in the REU export's file name)
-  -> aggregated **while read** into `raw.roll_bureau_counts` and `raw.roll_bureau_doors`.
+  -> aggregated **while read** into `raw.roll_bureau_counts` and `raw.roll_bureau_doors`, after
+  the REU load: a line whose bureau is not in the bureau reference (REU, results) is quarantined.
   **No name, birth date or address is stored, logged or copied**; the file stays where it is.
 
 Files already loaded are skipped by sha256; a new file replaces the rows of the communes it covers.
@@ -75,7 +76,9 @@ def ingest_electoral_roll() -> None:
         """REU suites gate the asset: a failing batch never emits it."""
         return _validate(reports, "reu")
 
-    @task
+    # After the REU load (roll bureau codes are checked against the bureau reference), and even
+    # when it failed or found nothing: the election results are a reference too.
+    @task(trigger_rule="all_done")
     def discover_roll_files() -> list[str]:
         """Roll extracts of the landing folder (paths only: files are read where they are)."""
         from ingestion.loaders.roll import roll_files
@@ -104,8 +107,10 @@ def ingest_electoral_roll() -> None:
         return _validate(reports, "roll")
 
     reu_reports = load_reu_table.expand(path=discover_reu_files())
-    validate_raw_reu(reu_reports)
-    roll_reports = load_roll_extract.expand(path=discover_roll_files())
+    reu_checked = validate_raw_reu(reu_reports)
+    roll_paths = discover_roll_files()
+    reu_checked >> roll_paths
+    roll_reports = load_roll_extract.expand(path=roll_paths)
     validate_raw_roll(roll_reports)
 
 

@@ -21,7 +21,10 @@ DOC_MD = """
    has ended (election date + `retention_days`, per `ops.canvass_campaigns`) **and** that have been
    aggregated: the latest entry of `ops.publication_log` is a publication made after the row's
    `loaded_at` (landed rows never change). Every run writes `ops.purge_log` (one row per
-   campaign). The opposition register `raw.canvass_suppression` is kept.
+   campaign). The opposition register `raw.canvass_suppression` is kept. The same task deletes
+   the raw exports of the drop zone's `processed/` (after `SCRUTIN_CANVASS_KEEP_PROCESSED_DAYS`,
+   7) and `failed/` (after `SCRUTIN_CANVASS_KEEP_FAILED_DAYS`, 30), and all of them once every
+   campaign is past retention: the exports hold names, phones and notes.
 2. `check_retention_gate` runs the `raw_canvass_knocks` suite: its fail-severity check "no door
    knock remains past its campaign's retention date" fails the run (and blocks every publication)
    while any expired row survives — e.g. rows never aggregated. Runbook: `docs/canvass.md`
@@ -44,17 +47,22 @@ DOC_MD = """
 def purge_expired_personal_data() -> None:
     @task
     def purge_expired_door_knocks() -> dict[str, Any]:
-        """Delete expired, aggregated door knocks; log counts to ops.purge_log."""
+        """Delete expired, aggregated door knocks (ops.purge_log), and the drop zone's raw exports
+        past their retention (docs/canvass.md, "Retention and purge")."""
         from airflow.sdk import get_current_context
 
+        from ingestion.canvass.dropzone import drop_root
         from ingestion.canvass.purge import purge_expired
         from pipeline.airflow_warehouse import warehouse_url
 
-        report = purge_expired(warehouse_url(), run_id=get_current_context()["run_id"])
+        report = purge_expired(
+            warehouse_url(), run_id=get_current_context()["run_id"], drop_zone=drop_root()
+        )
         return {
             "rows_expired": report.rows_expired,
             "rows_deleted": report.rows_deleted,
             "rows_kept_not_aggregated": report.rows_kept,
+            "exports_deleted": len(report.drop_zone.deleted) if report.drop_zone else 0,
         }
 
     @task

@@ -6,7 +6,7 @@ election.
     registry: ../config/results_registry.yml   # optional: the results registry the `registry:`
                                                # entries name (default config/results_registry.yml)
     files:
-      - path: circos23-tour1.csv          # a file in the folder (relative) or an absolute path
+      - path: circos23-tour1.csv          # a file inside the folder (relative, or absolute)
         election_id: 2024_legi_t1
       - url: https://example.org/resultats-burvot-t1.txt   # or a published URL ...
         sha256: 6e5521...                 # ... with its checksum (required for URLs)
@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ingestion.paths import OutsideLandingFolderError, inside_folder
 from scrutin.config import landing_dir
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -129,10 +130,24 @@ def _kind(where: str, item: dict[str, Any]) -> str:
 
 
 def _local(folder: Path, where: str, value: Any, key: str) -> Path:
-    path = Path(str(value))
-    path = (path if path.is_absolute() else folder / path).resolve()
+    try:
+        path = inside_folder(folder, value)
+    except OutsideLandingFolderError as exc:
+        raise ManifestError(f"{where}: key '{key}': {exc}") from exc
     if not path.exists():
         raise ManifestError(f"{where}: key '{key}': file {path} does not exist")
+    return path
+
+
+def _registry_file(folder: Path, where: str, value: Any) -> Path:
+    """The results registry a manifest names: a YAML file, which may live outside the landing
+    folder (it is configuration, `../config/results_registry.yml` by convention)."""
+    path = Path(str(value))
+    path = (path if path.is_absolute() else folder / path).resolve()
+    if path.suffix not in (".yml", ".yaml"):
+        raise ManifestError(f"{where}: key 'registry': {value!r} is not a .yml registry file")
+    if not path.is_file():
+        raise ManifestError(f"{where}: key 'registry': file {path} does not exist")
     return path
 
 
@@ -215,7 +230,7 @@ def read_elections_manifest(folder: Path | None = None) -> list[ManifestEntry]:
         raise ManifestError(f"{manifest}: expected a top-level 'files:' list")
     registry = None
     if data.get("registry"):
-        registry = _local(folder, str(manifest), data["registry"], "registry")
+        registry = _registry_file(folder, str(manifest), data["registry"])
     return [_entry(manifest, folder, i, item, registry) for i, item in enumerate(items, start=1)]
 
 

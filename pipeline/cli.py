@@ -55,10 +55,16 @@ def cmd_ingest_elections(args: argparse.Namespace) -> int:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
+    from pipeline.build_lock import BuildBusy
     from pipeline.gate import GateRefused, build_audit_publish
 
     try:
-        report = build_audit_publish(database_url(), args.run_id)
+        report = build_audit_publish(database_url(), args.run_id, wait_seconds=args.wait)
+    except BuildBusy as exc:
+        print(f"scrutin build: {exc}", file=sys.stderr)
+        if args.json:
+            print(json.dumps({"status": "busy", "reason": str(exc)}))
+        return exit_codes.BUSY
     except GateRefused as exc:
         print(str(exc), file=sys.stderr)
         if args.json:
@@ -118,6 +124,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
 
 def status_payload() -> dict[str, Any]:
     """What `scrutin status` shows: where the warehouse is, the last publication, row counts."""
+    from pipeline.build_lock import run_liveness
     from pipeline.publish import table_row_counts
     from scrutin.db import connect
 
@@ -136,17 +143,20 @@ def status_payload() -> dict[str, Any]:
                 "published_at": row[3].isoformat(),
             }
         cur.execute(
-            "select run_id, status, finished_at, failed_checks from ops.gate_runs "
+            "select run_id, status, finished_at, failed_checks, stage from ops.gate_runs "
             "order by started_at desc limit 1"
         )
         gate = cur.fetchone()
+        # A `running` row whose process died is shown as what it is (pipeline/build_lock.py).
+        status = run_liveness(conn, gate[0], gate[1]) if gate else None
         return {
             "warehouse": redact(database_url()),
             "last_publication": last,
             "last_gate_run": (
                 {
                     "run_id": gate[0],
-                    "status": gate[1],
+                    "status": status,
+                    "stage": gate[4],
                     "finished_at": gate[2].isoformat() if gate[2] else None,
                     "failed_checks": gate[3],
                 }
@@ -175,7 +185,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     )
     gate = payload["last_gate_run"]
     if gate:
-        print(f"last gate run: {gate['run_id']} -> {gate['status']}")
+        where = f" (stage {gate['stage']})" if gate["status"] == "running" else ""
+        print(f"last gate run: {gate['run_id']} -> {gate['status']}{where}")
         for check in gate["failed_checks"] or []:
             print(f"  failed: {check}")
     for table, n in sorted(payload["mart_row_counts"].items()):
@@ -226,6 +237,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("build", help="dbt build into mart_audit, audit, publish (the gate)")
     p.add_argument("--run-id", default=None)
+    p.add_argument(
+        "--wait",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="when another build is running, wait up to SECONDS for it (default: exit at once, "
+        "code 6)",
+    )
     p.add_argument("--json", action="store_true", help="the outcome as JSON on standard output")
     p.set_defaults(func=cmd_build)
 

@@ -10,6 +10,8 @@ A script or a scheduler can tell apart what needs a person from what needs a ret
   mart is still in place.
 - INFRASTRUCTURE (5): the database or the network is down; run `make setup` / `scrutin setup`
   or retry later.
+- BUSY (6): another build owns the build lock (`scrutin build`): nothing was started; retry when
+  it has finished, or pass `--wait SECONDS`.
 """
 
 from __future__ import annotations
@@ -20,3 +22,4 @@ USAGE = 2
 BAD_INPUT = 3
 GATE_REFUSED = 4
 INFRASTRUCTURE = 5
+BUSY = 6

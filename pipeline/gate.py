@@ -26,6 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ParamSpec, TypeVar
 
+from pipeline.build_lock import BuildBusy, build_stage, release
 from scrutin.db import connect
 from scrutin.warehouse.migrate import require_migrated
 
@@ -76,18 +77,23 @@ R = TypeVar("R")
 
 def _records_errors(stage: Callable[P, R]) -> Callable[P, R]:
     """A stage that crashes (database down, broken campaign file...) marks its gate run
-    `error` with the exception, instead of leaving it `running` forever; a refusal (GateRefused)
-    is recorded by the stage itself."""
+    `error` with the exception, instead of leaving it `running` forever, and keeps the build so
+    that Airflow can retry the stage (an idle owner loses it after SCRUTIN_BUILD_IDLE_MINUTES);
+    a refusal (GateRefused) is recorded by the stage itself and frees the build; a build that
+    could not start (BuildBusy) has no run."""
 
     @functools.wraps(stage)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        url = args[0] if args else kwargs.get("url")
+        run_id = args[1] if len(args) > 1 else kwargs.get("run_id")
         try:
             return stage(*args, **kwargs)
+        except BuildBusy:
+            raise
         except GateRefused:
+            release(str(url), str(run_id))  # a refused run is over: the build is free
             raise
         except Exception as exc:
-            url = args[0] if args else kwargs.get("url")
-            run_id = args[1] if len(args) > 1 else kwargs.get("run_id")
             try:
                 _record_gate(str(url), str(run_id), "error", [f"{stage.__name__}: {exc}"])
             except Exception:  # the database itself may be what failed
@@ -138,14 +144,29 @@ def _unmatched_territory(url: str) -> list[str]:
 
 
 @_records_errors
-def dbt_build_audit(url: str, run_id: str) -> dict[str, Any]:
+def dbt_build_audit(url: str, run_id: str, wait_seconds: float = 0.0) -> dict[str, Any]:
     """Stage 1: dbt build (models, unit tests, data tests, contracts) into `mart_audit`, all but
-    the score marts, which need the ecological fit of stage 2."""
-    from scrutin.campaign import load_campaign
+    the score marts, which need the ecological fit of stage 2.
 
+    The run takes the build lock here (pipeline/build_lock.py): while another live build owns
+    it, this waits up to `wait_seconds`, then raises BuildBusy and starts nothing."""
     with connect(url) as conn:
         require_migrated(conn)
-    _record_gate(url, run_id, "running")
+    with build_stage(
+        url,
+        run_id,
+        "dbt_build_audit",
+        first=True,
+        wait_seconds=wait_seconds,
+        release_on_error=False,
+    ):
+        _record_gate(url, run_id, "running")
+        return _dbt_build_audit(url, run_id)
+
+
+def _dbt_build_audit(url: str, run_id: str) -> dict[str, Any]:
+    from scrutin.campaign import load_campaign
+
     campaign = load_campaign()
     _refresh_map_shapes(url)
     # Which campaign and territory this run publishes: kept in ops.publication_log.check_summary.
@@ -177,7 +198,8 @@ def fit_scores(url: str, run_id: str) -> dict[str, Any]:
     from scrutin.scores.fit_step import fit_ecological
     from scrutin.scores.params import load_score_params
 
-    report = fit_ecological(url, run_id, load_score_params())
+    with build_stage(url, run_id, "fit_scores", release_on_error=False):
+        report = fit_ecological(url, run_id, load_score_params())
     return {
         "ecological_fit": report.status,
         "ecological_r2": report.r2,
@@ -189,8 +211,10 @@ def fit_scores(url: str, run_id: str) -> dict[str, Any]:
 def dbt_build_scores(url: str, run_id: str) -> dict[str, Any]:
     """Stage 3: dbt build of the score marts (targeting, plan, commune summary) and their tests,
     then the dbt docs site of what is about to be published."""
-    nodes = _dbt_stage(url, run_id, "dbt build (scores)", select=SCORES_TAG)
-    return {"dbt_score_nodes": nodes, "dbt_docs": _dbt_docs(url)}
+    with build_stage(url, run_id, "dbt_build_scores", release_on_error=False):
+        nodes = _dbt_stage(url, run_id, "dbt build (scores)", select=SCORES_TAG)
+        docs = _dbt_docs(url)
+    return {"dbt_score_nodes": nodes, "dbt_docs": docs}
 
 
 def _dbt_docs(url: str) -> str | None:
@@ -219,12 +243,13 @@ def validate_audit(url: str, run_id: str) -> dict[str, Any]:
     from expectations.registry import raw_suite_names
     from expectations.score_audit import run_score_audit
 
-    raw = run_suites(url, raw_suite_names(), run_id)
-    scores = run_score_audit(url, run_id)
-    failed = [*raw.failed_checks, *scores.failed_checks]
-    if failed:
-        _record_gate(url, run_id, "refused", failed)
-        raise GateRefused("expectations", failed)
+    with build_stage(url, run_id, "validate_audit", release_on_error=False):
+        raw = run_suites(url, raw_suite_names(), run_id)
+        scores = run_score_audit(url, run_id)
+        failed = [*raw.failed_checks, *scores.failed_checks]
+        if failed:
+            _record_gate(url, run_id, "refused", failed)
+            raise GateRefused("expectations", failed)
     evaluated = raw.evaluated + scores.evaluated
     log.info("expectations passed: %d evaluated; Data Docs: %s", evaluated, raw.data_docs)
     return {
@@ -239,23 +264,33 @@ def publish_audited(url: str, run_id: str, summary: dict[str, Any]) -> dict[str,
     """Stage 5: swap `mart_audit` in as `mart`, log the publication."""
     from pipeline.publish import publish
 
-    with connect(url) as conn:
+    # The gate run is marked `passed` in the publication's own transaction: a build killed right
+    # after the swap can no longer leave a published run `running`.
+    with build_stage(url, run_id, "publish_audited", last=True), connect(url) as conn:
         report = publish(conn, run_id, summary)
-    _record_gate(url, run_id, "passed")
     log.info("published run %s: %s", run_id, report.row_counts)
     return report.row_counts
 
 
-def build_audit_publish(url: str, run_id: str | None = None) -> GateReport:
-    """All five stages; raises GateRefused (and publishes nothing) when a check fails."""
+def build_audit_publish(
+    url: str, run_id: str | None = None, *, wait_seconds: float = 0.0
+) -> GateReport:
+    """All five stages; raises GateRefused (and publishes nothing) when a check fails, and
+    BuildBusy (starting nothing) when another build still owns the build after `wait_seconds`."""
     run_id = run_id or new_run_id()
-    dbt_summary = dbt_build_audit(url, run_id)
-    fit_summary = fit_scores(url, run_id)
-    score_summary = dbt_build_scores(url, run_id)
-    gx_summary = validate_audit(url, run_id)
-    counts = publish_audited(
-        url, run_id, {**dbt_summary, **fit_summary, **score_summary, **gx_summary}
-    )
+    try:
+        dbt_summary = dbt_build_audit(url, run_id, wait_seconds)
+        fit_summary = fit_scores(url, run_id)
+        score_summary = dbt_build_scores(url, run_id)
+        gx_summary = validate_audit(url, run_id)
+        counts = publish_audited(
+            url, run_id, {**dbt_summary, **fit_summary, **score_summary, **gx_summary}
+        )
+    except BaseException:
+        # One process, no retry: a stopped build frees the build at once (a no-op when it never
+        # got it: BuildBusy).
+        release(url, run_id)
+        raise
     return GateReport(
         run_id=run_id,
         dbt_nodes=int(dbt_summary["dbt_nodes"]) + int(score_summary["dbt_score_nodes"]),

@@ -120,6 +120,12 @@ def publish(conn: psycopg.Connection, run_id: str, check_summary: dict[str, Any]
         cur.execute(f"alter schema {AUDIT_SCHEMA} rename to {MART_SCHEMA}")
         _grant_reader(cur)
         publication_id = _log(cur, run_id, "publish", counts, check_summary)
+        # Same transaction as the swap: a published run is never left `running`.
+        cur.execute(
+            "update ops.gate_runs set status = 'passed', finished_at = now(), "
+            "failed_checks = '[]'::jsonb where run_id = %s",
+            (run_id,),
+        )
     return PublishReport(run_id, "publish", publication_id, counts)
 
 

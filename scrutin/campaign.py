@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from scrutin.config import PROJECT_ROOT
+from scrutin.config import PROJECT_ROOT, demo_mode
 from scrutin.vocabulary import DEFAULT_K_MIN
 
 DEFAULT_CAMPAIGN_CONFIG = PROJECT_ROOT / "config" / "campaign.yml"
@@ -38,6 +38,10 @@ DEFAULT_RETENTION_DAYS = 30
 # A campaign id becomes part of warehouse keys and file names: keep it plain.
 CAMPAIGN_ID_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
 MAX_RETENTION_DAYS = 3650
+# Demo mode moves the bundled demo campaign (and its canvass sample) forward by whole weeks once
+# today is within this many days of the end of its retention, so `make demo` and the tests work
+# on any date (docs/canvass.md, "The demo on any date").
+DEMO_MARGIN_DAYS = 60
 
 _REQUIRED = ("campaign_id", "election_date", "campaign_start")
 _KNOWN = (*_REQUIRED, "retention_days", "k_min", "scores", "territory")
@@ -145,6 +149,14 @@ class Campaign:
         last_day = self.election_date + dt.timedelta(days=self.retention_days)
         return dt.datetime.combine(last_day + dt.timedelta(days=1), dt.time(0), tzinfo=PARIS)
 
+    def shifted(self, delta: dt.timedelta) -> Campaign:
+        """The same campaign, its window (and so its retention) moved by `delta`."""
+        return dataclasses.replace(
+            self,
+            election_date=self.election_date + delta,
+            campaign_start=self.campaign_start + delta,
+        )
+
     def as_dict(self) -> dict[str, Any]:
         """JSON-friendly values (dates as ISO strings, the territory as lists). A campaign
         without a territory has no `territory` key, so its hash is the one it had before
@@ -173,11 +185,50 @@ def campaign_config_path() -> Path:
     return Path(explicit) if explicit else DEFAULT_CAMPAIGN_CONFIG
 
 
-def load_campaign(path: str | Path | None = None) -> Campaign:
-    """Read and validate the campaign file; raise CampaignConfigError naming file and key."""
+def paris_today() -> dt.date:
+    """Today's calendar date in Europe/Paris (campaign dates are Paris dates)."""
+    return dt.datetime.now(PARIS).date()
+
+
+def demo_clock_shift(campaign: Campaign, today: dt.date) -> dt.timedelta:
+    """How far the demo campaign must move so that `today` is well inside its retention.
+
+    Zero while today + DEMO_MARGIN_DAYS is before the end of retention (the bundled sample is
+    used as committed); otherwise the smallest whole number of weeks (weekdays, and so the
+    sample's weekly rhythm, stay as they are) that puts the end of retention DEMO_MARGIN_DAYS
+    ahead. The sample's knocks end about 170 days before its retention does, so after the move
+    they are still in the past.
+    """
+    last_day = campaign.election_date + dt.timedelta(days=campaign.retention_days)
+    late_days = (today + dt.timedelta(days=DEMO_MARGIN_DAYS) - last_day).days
+    if late_days <= 0:
+        return dt.timedelta(0)
+    return dt.timedelta(weeks=-(-late_days // 7))
+
+
+def demo_shift_today() -> dt.timedelta:
+    """The demo campaign's shift for today (zero outside demo mode)."""
+    if not demo_mode():
+        return dt.timedelta(0)
+    return demo_clock_shift(load_campaign(DEFAULT_CAMPAIGN_CONFIG, anchored=False), paris_today())
+
+
+def load_campaign(path: str | Path | None = None, *, anchored: bool = True) -> Campaign:
+    """Read and validate the campaign file; raise CampaignConfigError naming file and key.
+
+    In demo mode the bundled demo campaign (config/campaign.yml) is moved by
+    `demo_clock_shift` so it is live today (`anchored=False` reads it as written).
+    """
+    path = Path(path) if path is not None else campaign_config_path()
+    campaign = _read(path)
+    if anchored and demo_mode() and path.resolve() == DEFAULT_CAMPAIGN_CONFIG.resolve():
+        return campaign.shifted(demo_clock_shift(campaign, paris_today()))
+    return campaign
+
+
+def _read(path: Path) -> Campaign:
     import yaml
 
-    path = Path(path) if path is not None else campaign_config_path()
     if not path.is_file():
         raise CampaignConfigError(
             path, None, f"campaign configuration not found (set {CAMPAIGN_CONFIG_ENV} or create it)"

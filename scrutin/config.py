@@ -60,6 +60,14 @@ def landing_dir(source: str) -> Path:
     return Path(os.environ.get(variable) or sample_dir(source))
 
 
+DEMO_ENV = "SCRUTIN_DEMO"
+
+
+def demo_mode() -> bool:
+    """`SCRUTIN_DEMO=1`: synthetic sample data (public pseudonymisation key, re-anchored sample)."""
+    return os.environ.get(DEMO_ENV, "").strip().lower() in ("1", "true", "yes")
+
+
 def sample_dir(source: str) -> Path:
     """The bundled sample files of `source` (the demo's default landing folder)."""
     return SAMPLE_DATA_DIR / source

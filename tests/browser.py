@@ -1,6 +1,6 @@
 """A real headless Chromium for the tests: the Debian package, driven by Playwright.
 
-`make test` installs the browser first (scripts/ensure_chromium.sh); Playwright never downloads
+`make test` installs the browser first (scripts/ensure_test_tools.sh); Playwright never downloads
 one. A test that needs the browser fails (it does not skip) when Chromium is missing.
 """
 
@@ -25,7 +25,7 @@ def chromium_path() -> str:
     if found:
         return found
     raise RuntimeError(
-        "no Chromium found: run `bash scripts/ensure_chromium.sh` (make test does) "
+        "no Chromium found: run `bash scripts/ensure_test_tools.sh` (make test does) "
         "or set SCRUTIN_CHROMIUM"
     )
 

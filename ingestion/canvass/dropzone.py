@@ -215,7 +215,10 @@ def seed_demo_deliveries(root: str | Path | None = None) -> list[str]:
     """Copy the bundled sample exports into a local drop zone that has never seen them.
 
     Used in demo mode only, so `make demo` shows the canvass path end to end; a file already
-    delivered (present in the root, processed/ or failed/) is not copied again.
+    delivered (present in the root, processed/ or failed/) is not copied again. When the demo
+    campaign has been moved forward (`scrutin.campaign.demo_clock_shift`: the clock is near or past
+    the end of its retention), the same sample is regenerated with its dates moved by as much,
+    under names that say so (`qomon_actions_2026-11+364d.csv`).
     """
     zone = DropZone(root)
     zone.ensure()
@@ -226,9 +229,32 @@ def seed_demo_deliveries(root: str | Path | None = None) -> list[str]:
         for entry in Path(zone._join(folder)).iterdir():
             seen.add(entry.name)
     copied = []
-    for sample in sorted(sample_dir("canvass").iterdir()):
-        if sample.name.endswith(IGNORED_SUFFIXES) or sample.name in seen:
+    for sample, name in _demo_sample_files():
+        if sample.name.endswith(IGNORED_SUFFIXES) or name in seen:
             continue
-        shutil.copyfile(sample, Path(zone.root) / sample.name)
-        copied.append(sample.name)
+        shutil.copyfile(sample, Path(zone.root) / name)
+        copied.append(name)
     return copied
+
+
+def _demo_sample_files() -> list[tuple[Path, str]]:
+    """The demo's exports and the names they are delivered under, moved with the demo campaign."""
+    from scrutin.campaign import demo_shift_today
+
+    shift = demo_shift_today()
+    bundled = sorted(p for p in sample_dir("canvass").iterdir() if p.suffix != ".md")
+    if not shift:
+        return [(p, p.name) for p in bundled]
+    from ingestion.canvass.sample import DEFAULT_ANCHOR, demo_sample
+    from scrutin.config import cache_dir
+
+    folder = cache_dir() / "demo-canvass" / f"plus-{shift.days}d"
+    if not all((folder / p.name).is_file() for p in bundled):
+        log.info("demo campaign moved by %s days: regenerating the canvass sample", shift.days)
+        building = folder.with_name(f"{folder.name}.{os.getpid()}.part")
+        demo_sample(building, anchor=DEFAULT_ANCHOR + shift)
+        try:
+            building.rename(folder)
+        except OSError:  # another process got there first: its copy is the same bytes
+            shutil.rmtree(building, ignore_errors=True)
+    return [(folder / p.name, f"{p.stem}+{shift.days}d{p.suffix}") for p in bundled]

@@ -30,12 +30,12 @@ import unicodedata
 from urllib.parse import unquote, urlsplit
 
 from ingestion.canvass.model import Address
+from scrutin.config import DEMO_ENV, demo_mode
 
 log = logging.getLogger("scrutin.ingestion.canvass")
 
 SECRET_ENV = "SCRUTIN_CANVASS_SECRET"
 SECRET_CONN_ID = "scrutin_canvass_secret"
-DEMO_ENV = "SCRUTIN_DEMO"
 # Public on purpose: demo data is synthetic. Never use demo mode on real canvass exports.
 DEMO_SECRET = "scrutin-demo-secret--synthetic-data-only"
 MIN_SECRET_LENGTH = 16
@@ -62,10 +62,6 @@ _NUMBER_SUFFIX = re.compile(r"(?<=\d)(?=[a-z])")
 
 class CanvassSecretError(RuntimeError):
     """No usable pseudonymisation secret: canvass data must not be loaded."""
-
-
-def demo_mode() -> bool:
-    return os.environ.get(DEMO_ENV, "").strip().lower() in ("1", "true", "yes")
 
 
 def resolve_secret(*, use_airflow: bool = False) -> str:

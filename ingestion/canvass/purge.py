@@ -13,6 +13,10 @@ predate some rows: nothing counts as aggregated until the next publication. `for
 expired rows even when not aggregated (the runbook's way out when no publication can happen any
 more).
 
+With `drop_zone`, the same run deletes the raw exports kept in the drop zone's `processed/` and
+`failed/` past their own retention (`ingestion/canvass/drop_retention.py`): the exports hold the
+names, phones and notes the warehouse never keeps.
+
 Every run, dry runs included, writes one `ops.purge_log` row per registered campaign (a dry run
 records rows_deleted = 0; rows_expired - rows_kept_not_aggregated is what it would delete).
 The quality suite `raw_canvass_knocks` fails while any expired row remains: that blocks
@@ -21,12 +25,14 @@ publication.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from ingestion.canvass.drop_retention import DropZonePurge, purge_drop_zone
 from scrutin.db import connect
 from scrutin.warehouse.batch import lock_dataset
 from scrutin.warehouse.migrate import require_migrated
@@ -56,6 +62,7 @@ class PurgeReport:
     reference_published_at: dt.datetime | None
     campaigns: tuple[CampaignPurge, ...]
     rows_unknown_campaign: int
+    drop_zone: DropZonePurge | None = None
 
     @property
     def rows_expired(self) -> int:
@@ -89,6 +96,7 @@ class PurgeReport:
                 if self.rows_unknown_campaign
                 else ""
             )
+            + (f"; {self.drop_zone.summary()}" if self.drop_zone else "")
         )
 
 
@@ -99,12 +107,25 @@ def purge_expired(
     force: bool = False,
     now: dt.datetime | None = None,
     run_id: str | None = None,
+    drop_zone: str | None = None,
 ) -> PurgeReport:
-    """Delete (or, with `dry_run`, count) expired door knocks; see the module docstring."""
+    """Delete (or, with `dry_run`, count) expired door knocks, and with `drop_zone` (a drop
+    zone root or URL) the exports kept there past their retention; see the module docstring."""
     if url_or_conn is None or isinstance(url_or_conn, str):
         with connect(url_or_conn) as conn:
-            return _purge(conn, dry_run=dry_run, force=force, now=now, run_id=run_id)
-    return _purge(url_or_conn, dry_run=dry_run, force=force, now=now, run_id=run_id)
+            report = _purge(conn, dry_run=dry_run, force=force, now=now, run_id=run_id)
+    else:
+        report = _purge(url_or_conn, dry_run=dry_run, force=force, now=now, run_id=run_id)
+    if drop_zone is None:
+        return report
+    expired = bool(report.campaigns) and all(c.expired for c in report.campaigns)
+    files = purge_drop_zone(
+        drop_zone,
+        now=(now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC),
+        all_campaigns_expired=expired,
+        dry_run=dry_run,
+    )
+    return dataclasses.replace(report, drop_zone=files)
 
 
 def _purge(

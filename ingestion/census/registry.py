@@ -32,6 +32,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from ingestion.paths import OutsideLandingFolderError, inside_folder
 from scrutin.config import DEFAULT_CENSUS_REGISTRY
 
 THEMES = (
@@ -198,8 +199,11 @@ def _entry(registry: Path, i: int, item: Any, offset: int) -> CensusFileSpec:
         spec = spec_from_dict(item, geo_year_offset=offset)
     except (TypeError, ValueError) as exc:
         raise RegistryError(f"{label}: {exc}") from exc
-    if spec.path is not None and not spec.path.is_absolute():
-        spec = replace(spec, path=(registry.parent / spec.path).resolve())
+    if spec.path is not None:
+        try:
+            spec = replace(spec, path=inside_folder(registry.parent, spec.path))
+        except OutsideLandingFolderError as exc:
+            raise RegistryError(f"{label}: key 'path': {exc}") from exc
     if spec.path is not None and not spec.path.exists():
         raise RegistryError(f"{label}: file {spec.path} does not exist")
     return spec

@@ -21,7 +21,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ingestion.errors import SourceFormatError
-from ingestion.geo.crs import WGS84, ResolvedCrs, area_epsg, geojson_declares_crs, resolve_crs
+from ingestion.geo.crs import (
+    WGS84,
+    ResolvedCrs,
+    area_epsg,
+    geojson_crs_member,
+    parse_crs,
+    resolve_crs,
+)
 from ingestion.geo.layouts import FieldChoice, Kind, choose_fields, feature_key, text_value
 
 if TYPE_CHECKING:
@@ -205,13 +212,16 @@ def _geometries(
     geoms = np.asarray(frame.geometry.array, dtype=object)
     _check_geometries(path, id_field, geoms, labels)
     geoms = shapely.force_2d(geoms)
-    declared = (
-        geojson_declares_crs(path)
-        if path.suffix.lower() in {".geojson", ".json"}
-        else frame.crs is not None
-    )
+    file_crs = frame.crs
+    if path.suffix.lower() in {".geojson", ".json"}:
+        member = geojson_crs_member(path)  # GDAL misses a `crs` member after `features`
+        declared = member is not None
+        if member is not None:
+            file_crs = parse_crs(member, path)
+    else:
+        declared = frame.crs is not None
     bounds = tuple(float(v) for v in shapely.total_bounds(geoms))
-    resolved = resolve_crs(path, frame.crs, declared, crs, bounds)  # type: ignore[arg-type]
+    resolved = resolve_crs(path, file_crs, declared, crs, bounds)  # type: ignore[arg-type]
     geoms, repaired = _repair(path, geoms, labels, "")
     wgs84 = _to_wgs84(geoms, resolved.crs)
     wgs84, repaired_after = _repair(path, wgs84, labels, " after reprojection to WGS84")

@@ -113,27 +113,61 @@ _HEAD_BYTES = 1 << 20
 _TAIL_BYTES = 1 << 16
 
 
-def geojson_declares_crs(path: str | Path) -> bool:
-    """Whether a GeoJSON file has a top-level `crs` member (GDAL reports WGS84 either way).
+def geojson_crs_member(path: str | Path) -> str | None:
+    """The CRS a GeoJSON file's top-level `crs` member names, wherever the member sits; None
+    when there is no such member (RFC 7946: WGS84 lon/lat).
 
-    Only the bytes before the `features` array and the end of the file are scanned, so a
-    national file is not parsed twice; that is where writers put top-level members.
+    GDAL reads a `crs` member only when it comes before `features`, and reports WGS84 otherwise:
+    a Lambert-93 file whose writer put `crs` last was refused, and a file declaring EPSG:2154
+    with lon/lat coordinates was accepted. So the member is read here, from the bytes before the
+    `features` array or after its closing bracket (where writers put top-level members), without
+    parsing a national file twice.
     """
     with Path(path).open("rb") as fh:
         head = fh.read(_HEAD_BYTES)
         features = _FEATURES_MEMBER.search(head)
         scope = head[: features.start()] if features else head
-        if _CRS_MEMBER.search(scope):
-            return True
+        found = _CRS_MEMBER.search(scope)
+        if found:
+            return _crs_name(path, scope, found.end())
         fh.seek(0, 2)
         size = fh.tell()
         if size <= len(head):
-            return False
-        fh.seek(max(len(head), size - _TAIL_BYTES))
-        tail = fh.read()
+            tail = head[features.end() :] if features else b""
+        else:
+            fh.seek(max(len(head), size - _TAIL_BYTES))
+            tail = fh.read()
     # After the features array, a `crs` member follows its closing bracket.
     closing = tail.rfind(b"]")
-    return bool(_CRS_MEMBER.search(tail[closing:] if closing >= 0 else tail))
+    scope = tail[closing:] if closing >= 0 else tail
+    found = _CRS_MEMBER.search(scope)
+    return _crs_name(path, scope, found.end()) if found else None
+
+
+def _crs_name(path: str | Path, scope: bytes, start: int) -> str:
+    """The `properties.name` of the `crs` object starting at `scope[start:]` (after the colon)."""
+    import json
+
+    text = scope[start:].decode("utf-8", errors="replace").lstrip()
+    try:
+        member, _ = json.JSONDecoder().raw_decode(text)
+    except json.JSONDecodeError as exc:
+        raise SourceFormatError(
+            path, None, None, f"the top-level 'crs' member is not valid JSON: {exc.msg}"
+        ) from exc
+    name = None
+    if isinstance(member, dict) and isinstance(member.get("properties"), dict):
+        name = member["properties"].get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise SourceFormatError(
+            path,
+            None,
+            None,
+            "the top-level 'crs' member does not name a CRS (expected "
+            '{"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::2154"}}); '
+            "remove it for WGS84 lon/lat, or pass --crs",
+        )
+    return name.strip()
 
 
 def parse_crs(value: str, path: str | Path | None = None) -> CRS:

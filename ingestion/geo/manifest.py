@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from ingestion.geo.layouts import KINDS
+from ingestion.paths import OutsideLandingFolderError, inside_folder
 from scrutin.config import landing_dir
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -89,8 +90,10 @@ def _entry(manifest: Path, folder: Path, i: int, item: Any) -> GeoEntry:
     if has_path == has_url:
         raise GeoManifestError(f"{where}: give exactly one of 'path' or 'url'")
     if has_path:
-        path = Path(str(item["path"]))
-        path = (path if path.is_absolute() else folder / path).resolve()
+        try:
+            path = inside_folder(folder, item["path"])
+        except OutsideLandingFolderError as exc:
+            raise GeoManifestError(f"{where}: key 'path': {exc}") from exc
         if not path.exists():
             raise GeoManifestError(f"{where}: file {path} does not exist")
         return GeoEntry(kind, path=str(path), **options)

@@ -15,8 +15,10 @@ Semantics (the load template's contract, `scrutin.warehouse.batch`, with the rol
   counts share one transaction; a refused file leaves the previous counts in place and the
   failure is recorded in its own transaction (the error names file, line and column, never a
   value), then re-raised.
-- Lines without a bureau code are left out of the counts and recorded in
-  `quarantine.rejected_rows` (line number, column, reason: no content).
+- Lines without a bureau code, and lines whose bureau is not in the bureau reference (the REU
+  tables' and the election results' bureaux, `reference_bureaux`), are left out of the counts and
+  recorded in `quarantine.rejected_rows` (line number, column, reason: no content). With no
+  reference loaded at all the file is refused: load the REU tables or the results first.
 """
 
 from __future__ import annotations
@@ -127,10 +129,25 @@ class _Job:
 
     def land(self, conn: psycopg.Connection, batch: Batch) -> Landed:
         path = self.path
-        agg = self.aggregate = aggregate_roll(path, mapping=self.mapping, as_of=self.as_of)
+        known = reference_bureaux(conn)
+        if not known:
+            raise SourceFormatError(
+                path,
+                None,
+                None,
+                "no bureau reference is loaded: load the REU tables (`scrutin ingest reu`) or the "
+                "election results first; roll bureau codes are checked against them",
+            )
+        agg = self.aggregate = aggregate_roll(
+            path, mapping=self.mapping, as_of=self.as_of, known_bureaux=known
+        )
         if agg.electors_counted == 0:
             raise SourceFormatError(
-                path, None, None, "no elector could be counted: every line lacks a bureau code"
+                path,
+                None,
+                None,
+                f"no elector could be counted: none of the {agg.electors_read} lines has a "
+                "bureau code of the bureau reference (see quarantine.rejected_rows)",
             )
         batch_id = batch.begin(conn)
         ref = agg.reference_date
@@ -168,6 +185,15 @@ class _Job:
             communes=list(agg.communes),
             detail=detail,
         )
+
+
+def reference_bureaux(conn: psycopg.Connection) -> frozenset[str]:
+    """The polling-station keys a roll line may name: the REU's bureaux and the results'."""
+    rows = conn.execute(
+        "select bureau_id from raw.reu_bureaux "
+        "union select bureau_id from raw.election_results_bureau"
+    ).fetchall()
+    return frozenset(row[0] for row in rows)
 
 
 def private_error(exc: BaseException) -> str:

@@ -31,6 +31,7 @@ import re
 import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -503,8 +504,13 @@ def aggregate_roll(
     *,
     mapping: RollMapping | None = None,
     as_of: dt.date | None = None,
+    known_bureaux: AbstractSet[str] | None = None,
 ) -> RollAggregate:
     """Read a roll extract once and return its counts; see the module docstring.
+
+    `known_bureaux`: the polling-station keys of the bureau reference (REU, results). A line
+    whose bureau is not among them is left out and reported in `rejected` (line and column, never
+    the value): a surname typed into the bureau column must not become a published bureau.
 
     Refuses the file (`SourceFormatError`, no cell value in the message) on a missing required
     column, a decoding error, a malformed or truncated line, or an unreadable birth date, sex or
@@ -556,6 +562,7 @@ def aggregate_roll(
             name_commune=name_commune,
             result=result,
             doors=doors,
+            known_bureaux=known_bureaux,
         )
     result.doors = {key: len(hashes) for key, hashes in doors.items()}
     if result.electors_read == 0:
@@ -572,6 +579,7 @@ def _aggregate_lines(
     name_commune: str | None,
     result: RollAggregate,
     doors: defaultdict[BureauKey, set[bytes]],
+    known_bureaux: AbstractSet[str] | None = None,
 ) -> None:
     pos = columns.positions
     width = len(columns.header)
@@ -599,30 +607,20 @@ def _aggregate_lines(
             return fields[i].strip() if i is not None else ""
 
         code_bv_raw = cell("bureau_code")
-        if not code_bv_raw:
-            result.rejected.append(
-                RejectedRow(line, columns.name("bureau_code"), "no bureau code: not counted")
-            )
+        commune = (
+            _commune(cell("commune_code"), name_commune, path, line, columns) if code_bv_raw else ""
+        )
+        code_bv, left_out = _bureau(
+            code_bv_raw,
+            commune,
+            path=path,
+            line=line,
+            columns=columns,
+            known_bureaux=known_bureaux,
+        )
+        if left_out is not None:
+            result.rejected.append(RejectedRow(line, columns.name("bureau_code"), left_out))
             continue
-        if not _CODE_BV.fullmatch(code_bv_raw):
-            raise SourceFormatError(
-                path,
-                line,
-                columns.name("bureau_code"),
-                f"expected a bureau code of 1-8 letters or digits {NOT_SHOWN}",
-            )
-        commune = _commune(cell("commune_code"), name_commune, path, line, columns)
-        _, code_bv, bureau_id = reu_bureau_id(commune, code_bv_raw)
-        if not _BUREAU_ID.fullmatch(bureau_id):
-            # e.g. a mapping that points `bureau_code` at the postal code: refuse the file
-            # rather than replace the commune's bureaux with a made-up one.
-            raise SourceFormatError(
-                path,
-                line,
-                columns.name("bureau_code"),
-                f"gives the polling-station key {bureau_id!r}, which is not one (expected up to "
-                "4 digits, or letters and digits): check the column mapping",
-            )
         list_type = _list_type(cell("list_type"), path, line, columns)
         sex = _SEX.get(_fold(cell("sex")), "X")
         birth = parse_birth_date(cell("birth_date"))
@@ -649,6 +647,47 @@ def _aggregate_lines(
             doors[(commune, code_bv)].add(hashlib.sha256(address.encode("utf-8")).digest())
         else:
             result.electors_without_address += 1
+
+
+def _bureau(
+    code_bv_raw: str,
+    commune: str,
+    *,
+    path: Path,
+    line: int,
+    columns: _Columns,
+    known_bureaux: AbstractSet[str] | None,
+) -> tuple[str, str | None]:
+    """The line's normalised bureau code, and why the line is left out (None: it is counted).
+
+    Refuses the file on a code that cannot be one (never quoting it): a mapping pointed at the
+    wrong column would otherwise replace the commune's bureaux with made-up ones.
+    """
+    if not code_bv_raw:
+        return "", "no bureau code: not counted"
+    if not _CODE_BV.fullmatch(code_bv_raw):
+        raise SourceFormatError(
+            path,
+            line,
+            columns.name("bureau_code"),
+            f"expected a bureau code of 1-8 letters or digits {NOT_SHOWN}",
+        )
+    _, code_bv, bureau_id = reu_bureau_id(commune, code_bv_raw)
+    if not _BUREAU_ID.fullmatch(bureau_id):
+        # e.g. a mapping that points `bureau_code` at the postal code.
+        raise SourceFormatError(
+            path,
+            line,
+            columns.name("bureau_code"),
+            "does not give a polling-station key (expected up to 4 digits, or letters and "
+            f"digits): check the column mapping {NOT_SHOWN}",
+        )
+    if known_bureaux is not None and bureau_id not in known_bureaux:
+        return (
+            code_bv,
+            f"bureau not in the bureau reference (REU, results): not counted {NOT_SHOWN}",
+        )
+    return code_bv, None
 
 
 def _fold(text: str) -> str:

@@ -123,10 +123,16 @@ def cmd_canvass_mappings(args: argparse.Namespace) -> int:
 
 def cmd_canvass_purge(args: argparse.Namespace) -> int:
     """Delete door knocks past retention that were aggregated (or count them, --dry-run)."""
+    from ingestion.canvass.dropzone import drop_root
     from ingestion.canvass.purge import purge_expired
     from scrutin.config import database_url
 
-    report = purge_expired(database_url(), dry_run=args.dry_run, force=args.force)
+    report = purge_expired(
+        database_url(),
+        dry_run=args.dry_run,
+        force=args.force,
+        drop_zone=None if args.keep_exports else drop_root(),
+    )
     print(report.summary())
     for campaign in report.campaigns:
         state = "expired" if campaign.expired else "retained"
@@ -172,6 +178,12 @@ def register(top: argparse._SubParsersAction, ingest: argparse._SubParsersAction
         "--force",
         action="store_true",
         help="also delete expired rows not yet aggregated (when no publication can happen)",
+    )
+    p.add_argument(
+        "--keep-exports",
+        action="store_true",
+        help="leave the drop zone's processed/ and failed/ exports alone (by default they are "
+        "deleted past SCRUTIN_CANVASS_KEEP_PROCESSED_DAYS / SCRUTIN_CANVASS_KEEP_FAILED_DAYS)",
     )
     p.set_defaults(func=cmd_canvass_purge)
     p = verbs.add_parser(

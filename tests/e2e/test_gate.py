@@ -167,6 +167,7 @@ def test_expectations_alone_can_refuse(
     demo_warehouse: DemoWarehouse, conn: psycopg.Connection, unchanged_mart: None
 ) -> None:
     """votants = exprimés + blancs + nuls is only a dbt warning but a GX circuit breaker."""
+    from pipeline.build_lock import owning_build
     from pipeline.gate import GateRefused, validate_audit
 
     conn.execute(
@@ -174,7 +175,10 @@ def test_expectations_alone_can_refuse(
         "where election_id = '2024_legi_t1' and bureau_id = '29019_0010'"
     )
     try:
-        with pytest.raises(GateRefused) as refused:
+        with (
+            owning_build(demo_warehouse.url, "test-gate-red-gx"),
+            pytest.raises(GateRefused) as refused,
+        ):
             validate_audit(demo_warehouse.url, "test-gate-red-gx")
         assert refused.value.stage == "expectations"
         (raw,) = (c for c in refused.value.failed_checks if c.startswith("raw_"))

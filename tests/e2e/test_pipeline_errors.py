@@ -8,6 +8,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from pipeline.build_lock import owning_build
 from pipeline.commands.plan import PlanError, make_plan
 from pipeline.gate import fit_scores
 from scrutin.campaign import CampaignConfigError
@@ -23,7 +24,10 @@ def test_a_crashing_stage_marks_the_gate_run_as_error(
     text = (ROOT / "config" / "campaign.yml").read_text(encoding="utf-8")
     broken.write_text(text.replace("tau: 0.0714", "tau: 7"), encoding="utf-8")
     monkeypatch.setenv("SCRUTIN_CAMPAIGN_CONFIG", str(broken))
-    with pytest.raises(CampaignConfigError, match=r"scores\.tau"):
+    with (
+        owning_build(warehouse_url, "test-crashing-stage"),
+        pytest.raises(CampaignConfigError, match=r"scores\.tau"),
+    ):
         fit_scores(warehouse_url, "test-crashing-stage")
     row = conn.execute(
         "select status, failed_checks from ops.gate_runs where run_id = 'test-crashing-stage'"

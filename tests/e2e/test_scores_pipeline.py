@@ -306,11 +306,13 @@ def _rebuild_scores(url: str, run_id: str) -> None:
     would give, and whatever an earlier test left in `mart_audit` (a refused run's tables) is
     never read.
     """
+    from pipeline.build_lock import owning_build
     from pipeline.gate import dbt_build_scores, fit_scores
 
     _audit_copy_of_published(url)
-    fit_scores(url, run_id)
-    dbt_build_scores(url, run_id)
+    with owning_build(url, run_id):
+        fit_scores(url, run_id)
+        dbt_build_scores(url, run_id)
 
 
 def _by_bureau(db: psycopg.Connection[Any], schema: str) -> dict[str, dict[str, Any]]:
@@ -370,6 +372,7 @@ def test_a_changed_parameter_changes_the_version_and_only_its_scores(
 
 
 def test_a_broken_score_blocks_publication(scored: str, db: psycopg.Connection[Any]) -> None:
+    from pipeline.build_lock import owning_build
     from pipeline.gate import GateRefused, validate_audit
 
     fingerprint = (
@@ -383,7 +386,7 @@ def test_a_broken_score_blocks_publication(scored: str, db: psycopg.Connection[A
         "update mart_audit.polling_station_targeting "
         "set value_per_canvasser_hour = value_per_canvasser_hour + 0.01 where targeting_rank = 1"
     )
-    with pytest.raises(GateRefused) as refused:
+    with owning_build(scored, "test-scores-broken"), pytest.raises(GateRefused) as refused:
         validate_audit(scored, "test-scores-broken")
     assert any(
         "polling_station_targeting" in c or "scores" in c for c in refused.value.failed_checks

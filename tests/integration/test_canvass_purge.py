@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -112,3 +114,68 @@ def test_retention_gate_fails_until_the_purge(url: str) -> None:
     purge_expired(url)
     after = run_suites(url, RETENTION_SUITES, "retention_purged")
     assert after.success, after.failed_checks
+
+
+# ---- the raw exports kept in the drop zone (issue 14) -----------------------------------------
+
+
+def _zone(tmp_path: Path) -> Path:
+    """A drop zone with exports of every age in processed/ and failed/, and a waiting delivery."""
+    root = tmp_path / "drop"
+    for folder in ("processed", "failed"):
+        (root / folder).mkdir(parents=True)
+    files = {
+        "processed/old.csv": 10,
+        "processed/fresh.csv": 1,
+        "failed/old.csv": 40,
+        "failed/old.csv.reason.txt": 40,
+        "failed/recent.csv": 3,
+        "waiting.csv": 400,  # at the root: the next load's, never touched
+    }
+    for name, days in files.items():
+        path = root / name
+        path.write_text("Maëlle Kerbrat;06 12 34 56 78\n", encoding="utf-8")
+        when = (NOW - dt.timedelta(days=days)).timestamp()
+        os.utime(path, (when, when))
+    return root
+
+
+def _left(root: Path) -> set[str]:
+    return {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()}
+
+
+def test_exports_are_deleted_past_their_own_retention(url: str, tmp_path: Path) -> None:
+    """Before: processed/ and failed/ kept the full exports (names, phones, notes) forever."""
+    root = _zone(tmp_path)
+    dry = purge_expired(url, now=NOW, dry_run=True, drop_zone=str(root))
+    assert dry.drop_zone is not None
+    assert sorted(dry.drop_zone.deleted) == ["failed/old.csv", "processed/old.csv"]
+    assert len(_left(root)) == 6  # a dry run deletes nothing
+    report = purge_expired(url, now=NOW, drop_zone=str(root))
+    assert report.drop_zone is not None and report.drop_zone.kept == 2
+    assert _left(root) == {"processed/fresh.csv", "failed/recent.csv", "waiting.csv"}
+    assert "deleted 2 export(s)" in report.summary()
+
+
+def test_every_export_goes_once_every_campaign_is_past_retention(url: str, tmp_path: Path) -> None:
+    root = _zone(tmp_path)
+    purge_expired(url, now=AFTER_RETENTION, drop_zone=str(root))
+    assert _left(root) == {"waiting.csv"}
+
+
+def test_the_keep_periods_are_configurable(
+    url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = _zone(tmp_path)
+    monkeypatch.setenv("SCRUTIN_CANVASS_KEEP_PROCESSED_DAYS", "0")
+    monkeypatch.setenv("SCRUTIN_CANVASS_KEEP_FAILED_DAYS", "365")
+    purge_expired(url, now=NOW, drop_zone=str(root))
+    assert _left(root) == {
+        "failed/old.csv",
+        "failed/old.csv.reason.txt",
+        "failed/recent.csv",
+        "waiting.csv",
+    }
+    monkeypatch.setenv("SCRUTIN_CANVASS_KEEP_FAILED_DAYS", "soon")
+    with pytest.raises(ValueError, match="SCRUTIN_CANVASS_KEEP_FAILED_DAYS='soon'"):
+        purge_expired(url, now=NOW, drop_zone=str(root))

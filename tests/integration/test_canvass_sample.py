@@ -2,32 +2,19 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
+from ingestion.canvass import sample
 from ingestion.canvass.loader import load_canvass_file
 from scrutin.campaign import DEFAULT_CAMPAIGN_CONFIG, load_campaign
 from tests.fixtures.canvass import support
 from tests.fixtures.canvass.support import NOW, SECRET, fetch
 
-GENERATOR = support.ROOT / "scripts" / "generate_sample_canvass.py"
-
-
-def generator() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("generate_sample_canvass", GENERATOR)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
 
 def test_sample_is_the_generator_output_byte_for_byte(tmp_path: Path) -> None:
-    generator().demo_sample(tmp_path)
+    sample.demo_sample(tmp_path)
     produced = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
     bundled = {p.name: p.read_bytes() for p in support.SAMPLE.iterdir() if p.suffix != ".md"}
     assert produced.keys() == bundled.keys()

@@ -25,7 +25,7 @@ from ingestion.sources.roll import (
     parse_birth_date,
     reference_date_from_name,
 )
-from tests.conftest import ROOT, SAMPLE, TOUR1
+from tests.conftest import ROOT, SAMPLE, TEST_DB, TOUR1, drop_warehouse, fresh_warehouse
 from tests.fixtures.roll.roll_layout import (
     HAND_FIXTURE,
     HAND_ROWS,
@@ -33,6 +33,7 @@ from tests.fixtures.roll.roll_layout import (
     render,
     write_extract,
 )
+from tests.fixtures.roll.warehouse import clean_roll, seed_reference
 
 pytestmark = pytest.mark.db
 
@@ -58,15 +59,8 @@ HAND_DOORS = {"29999_0001": 4, "29999_0002": 1}
 
 @pytest.fixture
 def clean(conn: psycopg.Connection) -> Iterator[psycopg.Connection]:
-    def wipe() -> None:
-        conn.execute("delete from raw.roll_bureau_counts")
-        conn.execute("delete from raw.roll_bureau_doors")
-        conn.execute("delete from quarantine.rejected_rows where source = 'roll'")
-        conn.execute("delete from raw.batch_ledger where source = 'roll'")
-
-    wipe()
-    yield conn
-    wipe()
+    with clean_roll(conn) as c:
+        yield c
 
 
 def _counts(conn: psycopg.Connection) -> dict[tuple[str, str, str, str], int]:
@@ -284,6 +278,7 @@ def test_no_reference_date_and_implausible_age(clean: psycopg.Connection, tmp_pa
 def test_same_file_skipped_new_extract_replaces_its_commune(
     clean: psycopg.Connection, tmp_path: Path
 ) -> None:
+    seed_reference(clean, {"29998_0001", "29999_0003"})
     first = load_roll_file(clean, HAND_FIXTURE)
     again = load_roll_file(clean, HAND_FIXTURE)
     assert again.status == "skipped" and again.loaded_batch_id == first.batch_id
@@ -414,9 +409,10 @@ def test_a_mapping_pointing_at_the_postcode_is_refused_and_keeps_the_commune(
     copy = tmp_path / "ListesElecteursActifs-com29061-11-06-2024-09h30.csv"
     copy.write_bytes(sample.read_bytes())
 
-    with pytest.raises(SourceFormatError, match=r"not one .*check the column mapping") as err:
+    with pytest.raises(SourceFormatError, match=r"polling-station key.*column mapping") as err:
         load_roll_file(clean, copy, mapping=wrong)
     assert err.value.line == 2
+    assert "29850" not in str(err.value)  # the postcode, a value of the roll, is not quoted
     after = clean.execute(
         "select count(*), sum(doors) from raw.roll_bureau_doors where code_commune = '29061'"
     ).fetchone()
@@ -435,3 +431,50 @@ def test_a_mapping_that_is_not_yaml_names_file_line_and_column(tmp_path: Path) -
     assert message.startswith(f"{path}, line ")
     assert "column" in message and "not valid YAML" in message
     assert "<unicode string>" not in message
+
+
+# ---- bureau codes checked against the bureau reference (hostile input, issue 14) --------------
+
+
+def test_a_surname_in_the_bureau_column_is_quarantined_not_published(
+    clean: psycopg.Connection, tmp_path: Path
+) -> None:
+    """Before: any 1-8 letters or digits made a bureau, so `29999_DUPONTEL` was published with
+    that voter's sex and age band."""
+    rows = [*HAND_ROWS, elector("DUPONTEL", "M", "02/03/1961", number="9", street="Rue Haute")]
+    path = write_extract(tmp_path / HAND_FIXTURE.name, rows)
+    report = load_roll_file(clean, path)
+    assert report.status == "loaded"
+    assert _counts(clean) == HAND_COUNTS  # the hand-computed counts, nothing more
+    assert "29999_DUPONTEL" not in _doors(clean)
+    quarantined = clean.execute(
+        "select line_no, column_name, reason from quarantine.rejected_rows "
+        "where source = 'roll' and reason like '%%bureau reference%%'"
+    ).fetchall()
+    assert quarantined == [
+        (
+            len(rows) + 1,  # header on line 1
+            "code du bureau de vote",
+            "bureau not in the bureau reference (REU, results): not counted "
+            "(value not shown: the roll holds personal data)",
+        )
+    ]
+    every_text = clean.execute(
+        "select string_agg(coalesce(reason, '') || coalesce(column_name, ''), ' ') "
+        "from quarantine.rejected_rows"
+    ).fetchone()
+    assert every_text is not None and "DUPONTEL" not in (every_text[0] or "")
+
+
+def test_without_any_bureau_reference_the_roll_is_refused() -> None:
+    """In a warehouse of its own: no REU table and no results loaded at all."""
+    from scrutin.db import connect
+
+    name = f"{TEST_DB}_roll_noref"
+    try:
+        with connect(fresh_warehouse(name), autocommit=True) as empty:
+            error = _refused(empty, HAND_FIXTURE)
+        assert "no bureau reference is loaded" in str(error)
+        assert "scrutin ingest reu" in str(error)
+    finally:
+        drop_warehouse(name)

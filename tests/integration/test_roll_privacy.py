@@ -23,6 +23,7 @@ from ingestion.errors import SourceFormatError
 from ingestion.loaders.roll import load_roll_file
 from tests.conftest import ROOT
 from tests.fixtures.roll.roll_layout import LCM, elector, write_extract
+from tests.fixtures.roll.warehouse import clean_roll
 
 pytestmark = pytest.mark.db
 
@@ -68,15 +69,8 @@ def _needles(marker: str) -> list[str]:
 
 @pytest.fixture
 def clean(conn: psycopg.Connection) -> Iterator[psycopg.Connection]:
-    def wipe() -> None:
-        conn.execute("delete from raw.roll_bureau_counts")
-        conn.execute("delete from raw.roll_bureau_doors")
-        conn.execute("delete from quarantine.rejected_rows where source = 'roll'")
-        conn.execute("delete from raw.batch_ledger where source = 'roll'")
-
-    wipe()
-    yield conn
-    wipe()
+    with clean_roll(conn) as c:
+        yield c
 
 
 def _scan_warehouse(conn: psycopg.Connection, needles: list[str]) -> list[tuple[str, str, int]]:

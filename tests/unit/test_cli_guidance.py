@@ -103,7 +103,7 @@ def test_a_refused_gate_exits_4_and_says_why_in_json(
 ) -> None:
     from pipeline import gate
 
-    def refuse(url: str, run_id: str | None) -> None:
+    def refuse(url: str, run_id: str | None, *, wait_seconds: float) -> None:
         raise gate.GateRefused("audit", ["dbt test: not_null_polling_stations_bureau_id"])
 
     monkeypatch.setattr(gate, "build_audit_publish", refuse)
@@ -114,6 +114,28 @@ def test_a_refused_gate_exits_4_and_says_why_in_json(
         "stage": "audit",
         "failed_checks": ["dbt test: not_null_polling_stations_bureau_id"],
     }
+
+
+def test_a_busy_build_exits_6_and_names_the_owner(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pipeline import gate
+    from pipeline.build_lock import BuildBusy
+
+    seen: dict[str, float] = {}
+
+    def busy(url: str, run_id: str | None, *, wait_seconds: float) -> None:
+        seen["wait"] = wait_seconds
+        raise BuildBusy("another build is running: run r1 is in stage 'fit_scores'")
+
+    monkeypatch.setattr(gate, "build_audit_publish", busy)
+    assert main(["build", "--wait", "12.5", "--json"]) == exit_codes.BUSY == 6
+    captured = capsys.readouterr()
+    assert json.loads(captured.out) == {
+        "status": "busy",
+        "reason": "another build is running: run r1 is in stage 'fit_scores'",
+    }
+    assert "run r1" in captured.err and seen == {"wait": 12.5}
 
 
 def test_exit_codes_by_kind_of_error() -> None:

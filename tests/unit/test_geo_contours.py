@@ -12,7 +12,7 @@ import shapely
 
 from ingestion.errors import SourceFormatError
 from ingestion.geo.contours import read_contours, transform
-from ingestion.geo.crs import area_epsg, geojson_declares_crs
+from ingestion.geo.crs import area_epsg, geojson_crs_member
 from tests.conftest import SAMPLE
 
 REAL = Path("/work/shared/data/real")
@@ -128,7 +128,7 @@ def test_ign_contours_iris_layouts_2x_and_3x(tmp_path: Path) -> None:
 
 def test_undeclared_lambert93_coordinates_are_refused_with_a_hint(tmp_path: Path) -> None:
     path = _collection(tmp_path / "no_crs.geojson", [_iris("290190101", L93_RECT)])
-    assert not geojson_declares_crs(path)
+    assert geojson_crs_member(path) is None
     with pytest.raises(SourceFormatError, match=r"no coordinate reference system.*--crs"):
         read_contours(path, "iris")
     ok = read_contours(path, "iris", crs="EPSG:2154")
@@ -255,3 +255,49 @@ def test_overseas_areas_use_the_local_utm_projection() -> None:
     lon = np.array([-4.5, 55.5, -61.0, -52.3, 45.1, 2.0])
     lat = np.array([48.4, -21.1, 14.6, 4.9, -12.8, -40.0])
     assert area_epsg(lon, lat).tolist() == [2154, 2975, 5490, 2972, 4471, 6933]
+
+
+def _crs_last(path: Path, features: list[tuple[dict[str, object], dict]], crs: str) -> Path:
+    """A FeatureCollection whose `crs` member comes after `features` (valid JSON, GDAL skips it)."""
+    body = {"type": "FeatureCollection", "features": []}
+    body["features"] = [
+        {"type": "Feature", "properties": props, "geometry": geom} for props, geom in features
+    ]
+    body["crs"] = {"type": "name", "properties": {"name": crs}}
+    path.write_text(json.dumps(body), encoding="utf-8")
+    assert path.read_text(encoding="utf-8").index('"crs"') > 0
+    assert path.read_text(encoding="utf-8").index('"crs"') > path.read_text().index('"features"')
+    return path
+
+
+def test_crs_member_after_features_is_read(tmp_path: Path) -> None:
+    """Before: GDAL ignored it, so this correct Lambert-93 file was refused as undeclared."""
+    path = _crs_last(
+        tmp_path / "l93_last.geojson", [_iris("290190101", L93_RECT)], "urn:ogc:def:crs:EPSG::2154"
+    )
+    assert geojson_crs_member(path) == "urn:ogc:def:crs:EPSG::2154"
+    got = read_contours(path, "iris")
+    assert (got.crs.label, got.crs.source) == ("EPSG:2154", "declared")
+    assert got.features["area_m2"].iloc[0] == pytest.approx(2e6, rel=1e-9)
+
+
+def test_lambert93_declared_after_features_on_lonlat_coordinates_is_refused(
+    tmp_path: Path,
+) -> None:
+    """Before: accepted as WGS84, the declaration unseen."""
+    lonlat = shapely.box(-4.50, 48.38, -4.49, 48.39)
+    path = _crs_last(tmp_path / "lying.geojson", [_iris("290190101", lonlat)], "EPSG:2154")
+    with pytest.raises(SourceFormatError, match=r"projected CRS EPSG:2154.*longitude/latitude"):
+        read_contours(path, "iris")
+
+
+def test_a_crs_member_that_names_nothing_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "odd.geojson"
+    path.write_text(
+        '{"type": "FeatureCollection", "crs": {"type": "link", "properties": {"href": "x"}},'
+        ' "features": []}',
+        encoding="utf-8",
+    )
+    with pytest.raises(SourceFormatError, match="does not name a CRS") as refused:
+        geojson_crs_member(path)
+    assert path.name in str(refused.value)

@@ -5,6 +5,7 @@ entries; the downloader's cache name and checksum error."""
 from __future__ import annotations
 
 import hashlib
+import shutil
 from pathlib import Path
 
 import pytest
@@ -189,21 +190,24 @@ def _manifest(folder: Path, text: str) -> None:
 
 def test_manifest_accepts_registry_ids_and_pairs(tmp_path: Path) -> None:
     _write(tmp_path, GOOD)
+    for name in ("general_results.csv", "candidats_results.csv"):
+        shutil.copyfile(DATAGOUV / name, tmp_path / name)
     _manifest(
         tmp_path,
         "registry: results_registry.yml\n"
         "files:\n"
         "  - registry: 2022_pres_t1\n"
         "  - registry: 2022_pres_t1\n    from: pair\n"
-        f"  - general: {DATAGOUV / 'general_results.csv'}\n"
-        f"    candidats: {DATAGOUV / 'candidats_results.csv'}\n"
+        f"  - general: {tmp_path / 'general_results.csv'}\n"  # absolute, inside the folder
+        "    candidats: candidats_results.csv\n"
         "    only: [2022_pres_t1]\n",
     )
     by_file, by_pair, pair = read_elections_manifest(tmp_path)
     assert (by_file.registry_id, by_file.source) == ("2022_pres_t1", None)
     assert by_file.registry_path == (tmp_path / "results_registry.yml").resolve()
     assert by_pair.source == "pair"
-    assert pair.general == DATAGOUV / "general_results.csv" and pair.only == ("2022_pres_t1",)
+    assert pair.general == (tmp_path / "general_results.csv").resolve()
+    assert pair.only == ("2022_pres_t1",)
     for entry in (by_file, by_pair, pair):
         assert entry_from_dict(entry.as_dict()) == entry  # through Airflow's XCom and back
 
