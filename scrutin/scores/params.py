@@ -82,7 +82,7 @@ class ScoreParams:
     profile: str = DEFAULT_PROFILE
     target_election: str = "2024_legi_t1"
     high_salience_election: str = "2024_legi_t1"
-    low_salience_election: str = "2022_legi_t1"
+    low_salience_election: str = "2024_legi_t2"
     tau: float = PROFILES[DEFAULT_PROFILE]["tau"]
     pi: float = PROFILES[DEFAULT_PROFILE]["pi"]
     kappa: float = 20.0
