@@ -39,7 +39,7 @@ Plain Python on purpose: the metrics are recomputable by hand from the published
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -248,17 +248,30 @@ class _Context:
     target: Election
     tau: float
     pi: float
+    # Territory-wide figures, computed once per (election, quantity): a per-bureau recount
+    # would make a national backtest quadratic in the number of bureaux.
+    cache: dict[tuple[str, str], object] = field(default_factory=dict, compare=False)
+
+    def _cached(self, election: Election, key: str, compute: Callable[[], object]) -> object:
+        slot = (election.election_id, key)
+        if slot not in self.cache:
+            self.cache[slot] = compute()
+        return self.cache[slot]
 
     def rival(self, election: Election, bureau: str) -> str:
         if self.rule == "strongest_other":
             shares = _shares(election.bureaux[bureau], self.blocs)
             return formulas.strongest_other(shares, self.bloc, self.blocs)
         if self.rule == "runoff_opponent":
-            totals = {
-                x: float(sum(election.bureaux[b].bloc_votes.get(x, 0) for b in self.keep))
-                for x in self.blocs
-            }
-            return formulas.runoff_opponent(totals, self.bloc, self.blocs)
+
+            def runoff() -> str:
+                totals = {
+                    x: float(sum(election.bureaux[b].bloc_votes.get(x, 0) for b in self.keep))
+                    for x in self.blocs
+                }
+                return formulas.runoff_opponent(totals, self.bloc, self.blocs)
+
+            return str(self._cached(election, "runoff_opponent", runoff))
         return self.rule
 
     def margin(self, election: Election, bureau: str) -> float | None:
@@ -291,10 +304,15 @@ class _Context:
 
     def level(self, election: Election, quantity: str) -> float | None:
         """The territory's value (margins: their mean over the common bureaux)."""
-        if quantity != "margin":
-            return _territory(election, self.keep, quantity, self.bloc)
-        known = [m for m in (self.margin(election, b) for b in self.keep) if m is not None]
-        return sum(known) / len(known) if known else None
+
+        def compute() -> float | None:
+            if quantity != "margin":
+                return _territory(election, self.keep, quantity, self.bloc)
+            known = [m for m in (self.margin(election, b) for b in self.keep) if m is not None]
+            return sum(known) / len(known) if known else None
+
+        value = self._cached(election, f"level:{quantity}", compute)
+        return None if value is None else float(value)  # type: ignore[arg-type]
 
     def predicted(self, quantity: str, predictor: str, bureau: str) -> float | None:
         if quantity == "volatility":
