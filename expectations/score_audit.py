@@ -650,18 +650,21 @@ def _canvass_from_published_figures(
             if conversations < k_min:
                 continue
             prior = prior_of(row)
-            trials, counts = published.get(row["bureau_id"], (None, {}))
-            successes = counts.get(answer) if counts else None
-            expected = None
-            if prior is not None and trials is not None and successes is not None:
+            entry = published.get(row["bureau_id"])
+            bureau_trials = entry[0] if entry else None
+            successes = entry[1].get(answer) if entry else None
+            expected: float | None = None
+            if prior is not None and bureau_trials is not None and successes is not None:
                 if answer == "neutral":
-                    estimate = formulas.beta_update(prior, params.kappa, successes, trials, 0)
+                    estimate = formulas.beta_update(
+                        prior, params.kappa, successes, bureau_trials, 0
+                    )
                 else:
                     estimate = formulas.relative_rate_update(
                         prior,
                         params.kappa,
                         successes,
-                        trials,
+                        bureau_trials,
                         city_successes=reference[answer],
                         city_trials=reference_trials,
                         k_min=0,  # the published rows are above k_min by construction

@@ -203,10 +203,11 @@ def _shares(b: BureauResult, blocs: Sequence[str]) -> dict[str, float | None]:
 def _pedersen(a: BureauResult, b: BureauResult, blocs: Sequence[str]) -> float | None:
     sa = _shares(a, blocs)
     sb = _shares(b, blocs)
-    if any(v is None for v in (*sa.values(), *sb.values())):
-        return None
-    value = formulas.pedersen_index([sa[x] for x in blocs], [sb[x] for x in blocs])
-    return float(value)
+    left = [v for v in (sa[x] for x in blocs) if v is not None]
+    right = [v for v in (sb[x] for x in blocs) if v is not None]
+    if len(left) != len(blocs) or len(right) != len(blocs):
+        return None  # a bureau without valid votes has no shares
+    return float(formulas.pedersen_index(left, right))
 
 
 def _territory(election: Election, keep: Sequence[str], quantity: str, bloc: str) -> float | None:

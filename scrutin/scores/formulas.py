@@ -13,6 +13,7 @@ comes from and what it does not tell.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -105,7 +106,7 @@ def persuasion_per_conversation(persuadable_share: ArrayLike, pi: float) -> Any:
     return _out(_arr(persuadable_share) * pi)
 
 
-def strongest_other(shares: dict[str, float | None], bloc: str, order: tuple[str, ...]) -> str:
+def strongest_other(shares: Mapping[str, float | None], bloc: str, order: tuple[str, ...]) -> str:
     """The rival `strongest_other`: the bloc other than `bloc` with the largest share; ties go to
     the bloc listed first in `order` (dbt vars.blocs, as the SQL breaks them). A missing share
     counts as 0."""
@@ -113,7 +114,7 @@ def strongest_other(shares: dict[str, float | None], bloc: str, order: tuple[str
     return max(others, key=lambda b: (shares.get(b) or 0.0, -order.index(b)))
 
 
-def runoff_opponent(votes: dict[str, float | None], bloc: str, order: tuple[str, ...]) -> str:
+def runoff_opponent(votes: Mapping[str, float | None], bloc: str, order: tuple[str, ...]) -> str:
     """The rival `runoff_opponent`: of the two blocs with the most votes over the territory, the
     one that is not `bloc`; when `bloc` is not in the top two, the strongest (the one the
     campaign would have to overtake to reach the run-off). Ties as in `strongest_other`."""

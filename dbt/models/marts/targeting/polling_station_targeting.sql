@@ -74,7 +74,8 @@ high_blocs as (
     cross join lateral (
         values
         {%- for b in var('blocs') %}
-            ('{{ b }}', {{ loop.index }}, high.share_{{ b }}, high.votes_{{ b }}){{ ',' if not loop.last }}
+            ('{{ b }}', {{ loop.index }}, high.share_{{ b }}, high.votes_{{ b }})
+            {{- ',' if not loop.last }}
         {%- endfor %}
     ) as blocs (bloc, bloc_order, bloc_share, bloc_votes)
 
