@@ -62,6 +62,7 @@ from expectations.results import (
     error_result,
     record,
 )
+from scrutin.scores.params import RIVAL_RUNOFF_OPPONENT, RIVAL_STRONGEST_OTHER
 
 if TYPE_CHECKING:
     import psycopg
@@ -72,6 +73,9 @@ TARGETING_TABLE = "mart_audit.polling_station_targeting"
 PLAN_TABLE = "mart_audit.canvass_plan"
 COMMUNE_TABLE = "mart_audit.commune_summary"
 OPINION_TABLE = "mart_audit.canvass_bureau_opinion"
+# Every bloc's votes and shares per bureau and election: the rival and the volatility are
+# recomputed from it (the targeting row carries the rival's share only).
+HISTORY_TABLE = "intermediate.int_bureau_history__by_election"
 CAMPAIGNS_TABLE = "ops.canvass_campaigns"
 
 TARGETING_SUITE = "audit_polling_station_targeting"
@@ -185,20 +189,37 @@ def _reservoir(row: Row, p: ScoreParams) -> float | None:
 
 
 def _q(row: Row, p: ScoreParams) -> float | None:
-    """q from the row's election inputs (never from the published INT and RES)."""
+    """q: the bloc's share at h, for a scored bureau (both references: a volatility)."""
+    if row.get("volatility_recomputed") is None:
+        return None
+    return _f_or_none(row["bloc_share_high"])
+
+
+def _rival_prior(row: Row, p: ScoreParams) -> float | None:
+    """The rival's share at h (the rival recomputed from the history), for a scored bureau."""
+    if row.get("volatility_recomputed") is None:
+        return None
+    return row.get("rival_share_recomputed")
+
+
+def _margin(row: Row, p: ScoreParams) -> float | None:
     from scrutin.scores import formulas
 
     return _value(
-        formulas.mobilisable_bloc_share(
-            _f(_reservoir(row, p)), _f(_intermittent(row, p)), _f(row["bloc_share_high"])
-        )
+        formulas.net_value_per_mobilised_voter(_f(row["q_updated"]), _f(row["rival_share_updated"]))
     )
 
 
 def _net_per_conversation(row: Row, p: ScoreParams) -> float | None:
     from scrutin.scores import formulas
 
-    return _value(formulas.net_per_conversation(_f(row["q_updated"]), p.tau))
+    return _value(formulas.net_per_conversation(_f(_margin(row, p)), p.tau))
+
+
+def _persuasion_per_conversation(row: Row, p: ScoreParams) -> float | None:
+    from scrutin.scores import formulas
+
+    return _value(formulas.persuasion_per_conversation(_f(row["persuadable_share"]), p.pi))
 
 
 def _conversations_full(row: Row, p: ScoreParams) -> float | None:
@@ -209,14 +230,16 @@ def _net_mobilisation(row: Row, p: ScoreParams) -> float | None:
     from scrutin.scores import formulas
 
     return _value(
-        formulas.net_mobilisation(_f(_conversations_full(row, p)), _f(row["q_updated"]), p.tau)
+        formulas.net_mobilisation(_f(_conversations_full(row, p)), _f(_margin(row, p)), p.tau)
     )
 
 
 def _persuasion(row: Row, p: ScoreParams) -> float | None:
     from scrutin.scores import formulas
 
-    return _value(formulas.persuasion(_f(row["valid_votes_target"]), p.volatility, p.pi))
+    return _value(
+        formulas.persuasion(_f(row["valid_votes_target"]), _f(row["persuadable_share"]), p.pi)
+    )
 
 
 def _value_per_hour(row: Row, p: ScoreParams, coverage: float) -> float | None:
@@ -227,7 +250,7 @@ def _value_per_hour(row: Row, p: ScoreParams, coverage: float) -> float | None:
             p.doors_per_canvasser_hour,
             _f(row["open_rate_estimate"]),
             _f(_net_per_conversation(row, p)),
-            formulas.persuasion_per_conversation(p.volatility, p.pi),
+            _f(_persuasion_per_conversation(row, p)),
             coverage=coverage,
             gamma=p.coverage_gamma,
         )
@@ -268,14 +291,34 @@ RECOMPUTED: Mapping[str, tuple[str, Recompute, tuple[str, ...]]] = {
         ("bloc_votes_high", "bloc_votes_low"),
     ),
     "q_mobilisable": (
-        "clip(RES / INT, 0, 1) if INT > 0 else bloc_share_high (null if INT is)",
+        "bloc_share_high where both reference elections have results (null otherwise)",
         _q,
-        ("voters_high", "voters_low", "bloc_votes_high", "bloc_votes_low", "bloc_share_high"),
+        ("bloc_share_high", "volatility_pedersen"),
+    ),
+    "rival_share_high": (
+        "the rival's share at h (the rival recomputed from the bureau history)",
+        lambda row, p: row.get("rival_share_recomputed"),
+        ("rival_bloc",),
+    ),
+    "volatility_pedersen": (
+        "1/2 * sum over the blocs of |share at h - share at l| (from the bureau history)",
+        lambda row, p: row.get("volatility_recomputed"),
+        ("high_salience_election_id", "low_salience_election_id"),
+    ),
+    "net_margin": (
+        "q_updated - rival_share_updated",
+        _margin,
+        ("q_updated", "rival_share_updated"),
     ),
     "net_per_conversation": (
-        "tau * (2 * q_updated - 1)",
+        "tau * (q_updated - rival_share_updated)",
         _net_per_conversation,
-        ("q_updated",),
+        ("q_updated", "rival_share_updated"),
+    ),
+    "persuasion_per_conversation": (
+        "persuadable_share * pi",
+        _persuasion_per_conversation,
+        ("persuadable_share",),
     ),
     "conversations_full_canvass": (
         "doors * open_rate_estimate",
@@ -283,26 +326,33 @@ RECOMPUTED: Mapping[str, tuple[str, Recompute, tuple[str, ...]]] = {
         ("doors", "open_rate_estimate"),
     ),
     "net_mobilisation": (
-        "doors * open_rate_estimate * tau * (2 * q_updated - 1)",
+        "doors * open_rate_estimate * tau * (q_updated - rival_share_updated)",
         _net_mobilisation,
-        ("doors", "open_rate_estimate", "q_updated"),
+        ("doors", "open_rate_estimate", "q_updated", "rival_share_updated"),
     ),
     "persuasion": (
-        "valid_votes_target * volatility * pi",
+        "valid_votes_target * persuadable_share * pi",
         _persuasion,
-        ("valid_votes_target",),
+        ("valid_votes_target", "persuadable_share"),
     ),
     "value_per_canvasser_hour": (
-        "doors_per_canvasser_hour * open_rate_estimate * (tau * (2 * q_updated - 1) "
-        "+ volatility * pi) * (0 if coverage >= 1 else (1 - coverage) ^ coverage_gamma)",
+        "doors_per_canvasser_hour * open_rate_estimate * (tau * (q_updated - rival_share_updated)"
+        " + persuadable_share * pi) * (0 if coverage >= 1 else (1 - coverage) ^ coverage_gamma)",
         lambda row, p: _value_per_hour(row, p, _f(_coverage(row, p))),
-        ("open_rate_estimate", "q_updated", "canvass_doors_knocked", "doors"),
+        (
+            "open_rate_estimate",
+            "q_updated",
+            "rival_share_updated",
+            "persuadable_share",
+            "canvass_doors_knocked",
+            "doors",
+        ),
     ),
     "value_per_canvasser_hour_uncovered": (
-        "doors_per_canvasser_hour * open_rate_estimate * (tau * (2 * q_updated - 1) "
-        "+ volatility * pi)",
+        "doors_per_canvasser_hour * open_rate_estimate * (tau * (q_updated - rival_share_updated)"
+        " + persuadable_share * pi)",
         lambda row, p: _value_per_hour(row, p, 0.0),
-        ("open_rate_estimate", "q_updated"),
+        ("open_rate_estimate", "q_updated", "rival_share_updated", "persuadable_share"),
     ),
     "ecological_gap": (
         "predicted_bloc_share - bloc_share_target",
@@ -325,8 +375,48 @@ RECOMPUTED: Mapping[str, tuple[str, Recompute, tuple[str, ...]]] = {
 def audit_targeting(conn: psycopg.Connection[Any], params: ScoreParams) -> list[Finding]:
     """Every check of `polling_station_targeting` (see the module docstring)."""
     rows = _rows(conn, f"select * from {TARGETING_TABLE} order by bureau_id")
+    _attach_references(conn, rows, params)
     k_min = suppression_threshold(params, _campaign_k_mins(conn))
     findings = [
+        Finding(
+            f"rival_bloc is the rival of rule {params.rival!r}, recomputed from the bureau "
+            "history at the high-salience election",
+            ("rival_bloc",),
+            [
+                _keyed(row, "rival_bloc") | {"recomputed": row["rival_recomputed"]}
+                for row in rows
+                if row["rival_bloc"] != row["rival_recomputed"]
+            ],
+        ),
+        Finding(
+            "targeting_rank is null exactly for the bureaux that cannot be scored (no value)",
+            ("targeting_rank", "value_per_canvasser_hour"),
+            [
+                _keyed(row, "targeting_rank", "value_per_canvasser_hour")
+                for row in rows
+                if (row["targeting_rank"] is None) != (row["value_per_canvasser_hour"] is None)
+            ],
+        ),
+        _suppressed_copy(
+            rows,
+            "rival_share_updated = the rival's share at h when support is suppressed",
+            ("rival_share_updated", "rival_share_high", "canvass_conversations"),
+            flag="support_suppressed",
+            count="canvass_conversations",
+            k_min=k_min,
+            published="rival_share_updated",
+            prior=lambda row: _rival_prior(row, params),
+        ),
+        _suppressed_copy(
+            rows,
+            "persuadable_share = volatility_pedersen when the canvass is suppressed (below k_min)",
+            ("persuadable_share", "volatility_pedersen", "canvass_conversations"),
+            flag="support_suppressed",
+            count="canvass_conversations",
+            k_min=k_min,
+            published="persuadable_share",
+            prior=lambda row: row["volatility_recomputed"],
+        ),
         _suppression_flag(rows, "support_suppressed", "canvass_conversations", k_min),
         _suppressed_copy(
             rows,
@@ -336,9 +426,9 @@ def audit_targeting(conn: psycopg.Connection[Any], params: ScoreParams) -> list[
             count="canvass_conversations",
             k_min=k_min,
             published="q_updated",
-            prior=lambda row: row["q_mobilisable"],
+            prior=lambda row: _q(row, params),
         ),
-        _support_from_published_figures(conn, rows, params, k_min),
+        *_canvass_from_published_figures(conn, rows, params, k_min),
         _suppression_flag(rows, "open_rate_suppressed", "canvass_doors_knocked", k_min),
         _suppressed_copy(
             rows,
@@ -450,59 +540,147 @@ def _suppressed_copy(
     )
 
 
-def _support_from_published_figures(
-    conn: psycopg.Connection[Any], rows: Sequence[Row], params: ScoreParams, k_min: int
-) -> Finding:
-    """q_updated of every unsuppressed row, recomputed with formulas.relative_rate_update from
-    the PUBLISHED opinion figures only (canvass_bureau_opinion's unsuppressed support shares,
-    their campaign-wide rate as the reference) and q recomputed from the row's election inputs."""
+def _attach_references(conn: psycopg.Connection[Any], rows: list[Row], params: ScoreParams) -> None:
+    """Add to each row the rival, its share at h and the Pedersen index, recomputed with
+    formulas.py from `intermediate.int_bureau_history__by_election` (every bloc's share at h and
+    l), never from the published columns."""
     from scrutin.scores import formulas
+    from scrutin.vocabulary import BLOCS
 
-    published = {
-        r["bureau_id"]: (
-            float(r["conversations"]),
-            None
-            if r["support_positive_share"] is None
-            else float(r["support_positive_share"]) * float(r["conversations"]),
-        )
+    columns = ", ".join(f"share_{b}, votes_{b}" for b in BLOCS)
+    history: dict[tuple[str, str], Row] = {
+        (r["election_id"], r["bureau_id"]): r
         for r in _rows(
             conn,
-            f"select bureau_id, conversations, support_positive_share from {OPINION_TABLE} "
-            "where not suppressed",
+            f"select election_id, bureau_id, {columns} from {HISTORY_TABLE} "
+            f"where election_id in ('{params.high_salience_election}', "
+            f"'{params.low_salience_election}')",
         )
     }
-    reference_trials = sum(trials for trials, _ in published.values())
-    reference_successes = sum(s for _, s in published.values() if s is not None)
-    offending = []
-    for row in rows:
-        conversations = row["canvass_conversations"]
-        if row["support_suppressed"] is not False or conversations is None:
-            continue
-        if conversations < k_min:
-            continue
-        q = _q(row, params)
-        trials, successes = published.get(row["bureau_id"], (None, None))
-        expected = None
-        if q is not None and trials is not None and successes is not None:
-            expected = _value(
-                formulas.relative_rate_update(
-                    q,
-                    params.kappa,
-                    successes,
-                    trials,
-                    city_successes=reference_successes,
-                    city_trials=reference_trials,
-                    k_min=0,  # the published rows are above k_min by construction
-                ).mean
+    territory = {row["bureau_id"] for row in rows}
+    runoff = None
+    if params.rival == RIVAL_RUNOFF_OPPONENT:
+        totals = {
+            b: sum(
+                float(r[f"votes_{b}"] or 0)
+                for (election, bureau), r in history.items()
+                if election == params.high_salience_election and bureau in territory
             )
-        if _differs(_f_or_none(row["q_updated"]), expected, RECOMPUTE_TOLERANCE):
-            offending.append(_keyed(row, "q_updated") | {"from_published": expected})
-    return Finding(
-        "q_updated recomputes from the published canvass figures only (no suppressed bureau's "
-        "support in the reference rate)",
-        ("q_updated", "q_mobilisable", "canvass_conversations"),
-        offending,
+            for b in BLOCS
+        }
+        runoff = formulas.runoff_opponent(totals, params.bloc, BLOCS)
+    for row in rows:
+        high = history.get((params.high_salience_election, row["bureau_id"]))
+        low = history.get((params.low_salience_election, row["bureau_id"]))
+        rival = None
+        rival_share = None
+        if high is not None:
+            if params.rival == RIVAL_STRONGEST_OTHER:
+                shares = {b: _f_or_none(high[f"share_{b}"]) for b in BLOCS}
+                rival = formulas.strongest_other(shares, params.bloc, BLOCS)
+            else:
+                rival = runoff if runoff is not None else params.rival
+            rival_share = _f_or_none(high[f"share_{rival}"])
+        volatility = None
+        if high is not None and low is not None:
+            volatility = _value(
+                formulas.pedersen_index(
+                    [_f(high[f"share_{b}"]) for b in BLOCS],
+                    [_f(low[f"share_{b}"]) for b in BLOCS],
+                )
+            )
+        row["rival_recomputed"] = rival
+        row["rival_share_recomputed"] = rival_share
+        row["volatility_recomputed"] = volatility
+
+
+def _canvass_from_published_figures(
+    conn: psycopg.Connection[Any], rows: Sequence[Row], params: ScoreParams, k_min: int
+) -> list[Finding]:
+    """q_updated, rival_share_updated and persuadable_share of every unsuppressed row,
+    recomputed from the PUBLISHED opinion figures only (canvass_bureau_opinion's unsuppressed
+    shares, their campaign-wide rate as the reference): q with formulas.relative_rate_update on
+    the positive answers, the rival's share on the negative ones, the persuadable share with
+    formulas.beta_update on the undecided (neutral) ones. A model whose reference rate read a
+    suppressed bureau's answers could be inverted to recover that bureau's opinions."""
+    from scrutin.scores import formulas
+
+    answers = ("positive", "negative", "neutral")
+    published: dict[str, tuple[float, dict[str, float | None]]] = {}
+    for r in _rows(
+        conn,
+        "select bureau_id, conversations, "
+        + ", ".join(f"support_{a}_share" for a in answers)
+        + f" from {OPINION_TABLE} where not suppressed",
+    ):
+        trials = float(r["conversations"])
+        published[r["bureau_id"]] = (
+            trials,
+            {
+                a: None
+                if r[f"support_{a}_share"] is None
+                else float(r[f"support_{a}_share"]) * trials
+                for a in answers
+            },
+        )
+    reference_trials = sum(trials for trials, _ in published.values())
+    reference = {a: sum(counts[a] or 0.0 for _, counts in published.values()) for a in answers}
+    checks = (
+        ("q_updated", "positive", lambda row: _q(row, params), "q_mobilisable"),
+        (
+            "rival_share_updated",
+            "negative",
+            lambda row: _rival_prior(row, params),
+            "rival_share_high",
+        ),
+        (
+            "persuadable_share",
+            "neutral",
+            lambda row: row["volatility_recomputed"],
+            "volatility_pedersen",
+        ),
     )
+    findings = []
+    for column, answer, prior_of, prior_column in checks:
+        offending = []
+        for row in rows:
+            conversations = row["canvass_conversations"]
+            if row["support_suppressed"] is not False or conversations is None:
+                continue
+            if conversations < k_min:
+                continue
+            prior = prior_of(row)
+            entry = published.get(row["bureau_id"])
+            bureau_trials = entry[0] if entry else None
+            successes = entry[1].get(answer) if entry else None
+            expected: float | None = None
+            if prior is not None and bureau_trials is not None and successes is not None:
+                if answer == "neutral":
+                    estimate = formulas.beta_update(
+                        prior, params.kappa, successes, bureau_trials, 0
+                    )
+                else:
+                    estimate = formulas.relative_rate_update(
+                        prior,
+                        params.kappa,
+                        successes,
+                        bureau_trials,
+                        city_successes=reference[answer],
+                        city_trials=reference_trials,
+                        k_min=0,  # the published rows are above k_min by construction
+                    )
+                expected = _value(estimate.mean)
+            if _differs(_f_or_none(row[column]), expected, RECOMPUTE_TOLERANCE):
+                offending.append(_keyed(row, column) | {"from_published": expected})
+        findings.append(
+            Finding(
+                f"{column} recomputes from the published canvass figures only ({answer} "
+                "answers; no suppressed bureau's answers in the reference rate)",
+                (column, prior_column, "canvass_conversations"),
+                offending,
+            )
+        )
+    return findings
 
 
 def _open_rate_updated(rows: Sequence[Row], params: ScoreParams, k_min: int) -> Finding:

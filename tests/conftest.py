@@ -50,7 +50,9 @@ def write_bad_results_landing(folder: Path) -> None:
     lines[99] = ";".join(fields)
     (folder / "bad.csv").write_text("".join(lines), encoding="utf-8")
     (folder / "manifest.yml").write_text(
-        "files:\n  - path: bad.csv\n    election_id: 2022_legi_t1\n", encoding="utf-8"
+        # an election the demo does not load (the demo loads Brest's 2022 legislative export)
+        "files:\n  - path: bad.csv\n    election_id: 2017_legi_t1\n",
+        encoding="utf-8",
     )
 
 

@@ -32,21 +32,23 @@
     end)
 {%- endmacro %}
 
-{% macro score_mobilisable_share(reservoir, intermittent, bloc_share_high) -%}
-    {#- q = clip(RES / INT, 0, 1) when INT > 0, else the bloc share at h -#}
-    (case
-        when {{ intermittent }} > 0 then
-            (case
-                when {{ reservoir }} is not null
-                    then least(1.0, greatest(0.0, {{ reservoir }} / {{ intermittent }}))
-            end)
-        when {{ intermittent }} is not null then {{ bloc_share_high }}
-    end)
+{% macro score_net_margin(q_bloc, q_rival) -%}
+    {#- q_bloc - q_rival: net votes one more mobilised voter brings (<= 0: do not mobilise) -#}
+    ({{ q_bloc }} - {{ q_rival }})
 {%- endmacro %}
 
-{% macro score_net_per_conversation(q, tau) -%}
-    {#- tau x (2q - 1): negative when q < 0.5 -#}
-    ({{ tau }} * (2.0 * {{ q }} - 1.0))
+{% macro score_net_per_conversation(margin, tau) -%}
+    {#- tau x margin -#}
+    ({{ tau }} * {{ margin }})
+{%- endmacro %}
+
+{% macro score_pedersen(left_relation, right_relation) -%}
+    {#- 1/2 x sum over the blocs of |share at one election - share at the other| (null if any is) -#}
+    (0.5 * (
+        {%- for bloc in var('blocs') %}
+        abs({{ left_relation }}.share_{{ bloc }} - {{ right_relation }}.share_{{ bloc }}){{ ' +' if not loop.last }}
+        {%- endfor %}
+    ))
 {%- endmacro %}
 
 {% macro score_coverage_discount(coverage, gamma) -%}
@@ -58,11 +60,11 @@
     end)
 {%- endmacro %}
 
-{% macro score_value_per_hour(open_rate, net_per_conversation, coverage) -%}
+{% macro score_value_per_hour(open_rate, net_per_conversation, persuadable_share, coverage) -%}
     {#- doors/hour x open rate x (net + persuasion per conversation) x coverage discount -#}
     ({{ score_param('doors_per_canvasser_hour') }} * {{ open_rate }}
         * ({{ net_per_conversation }}
-            + {{ score_param('volatility') }} * {{ score_param('pi') }})
+            + {{ persuadable_share }} * {{ score_param('pi') }})
         * {{ score_coverage_discount(coverage, score_param('coverage_gamma')) }})
 {%- endmacro %}
 
@@ -96,9 +98,9 @@
     end)
 {%- endmacro %}
 
-{% macro score_persuasion(valid_votes) -%}
-    {#- PERS = X x volatility x pi -#}
-    ({{ valid_votes }} * {{ score_param('volatility') }} * {{ score_param('pi') }})
+{% macro score_persuasion(valid_votes, persuadable_share) -%}
+    {#- PERS = X x persuadable share x pi -#}
+    ({{ valid_votes }} * {{ persuadable_share }} * {{ score_param('pi') }})
 {%- endmacro %}
 
 {% macro score_registration_potential(adult_french_population, registered) -%}
@@ -116,26 +118,37 @@
     -#}
     {%- set s = var('scores') -%}
     (case
-        when q_updated is null or reservoir is null then
+        when net_margin is null or persuadable_share is null then
             'Not scored: the bureau has no results for {{ s['high_salience_election'] }} and '
-            || '{{ s['low_salience_election'] }} (both are needed for the reservoir and q).'
+            || '{{ s['low_salience_election'] }} (both are needed for the bloc shares and '
+            || 'the volatility).'
         else concat_ws('; ',
-            'Reservoir of ' || cast(round(cast(reservoir as numeric)) as bigint)
-                || ' voters who voted '
-                || '{{ s['bloc'] }} in {{ s['high_salience_election'] }} but not in '
-                || '{{ s['low_salience_election'] }}',
-            'q = ' || to_char(round(cast(q_updated as numeric), 2), 'FM0.00') || ', so '
+            '{{ s['bloc'] }} ' || to_char(round(cast(q_updated as numeric), 2), 'FM0.00')
+                || ' vs ' || rival_bloc || ' '
+                || to_char(round(cast(rival_share_updated as numeric), 2), 'FM0.00')
+                || ' (its rival) among the voters of {{ s['high_salience_election'] }}',
+            case
+                when net_margin > 0
+                    then 'a mobilised voter nets '
+                        || to_char(round(cast(net_margin as numeric), 2), 'FM0.00') || ' votes'
+                else 'do not mobilise: {{ s['bloc'] }} does not lead ' || rival_bloc
+                    || ' here, so turning voters out helps the rival'
+            end,
+            'persuadable share ' || to_char(round(cast(persuadable_share as numeric), 2), 'FM0.00')
+                || ' (' || case
+                    when support_suppressed then 'volatility'
+                    else 'volatility and canvass undecided'
+                end || '), so a conversation wins '
+                || to_char(round(cast(persuasion_per_conversation as numeric), 3), 'FM0.000')
+                || ' votes by persuasion'
                 || case
-                    when net_per_conversation > 0
-                        then 'each conversation wins '
+                    when net_margin > 0
+                        then ' and '
                             || to_char(round(cast(net_per_conversation as numeric), 3), 'FM0.000')
-                            || ' net votes'
-                    when net_per_conversation < 0
-                        then 'each conversation LOSES '
-                            || to_char(round(cast(-net_per_conversation as numeric), 3), 'FM0.000')
-                            || ' net votes (do not mobilise)'
-                    else 'mobilisation is neutral'
-                end,
+                            || ' by mobilisation'
+                    else ''
+                end
+                || ' (prior profile {{ s['profile'] }})',
             cast(round(cast(coverage * 100 as numeric)) as bigint) || '% of doors already covered',
             case
                 when registration_potential >= 1

@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 from ingestion.errors import SourceFormatError
-from ingestion.sources import results_layouts
+from ingestion.sources import results_city, results_layouts
 from ingestion.sources.results_codes import make_bureau_id, normalise_code_bv
 from ingestion.sources.results_datagouv import (
     LAYOUT_DATAGOUV_CANDIDATS,
@@ -454,6 +454,7 @@ def iter_results_2024(path: str | Path) -> Iterator[ParsedRow]:
 
 LAYOUT_TITLES: dict[str, str] = {
     LAYOUT_MININT_2024: "législatives 2024 per bureau (Ministry, UTF-8, numbered candidate blocks)",
+    results_city.LAYOUT_CITY_EXPORT: results_city.TITLE,
     **{name: spec.title for name, spec in results_layouts.WIDE_LAYOUTS.items()},
     LAYOUT_DATAGOUV_GENERAL: "data.gouv harmonised general_results (one row per bureau)",
     LAYOUT_DATAGOUV_CANDIDATS: "data.gouv harmonised candidats_results (one row per candidate)",
@@ -506,6 +507,8 @@ def detect_layout(header_fields: Sequence[str], path: str | Path | None = None) 
     kind = datagouv_kind(list(header_fields))
     if kind is not None:
         return kind
+    if results_city.is_city_export_header(list(header_fields)):
+        return results_city.LAYOUT_CITY_EXPORT
     names = [_normalise_header_name(n) for n in header_fields]
     misses: list[tuple[int, int, SourceFormatError]] = []
     try:
@@ -577,6 +580,8 @@ def iter_results(path: str | Path, layout: str | None = None) -> Iterator[Parsed
         )
     if name == LAYOUT_MININT_2024:
         return iter_results_2024(path)
+    if name == results_city.LAYOUT_CITY_EXPORT:
+        return results_city.iter_city_export(path)
     return iter_wide(path, name)
 
 

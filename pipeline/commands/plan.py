@@ -56,6 +56,8 @@ class Plan:
     rows: tuple[PlannedBureau, ...]
     eligible_bureaux: int
     excluded_do_not_mobilise: int
+    prior_profile: str = "fr"
+    not_scored: int = 0
 
 
 def make_plan(
@@ -77,8 +79,8 @@ def make_plan(
     params = load_score_params()
     query = (
         "select bureau_id, commune_name, code_bv, polling_place_name, "
-        "value_per_canvasser_hour_uncovered, doors, coverage, do_not_mobilise, params_version "
-        f"from {TARGETING_TABLE}"
+        "value_per_canvasser_hour_uncovered, doors, coverage, do_not_mobilise, params_version, "
+        f"prior_profile from {TARGETING_TABLE}"
     )
     args: list[Any] = []
     if communes:
@@ -146,6 +148,8 @@ def make_plan(
         rows=planned,
         eligible_bureaux=sum(1 for b in inputs if b.net_positive and b.value_per_hour > 0),
         excluded_do_not_mobilise=sum(1 for row in rows if row[7] is True),
+        prior_profile=",".join(sorted({str(row[9]) for row in rows})),
+        not_scored=sum(1 for row in rows if row[7] is None),
     )
 
 
@@ -179,14 +183,17 @@ def render_table(plan: Plan) -> str:
         f"{len(plan.rows)} {'bureau' if len(plan.rows) == 1 else 'bureaux'}: "
         f"{plan.expected_net_votes:.1f} expected net votes "
         f"(params {plan.params_version}; {plan.excluded_do_not_mobilise} bureaux excluded as "
-        "do_not_mobilise)."
+        "do_not_mobilise" + (f", {plan.not_scored} not scored" if plan.not_scored else "") + ")."
     )
     if plan.hours_allocated + 1e-9 < plan.hours_requested:
         out.append(
             f"{plan.hours_requested - plan.hours_allocated:g} hours left unallocated: no eligible "
             "bureau has doors left to knock (or the budget is not a multiple of the step)."
         )
-    out.append("Expected votes are model outputs on US priors, not promises: docs/scores.md.")
+    out.append(
+        f"Expected votes are model outputs on the {plan.prior_profile} prior profile, not "
+        "promises: docs/scores.md, docs/backtest.md."
+    )
     return "\n".join(out)
 
 

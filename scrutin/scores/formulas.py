@@ -3,7 +3,8 @@
 Every function accepts scalars or numpy arrays (broadcast together) and returns a float or an
 array: the targeting mart will call them on whole columns. Notation, for bureau b: V voters,
 X valid votes, S votes of the campaign's bloc, at the high-salience (h) and low-salience (l)
-reference elections; C conversations; q the bloc share among mobilisable voters.
+reference elections; C conversations; q the bloc share among mobilisable voters (the bureau's
+share at h), q_rival the rival's.
 
 None of these numbers is a measurement: they are model outputs whose priors (tau, pi,
 volatility, open rate) come from US field experiments or guesses. docs/scores.md says where each
@@ -12,6 +13,7 @@ comes from and what it does not tell.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -35,8 +37,9 @@ def intermittent_voters(voters_high: ArrayLike, voters_low: ArrayLike) -> Any:
     """INT = V_h − V_l: people who vote when the election matters but skip low-salience ones.
 
     Not clipped: a negative INT (more voters at the low-salience election, e.g. a boundary or
-    roll change) is information the analyst should see, and `mobilisable_bloc_share` treats any
-    INT <= 0 as "no intermittent pool".
+    roll change) is information the analyst should see. Since issue 11 INT and RES describe
+    the pool only: the value of a mobilised voter uses the bloc shares at h (RES / INT mixed
+    vote swing with mobilisation and moved with every candidate mapping).
     """
     return _out(_arr(voters_high) - _arr(voters_low))
 
@@ -47,51 +50,79 @@ def reservoir(bloc_votes_high: ArrayLike, bloc_votes_low: ArrayLike) -> Any:
     return _out(np.maximum(0.0, _arr(bloc_votes_high) - _arr(bloc_votes_low)))
 
 
-def mobilisable_bloc_share(
-    reservoir_votes: ArrayLike, intermittent: ArrayLike, bloc_share_high: ArrayLike
-) -> Any:
-    """q = clip(RES / INT, 0, 1) when INT > 0, else the bloc share at h.
+def net_value_per_mobilised_voter(q_bloc: ArrayLike, q_rival: ArrayLike) -> Any:
+    """q_bloc − q_rival: net votes (bloc minus rival) one more mobilised voter brings.
 
-    q estimates how many of the voters a door-to-door mobilisation would bring out are the bloc's.
-    When the bureau has no intermittent pool (INT <= 0) RES / INT means nothing, so we fall back
-    on the bloc share of valid votes at the high-salience election: the mobilised voters are then
-    assumed to look like the bureau's voters at h.
+    Rival-aware: in a fragmented first round the old 2q − 1 (the bloc against EVERYONE else)
+    meant "mobilise only where the bloc holds an absolute majority"; what a campaign loses by
+    bringing out a voter is the rival's vote, not the vote of a minor list. With the rival set to
+    "everyone else" (q_rival = 1 − q) this is 2q − 1 again. <= 0: do not mobilise.
     """
-    res = _arr(reservoir_votes)
-    int_ = _arr(intermittent)
-    fallback = _arr(bloc_share_high)
-    positive = int_ > 0
-    ratio = np.divide(res, int_, out=np.zeros(np.broadcast(res, int_).shape), where=positive)
-    q = np.where(positive, np.clip(ratio, 0.0, 1.0), fallback)
-    # An unknown INT (NaN: a reference election missing) gives an unknown q, as in SQL (NULL),
-    # not the fallback; clip keeps a NaN reservoir NaN.
-    return _out(np.where(np.isnan(int_), np.nan, q))
+    return _out(_arr(q_bloc) - _arr(q_rival))
 
 
-def net_per_conversation(q: ArrayLike, tau: float) -> Any:
-    """tau × (2q − 1): net votes won by one conversation of an untargeted door mobilisation.
+def net_per_conversation(margin: ArrayLike, tau: float) -> Any:
+    """tau × margin: net votes won by one conversation of an untargeted door mobilisation.
 
-    Each conversation turns out tau extra voters; a share q of them vote for the bloc and 1 − q
-    against it. At q = 0.5 the campaign gains nothing, below it each conversation LOSES votes.
+    Each conversation turns out tau extra voters, each worth `margin` = q_bloc − q_rival net
+    votes (`net_value_per_mobilised_voter`). With the `fr` profile tau = 0 (Pons 2018: no turnout
+    effect in France) and the value of a conversation is persuasion only.
     """
-    return _out(tau * (2.0 * _arr(q) - 1.0))
+    return _out(tau * _arr(margin))
 
 
-def net_mobilisation(conversations: ArrayLike, q: ArrayLike, tau: float) -> Any:
-    """NET = C × tau × (2q − 1): expected net votes of C conversations (negative when q < 0.5)."""
-    return _out(_arr(conversations) * tau * (2.0 * _arr(q) - 1.0))
+def net_mobilisation(conversations: ArrayLike, margin: ArrayLike, tau: float) -> Any:
+    """NET = C × tau × margin: expected net votes of C conversations (negative when the bloc
+    trails its rival among the mobilisable voters)."""
+    return _out(_arr(conversations) * tau * _arr(margin))
 
 
-def persuasion(valid_votes: ArrayLike, volatility: float, pi: float) -> Any:
-    """PERS = X × volatility × pi: votes a full persuasion canvass of the bureau could win
-    (X valid votes, a share `volatility` of them could switch, a conversation persuades with
-    probability pi)."""
-    return _out(_arr(valid_votes) * volatility * pi)
+def pedersen_index(shares_a: ArrayLike, shares_b: ArrayLike) -> Any:
+    """½ × Σ_blocs |share_a − share_b|: the share of voters who would have to change bloc to turn
+    one election's result into the other's (Pedersen's volatility index).
+
+    The last axis is the blocs (one column per bloc, same order in both). Used as the bureau's
+    persuadable share: where the bureau's vote moved between the two reference elections, more
+    of its voters are open to a change. A net figure, so a lower bound of individual switching;
+    it also counts differences in who turned out, which is why the canvass's undecided answers
+    update it.
+    """
+    a = _arr(shares_a)
+    b = _arr(shares_b)
+    return _out(0.5 * np.sum(np.abs(a - b), axis=-1))
 
 
-def persuasion_per_conversation(volatility: float, pi: float) -> float:
-    """volatility × pi: expected votes won by persuasion in one conversation (PERS / X)."""
-    return float(volatility * pi)
+def persuasion(valid_votes: ArrayLike, persuadable_share: ArrayLike, pi: float) -> Any:
+    """PERS = X × persuadable share × pi: votes a full persuasion canvass of the bureau could win
+    (X valid votes, a share of them persuadable, a conversation persuades with probability pi)."""
+    return _out(_arr(valid_votes) * _arr(persuadable_share) * pi)
+
+
+def persuasion_per_conversation(persuadable_share: ArrayLike, pi: float) -> Any:
+    """persuadable share × pi: expected votes won by persuasion in one conversation (PERS / X).
+
+    Per bureau: with tau = 0 this is what ranks the bureaux (a bureau whose vote moves between
+    elections is worth more hours than one whose vote never moves)."""
+    return _out(_arr(persuadable_share) * pi)
+
+
+def strongest_other(shares: Mapping[str, float | None], bloc: str, order: tuple[str, ...]) -> str:
+    """The rival `strongest_other`: the bloc other than `bloc` with the largest share; ties go to
+    the bloc listed first in `order` (dbt vars.blocs, as the SQL breaks them). A missing share
+    counts as 0."""
+    others = [b for b in order if b != bloc]
+    return max(others, key=lambda b: (shares.get(b) or 0.0, -order.index(b)))
+
+
+def runoff_opponent(votes: Mapping[str, float | None], bloc: str, order: tuple[str, ...]) -> str:
+    """The rival `runoff_opponent`: of the two blocs with the most votes over the territory, the
+    one that is not `bloc`; when `bloc` is not in the top two, the strongest (the one the
+    campaign would have to overtake to reach the run-off). Ties as in `strongest_other`."""
+    ranked = sorted(order, key=lambda b: (-(votes.get(b) or 0.0), order.index(b)))
+    top_two = ranked[:2]
+    if bloc in top_two:
+        return next(b for b in top_two if b != bloc)
+    return ranked[0]
 
 
 def coverage_share(doors_knocked: ArrayLike, doors_total: ArrayLike) -> Any:
@@ -126,8 +157,9 @@ def value_per_canvasser_hour(
     + persuasion_per_conversation) × (1 − coverage)^gamma, the expected net votes one
     canvasser-hour wins in the bureau now.
 
-    Negative when mobilisation loses more than persuasion wins: such bureaux rank last and the
-    plan never sends anyone there.
+    The plan never sends anyone to a do_not_mobilise bureau (the bloc does not lead its rival
+    there), whatever persuasion would win: a door campaign there also brings out the rival's
+    voters, and persuasion is better done with a targeted list.
     """
     per_conversation = _arr(net_per_conv) + _arr(persuasion_per_conv)
     discount = _arr(coverage_discount(coverage, gamma))
@@ -218,11 +250,15 @@ def _half_up(value: float, places: int) -> Decimal:
 def why_sentence(
     *,
     bloc: str,
+    rival: str,
     high_label: str,
-    low_label: str,
-    reservoir_votes: float,
     q: float,
+    q_rival: float,
+    margin: float,
+    persuadable: float,
+    persuasion_per_conv: float,
     net_per_conv: float,
+    profile: str,
     coverage: float,
     suppressed: bool = False,
     registration: float | None = None,
@@ -230,21 +266,32 @@ def why_sentence(
     """A one-line English explanation of a bureau's rank, built only from its components.
 
     English because the mart's column names and the docs are English; the numbers are those of
-    the score, so the sentence can be checked against the row. Example: "Reservoir of 420 voters
-    who voted left in 2022_pres_t1 but not in 2021_reg_t1; q = 0.61, so each conversation wins
-    0.016 net votes; 35% of doors already covered."
+    the score, so the sentence can be checked against the row. It names the rival, says in words
+    when the bureau is do_not_mobilise (the bloc does not lead its rival there), where the
+    persuadable share comes from and which prior profile priced the conversation. Example:
+    "left 0.41 vs far_right 0.22 (its rival) among the voters of 2024_legi_t1; a mobilised voter
+    nets 0.19 votes; persuadable share 0.15 (volatility), so a conversation wins 0.030 votes by
+    persuasion and 0.000 by mobilisation (prior profile fr); 35% of doors already covered."
     """
     parts = [
-        f"Reservoir of {_half_up(reservoir_votes, 0)} voters who voted {bloc} in {high_label} "
-        f"but not in {low_label}"
+        f"{bloc} {_half_up(q, 2)} vs {rival} {_half_up(q_rival, 2)} (its rival) among the "
+        f"voters of {high_label}"
     ]
-    if net_per_conv > 0:
-        effect = f"each conversation wins {_half_up(net_per_conv, 3)} net votes"
-    elif net_per_conv < 0:
-        effect = f"each conversation LOSES {_half_up(-net_per_conv, 3)} net votes (do not mobilise)"
+    if margin > 0:
+        parts.append(f"a mobilised voter nets {_half_up(margin, 2)} votes")
     else:
-        effect = "mobilisation is neutral"
-    parts.append(f"q = {_half_up(q, 2)}, so {effect}")
+        parts.append(
+            f"do not mobilise: {bloc} does not lead {rival} here, so turning voters out helps "
+            "the rival"
+        )
+    source = "volatility" if suppressed else "volatility and canvass undecided"
+    persuasion_text = (
+        f"persuadable share {_half_up(persuadable, 2)} ({source}), so a conversation wins "
+        f"{_half_up(persuasion_per_conv, 3)} votes by persuasion"
+    )
+    if margin > 0:
+        persuasion_text += f" and {_half_up(net_per_conv, 3)} by mobilisation"
+    parts.append(persuasion_text + f" (prior profile {profile})")
     parts.append(f"{_half_up(coverage * 100, 0)}% of doors already covered")
     if registration is not None and registration >= 1:
         parts.append(f"about {_half_up(registration, 0)} adult French residents not registered")

@@ -50,7 +50,7 @@ def test_files_already_loaded_are_skipped_and_emit_no_asset(
 
     before = ledger()
     rows = conn.execute("select count(*) from raw.election_results_bureau").fetchone()
-    assert before["loaded"] == 4  # the demo's four elections
+    assert before["loaded"] == 5  # the demo's five elections
 
     again = dagbag.get_dag("ingest_elections").test()
     states = _task_states(again)
@@ -59,7 +59,7 @@ def test_files_already_loaded_are_skipped_and_emit_no_asset(
     assert states["validate_raw_results"].endswith("skipped"), states
     after = ledger()
     assert after["loaded"] == before["loaded"]
-    assert after.get("skipped", 0) == before.get("skipped", 0) + 4
+    assert after.get("skipped", 0) == before.get("skipped", 0) + 5
     assert conn.execute("select count(*) from raw.election_results_bureau").fetchone() == rows
 
 
@@ -72,10 +72,10 @@ def test_bad_file_fails_the_ingest_dag_and_loads_nothing(
     run = dagbag.get_dag("ingest_elections").test()
     assert str(run.state).endswith("failed")
     n = conn.execute(
-        "select count(*) from raw.election_results_bureau where election_id = '2022_legi_t1'"
+        "select count(*) from raw.election_results_bureau where election_id = '2017_legi_t1'"
     ).fetchone()
     assert n == (0,)
     error = conn.execute(
-        "select error from raw.batch_ledger where dataset_key = '2022_legi_t1'"
+        "select error from raw.batch_ledger where dataset_key = '2017_legi_t1'"
     ).fetchone()
     assert error is not None and "line 100" in error[0] and "Votants" in error[0]

@@ -22,7 +22,8 @@ def test_a_crashing_stage_marks_the_gate_run_as_error(
 ) -> None:
     broken = tmp_path / "campaign.yml"
     text = (ROOT / "config" / "campaign.yml").read_text(encoding="utf-8")
-    broken.write_text(text.replace("tau: 0.0714", "tau: 7"), encoding="utf-8")
+    assert "\n  kappa: 20" in text
+    broken.write_text(text.replace("\n  kappa: 20", "\n  tau: 7\n  kappa: 20"), encoding="utf-8")
     monkeypatch.setenv("SCRUTIN_CAMPAIGN_CONFIG", str(broken))
     with (
         owning_build(warehouse_url, "test-crashing-stage"),

@@ -39,6 +39,10 @@ STABLE_COLUMNS = (
     "reservoir",
     "q_mobilisable",
     "q_updated",
+    "rival_share_updated",
+    "net_margin",
+    "volatility_pedersen",
+    "persuadable_share",
     "open_rate_estimate",
     "coverage",
     "persuasion",
@@ -99,25 +103,91 @@ def test_one_row_per_bureau_dense_ranks_and_current_params(db: psycopg.Connectio
         " (select count(*) from mart.polling_stations) as stations"
         " from mart.polling_station_targeting",
     )[0]
-    assert stats["n"] == stats["stations"] == stats["ranks"] == stats["hi"]
+    assert stats["n"] == stats["stations"]
+    # Only scored bureaux are ranked, 1..n; a bureau without both references has no rank.
+    assert stats["ranks"] == stats["hi"] == stats["scored"]
     assert stats["lo"] == 1
     assert stats["versions"] == [params.params_version()]
-    # Every bureau of the sample has both (synthetic) reference elections: all are scored.
+    # Every bureau of the Ministry's 2024 files has both (real) reference elections.
     assert stats["scored"] == 201
-    # The sample's left is below half of the mobilisable voters in part of the bureaux.
+    # The left trails its rival in part of the bureaux only (it led in most of Brest).
     assert 0 < stats["dnm"] < 201
 
 
+def test_do_not_mobilise_exactly_where_the_left_does_not_lead_at_h(
+    db: psycopg.Connection[Any],
+) -> None:
+    """Done-when of issue 11, on the real 2024 results: no bureau where the bloc led its rival
+    at the reference election is excluded unless k_min canvass answers say otherwise, and with
+    tau = 0 (fr profile) the plan is not bureau-id order."""
+    params = load_score_params()
+    assert params.tau == 0.0
+    rows = _rows(db, "select * from mart.polling_station_targeting where net_margin is not null")
+    for row in rows:
+        led = row["bloc_share_high"] > row["rival_share_high"]
+        if row["support_suppressed"]:
+            assert row["do_not_mobilise"] is (not led), row["bureau_id"]
+        if row["do_not_mobilise"]:
+            assert "do not mobilise" in row["why"] and row["rival_bloc"] in row["why"]
+    ranked = sorted((r for r in rows if r["targeting_rank"]), key=lambda r: r["targeting_rank"])
+    ids = [r["bureau_id"] for r in ranked if not r["do_not_mobilise"]]
+    assert ids != sorted(ids)
+    values = [r["value_per_canvasser_hour_uncovered"] for r in ranked if not r["do_not_mobilise"]]
+    assert max(values) > min(values) > 0  # spread by the bureaux' volatility
+
+
+def _canvass_estimates(
+    params: Any,
+    priors: tuple[float, float, float],
+    c: dict[str, Any] | None,
+    reference: dict[str, int],
+    reference_conv: int,
+) -> tuple[Any, Any, float, Any]:
+    """q and the rival's share (relative updates), the persuadable share and the open rate
+    (Beta updates), each from k_min conversations (knocks for the open rate) only."""
+    q, rival_share, volatility = priors
+    conversations = c["conversations"] if c else 0
+
+    def update(prior: float, answer: str) -> Any:
+        return f.relative_rate_update(
+            prior,
+            params.kappa,
+            c[f"support_{answer}"] if c else 0,
+            conversations,
+            city_successes=reference[answer],
+            city_trials=reference_conv,
+            k_min=params.k_min,
+        )
+
+    persuadable = f.beta_update(
+        volatility, params.kappa, c["support_neutral"] if c else 0, conversations, params.k_min
+    ).mean
+    opening = f.beta_update(
+        params.open_rate_prior,
+        params.kappa,
+        conversations,
+        c["doors_knocked"] if c else 0,
+        params.k_min,
+    )
+    return update(q, "positive"), update(rival_share, "negative"), persuadable, opening
+
+
 def test_components_match_the_python_reference_formulas(db: psycopg.Connection[Any]) -> None:
+    from scrutin.vocabulary import BLOCS
+
     params = load_score_params()
     rows = _rows(db, "select * from mart.polling_station_targeting where q_updated is not null")
     canvass = {
         r["bureau_id"]: r
         for r in _rows(db, "select * from intermediate.int_canvass__bureau_opinion")
     }
-    # The reference support rate: campaign-wide, bureaux with at least k_min conversations only.
+    history = {
+        (r["election_id"], r["bureau_id"]): r
+        for r in _rows(db, "select * from intermediate.int_bureau_history__by_election")
+    }
+    # The reference rates: campaign-wide, bureaux with at least k_min conversations only.
     published = [r for r in canvass.values() if r["conversations"] >= params.k_min]
-    reference_pos = sum(r["support_positive"] for r in published)
+    reference = {a: sum(r[f"support_{a}"] for r in published) for a in ("positive", "negative")}
     reference_conv = sum(r["conversations"] for r in published)
     assert rows and canvass and reference_conv > 0
     households = {
@@ -130,45 +200,45 @@ def test_components_match_the_python_reference_formulas(db: psycopg.Connection[A
     }
     moved = 0
     for row in rows:
-        expected: dict[str, Any] = {}
+        high = history[(params.high_salience_election, row["bureau_id"])]
+        low = history[(params.low_salience_election, row["bureau_id"])]
+        shares = {b: high[f"share_{b}"] for b in BLOCS}
+        rival = f.strongest_other(shares, params.bloc, BLOCS)
+        expected: dict[str, Any] = {"rival_bloc": rival, "rival_share_high": shares[rival]}
         expected["intermittent_voters"] = f.intermittent_voters(
             row["voters_high"], row["voters_low"]
         )
         expected["reservoir"] = f.reservoir(row["bloc_votes_high"], row["bloc_votes_low"])
-        q = f.mobilisable_bloc_share(
-            expected["reservoir"], expected["intermittent_voters"], row["bloc_share_high"]
-        )
+        q = shares[params.bloc]
         expected["q_mobilisable"] = q
+        volatility = f.pedersen_index(
+            [shares[b] for b in BLOCS], [low[f"share_{b}"] for b in BLOCS]
+        )
+        expected["volatility_pedersen"] = volatility
         c = canvass.get(row["bureau_id"])
         knocks = c["doors_knocked"] if c else 0
-        conversations = c["conversations"] if c else 0
-        positive = c["support_positive"] if c else 0
-        support = f.relative_rate_update(
-            q,
-            params.kappa,
-            positive,
-            conversations,
-            city_successes=reference_pos,
-            city_trials=reference_conv,
-            k_min=params.k_min,
+        support, against, persuadable, opening = _canvass_estimates(
+            params, (q, shares[rival], volatility), c, reference, reference_conv
         )
-        opening = f.beta_update(
-            params.open_rate_prior, params.kappa, conversations, knocks, params.k_min
-        )
-        expected["q_updated"] = support.mean
-        expected["support_suppressed"] = support.suppressed
-        expected["open_rate_estimate"] = opening.mean
-        expected["open_rate_suppressed"] = opening.suppressed
-        npc = f.net_per_conversation(support.mean, params.tau)
+        margin = f.net_value_per_mobilised_voter(support.mean, against.mean)
+        expected |= {
+            "q_updated": support.mean,
+            "rival_share_updated": against.mean,
+            "net_margin": margin,
+            "persuadable_share": persuadable,
+            "support_suppressed": support.suppressed,
+            "open_rate_estimate": opening.mean,
+            "open_rate_suppressed": opening.suppressed,
+        }
+        npc = f.net_per_conversation(margin, params.tau)
+        per_conv = f.persuasion_per_conversation(persuadable, params.pi)
         expected["net_per_conversation"] = npc
-        expected["persuasion"] = f.persuasion(
-            row["valid_votes_target"], params.volatility, params.pi
-        )
+        expected["persuasion_per_conversation"] = per_conv
+        expected["persuasion"] = f.persuasion(row["valid_votes_target"], persuadable, params.pi)
         coverage = f.coverage_share(knocks, row["doors"] or 0)
         census = households.get(row["bureau_id"])
         assert row["doors"] == (census if census is not None else roll_doors.get(row["bureau_id"]))
         expected["coverage"] = coverage
-        per_conv = f.persuasion_per_conversation(params.volatility, params.pi)
         expected["value_per_canvasser_hour"] = f.value_per_canvasser_hour(
             params.doors_per_canvasser_hour,
             opening.mean,
@@ -177,14 +247,18 @@ def test_components_match_the_python_reference_formulas(db: psycopg.Connection[A
             coverage=coverage,
             gamma=params.coverage_gamma,
         )
-        expected["do_not_mobilise"] = npc < 0
+        expected["do_not_mobilise"] = margin <= 0
         expected["why"] = f.why_sentence(
             bloc=params.bloc,
+            rival=rival,
             high_label=params.high_salience_election,
-            low_label=params.low_salience_election,
-            reservoir_votes=expected["reservoir"],
             q=support.mean,
+            q_rival=against.mean,
+            margin=margin,
+            persuadable=persuadable,
+            persuasion_per_conv=per_conv,
             net_per_conv=npc,
+            profile=params.profile,
             coverage=coverage,
             suppressed=bool(support.suppressed),
             registration=row["registration_potential"],

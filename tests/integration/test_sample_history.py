@@ -78,9 +78,10 @@ def test_file_has_its_layout_and_manifest_election_id(path: Path) -> None:
     check_layout_matches_election(path, layout, election_id)  # raises on a type mismatch
     manifest = {e.local_path().resolve(): e.election_id for e in read_elections_manifest(ELECTIONS)}
     assert manifest[path.resolve()] == election_id
-    # The real files keep their ids: four elections in all.
+    # The real files keep their ids: five elections in all (Brest's own 2022 export too).
     assert sorted(manifest.values()) == [
         "2021_reg_t1",
+        "2022_legi_t1",
         "2022_pres_t1",
         "2024_legi_t1",
         "2024_legi_t2",
@@ -249,13 +250,15 @@ HISTORY_DB = f"{TEST_DB}_sample_history"
 
 @pytest.fixture(scope="module")
 def history_url() -> Iterator[str]:
-    """A warehouse of its own with the sample manifest's four files loaded by the real loader."""
+    """A warehouse of its own with the sample manifest's files loaded by the real loader (201
+    bureaux each; Brest's own 2022 export covers its 78 bureaux of 29-02)."""
     from ingestion.loaders.elections import load_results_file
 
     url = fresh_warehouse(HISTORY_DB)
     for entry in read_elections_manifest(ELECTIONS):
         report = load_results_file(url, entry.local_path(), entry.election_id)
-        assert (report.status, report.rows_read, report.rows_rejected) == ("loaded", 201, 0)
+        bureaux = 78 if entry.election_id == "2022_legi_t1" else 201
+        assert (report.status, report.rows_read, report.rows_rejected) == ("loaded", bureaux, 0)
     yield url
     drop_warehouse(HISTORY_DB)
 
@@ -300,11 +303,13 @@ def test_loaded_ledger_and_layouts(history_url: str) -> None:
         ).fetchall()
     assert [r[:3] for r in rows] == [
         ("2021_reg_t1", "minint_2021_reg", 201),
+        ("2022_legi_t1", "city_export", 78),
         ("2022_pres_t1", "minint_2017_pres", 201),
         ("2024_legi_t1", "minint_2024", 201),
         ("2024_legi_t2", "minint_2024", 201),
     ]
-    assert rows[2][3] == 172019  # the real file is untouched (shared/data/real README 1.1)
+    assert rows[1][3] == 64525  # Brest's 2022 export, untouched (shared/data/real README 1.5)
+    assert rows[3][3] == 172019  # the real file is untouched (shared/data/real README 1.1)
 
 
 @pytest.mark.db
@@ -333,6 +338,7 @@ def test_every_vote_maps_to_a_bloc(history_build: str) -> None:
         ).fetchall()
         assert history == [
             ("2021_reg_t1", 201, 0, True),
+            ("2022_legi_t1", 78, 0, True),  # every candidate mapped through its nuance file
             ("2022_pres_t1", 201, 0, True),
             ("2024_legi_t1", 201, 0, True),
             ("2024_legi_t2", 201, 0, True),

@@ -23,6 +23,7 @@ from typing import Any
 import psycopg
 import pytest
 
+from expectations import score_audit
 from expectations.results import GateOutcome
 from expectations.score_audit import (
     COMMUNE_SUITE,
@@ -40,6 +41,7 @@ from expectations.score_audit import (
 from scrutin.scores import formulas
 from scrutin.scores.params import ScoreParams
 from scrutin.scores.plan import BureauInput, allocate_hours
+from scrutin.vocabulary import BLOCS
 from tests.compiled_dbt_tests import data_tests_of, ensure_staging_views, failing
 
 pytestmark = [pytest.mark.db]
@@ -73,21 +75,41 @@ def _params() -> ScoreParams:
 
 # ---- the hand-built marts --------------------------------------------------------------------
 
-# Inputs per bureau: A warm and canvassed, B cold (q < 0.5) with support suppressed, C without
-# intermittent voters (q falls back on the bloc share) and barely canvassed (support and open rate
-# suppressed), D fully covered, E without any election result (not scored) nor canvass.
+# Inputs per bureau: A leads its rival (centre) and is canvassed, B trails its rival (far
+# right: do_not_mobilise) with support suppressed, C without intermittent voters and barely
+# canvassed (support and open rate suppressed), D fully covered, E without any election result
+# (not scored, no rank) nor canvass. `high` / `low`: bloc shares at h and l (the bureau history
+# the audit recomputes the rival and the Pedersen index from); bloc votes = share x voters.
 BUREAU_INPUTS: dict[str, dict[str, Any]] = {
-    A: dict(voters_high=800, voters_low=500, bloc_votes_high=420, bloc_votes_low=200,
-            bloc_share_high=0.55, knocked=40, conversations=15, support_positive=10, doors=600.0),
-    B: dict(voters_high=700, voters_low=400, bloc_votes_high=150, bloc_votes_low=100,
-            bloc_share_high=0.25, knocked=12, conversations=5, support_positive=1, doors=500.0),
-    C: dict(voters_high=500, voters_low=520, bloc_votes_high=260, bloc_votes_low=240,
-            bloc_share_high=0.58, knocked=6, conversations=2, support_positive=2, doors=400.0),
-    D: dict(voters_high=900, voters_low=600, bloc_votes_high=500, bloc_votes_low=300,
-            bloc_share_high=0.6, knocked=300, conversations=100, support_positive=60, doors=300.0),
-    E: dict(voters_high=None, voters_low=None, bloc_votes_high=None, bloc_votes_low=None,
-            bloc_share_high=None, knocked=0, conversations=0, support_positive=0, doors=None),
+    A: dict(voters_high=800, voters_low=500, knocked=40, conversations=15, support_positive=10,
+            support_negative=3, support_neutral=2, doors=600.0,
+            high={"left": 0.55, "centre": 0.25, "far_right": 0.20},
+            low={"left": 0.40, "centre": 0.35, "far_right": 0.25}),
+    B: dict(voters_high=700, voters_low=400, knocked=12, conversations=5, support_positive=1,
+            support_negative=3, support_neutral=1, doors=500.0,
+            high={"left": 0.25, "centre": 0.30, "far_right": 0.45},
+            low={"left": 0.30, "centre": 0.30, "far_right": 0.40}),
+    C: dict(voters_high=500, voters_low=520, knocked=6, conversations=2, support_positive=2,
+            support_negative=0, support_neutral=0, doors=400.0,
+            high={"left": 0.58, "right": 0.22, "far_right": 0.20},
+            low={"left": 0.50, "right": 0.30, "far_right": 0.20}),
+    D: dict(voters_high=900, voters_low=600, knocked=300, conversations=100, support_positive=60,
+            support_negative=25, support_neutral=15, doors=300.0,
+            high={"left": 0.60, "centre": 0.20, "far_right": 0.20},
+            low={"left": 0.50, "centre": 0.30, "far_right": 0.20}),
+    E: dict(voters_high=None, voters_low=None, knocked=0, conversations=0, support_positive=0,
+            support_negative=0, support_neutral=0, doors=None, high=None, low=None),
 }  # fmt: skip
+# The bureau history the audit reads (monkeypatched: never the dbt-built table of the session).
+HISTORY = "mart_audit.test_bureau_history"
+
+
+def _votes(b: dict[str, Any], which: str, bloc: str) -> int | None:
+    shares = b[which]
+    if shares is None:
+        return None
+    return round(shares.get(bloc, 0.0) * b[f"voters_{which}"])
+
 
 TARGETING_COLUMNS: tuple[tuple[str, str], ...] = (
     ("bureau_id", "text"),
@@ -122,13 +144,23 @@ TARGETING_COLUMNS: tuple[tuple[str, str], ...] = (
     ("bloc_votes_high", "integer"),
     ("bloc_votes_low", "integer"),
     ("bloc_share_high", "double precision"),
+    ("rival_rule", "text"),
+    ("prior_profile", "text"),
+    ("rival_bloc", "text"),
+    ("rival_votes_high", "integer"),
+    ("rival_share_high", "double precision"),
     ("intermittent_voters", "integer"),
     ("reservoir", "double precision"),
     ("q_mobilisable", "double precision"),
     ("q_updated", "double precision"),
+    ("rival_share_updated", "double precision"),
+    ("net_margin", "double precision"),
     ("net_per_conversation", "double precision"),
     ("conversations_full_canvass", "double precision"),
     ("net_mobilisation", "double precision"),
+    ("volatility_pedersen", "double precision"),
+    ("persuadable_share", "double precision"),
+    ("persuasion_per_conversation", "double precision"),
     ("persuasion", "double precision"),
     ("predicted_bloc_share", "double precision"),
     ("ecological_gap", "double precision"),
@@ -191,38 +223,66 @@ def targeting_rows(
         for b in BUREAU_INPUTS.values()
         if reference_includes_suppressed or b["conversations"] >= k_min
     ]
-    city_successes = sum(b["support_positive"] for b in in_reference)
     city_trials = sum(b["conversations"] for b in in_reference)
+    city = {
+        answer: sum(b[f"support_{answer}"] for b in in_reference)
+        for answer in ("positive", "negative")
+    }
     rows = []
     for position, (bureau_id, b) in enumerate(BUREAU_INPUTS.items()):
-        scored = b["voters_high"] is not None
+        scored = b["high"] is not None
         registered = 1000 + 10 * position
         valid_votes = 600 + 7 * position if scored else None
         bloc_share_target = 0.4 + 0.05 * position if scored else None
         predicted = 0.45 + 0.03 * position
         adult = 1100.0 + 25 * position if scored else None
+        rival = rival_share = rival_votes = None
+        q = q_updated = rival_updated = margin = net = volatility = persuadable = None
+        intermittent = reservoir = per_conversation = None
+        bloc_share_high = None
         if scored:
+            shares = {x: b["high"].get(x, 0.0) for x in BLOCS}
+            bloc_share_high = shares[params.bloc]
+            rival = formulas.strongest_other(shares, params.bloc, BLOCS)
+            rival_share = shares[rival]
+            rival_votes = _votes(b, "high", rival)
             intermittent = formulas.intermittent_voters(b["voters_high"], b["voters_low"])
-            reservoir = formulas.reservoir(b["bloc_votes_high"], b["bloc_votes_low"])
-            q = formulas.mobilisable_bloc_share(reservoir, intermittent, b["bloc_share_high"])
-            q_updated = formulas.relative_rate_update(
-                q,
+            reservoir = formulas.reservoir(
+                _votes(b, "high", params.bloc), _votes(b, "low", params.bloc)
+            )
+            volatility = formulas.pedersen_index(
+                [shares[x] for x in BLOCS], [b["low"].get(x, 0.0) for x in BLOCS]
+            )
+            q = bloc_share_high
+
+            def relative(prior: float, answer: str, b: dict[str, Any] = b) -> float:
+                return formulas.relative_rate_update(
+                    prior,
+                    params.kappa,
+                    b[f"support_{answer}"],
+                    b["conversations"],
+                    city_successes=city[answer],
+                    city_trials=city_trials,
+                    k_min=estimate_k_min,
+                ).mean
+
+            q_updated = relative(q, "positive")
+            rival_updated = relative(rival_share, "negative")
+            persuadable = formulas.beta_update(
+                volatility,
                 params.kappa,
-                b["support_positive"],
+                b["support_neutral"],
                 b["conversations"],
-                city_successes=city_successes,
-                city_trials=city_trials,
-                k_min=estimate_k_min,
+                estimate_k_min,
             ).mean
-            net = formulas.net_per_conversation(q_updated, params.tau)
-        else:
-            intermittent = reservoir = q = q_updated = net = None
+            margin = formulas.net_value_per_mobilised_voter(q_updated, rival_updated)
+            net = formulas.net_per_conversation(margin, params.tau)
+            per_conversation = formulas.persuasion_per_conversation(persuadable, params.pi)
         open_rate = formulas.beta_update(
             params.open_rate_prior, params.kappa, b["conversations"], b["knocked"], estimate_k_min
         ).mean
         doors = b["doors"]
         coverage = formulas.coverage_share(b["knocked"], doors if doors is not None else 0.0)
-        per_conversation = formulas.persuasion_per_conversation(params.volatility, params.pi)
         value = uncovered = None
         if net is not None:
             value, uncovered = (
@@ -247,11 +307,15 @@ def targeting_rows(
         else:
             why = formulas.why_sentence(
                 bloc=params.bloc,
+                rival=rival,
                 high_label=params.high_salience_election,
-                low_label=params.low_salience_election,
-                reservoir_votes=reservoir,
                 q=q_updated,
+                q_rival=rival_updated,
+                margin=margin,
+                persuadable=persuadable,
+                persuasion_per_conv=per_conversation,
                 net_per_conv=net,
+                profile=params.profile,
                 coverage=coverage,
                 suppressed=support_suppressed,
                 registration=registration,
@@ -287,21 +351,27 @@ def targeting_rows(
                 "voters_low": b["voters_low"],
                 "turnout_high": 0.7 if scored else None,
                 "turnout_low": 0.45 if scored else None,
-                "bloc_votes_high": b["bloc_votes_high"],
-                "bloc_votes_low": b["bloc_votes_low"],
-                "bloc_share_high": b["bloc_share_high"],
+                "bloc_votes_high": _votes(b, "high", params.bloc),
+                "bloc_votes_low": _votes(b, "low", params.bloc),
+                "bloc_share_high": bloc_share_high,
+                "rival_rule": params.rival,
+                "prior_profile": params.profile,
+                "rival_bloc": rival,
+                "rival_votes_high": rival_votes,
+                "rival_share_high": rival_share,
                 "intermittent_voters": None if intermittent is None else int(intermittent),
                 "reservoir": reservoir,
                 "q_mobilisable": q,
                 "q_updated": q_updated,
+                "rival_share_updated": rival_updated,
+                "net_margin": margin,
                 "net_per_conversation": net,
                 "conversations_full_canvass": conversations_full,
                 "net_mobilisation": _product(conversations_full, net),
-                "persuasion": (
-                    formulas.persuasion(valid_votes, params.volatility, params.pi)
-                    if valid_votes is not None
-                    else None
-                ),
+                "volatility_pedersen": volatility,
+                "persuadable_share": persuadable,
+                "persuasion_per_conversation": per_conversation,
+                "persuasion": _product(valid_votes, persuadable, params.pi),
                 "predicted_bloc_share": predicted,
                 "ecological_gap": (
                     predicted - bloc_share_target if bloc_share_target is not None else None
@@ -316,7 +386,7 @@ def targeting_rows(
                 "value_per_canvasser_hour": value,
                 "value_per_canvasser_hour_uncovered": uncovered,
                 "targeting_rank": None,
-                "do_not_mobilise": None if net is None else net < 0,
+                "do_not_mobilise": None if margin is None else margin <= 0,
                 "why": why,
                 "params_version": params.params_version(),
                 "ecological_fit_run_id": "fit-test",
@@ -325,14 +395,11 @@ def targeting_rows(
                 "canvass_data_until": dt.date(2026, 3, 11),
             }
         )
-    # row_number() over (order by value_per_canvasser_hour desc nulls last, bureau_id)
+    # Scored bureaux only: row_number() over (order by do_not_mobilise,
+    # value_per_canvasser_hour desc, bureau_id); an unscored bureau has no rank.
     ordered = sorted(
-        rows,
-        key=lambda r: (
-            r["value_per_canvasser_hour"] is None,
-            -(r["value_per_canvasser_hour"] or 0.0),
-            r["bureau_id"],
-        ),
+        (r for r in rows if r["value_per_canvasser_hour"] is not None),
+        key=lambda r: (r["do_not_mobilise"], -r["value_per_canvasser_hour"], r["bureau_id"]),
     )
     for rank, row in enumerate(ordered, start=1):
         row["targeting_rank"] = rank
@@ -485,27 +552,56 @@ def write_commune_summary(conn: psycopg.Connection, rows: Sequence[dict[str, Any
 
 def write_opinion(conn: psycopg.Connection, k_min: int) -> None:
     """The published canvass opinion mart, as dbt builds it: support shares behind k_min."""
+    answers = ("positive", "negative", "neutral")
     _create(
         conn,
         "mart_audit.canvass_bureau_opinion",
-        (("bureau_id", "text"), ("conversations", "integer"), ("suppressed", "boolean"),
-         ("support_positive_share", "double precision")),
-    )  # fmt: skip
+        (
+            ("bureau_id", "text"),
+            ("conversations", "integer"),
+            ("suppressed", "boolean"),
+            *((f"support_{a}_share", "double precision") for a in answers),
+        ),
+    )
     _copy(
         conn,
         "mart_audit.canvass_bureau_opinion",
-        ("bureau_id", "conversations", "suppressed", "support_positive_share"),
+        ("bureau_id", "conversations", "suppressed", *(f"support_{a}_share" for a in answers)),
         (
             (
                 bureau_id,
                 b["conversations"],
                 b["conversations"] < k_min,
-                b["support_positive"] / b["conversations"] if b["conversations"] >= k_min else None,
+                *(
+                    b[f"support_{a}"] / b["conversations"] if b["conversations"] >= k_min else None
+                    for a in answers
+                ),
             )
             for bureau_id, b in BUREAU_INPUTS.items()
             if b["conversations"] > 0
         ),
     )
+
+
+def write_history(conn: psycopg.Connection, params: ScoreParams) -> None:
+    """The bureau history at h and l: every bloc's share and votes (the audit's input)."""
+    columns = [("election_id", "text"), ("bureau_id", "text")]
+    for x in BLOCS:
+        columns += [(f"share_{x}", "double precision"), (f"votes_{x}", "integer")]
+    _create(conn, HISTORY, columns)
+    rows = []
+    for bureau_id, b in BUREAU_INPUTS.items():
+        for which, election in (
+            ("high", params.high_salience_election),
+            ("low", params.low_salience_election),
+        ):
+            if b[which] is None:
+                continue
+            row: list[Any] = [election, bureau_id]
+            for x in BLOCS:
+                row += [b[which].get(x, 0.0), _votes(b, which, x)]
+            rows.append(row)
+    _copy(conn, HISTORY, [n for n, _ in columns], rows)
 
 
 def _ledger_batch(conn: psycopg.Connection, status: str) -> int:
@@ -545,10 +641,11 @@ def write_raw_results(conn: psycopg.Connection, bureaux: Sequence[str], status: 
 
 @pytest.fixture
 def marts(
-    conn: psycopg.Connection, warehouse_url: str
+    conn: psycopg.Connection, warehouse_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[dict[str, list[dict[str, Any]]]]:
     """Fresh, consistent marts for each test (a test may break them at will)."""
     params = _params()
+    monkeypatch.setattr(score_audit, "HISTORY_TABLE", HISTORY)
     ensure_staging_views(conn, warehouse_url, "stg_elections__bureau_results")
     conn.execute("create schema if not exists mart_audit")
     conn.execute("delete from raw.election_results_bureau")
@@ -577,6 +674,7 @@ def marts(
     write_plan(conn, plan)
     write_commune_summary(conn, communes)
     write_opinion(conn, params.k_min)
+    write_history(conn, params)
     yield {"targeting": targeting, "plan": plan, "communes": communes}
     # Leave `raw` as other modules expect it: none of these results, nor their batches.
     conn.execute(
@@ -620,15 +718,23 @@ def test_the_fixture_covers_every_case_the_checks_distinguish(
     rows = {r["bureau_id"]: r for r in marts["targeting"]}
     assert rows[A]["targeting_rank"] == 1 and not rows[A]["support_suppressed"]
     assert rows[A]["q_updated"] != rows[A]["q_mobilisable"]  # the canvass moved it
+    assert rows[A]["rival_share_updated"] != rows[A]["rival_share_high"]
+    assert rows[A]["persuadable_share"] != rows[A]["volatility_pedersen"]
+    assert (rows[A]["rival_bloc"], rows[B]["rival_bloc"], rows[C]["rival_bloc"]) == (
+        "centre",
+        "far_right",
+        "right",
+    )
     assert rows[B]["do_not_mobilise"] and rows[B]["support_suppressed"]
+    assert rows[B]["value_per_canvasser_hour"] > 0  # persuasion: ranked last all the same
+    assert rows[B]["targeting_rank"] == 4
     assert not rows[B]["open_rate_suppressed"]
     assert rows[C]["intermittent_voters"] <= 0
-    assert rows[C]["q_mobilisable"] == BUREAU_INPUTS[C]["bloc_share_high"]
     assert rows[C]["open_rate_suppressed"] and rows[C]["support_suppressed"]
     assert 0 < rows[C]["canvass_conversations"] < rows[C]["canvass_doors_knocked"]
     assert rows[D]["coverage"] == 1.0 and rows[D]["value_per_canvasser_hour"] == 0.0
     assert rows[E]["value_per_canvasser_hour"] is None and rows[E]["do_not_mobilise"] is None
-    assert rows[E]["targeting_rank"] == len(rows)
+    assert rows[E]["targeting_rank"] is None
     planned = {p["bureau_id"] for p in marts["plan"]}
     assert A in planned and C in planned and B not in planned and E not in planned
     assert len({p["expected_net_votes"] for p in marts["plan"]}) == len(marts["plan"])
@@ -671,6 +777,9 @@ P = PLAN_TABLE
 CS = COMMUNE_TABLE
 RANK_FOLLOWS = "dbt test polling_station_targeting_targeting_rank_follows_value_per_canvasser_hour"
 RANK_DENSE = "dbt test polling_station_targeting_targeting_rank_is_dense"
+RANK_NULL = "dbt test polling_station_targeting_rank_null_exactly_when_not_scored"
+AUDIT_RANK_NULL = "targeting_rank is null exactly for the bureaux that cannot be scored"
+DO_NOT_MOBILISE = "dbt test polling_station_targeting_do_not_mobilise_when_the_bloc_does_not_lead"
 FRACTIONS = "dbt test polling_station_targeting_fractions_in_unit_interval"
 
 TARGETING_BREAKAGES: list[tuple[str, str, tuple[str, ...]]] = [
@@ -681,13 +790,28 @@ TARGETING_BREAKAGES: list[tuple[str, str, tuple[str, ...]]] = [
     ),
     (
         "gap in ranks",
-        f"update {T} set targeting_rank = 6 where targeting_rank = 5",
+        f"update {T} set targeting_rank = 5 where targeting_rank = 4",
         (RANK_DENSE, RANK_FOLLOWS),
     ),
     (
-        "null rank",
-        f"update {T} set targeting_rank = null where targeting_rank = 5",
-        ("dbt test not_null_polling_station_targeting_targeting_rank", RANK_DENSE, RANK_FOLLOWS),
+        "null rank on a scored bureau",
+        f"update {T} set targeting_rank = null where targeting_rank = 4",
+        (RANK_FOLLOWS, RANK_NULL, AUDIT_RANK_NULL),
+    ),
+    (
+        "a rank for an unscored bureau",
+        f"update {T} set targeting_rank = 5 where bureau_id = '{E}'",
+        (RANK_NULL, AUDIT_RANK_NULL),
+    ),
+    (
+        "a do_not_mobilise bureau ranked before a mobilisable one",
+        f"update {T} set targeting_rank = 5 - targeting_rank where targeting_rank in (1, 4)",
+        (RANK_FOLLOWS,),
+    ),
+    (
+        "another rival",
+        f"update {T} set rival_bloc = 'far_right' where bureau_id = '{A}'",
+        ("rival_bloc is the rival of rule",),
     ),
     (
         "a share of 1.2",
@@ -724,6 +848,8 @@ TARGETING_BREAKAGES: list[tuple[str, str, tuple[str, ...]]] = [
         (
             "support_suppressed is true exactly when canvass_conversations < k_min",
             "q_updated = q_mobilisable when support is suppressed",
+            "rival_share_updated = the rival's share at h when support is suppressed",
+            "persuadable_share = volatility_pedersen when the canvass is suppressed",
         ),
     ),
     (
@@ -738,7 +864,6 @@ TARGETING_BREAKAGES: list[tuple[str, str, tuple[str, ...]]] = [
             "open_rate_estimate recomputes from k_min knocks on",
             # and every figure computed from it (D is fully covered: its value is 0 anyway)
             "conversations_full_canvass recomputes",
-            "net_mobilisation recomputes",
             "value_per_canvasser_hour_uncovered recomputes",
         ),
     ),
@@ -779,14 +904,14 @@ TARGETING_BREAKAGES: list[tuple[str, str, tuple[str, ...]]] = [
         ("dbt test polling_station_targeting_bureaux_are_polling_stations",),
     ),
     (
-        "do_not_mobilise false on a losing bureau",
+        "do_not_mobilise false where the bloc trails its rival",
         f"update {T} set do_not_mobilise = false where bureau_id = '{B}'",
-        ("dbt test polling_station_targeting_do_not_mobilise_when_net_is_negative",),
+        (DO_NOT_MOBILISE, RANK_FOLLOWS),
     ),
     (
-        "do_not_mobilise decided without a net_per_conversation",
+        "do_not_mobilise decided without a net_margin",
         f"update {T} set do_not_mobilise = false where bureau_id = '{E}'",
-        ("dbt test polling_station_targeting_do_not_mobilise_when_net_is_negative",),
+        (DO_NOT_MOBILISE,),
     ),
     (
         "why missing",
@@ -802,7 +927,7 @@ TARGETING_BREAKAGES: list[tuple[str, str, tuple[str, ...]]] = [
     (
         "a value published where q is unknown",
         f"update {T} set value_per_canvasser_hour = 0 where bureau_id = '{E}'",
-        ("value_per_canvasser_hour recomputes", RANK_FOLLOWS),
+        ("value_per_canvasser_hour recomputes", RANK_FOLLOWS, RANK_NULL, AUDIT_RANK_NULL),
     ),
     (
         "a value lost where q is known",
@@ -859,10 +984,13 @@ def test_a_model_that_ignores_support_suppression_fails_even_when_consistent(
     failed = failures(warehouse_url, conn, TARGETING_SUITE)
     assert_fails_exactly(
         failed,
+        "rival_share_updated = the rival's share at h when support is suppressed",
+        "persuadable_share = volatility_pedersen when the canvass is suppressed",
         "q_updated = q_mobilisable when support is suppressed",
         "open_rate_estimate = open_rate_prior when the open rate is suppressed",
     )
-    support, open_rate = failed
+    support = next(f for f in failed if "q_updated = q_mobilisable" in f)
+    open_rate = next(f for f in failed if "open_rate_estimate = open_rate_prior" in f)
     assert B in support and C in support and A not in support
     assert C in open_rate and B not in open_rate  # B's 12 knocks may move its open rate
 
@@ -882,6 +1010,8 @@ def test_the_stricter_campaign_k_min_wins(
         failed,
         "support_suppressed is true exactly when canvass_conversations < k_min",
         "q_updated = q_mobilisable when support is suppressed",
+        "rival_share_updated = the rival's share at h when support is suppressed",
+        "persuadable_share = volatility_pedersen when the canvass is suppressed",
         "open_rate_suppressed is true exactly when canvass_doors_knocked < k_min",
         "open_rate_estimate = open_rate_prior when the open rate is suppressed",
     )
@@ -919,8 +1049,9 @@ def test_a_reference_rate_reading_suppressed_bureaux_is_refused(
     conn: psycopg.Connection, warehouse_url: str, marts: dict[str, list[dict[str, Any]]]
 ) -> None:
     """A model whose reference support rate sums every canvassed bureau, the ones below k_min
-    included, is otherwise self-consistent; but its q_updated could be inverted to recover the
-    support of the suppressed bureaux (B, C): the gate refuses it."""
+    included, is otherwise self-consistent; but its q_updated (and the rival's share, from the
+    negative answers) could be inverted to recover the answers of the suppressed bureaux (B, C):
+    the gate refuses it."""
     params = _params()
     leaking = targeting_rows(params, k_min=params.k_min, reference_includes_suppressed=True)
     assert any(
@@ -931,6 +1062,7 @@ def test_a_reference_rate_reading_suppressed_bureaux_is_refused(
     assert_fails_exactly(
         failures(warehouse_url, conn, TARGETING_SUITE),
         "q_updated recomputes from the published canvass",
+        "rival_share_updated recomputes from the published canvass",
     )
 
 
@@ -947,7 +1079,8 @@ def _plan_row(bureau_id: str, value: str, params: ScoreParams) -> str:
         f"expected_net_votes, coverage_before, coverage_after, value_per_canvasser_hour, "
         f"params_version, plan_hours_budget) "
         f"select '{bureau_id}', '{COMMUNE}', 'Brest', '{bureau_id[-4:]}', count(*) + 1, 0.5, "
-        f"-1.0, 0.0, 0.0, {value}, '{params.params_version()}', {params.plan_hours} from {P}"
+        # the plan's own version: the row is wrong for its bureau, not for its parameters
+        f"-1.0, 0.0, 0.0, {value}, min(params_version), {params.plan_hours} from {P}"
     )
 
 

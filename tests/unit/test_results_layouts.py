@@ -498,7 +498,9 @@ def test_datagouv_ids_we_cannot_load(datagouv: str, reason: str) -> None:
 
 
 def test_every_layout_is_listed() -> None:
+    # city_export (a city export read through a nuance mapping): tests/unit/test_results_city.py
     assert set(LAYOUT_TITLES) == {w[0] for w in WIDE.values()} | {
         "datagouv_general",
         "datagouv_candidats",
+        "city_export",
     }

@@ -21,30 +21,65 @@ def test_intermittent_and_reservoir_by_hand() -> None:
     np.testing.assert_array_equal(f.intermittent_voters([900, 500], [600, 550]), [300, -50])
 
 
-def test_mobilisable_share_ratio_clip_and_fallback() -> None:
-    q = f.mobilisable_bloc_share([150, 500, 10, 40], [300, 200, 0, -20], [0.4, 0.4, 0.37, 0.52])
-    # 150/300; 500/200 clipped to 1; INT = 0 and INT < 0 fall back on the share at h.
-    np.testing.assert_allclose(q, [0.5, 1.0, 0.37, 0.52])
-    assert f.mobilisable_bloc_share(90, 120, 0.3) == pytest.approx(0.75)
+def test_net_value_is_bloc_minus_rival_and_generalises_2q_minus_1() -> None:
+    # Left 0.35, its rival 0.20 among the mobilisable voters: +0.15 a mobilised voter.
+    assert f.net_value_per_mobilised_voter(0.35, 0.20) == pytest.approx(0.15)
+    # Against "everyone else" (rival = 1 - q) it is the former 2q - 1.
+    assert f.net_value_per_mobilised_voter(0.6, 0.4) == pytest.approx(2 * 0.6 - 1)
+    # A bloc that leads a fragmented field with 0.30 is worth mobilising (2q - 1 said no).
+    assert f.net_value_per_mobilised_voter(0.30, 0.25) > 0
+    np.testing.assert_allclose(
+        f.net_value_per_mobilised_voter([0.3, 0.2, 0.25], [0.25, 0.3, 0.25]), [0.05, -0.1, 0.0]
+    )
 
 
-def test_net_per_conversation_sign_at_the_boundary() -> None:
-    assert f.net_per_conversation(0.5, TAU) == 0.0
-    assert f.net_per_conversation(0.75, TAU) == pytest.approx(0.5 / 14)
-    assert f.net_per_conversation(0.25, TAU) == pytest.approx(-0.5 / 14)
-    # 140 conversations at q = 0.6: 140 × (1/14) × 0.2 = 2 net votes; at q = 0.4, -2.
-    assert f.net_mobilisation(140, 0.6, TAU) == pytest.approx(2.0)
-    assert f.net_mobilisation(140, 0.4, TAU) == pytest.approx(-2.0)
+def test_net_per_conversation_is_tau_times_the_margin() -> None:
+    assert f.net_per_conversation(0.0, TAU) == 0.0
+    assert f.net_per_conversation(0.5, TAU) == pytest.approx(0.5 / 14)
+    assert f.net_per_conversation(-0.5, TAU) == pytest.approx(-0.5 / 14)
+    # With the fr profile (tau = 0) mobilisation is worth nothing either way.
+    assert f.net_per_conversation(0.4, 0.0) == 0.0
+    # 140 conversations at a margin of 0.2: 140 × (1/14) × 0.2 = 2 net votes; at -0.2, -2.
+    assert f.net_mobilisation(140, 0.2, TAU) == pytest.approx(2.0)
+    assert f.net_mobilisation(140, -0.2, TAU) == pytest.approx(-2.0)
 
 
-def test_persuasion_by_hand() -> None:
-    # 1000 valid votes, 15% volatile, 3% persuaded: 4.5 votes; 0.0045 per conversation.
-    assert f.persuasion(1000, 0.15, 0.03) == pytest.approx(4.5)
-    assert f.persuasion_per_conversation(0.15, 0.03) == pytest.approx(0.0045)
+def test_pedersen_index_by_hand() -> None:
+    # Shares (left, centre, far right, other): 0.40/0.30/0.20/0.10 -> 0.30/0.35/0.25/0.10:
+    # ½ × (0.10 + 0.05 + 0.05 + 0) = 0.10 of the voters changed bloc (net).
+    assert f.pedersen_index([0.4, 0.3, 0.2, 0.1], [0.3, 0.35, 0.25, 0.1]) == pytest.approx(0.1)
+    assert f.pedersen_index([0.5, 0.5], [0.5, 0.5]) == 0.0
+    assert f.pedersen_index([1.0, 0.0], [0.0, 1.0]) == pytest.approx(1.0)
+    # One row per bureau, blocs on the last axis; an unknown share gives an unknown index.
+    got = f.pedersen_index([[0.4, 0.6], [0.5, float("nan")]], [[0.5, 0.5], [0.5, 0.5]])
+    assert got[0] == pytest.approx(0.1) and math.isnan(got[1])
+
+
+def test_persuasion_by_hand_per_bureau() -> None:
+    # 1000 valid votes, persuadable share 0.15, pi 0.2 (fr profile): 30 votes; 0.03 a
+    # conversation, the Pons calibration of docs/scores.md.
+    assert f.persuasion(1000, 0.15, 0.2) == pytest.approx(30.0)
+    assert f.persuasion_per_conversation(0.15, 0.2) == pytest.approx(0.03)
+    # Per bureau: a bureau whose vote moved more is worth more per conversation.
+    np.testing.assert_allclose(f.persuasion_per_conversation([0.05, 0.25], 0.2), [0.01, 0.05])
+
+
+def test_rival_rules_by_hand() -> None:
+    order = ("extreme_left", "left", "centre", "right", "far_right", "other")
+    shares = {"left": 0.3, "centre": 0.25, "far_right": 0.25, "right": 0.1}
+    # The strongest other bloc; a tie goes to the bloc listed first (centre before far_right).
+    assert f.strongest_other(shares, "left", order) == "centre"
+    assert f.strongest_other(shares, "centre", order) == "left"
+    assert f.strongest_other({"left": None, "right": 0.0}, "left", order) == "extreme_left"
+    votes = {"left": 300, "centre": 250, "far_right": 260, "right": 50}
+    # In the top two: the other one. Outside: the strongest (the bloc to overtake).
+    assert f.runoff_opponent(votes, "left", order) == "far_right"
+    assert f.runoff_opponent(votes, "far_right", order) == "left"
+    assert f.runoff_opponent(votes, "right", order) == "left"
 
 
 def test_value_per_canvasser_hour_by_hand_and_coverage() -> None:
-    net = f.net_per_conversation(0.6, TAU)  # 0.2/14
+    net = f.net_per_conversation(0.2, TAU)  # a margin of 0.2: 0.2/14
     value = f.value_per_canvasser_hour(12, 0.35, net, 0.0045, coverage=0.2, gamma=1.0)
     assert value == pytest.approx(12 * 0.35 * (0.2 / 14 + 0.0045) * 0.8)
     assert f.value_per_canvasser_hour(12, 0.35, net, 0.0045, coverage=1.0, gamma=1.0) == 0.0
@@ -104,50 +139,67 @@ def test_relative_rate_update_by_hand() -> None:
 def test_why_sentence_reads_the_components() -> None:
     sentence = f.why_sentence(
         bloc="left",
-        high_label="2022_pres_t1",
-        low_label="2021_reg_t1",
-        reservoir_votes=420,
-        q=0.61,
-        net_per_conv=f.net_per_conversation(0.61, TAU),
+        rival="far_right",
+        high_label="2024_legi_t1",
+        q=0.41,
+        q_rival=0.22,
+        margin=0.19,
+        persuadable=0.15,
+        persuasion_per_conv=0.03,
+        net_per_conv=0.0,
+        profile="fr",
         coverage=0.35,
     )
     assert sentence == (
-        "Reservoir of 420 voters who voted left in 2022_pres_t1 but not in 2021_reg_t1; "
-        "q = 0.61, so each conversation wins 0.016 net votes; 35% of doors already covered."
+        "left 0.41 vs far_right 0.22 (its rival) among the voters of 2024_legi_t1; a mobilised "
+        "voter nets 0.19 votes; persuadable share 0.15 (volatility and canvass undecided), so a "
+        "conversation wins 0.030 votes by persuasion and 0.000 by mobilisation (prior profile "
+        "fr); 35% of doors already covered."
     )
     losing = f.why_sentence(
-        bloc="left",
+        bloc="right",
+        rival="centre",
         high_label="h",
-        low_label="l",
-        reservoir_votes=10,
-        q=0.4,
-        net_per_conv=f.net_per_conversation(0.4, TAU),
+        q=0.1,
+        q_rival=0.3,
+        margin=-0.2,
+        persuadable=0.2,
+        persuasion_per_conv=0.04,
+        net_per_conv=-0.2 * TAU,
+        profile="us",
         coverage=0,
         suppressed=True,
         registration=1234,
     )
-    assert "LOSES 0.014 net votes" in losing
+    assert "do not mobilise: right does not lead centre here" in losing
+    assert "by mobilisation" not in losing
+    assert "persuadable share 0.20 (volatility)" in losing
     assert "about 1234 adult French residents not registered" in losing
     assert losing.endswith("canvass feedback hidden (fewer than k_min conversations).")
-
-
-def test_q_is_unknown_when_a_reference_election_is_missing() -> None:
-    # As the SQL of the targeting mart: an unknown INT (NULL there, NaN here) gives an unknown
-    # q, never the fallback share; a known INT <= 0 does fall back on the share at h.
-    q = f.mobilisable_bloc_share(
-        [float("nan"), 10.0, -5.0], [float("nan"), float("nan"), -5.0], 0.4
+    # A tie is not a lead: do not mobilise.
+    tie = f.why_sentence(
+        bloc="left",
+        rival="centre",
+        high_label="h",
+        q=0.3,
+        q_rival=0.3,
+        margin=0.0,
+        persuadable=0.1,
+        persuasion_per_conv=0.02,
+        net_per_conv=0.0,
+        profile="fr",
+        coverage=0,
     )
-    assert math.isnan(q[0]) and math.isnan(q[1])
-    assert q[2] == 0.4
+    assert "do not mobilise" in tie
 
 
 @pytest.mark.parametrize(
     ("q", "coverage", "shown_q", "shown_coverage"),
     [
         # Halves round away from zero, as PostgreSQL's round(numeric) in the mart's `why`.
-        (0.125, 0.125, "q = 0.13", "13% of doors"),
-        (123 / 200, 0.005, "q = 0.62", "1% of doors"),
-        (0.875, 0.0625, "q = 0.88", "6% of doors"),
+        (0.125, 0.125, "left 0.13 vs", "13% of doors"),
+        (123 / 200, 0.005, "left 0.62 vs", "1% of doors"),
+        (0.875, 0.0625, "left 0.88 vs", "6% of doors"),
     ],
 )
 def test_why_sentence_rounds_halves_like_postgresql(
@@ -155,15 +207,19 @@ def test_why_sentence_rounds_halves_like_postgresql(
 ) -> None:
     sentence = f.why_sentence(
         bloc="left",
+        rival="centre",
         high_label="h",
-        low_label="l",
-        reservoir_votes=2.5,
         q=q,
+        q_rival=0.0,
+        margin=q,
+        persuadable=0.125,
+        persuasion_per_conv=0.0625,
         net_per_conv=0.0625,
+        profile="us",
         coverage=coverage,
         registration=2.5,
     )
     assert shown_q in sentence and shown_coverage in sentence
-    assert sentence.startswith("Reservoir of 3 voters")
-    assert "wins 0.063 net votes" in sentence
+    assert "persuadable share 0.13" in sentence
+    assert "wins 0.063 votes by persuasion and 0.063 by mobilisation" in sentence
     assert "about 3 adult French residents" in sentence

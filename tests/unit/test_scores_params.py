@@ -20,8 +20,9 @@ def write(tmp_path: Path, scores: str, head: str = CAMPAIGN) -> Path:
 
 def test_bundled_file_has_a_valid_scores_section() -> None:
     params = load_score_params(DEFAULT_CAMPAIGN_CONFIG)
-    assert params.bloc == "left"
-    assert params.tau == pytest.approx(1 / 14, abs=1e-4)
+    assert (params.bloc, params.rival, params.profile) == ("left", "strongest_other", "fr")
+    # fr profile: no turnout effect (Pons 2018), persuasion 0.2.
+    assert (params.tau, params.pi) == (0.0, 0.2)
     assert (params.kappa, params.open_rate_prior, params.k_min) == (20.0, 0.35, 11)
     assert params.high_salience_election != params.low_salience_election
 
@@ -34,17 +35,20 @@ def test_missing_section_takes_defaults_and_campaign_k_min(tmp_path: Path) -> No
 @pytest.mark.parametrize(
     ("line", "key", "reason"),
     [
-        ("  tau: 0\n", "scores.tau", "out of range"),
+        ("  tau: -0.01\n", "scores.tau", "out of range"),
         ("  tau: 1.5\n", "scores.tau", "out of range"),
         ("  pi: -0.1\n", "scores.pi", "out of range"),
         ("  kappa: 0\n", "scores.kappa", "out of range"),
         ("  kappa: .inf\n", "scores.kappa", "out of range"),
         ("  coverage_gamma: -1\n", "scores.coverage_gamma", "out of range"),
         ("  open_rate_prior: 1\n", "scores.open_rate_prior", "out of range"),
-        ("  volatility: yes\n", "scores.volatility", "expected a number"),
+        ("  volatility: 0.15\n", "scores.volatility", "Pedersen index"),
+        ("  profile: de\n", "scores.profile", "not a prior profile"),
+        ("  rival: left\n", "scores.rival", "not a rival"),
+        ("  rival: greens\n", "scores.rival", "strongest_other"),
         ("  bloc: greens\n", "scores.bloc", "not a bloc of dbt vars.blocs"),
         ("  target_election: last_one\n", "scores.target_election", "election id"),
-        ("  low_salience_election: 2022_pres_t1\n", "scores.low_salience_election", "differ"),
+        ("  low_salience_election: 2024_legi_t1\n", "scores.low_salience_election", "differ"),
         ("  taux: 0.1\n", "scores.taux", "unknown key"),
     ],
 )
@@ -63,6 +67,46 @@ def test_boundaries_accepted(tmp_path: Path) -> None:
     path = write(tmp_path, "scores:\n  tau: 1\n  pi: 0\n  coverage_gamma: 0\n  ridge_lambda: 0\n")
     params = load_score_params(path)
     assert (params.tau, params.pi, params.coverage_gamma, params.ridge_lambda) == (1, 0, 0, 0)
+    assert load_score_params(write(tmp_path, "scores:\n  tau: 0\n")).tau == 0.0
+
+
+def test_profiles_give_tau_and_pi_and_the_file_overrides_them(tmp_path: Path) -> None:
+    us = load_score_params(write(tmp_path, "scores:\n  profile: us\n"))
+    assert us.tau == pytest.approx(1 / 14, abs=1e-4) and us.pi == 0.03
+    fr = load_score_params(write(tmp_path, "scores:\n  profile: fr\n"))
+    assert (fr.tau, fr.pi) == (0.0, 0.2)
+    mixed = load_score_params(write(tmp_path, "scores:\n  profile: us\n  pi: 0.1\n"))
+    assert (mixed.tau, mixed.pi) == (us.tau, 0.1)
+    # The profile name is part of the version even where the values coincide.
+    same_values = load_score_params(
+        write(tmp_path, f"scores:\n  profile: fr\n  tau: {us.tau}\n  pi: {us.pi}\n")
+    )
+    assert params_version(same_values) != params_version(us)
+
+
+def test_rival_rules_and_blocs_are_accepted(tmp_path: Path) -> None:
+    for rival in ("strongest_other", "runoff_opponent", "far_right"):
+        assert load_score_params(write(tmp_path, f"scores:\n  rival: {rival}\n")).rival == rival
+
+
+def test_version_covers_the_territory(tmp_path: Path) -> None:
+    bare = load_score_params(write(tmp_path, "scores:\n  kappa: 10\n"))
+    a = load_score_params(
+        write(
+            tmp_path,
+            "scores:\n  kappa: 10\n",
+            head=CAMPAIGN + "territory:\n  constituencies: ['29-02']\n",
+        )
+    )
+    b = load_score_params(
+        write(
+            tmp_path,
+            "scores:\n  kappa: 10\n",
+            head=CAMPAIGN + "territory:\n  constituencies: ['29-03']\n",
+        )
+    )
+    assert a.territory == (("constituency", "29-02"),)
+    assert len({params_version(bare), params_version(a), params_version(b)}) == 3
 
 
 def test_section_must_be_a_mapping(tmp_path: Path) -> None:

@@ -1,8 +1,10 @@
 {#-
     Fails for every rank of 1..n (n = the model's row count) that no row holds, and every row
     whose rank is outside 1..n: a rank volunteers read must have no gap, no tie and no hole.
+    `ignore_nulls`: rows without a rank (not rankable, e.g. an unscored bureau) are left out and
+    n counts the ranked rows only.
 -#}
-{% test is_dense_rank(model, column_name) %}
+{% test is_dense_rank(model, column_name, ignore_nulls=false) %}
 
 with
 
@@ -10,6 +12,9 @@ ranked as (
 
     select {{ column_name }} as rank_value
     from {{ model }}
+    {%- if ignore_nulls %}
+    where {{ column_name }} is not null
+    {%- endif %}
 
 ),
 

@@ -12,6 +12,7 @@
 
 {%- set s = var('scores') -%}
 {%- set bloc = s['bloc'] -%}
+{%- set rival = s.get('rival', 'strongest_other') -%}
 
 with
 
@@ -59,6 +60,126 @@ low as (
 
 ),
 
+high_blocs as (
+
+    -- The high-salience election's bloc shares and votes, one row per bureau and bloc, with
+    -- the bloc's position in vars.blocs (ties between rivals go to the bloc listed first).
+    select
+        high.bureau_id,
+        blocs.bloc,
+        blocs.bloc_order,
+        blocs.bloc_share,
+        blocs.bloc_votes
+    from high
+    cross join lateral (
+        values
+        {%- for b in var('blocs') %}
+            ('{{ b }}', {{ loop.index }}, high.share_{{ b }}, high.votes_{{ b }})
+            {{- ',' if not loop.last }}
+        {%- endfor %}
+    ) as blocs (bloc, bloc_order, bloc_share, bloc_votes)
+
+),
+
+{% if rival == 'strongest_other' -%}
+rivals as (
+
+    -- rival `strongest_other`: the bureau's strongest other bloc at h
+    select distinct on (bureau_id)
+        bureau_id,
+        bloc as rival_bloc
+    from high_blocs
+    where bloc <> '{{ bloc }}'
+    order by bureau_id, coalesce(bloc_share, 0.0) desc, bloc_order
+
+),
+{%- elif rival == 'runoff_opponent' -%}
+territory_blocs as (
+
+    -- the territory's votes per bloc at h (the bureaux of polling_stations: the territory)
+    select
+        high_blocs.bloc,
+        high_blocs.bloc_order,
+        sum(coalesce(high_blocs.bloc_votes, 0)) as territory_votes
+    from high_blocs
+    inner join stations on high_blocs.bureau_id = stations.bureau_id
+    group by high_blocs.bloc, high_blocs.bloc_order
+
+),
+
+ranked_blocs as (
+
+    select
+        bloc,
+        row_number() over (order by territory_votes desc, bloc_order) as bloc_rank
+    from territory_blocs
+
+),
+
+runoff as (
+
+    -- rival `runoff_opponent`: the other of the two strongest blocs, or the strongest when the
+    -- campaign's bloc is not in the top two
+    select
+        case
+            when exists (
+                select 1 from ranked_blocs where bloc = '{{ bloc }}' and bloc_rank <= 2
+            )
+                then (
+                    select bloc from ranked_blocs where bloc_rank <= 2 and bloc <> '{{ bloc }}'
+                )
+            else (select bloc from ranked_blocs where bloc_rank = 1)
+        end as rival_bloc
+
+),
+
+rivals as (
+
+    select
+        high.bureau_id,
+        runoff.rival_bloc
+    from high
+    cross join runoff
+
+),
+{%- else -%}
+rivals as (
+
+    -- rival: the bloc named in the campaign file
+    select
+        high.bureau_id,
+        '{{ rival }}' as rival_bloc
+    from high
+
+),
+{%- endif %}
+
+rival_shares as (
+
+    select
+        rivals.bureau_id,
+        rivals.rival_bloc,
+        high_blocs.bloc_share as rival_share_high,
+        high_blocs.bloc_votes as rival_votes_high
+    from rivals
+    inner join high_blocs
+        on
+            rivals.bureau_id = high_blocs.bureau_id
+            and rivals.rival_bloc = high_blocs.bloc
+
+),
+
+volatility as (
+
+    -- the Pedersen index of the bloc shares between the two reference elections
+    select
+        high.bureau_id,
+        {{ score_pedersen('high', 'low') }} as volatility_pedersen
+    from high
+    inner join low on high.bureau_id = low.bureau_id
+
+),
+
 canvass as (
 
     select * from {{ ref('int_canvass__bureau_opinion') }}
@@ -74,6 +195,7 @@ reference_canvass as (
     -- a commune with one canvassed bureau would compare the bureau with itself (no update).
     select
         sum(support_positive) as reference_support_positive,
+        sum(support_negative) as reference_support_negative,
         sum(conversations) as reference_conversations
     from canvass
     where conversations >= {{ var('k_min') }}
@@ -135,10 +257,17 @@ assembled as (
         high.votes_{{ bloc }} as bloc_votes_high,
         low.votes_{{ bloc }} as bloc_votes_low,
         high.share_{{ bloc }} as bloc_share_high,
+        rival_shares.rival_bloc,
+        rival_shares.rival_votes_high,
+        rival_shares.rival_share_high,
+        volatility.volatility_pedersen,
         coalesce(canvass.doors_knocked, 0) as canvass_doors_knocked,
         coalesce(canvass.conversations, 0) as canvass_conversations,
         coalesce(canvass.support_positive, 0) as canvass_support_positive,
+        coalesce(canvass.support_neutral, 0) as canvass_support_neutral,
+        coalesce(canvass.support_negative, 0) as canvass_support_negative,
         reference_canvass.reference_support_positive,
+        reference_canvass.reference_support_negative,
         reference_canvass.reference_conversations,
         canvass.last_knocked_on as canvass_data_until,
         predictions.predicted_share as predicted_bloc_share,
@@ -150,6 +279,8 @@ assembled as (
     left join target on stations.bureau_id = target.bureau_id
     left join high on stations.bureau_id = high.bureau_id
     left join low on stations.bureau_id = low.bureau_id
+    left join rival_shares on stations.bureau_id = rival_shares.bureau_id
+    left join volatility on stations.bureau_id = volatility.bureau_id
     left join canvass on stations.bureau_id = canvass.bureau_id
     cross join reference_canvass
     left join predictions on stations.bureau_id = predictions.bureau_id
@@ -171,7 +302,6 @@ components as (
             'canvass_doors_knocked') }} as open_rate_estimate,
         canvass_doors_knocked < {{ var('k_min') }} as open_rate_suppressed,
         canvass_conversations < {{ var('k_min') }} as support_suppressed,
-        {{ score_persuasion('valid_votes_target') }} as persuasion,
         {{ score_registration_potential('adult_french_population_approx',
             'coalesce(registered_voters_roll, registered)') }} as registration_potential
     from assembled
@@ -180,21 +310,31 @@ components as (
 
 with_q as (
 
+    -- The mobilised voters are assumed to vote like the bureau's voters at h (the bloc's and
+    -- the rival's shares there); scored only where both reference elections have results.
     select
         *,
-        {{ score_mobilisable_share('reservoir', 'intermittent_voters', 'bloc_share_high') }}
-            as q_mobilisable
+        case when volatility_pedersen is not null then bloc_share_high end as q_mobilisable,
+        case when volatility_pedersen is not null then rival_share_high end as rival_share_prior
     from components
 
 ),
 
 with_q_updated as (
 
+    -- The canvass moves both shares by the bureau's warmth relative to the campaign (positive
+    -- answers for the bloc, negative ones for the rival) and the persuadable share by the
+    -- undecided answers, each only from k_min conversations.
     select
         *,
         {{ score_relative_rate_update('q_mobilisable', 'canvass_support_positive',
             'canvass_conversations', 'reference_support_positive', 'reference_conversations') }}
-            as q_updated
+            as q_updated,
+        {{ score_relative_rate_update('rival_share_prior', 'canvass_support_negative',
+            'canvass_conversations', 'reference_support_negative', 'reference_conversations') }}
+            as rival_share_updated,
+        {{ score_beta_update('volatility_pedersen', 'canvass_support_neutral',
+            'canvass_conversations') }} as persuadable_share
     from with_q
 
 ),
@@ -203,7 +343,11 @@ valued as (
 
     select
         *,
-        {{ score_net_per_conversation('q_updated', score_param('tau')) }} as net_per_conversation,
+        {{ score_net_margin('q_updated', 'rival_share_updated') }} as net_margin,
+        {{ score_net_per_conversation(score_net_margin('q_updated', 'rival_share_updated'),
+            score_param('tau')) }} as net_per_conversation,
+        persuadable_share * {{ score_param('pi') }} as persuasion_per_conversation,
+        {{ score_persuasion('valid_votes_target', 'persuadable_share') }} as persuasion,
         doors * open_rate_estimate as conversations_full_canvass
     from with_q_updated
 
@@ -215,11 +359,13 @@ ranked as (
         *,
         conversations_full_canvass * net_per_conversation as net_mobilisation,
         predicted_bloc_share - bloc_share_target as ecological_gap,
-        {{ score_value_per_hour('open_rate_estimate', 'net_per_conversation', 'coverage') }}
+        {{ score_value_per_hour('open_rate_estimate', 'net_per_conversation',
+            'persuadable_share', 'coverage') }}
             as value_per_canvasser_hour,
-        {{ score_value_per_hour('open_rate_estimate', 'net_per_conversation', '0.0') }}
+        {{ score_value_per_hour('open_rate_estimate', 'net_per_conversation',
+            'persuadable_share', '0.0') }}
             as value_per_canvasser_hour_uncovered,
-        net_per_conversation < 0 as do_not_mobilise
+        net_margin <= 0 as do_not_mobilise
     from valued
 
 ),
@@ -259,13 +405,23 @@ final as (
         bloc_votes_high,
         bloc_votes_low,
         bloc_share_high,
+        {{ score_param('rival') }} as rival_rule,
+        {{ score_param('profile') }} as prior_profile,
+        rival_bloc,
+        rival_votes_high,
+        rival_share_high,
         intermittent_voters,
         reservoir,
         q_mobilisable,
         q_updated,
+        rival_share_updated,
+        net_margin,
         net_per_conversation,
         conversations_full_canvass,
         net_mobilisation,
+        volatility_pedersen,
+        persuadable_share,
+        persuasion_per_conversation,
         persuasion,
         predicted_bloc_share,
         ecological_gap,
@@ -278,9 +434,17 @@ final as (
         support_suppressed,
         value_per_canvasser_hour,
         value_per_canvasser_hour_uncovered,
-        row_number() over (
-            order by value_per_canvasser_hour desc nulls last, bureau_id
-        ) as targeting_rank,
+        -- Unscored bureaux (no value) get no rank; do_not_mobilise bureaux rank after every
+        -- bureau the plan may send volunteers to.
+        case
+            when value_per_canvasser_hour is not null then row_number() over (
+                order by
+                    value_per_canvasser_hour is null,
+                    do_not_mobilise,
+                    value_per_canvasser_hour desc,
+                    bureau_id
+            )
+        end as targeting_rank,
         do_not_mobilise,
         {{ targeting_why() }} as why,
         '{{ var('params_version') }}' as params_version,
