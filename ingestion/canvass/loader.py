@@ -354,7 +354,7 @@ def _prepare_rows(
                     batch,
                     str(line_no),
                     rules.source,
-                    _copy_text(knock.knock_id),
+                    keys.record_key(knock.knock_id),
                     campaign,
                     keys.canvasser_key(knock.canvasser_id),
                     knock.bureau_hint or NULL,

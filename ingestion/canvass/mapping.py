@@ -55,7 +55,7 @@ FieldKind = Literal[
 # whose cells are never read (names, contacts, notes, unused columns).
 FIELDS: Final[Mapping[str, FieldKind]] = MappingProxyType(
     {
-        "knock_id": "id",  # the app's id of the knock: the only text stored as written
+        "knock_id": "id",  # the app's id of the knock: stored keyed (HMAC), never as written
         "canvasser_id": "secret_id",  # keyed (HMAC) before landing
         "knocked_at": "timestamp",
         "version_at": "timestamp",  # the app's modification time of the knock

@@ -167,6 +167,12 @@ class Pseudonymiser:
     def _canvasser_key(self, canvasser_id: str) -> str:
         return self._hmac(f"{self.source}:{canvasser_id.strip()}")
 
+    def record_key(self, record_id: str) -> str:
+        """The app's id of a knock, keyed: apps put e-mails, phones or names in their record
+        ids (NationBuilder's contact ids, OSDI identifiers), so none is stored as written. The
+        same id of the same app gives the same key, so re-exports still update their knock."""
+        return self._hmac(f"record:{self.source}:{record_id.strip()}")
+
     def _building_key(self, normalised_address: str) -> str:
         return self._hmac(normalised_address)
 

@@ -47,11 +47,16 @@ def test_suites_pass_on_loaded_fixtures_then_catch_bad_rows() -> None:
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(
             "update raw.canvass_knocks set outcome = 'maybe', topics = array['gossip'] "
-            "where knock_id = 'Q1'"
+            "where knock_id = %s",
+            (support.kid("qomon", "Q1"),),
         )
-        conn.execute("update raw.canvass_knocks set sentiment = 'positive' where knock_id = 'Q2'")
         conn.execute(
-            "update raw.canvass_knocks set canvasser_key = 'qm-001' where knock_id = 'EC1'"
+            "update raw.canvass_knocks set sentiment = 'positive' where knock_id = %s",
+            (support.kid("qomon", "Q2"),),
+        )
+        conn.execute(
+            "update raw.canvass_knocks set canvasser_key = 'qm-001' where knock_id = %s",
+            (support.kid("ecanvasser", "EC1"),),
         )
         conn.execute(
             "update raw.batch_ledger set rows_duplicate = rows_duplicate + 1 "

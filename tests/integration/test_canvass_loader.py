@@ -21,6 +21,9 @@ from tests.fixtures.canvass.support import CAMPAIGN, NOW, SECRET, fetch
 
 pytestmark = pytest.mark.db
 
+# The Qomon fixture's record ids, by the keyed value the warehouse stores for them.
+RAW_IDS = support.record_ids("qomon", [f"Q{i}" for i in range(1, 12)])
+
 
 @pytest.fixture(scope="module")
 def url() -> str:
@@ -68,6 +71,7 @@ def test_qomon_file_quarantines_bad_rows_and_reconciles(url: str) -> None:
     landed = fetch(
         url, "select line_no, knock_id, bureau_id from raw.canvass_knocks order by line_no"
     )
+    landed = [(line, RAW_IDS.get(k, k), bureau) for line, k, bureau in landed]
     assert landed == [
         (2, "Q1", "29019_0001"),
         (3, "Q2", "29019_0001"),
@@ -107,7 +111,8 @@ def test_landed_row_is_pseudonymous_canonical_and_utc(url: str) -> None:
     assert row[14:] == (-4.487, 48.3887, None)
     absent = fetch(
         url,
-        "select topics, consent, sentiment from raw.canvass_knocks where knock_id = 'Q2'",
+        "select topics, consent, sentiment from raw.canvass_knocks where knock_id = %s",
+        (support.kid("qomon", "Q2"),),
     )
     assert absent == [(None, None, None)]
 
@@ -118,7 +123,10 @@ def test_address_key_lands_only_without_an_app_bureau(url: str) -> None:
     from ingestion.canvass.pseudonymise import address_sha256, normalise_address
 
     load(url, support.QOMON)
-    keys = dict(fetch(url, "select knock_id, address_key from raw.canvass_knocks"))
+    keys = {
+        RAW_IDS.get(k, k): v
+        for k, v in fetch(url, "select knock_id, address_key from raw.canvass_knocks")
+    }
     assert keys["Q5"] == address_sha256(normalise_address("7", "Rue de Lyon", "Brest") or "")
     assert {k for k, v in keys.items() if v is not None} == {"Q5"}
 
@@ -153,7 +161,8 @@ def test_a_newer_version_lands_beside_the_older_one(url: str) -> None:
     versions = fetch(
         url,
         "select outcome, source_updated_at from raw.canvass_knocks "
-        "where knock_id = 'osdi_example:OS4' order by batch_id",
+        "where knock_id = %s order by batch_id",
+        (support.kid("osdi", "osdi_example:OS4"),),
     )
     assert [v[0] for v in versions] == ["moved", "not_reached"]
     assert versions[0][1] < versions[1][1]
@@ -168,15 +177,19 @@ def test_osdi_jsonl_malformed_line_and_outreach_are_quarantined(url: str) -> Non
 def test_json_collection_document_loads(url: str) -> None:
     report = load(url, support.OSDI_COLLECTION)
     assert (report.rows_loaded, report.source) == (2, "osdi")
-    outcomes = fetch(url, "select outcome from raw.canvass_knocks order by knock_id")
-    assert outcomes == [("opened_later",), ("opened_refused",)]
+    outcomes = fetch(url, "select outcome from raw.canvass_knocks")
+    assert sorted(outcomes) == [("opened_later",), ("opened_refused",)]
 
 
 def test_do_not_contact_is_recorded_in_the_register(url: str, tmp_path: Path) -> None:
     report = load(url, support.QOMON)
     assert report.new_suppressions == 1
     register = fetch(url, "select building_key, first_seen_at, source from raw.canvass_suppression")
-    (q7_building,) = fetch(url, "select building_key from raw.canvass_knocks where knock_id = 'Q7'")
+    (q7_building,) = fetch(
+        url,
+        "select building_key from raw.canvass_knocks where knock_id = %s",
+        (support.kid("qomon", "Q7"),),
+    )
     first_seen = dt.datetime(2026, 10, 16, 15, 0, tzinfo=dt.UTC)
     assert register == [(q7_building[0], first_seen, "qomon")]
     # An earlier do_not_contact at the same building moves the entry back: not a new entry.
@@ -205,8 +218,10 @@ def test_future_within_an_hour_and_outside_window_are_flagged(url: str, tmp_path
     )
     load(url, path)
     flags = dict(fetch(url, "select knock_id, integrity_flags from raw.canvass_knocks"))
-    assert flags["6f1c2a0e-0000-4000-8000-000000000001"] == ["future_timestamp"]
-    assert flags["6f1c2a0e-0000-4000-8000-000000000002"] == ["outside_campaign_window"]
+    assert flags[support.kid("pap", "6f1c2a0e-0000-4000-8000-000000000001")] == ["future_timestamp"]
+    assert flags[support.kid("pap", "6f1c2a0e-0000-4000-8000-000000000002")] == [
+        "outside_campaign_window"
+    ]
 
 
 def test_pap_intermediate_status_and_missing_address(url: str) -> None:
@@ -306,17 +321,20 @@ def test_worker_processes_give_the_same_result(url: str, monkeypatch: pytest.Mon
     assert len(quarantine(url)) == 2
 
 
-def test_app_ids_with_control_characters_land_verbatim(url: str, tmp_path: Path) -> None:
+def test_app_ids_land_keyed_never_as_written(url: str, tmp_path: Path) -> None:
+    """Before: record ids were stored verbatim, and apps put e-mails, phones and odd bytes in
+    them. Now every id is keyed (HMAC with the canvass secret), control characters included."""
     import json
 
     record = json.loads(support.OSDI.read_text().splitlines()[1])
-    record["identifiers"] = ["odd:tab\there\\back\nslash"]
+    odd = "odd:tab\there\\back\nslash:0612345678"  # (a space or an @ is quarantined)
+    record["identifiers"] = [odd]
     path = tmp_path / "osdi_odd.jsonl"
     path.write_text(json.dumps(record) + "\n")
     assert load(url, path).rows_loaded == 1
-    assert fetch(url, "select knock_id from raw.canvass_knocks") == [
-        ("odd:tab\there\\back\nslash",)
-    ]
+    (stored,) = fetch(url, "select knock_id from raw.canvass_knocks")
+    assert stored == (support.kid("osdi", odd),)
+    assert len(str(stored[0])) == 64 and "0612345678" not in str(stored[0])
 
 
 def test_a_bad_byte_is_reported_on_its_own_line(url: str, tmp_path: Path) -> None:

@@ -121,7 +121,8 @@ def test_quarantined_rows_replay_once_after_the_fix(url: str, mappings: Path) ->
     assert unknown.startswith("Statut: unknown qomon outcome label: expected one of: absent,")
     # The same knocks as a load under the right mapping: 7 rows, each once.
     landed = knocks(url)
-    assert sorted(k for k, _ in landed) == ["Q1", "Q1", "Q2", "Q4", "Q5", "Q7", "Q8"]
+    raw = support.record_ids("qomon", [f"Q{i}" for i in range(1, 12)])
+    assert sorted(raw[str(k)] for k, _ in landed) == ["Q1", "Q1", "Q2", "Q4", "Q5", "Q7", "Q8"]
     assert len(set(landed)) == len(landed)
     assert fetch(
         url,
