@@ -58,6 +58,9 @@ def demo_warehouse(
         patch.setenv(key, value)
     patch.setenv("SCRUTIN_DEMO", "1")
     patch.setenv("SCRUTIN_CANVASS_DROP", str(drop))
+    # The demo's Data Docs site of its own: later modules run suites (DAG runs, refusals) whose
+    # Data Docs would rewrite the tier's shared index that the publication log points at.
+    patch.setenv("SCRUTIN_DATA_DOCS_DIR", str(tmp_path_factory.mktemp("demo-data-docs")))
     try:
         runs = {dag_id: run_dag(dag_id) for dag_id in DEMO_DAGS}
     finally:
