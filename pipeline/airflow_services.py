@@ -219,6 +219,23 @@ def instance_pids(instance: str) -> list[int]:
     return sorted(found)
 
 
+def group_members(groups: set[int]) -> set[int]:
+    """Live processes whose process group is one of `groups` (read from /proc/<pid>/stat)."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # After the command name (in parentheses, which may hold spaces): state, ppid, pgrp.
+        fields = stat.rsplit(")", 1)[-1].split()
+        if len(fields) > 2 and int(fields[2]) in groups and fields[0] != "Z":
+            found.add(int(entry.name))
+    return found
+
+
 def health(url: str, timeout: float = 5.0) -> dict[str, Any] | None:
     """The api-server's /api/v2/monitor/health answer, or None when it does not answer."""
     try:
@@ -353,18 +370,27 @@ def stop(home: Path | None = None, grace: float = 30.0) -> list[int]:
     state = ServiceState.load(folder)
     if state is None:
         return []
-    targets = set(state.pids.values()) | set(instance_pids(state.instance))
-    for pid in state.pids.values():
+    groups = set(state.pids.values())  # each component was started as a group leader
+
+    def remaining() -> set[int]:
+        # The marker alone misses children that rewrote their environment block with their
+        # process title (the LocalExecutor's workers do): their process group still names them.
+        return set(instance_pids(state.instance)) | group_members(groups)
+
+    targets = set(state.pids.values()) | remaining()
+    for pid in groups:
         _signal_group(pid, signal.SIGTERM)
     for pid in instance_pids(state.instance):
         _signal(pid, signal.SIGTERM)
     deadline = time.monotonic() + grace
     while time.monotonic() < deadline:
-        left = [p for p in targets | set(instance_pids(state.instance)) if pid_alive(p)]
+        left = [p for p in targets | remaining() if pid_alive(p)]
         if not left:
             break
         time.sleep(0.5)
-    for pid in set(instance_pids(state.instance)) | {p for p in targets if pid_alive(p)}:
+    for pid in groups:
+        _signal_group(pid, signal.SIGKILL)
+    for pid in remaining() | {p for p in targets if pid_alive(p)}:
         _signal(pid, signal.SIGKILL)
     for pid in state.pids.values():
         _reap(pid)

@@ -28,7 +28,13 @@ from typing import Any, ClassVar
 import psycopg
 import pytest
 
-from pipeline.airflow_services import ServiceState, free_port, instance_pids, pid_alive
+from pipeline.airflow_services import (
+    ServiceState,
+    free_port,
+    group_members,
+    instance_pids,
+    pid_alive,
+)
 from scrutin.config import DAGS_DIR, PROJECT_ROOT, with_database
 from tests.conftest import _SERVER_URL, TEST_DB
 from tests.e2e.conftest import DEMO_DB, DemoWarehouse
@@ -301,6 +307,9 @@ def test_stop_leaves_no_process(services: Services) -> None:
     assert "stopped" in out
     assert instance_pids(services.state.instance) == []
     assert not [pid for pid in services.state.pids.values() if pid_alive(pid)]
+    # Before: the LocalExecutor's workers (their environment block rewritten by their process
+    # title, so no marker) outlived `stop` in the scheduler's process group.
+    assert group_members(set(services.state.pids.values())) == set()
     leftovers = []
     marker = f"AIRFLOW_HOME={services.home}".encode()
     for entry in Path("/proc").iterdir():

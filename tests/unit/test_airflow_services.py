@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import stat
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -101,3 +106,33 @@ def test_status_without_a_start(tmp_path: Path) -> None:
     payload = services.status(tmp_path)
     assert payload["running"] is False and payload["components"] == {}
     assert services.stop(tmp_path) == []
+
+
+def test_group_members_finds_a_child_that_hides_its_marker() -> None:
+    """A child in the leader's process group is found by its group, whatever its environment
+    (the LocalExecutor's workers overwrite theirs with their process title)."""
+    child = "import time; time.sleep(60)"
+    leader = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import subprocess, sys, time; "
+            f"subprocess.Popen([sys.executable, '-c', {child!r}], env={{}}); time.sleep(60)",
+        ],
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        members: set[int] = set()
+        while len(members) < 2 and time.monotonic() < deadline:
+            members = services.group_members({leader.pid})
+            time.sleep(0.05)
+        assert leader.pid in members and len(members) == 2
+        assert os.getpid() not in members
+    finally:
+        os.killpg(leader.pid, signal.SIGKILL)
+        leader.wait(10)
+    deadline = time.monotonic() + 10
+    while services.group_members({leader.pid}) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert services.group_members({leader.pid}) == set()
