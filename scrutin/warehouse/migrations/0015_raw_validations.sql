@@ -47,21 +47,12 @@ begin
 end
 $$;
 
-do $$
-declare
-    t regclass;
-begin
-    for t in
-        select c.oid::regclass
-        from pg_class as c
-        inner join pg_namespace as n on n.oid = c.relnamespace
-        where n.nspname = 'raw' and c.relkind in ('r', 'p')
-        order by c.relname
-    loop
-        perform ops.track_raw_table(t);
-    end loop;
-end
-$$;
+-- Every raw table that exists now.
+select ops.track_raw_table(c.oid::regclass)
+from pg_class as c
+inner join pg_namespace as n on n.oid = c.relnamespace
+where n.nspname = 'raw' and c.relkind in ('r', 'p')
+order by c.relname;
 
 -- One row per validation of a raw suite: the versions of the tables it read when it started,
 -- the last batch of the ledger then (every batch up to it was covered), and its outcome.
