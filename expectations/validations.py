@@ -2,8 +2,9 @@
 
 The ingestion DAG of a source validates its raw tables right after a load; the audit gate then
 used to run every raw suite again over every table (about 71 s of a national build, for checks
-whose data had not moved). Migration 0015 gives each raw table a version that every write moves
-(a statement trigger: COPY, DELETE of a superseded batch, purge, a hand-made UPDATE alike), and
+whose data had not moved). Migration 0015 gives each raw table a version that every write moves,
+its number of committed write statements (a statement trigger, insert only: COPY, DELETE of a
+superseded batch, purge, a hand-made UPDATE alike; parallel loads never wait on it), and
 `ops.raw_validations` records, per suite run, the versions of the tables it read and whether it
 passed.
 
@@ -69,12 +70,14 @@ def inputs_of(suite: SuiteSpec) -> tuple[str, ...]:
 
 
 def table_versions(url: str, tables: Sequence[str]) -> dict[str, int]:
-    """Current version of each tracked table among `tables` (untracked ones are absent)."""
+    """Current version of each tracked table among `tables`: its number of committed writes
+    (untracked ones are absent)."""
     import psycopg
 
     with psycopg.connect(url) as conn:
         rows = conn.execute(
-            "select table_name, version from ops.raw_table_versions where table_name = any(%s)",
+            "select table_name, count(*) from ops.raw_table_writes where table_name = any(%s) "
+            "group by table_name",
             (list(tables),),
         ).fetchall()
     return {name: version for name, version in rows}

@@ -97,10 +97,32 @@ def test_a_write_to_a_validated_batch_is_validated_again_and_refused(url: str) -
 def test_an_untracked_table_is_never_trusted(url: str) -> None:
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(
-            "delete from ops.raw_table_versions where table_name = 'raw.election_results_bureau'"
+            "delete from ops.raw_table_writes where table_name = 'raw.election_results_bureau'"
         )
         try:
             assert _ran(url, "v-untracked-1")[0] == sorted(SUITES)
             assert _ran(url, "v-untracked-2")[0] == sorted(SUITES)
         finally:
             conn.execute("select ops.track_raw_table('raw.election_results_bureau')")
+
+
+def test_two_writers_of_one_table_never_wait_for_each_other(url: str) -> None:
+    """Parallel loads (the mapped load tasks of a DAG) are not serialised by the versioning."""
+    noop = "delete from raw.election_results_bureau where false"  # fires the statement trigger
+    with psycopg.connect(url) as first, psycopg.connect(url) as second:
+        first.execute(noop)  # transaction left open
+        second.execute("set lock_timeout = '2s'")
+        second.execute(noop)
+        second.commit()
+        first.commit()
+
+
+def test_a_write_committed_during_a_validation_is_validated_next_time(url: str) -> None:
+    assert _ran(url, "v-settled")[2] is True
+    with psycopg.connect(url) as writer:
+        writer.execute("delete from raw.election_results_bureau where false")  # not committed
+        # A validation now cannot see the write: it reuses the last one ...
+        assert _ran(url, "v-during")[0] == []
+        writer.commit()
+    # ... and once the write commits, both suites run again.
+    assert _ran(url, "v-after")[0] == sorted(SUITES)
