@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV := .venv
 export PYTHONDONTWRITEBYTECODE :=
 
-.PHONY: demo test test-unit stop lint bootstrap setup bench test-tools airflow airflow-stop
+.PHONY: demo test test-unit stop lint bootstrap setup bench bench-national test-tools airflow airflow-stop
 
 ## Create/refresh .venv from uv.lock (fast no-op when unchanged)
 bootstrap:
@@ -53,6 +53,12 @@ bench: setup
 	@$(VENV)/bin/python benchmarks/bench_allocation.py
 	@$(VENV)/bin/python benchmarks/bench_canvass.py
 	@$(VENV)/bin/python benchmarks/bench_territory.py
+
+## National scale end to end (issue 15): generate, load, scrutin build, 10,000 new knocks, BI
+## queries; JSON summary in benchmarks/results/. `make bench-national SCALE=0.01` for a quick run.
+SCALE ?= 0.1
+bench-national: setup
+	@$(VENV)/bin/python benchmarks/bench_national.py --scale $(SCALE)
 
 ## Lint: Python (ruff), the import layers (import-linter), types (mypy), the dbt SQL (sqlfluff,
 ## dbt templater: compiles against the warehouse, hence `setup`)

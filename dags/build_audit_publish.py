@@ -29,9 +29,10 @@ Scheduled on any of the raw assets (`scrutin_raw_election_results`, `scrutin_raw
    `ops.ecological_fits` (status `skipped` with the reason when the data cannot support a fit).
 3. `dbt_build_scores` — `dbt build --select tag:scores`: `polling_station_targeting`,
    `canvass_plan`, `commune_summary`, their unit tests and data tests.
-4. `validate_audit_schema` — the Great Expectations Checkpoints of the raw suites (Data Docs
-   updated), then the score audit: the published scores recomputed with the Python formulas
-   (`ops.quality_results`).
+4. `validate_audit_schema` — the Great Expectations Checkpoints of the raw suites whose tables
+   were written since their last passed validation (Data Docs updated; the others reused from
+   `ops.raw_validations`), then the score audit: the published scores recomputed with the
+   Python formulas (`ops.quality_results`).
 5. `publish_mart` — one transaction under an advisory lock swaps `mart_audit` in as `mart`
    and keeps the previous one as `mart_prev` (`ops.publication_log`).
 

@@ -39,7 +39,8 @@ def all_suites() -> dict[str, SuiteSpec]:
 
 
 def raw_suite_names() -> tuple[str, ...]:
-    """Suites on `raw` tables: run by each ingestion DAG and again by the audit gate."""
+    """Suites on `raw` tables: run by each ingestion DAG, and by the audit gate when
+    their tables moved since their last passed validation (expectations/validations.py)."""
     names: list[str] = []
     for module in _modules():
         names.extend(getattr(module, "RAW_SUITES", ()))

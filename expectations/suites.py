@@ -31,6 +31,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from expectations.results import Severity
+from scrutin.vocabulary import BUREAU_ID_REGEX as VOCABULARY_BUREAU_ID_REGEX
 
 if TYPE_CHECKING:
     from great_expectations.expectations import Expectation
@@ -41,11 +42,9 @@ BATCH_LEDGER_TABLE = "raw.batch_ledger"
 
 BUREAU_COUNT_COLUMNS = ("inscrits", "votants", "abstentions", "exprimes", "blancs", "nuls")
 
-# `<code_commune>_<code_bv>`: a 5-digit INSEE commune code (or Corsica 2A/2B + 3 digits, or
-# ZZ + 3 digits for French people abroad, as ingestion/sources/results_codes.py writes them), then
-# either a 4-digit zero-padded bureau number or an upper-case alphanumeric code that holds at
-# least one letter (so an unpadded `29019_1` is refused, `13055_A12` accepted).
-BUREAU_ID_REGEX = r"^([0-9]{5}|2[AB][0-9]{3}|ZZ[0-9]{3})_([0-9]{4}|[0-9A-Z]*[A-Z][0-9A-Z]*)$"
+# `<code_commune>_<code_bv>` (vars.bureau_id_pattern of dbt/dbt_project.yml): overseas and
+# abroad (ZZ) included; an unpadded `29019_1` is refused, `13055_A12` accepted.
+BUREAU_ID_REGEX = VOCABULARY_BUREAU_ID_REGEX
 
 # The GX class of SQL checks: `query` selects the offending rows.
 SQL_EXPECTATION = "UnexpectedRowsExpectation"

@@ -31,13 +31,14 @@ from expectations.suites import (
     no_rows,
     not_null,
 )
+from scrutin.vocabulary import COMMUNE_CODE_REGEX
 
 RAW_GEO_IRIS_TABLE = "raw.geo_iris"
 RAW_GEO_BUREAUX_TABLE = "raw.geo_bureaux"
 RAW_GEO_COMMUNES_TABLE = "raw.geo_communes"
 RAW_WEIGHTS_TABLE = "raw.iris_bureau_weights"
 
-CODE_COMMUNE_REGEX = r"^([0-9]{5}|2[AB][0-9]{3})$"
+CODE_COMMUNE_REGEX = COMMUNE_CODE_REGEX
 CODE_IRIS_REGEX = r"^([0-9]{5}|2[AB][0-9]{3})[0-9A-Z]{4}$"
 WEIGHT_TOLERANCE = 1e-9
 METHODS = ("addresses", "areal", "commune", "nearest")

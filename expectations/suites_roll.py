@@ -25,15 +25,15 @@ from expectations.suites import (
     no_rows,
     not_null,
 )
-from scrutin.vocabulary import AGE_BANDS
+from scrutin.vocabulary import AGE_BANDS, COMMUNE_CODE_REGEX, unanchored
 
 RAW_REU_BUREAUX_TABLE = "raw.reu_bureaux"
 RAW_REU_ADDRESSES_TABLE = "raw.reu_addresses"
 RAW_ROLL_COUNTS_TABLE = "raw.roll_bureau_counts"
 RAW_ROLL_DOORS_TABLE = "raw.roll_bureau_doors"
 
-CODE_COMMUNE_REGEX = r"^([0-9]{5}|2[AB][0-9]{3})$"
-REU_ID_REGEX = r"^([0-9]{5}|2[AB][0-9]{3})_[0-9A-Za-z]{1,8}$"
+CODE_COMMUNE_REGEX = COMMUNE_CODE_REGEX
+REU_ID_REGEX = rf"^{unanchored(COMMUNE_CODE_REGEX)}_[0-9A-Za-z]{{1,8}}$"
 SEXES = ("F", "M", "X")
 LIST_TYPES = ("LP", "LCM", "LCE")
 

@@ -329,8 +329,36 @@ def main(argv: Sequence[str] | None = None) -> int:
         code, message = exit_code_for(exc)
         print(f"scrutin {args.command}: error: {message}", file=sys.stderr)
         return code
+    finally:
+        _stop_children()
     log.debug("done in %.1f s", time.monotonic() - started)
     return code
+
+
+def _stop_children() -> None:
+    """Leave no process behind (issue 15): stop this process's children before it exits.
+
+    dbt creates its locks in a `spawn` multiprocessing context, and the first one starts
+    Python's resource tracker, a child that exits only after its parent has gone. `scrutin build`
+    then left it in its process group, and a zombie wherever PID 1 does not reap (containers).
+    Multiprocessing children (if any) are ended first; then the finalizers that unregister the
+    semaphores run, so that the tracker stops cleanly (no "leaked semaphore" warning) and is
+    waited for here.
+    """
+    import multiprocessing
+    from multiprocessing import util
+
+    for child in multiprocessing.active_children():
+        child.terminate()
+        child.join(5)
+    tracker_module = sys.modules.get("multiprocessing.resource_tracker")
+    if tracker_module is None:
+        return
+    # What interpreter exit would run: semaphores unlinked and unregistered (private, no stub).
+    getattr(util, "_run_finalizers")(0)  # noqa: B009
+    stop = getattr(tracker_module._resource_tracker, "_stop", None)
+    if stop is not None:
+        stop()
 
 
 if __name__ == "__main__":

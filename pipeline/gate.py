@@ -7,7 +7,8 @@ Stages, in order:
 2. `fit_scores` — the ecological regression (`scrutin.scores.fit_step`) on what stage 1 built;
 3. `dbt_build_scores` — `dbt build --select tag:scores`: the targeting marts, reading the fit,
    and their data tests; then the dbt docs site (`dbt docs generate --static`, not blocking);
-4. `validate_audit` — the Great Expectations Checkpoints of the raw suites, then the score audit
+4. `validate_audit` — the Great Expectations Checkpoints of the raw suites whose tables moved since
+   their last passed validation (`expectations.validations`), then the score audit
    (`expectations.score_audit`: the published scores recomputed with the Python formulas);
 5. `publish_audited` — the swap of `mart_audit` in as `mart`.
 
@@ -239,12 +240,13 @@ def _dbt_docs(url: str) -> str | None:
 def validate_audit(url: str, run_id: str) -> dict[str, Any]:
     """Stage 4: the raw suites' Checkpoints, then the score audit; both record
     `ops.quality_results`, and any failed `fail` check of either refuses the publication."""
-    from expectations.checkpoint import run_suites
     from expectations.registry import raw_suite_names
     from expectations.score_audit import run_score_audit
+    from expectations.validations import run_suites_once
 
     with build_stage(url, run_id, "validate_audit", release_on_error=False):
-        raw = run_suites(url, raw_suite_names(), run_id)
+        validated = run_suites_once(url, raw_suite_names(), run_id)
+        raw = validated.outcome
         scores = run_score_audit(url, run_id)
         failed = [*raw.failed_checks, *scores.failed_checks]
         if failed:
@@ -256,6 +258,7 @@ def validate_audit(url: str, run_id: str) -> dict[str, Any]:
         "expectations": evaluated,
         "warnings": [*raw.warnings, *scores.warnings],
         "data_docs": raw.data_docs,
+        "raw_suites": validated.summary(),
     }
 
 

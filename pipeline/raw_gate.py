@@ -26,13 +26,13 @@ def validate_new_batches(
     """Skip (no asset) when `loaded` is 0; else run `suites` and fail on a failed `fail` check."""
     from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-    from expectations.checkpoint import run_suites
+    from expectations.validations import run_suites_once
     from pipeline.airflow_warehouse import warehouse_url
     from pipeline.gate import new_run_id
 
     if not loaded:
         raise AirflowSkipException(f"{nothing_new}: nothing to announce downstream")
-    outcome = run_suites(warehouse_url(), list(suites), new_run_id(run_prefix))
+    outcome = run_suites_once(warehouse_url(), list(suites), new_run_id(run_prefix)).outcome
     if not outcome.success:
         raise AirflowFailException(
             f"raw {source} checks failed:\n" + "\n".join(outcome.failed_checks)

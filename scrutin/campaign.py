@@ -28,7 +28,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from scrutin.config import PROJECT_ROOT, demo_mode
-from scrutin.vocabulary import DEFAULT_K_MIN
+from scrutin.vocabulary import COMMUNE_CODE_REGEX, DEFAULT_K_MIN, unanchored
 
 DEFAULT_CAMPAIGN_CONFIG = PROJECT_ROOT / "config" / "campaign.yml"
 CAMPAIGN_CONFIG_ENV = "SCRUTIN_CAMPAIGN_CONFIG"
@@ -53,7 +53,7 @@ _KNOWN = (*_REQUIRED, "retention_days", "k_min", "scores", "territory")
 _DEPARTEMENT = r"(?:0[1-9]|1[0-9]|[3-8][0-9]|9[0-5]|2[1-9]|2A|2B|97[1-8]|98[678]|ZZ)"
 DEPARTEMENT_PATTERN = re.compile(_DEPARTEMENT)
 # A commune: its 5-character INSEE code (the results' code: 75056 for Paris, not an arrondissement).
-COMMUNE_PATTERN = re.compile(r"(?:[0-9]{5}|2[AB][0-9]{3}|ZZ[0-9]{3})")
+COMMUNE_PATTERN = re.compile(unanchored(COMMUNE_CODE_REGEX))
 # A constituency: `<département>-<number>`, e.g. 29-02, 2A-01, 974-05, ZZ-11.
 CONSTITUENCY_PATTERN = re.compile(rf"(?P<dep>{_DEPARTEMENT})-(?P<number>[0-9]{{1,2}})")
 # Paris, Lyon and Marseille: the results (and so every mart) key bureaux by the whole city.

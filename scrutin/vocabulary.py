@@ -1,5 +1,5 @@
 """The shared vocabulary of Scrutin, defined once: k_min, canvass outcomes and topics, age bands,
-political blocs.
+political blocs, the patterns of a commune code and of a bureau id.
 
 Why one home: the loaders validate against these lists, dbt builds one column per entry, the
 quality suites check the values, and a list written twice drifts. The values live in the `vars:`
@@ -72,6 +72,33 @@ AGE_BANDS: Final[tuple[str, ...]] = names(_dbt_vars(), "roll_age_bands")
 
 # Political blocs of the nuance -> bloc seed, left to right; one votes_/share_ column each.
 BLOCS: Final[tuple[str, ...]] = names(_dbt_vars(), "blocs")
+
+
+def anchored_pattern(values: Mapping[str, Any], key: str, source: Path = DBT_PROJECT_FILE) -> str:
+    """`vars.<key>`: a regular expression anchored at both ends (`^...$`), valid in Python."""
+    import re
+
+    value = values.get(key)
+    if not isinstance(value, str) or not value.startswith("^") or not value.endswith("$"):
+        raise VocabularyError(f"{source}: vars.{key} must be a pattern written ^...$")
+    try:
+        re.compile(value)
+    except re.error as exc:
+        raise VocabularyError(f"{source}: vars.{key} is not a valid pattern: {exc}") from exc
+    return value
+
+
+# A commune code (INSEE, Corsica 2A/2B, ZZ + 3 digits abroad) and a polling-station key
+# `<commune>_<code BV>`: the loaders, the GX suites and the dbt tests accept the same codes, so
+# that a national file (overseas and abroad included) passes everywhere.
+COMMUNE_CODE_REGEX: Final[str] = anchored_pattern(_dbt_vars(), "commune_code_pattern")
+BUREAU_ID_REGEX: Final[str] = anchored_pattern(_dbt_vars(), "bureau_id_pattern")
+
+
+def unanchored(pattern: str) -> str:
+    """`^(a|b)$` -> `(a|b)`: for `re.fullmatch` and for embedding in a larger pattern."""
+    return pattern.removeprefix("^").removesuffix("$")
+
 
 if CONVERSATION not in OUTCOMES or DO_NOT_CONTACT not in OUTCOMES:
     raise VocabularyError(

@@ -19,10 +19,11 @@ from zoneinfo import ZoneInfo
 
 from ingestion.canvass.mapping import ISO8601, label_key
 from ingestion.canvass.model import RowRejected
+from scrutin.vocabulary import COMMUNE_CODE_REGEX, unanchored
 
 UTC = dt.UTC
-_BUREAU = re.compile(r"(?P<commune>[0-9]{5}|2[AB][0-9]{3})[_\- ](?P<code>[0-9A-Za-z]{1,6})")
-_COMMUNE = re.compile(r"[0-9]{5}|2[AB][0-9]{3}")
+_COMMUNE = re.compile(unanchored(COMMUNE_CODE_REGEX))
+_BUREAU = re.compile(rf"(?P<commune>{_COMMUNE.pattern})[_\- ](?P<code>[0-9A-Za-z]{{1,6}})")
 
 
 def lookup(vocabulary: Mapping[str, str], value: str, column: str, what: str) -> str:

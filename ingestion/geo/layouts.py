@@ -34,11 +34,12 @@ from typing import Literal
 from ingestion.errors import SourceFormatError
 from ingestion.sources.elections import make_bureau_id, normalise_code_bv
 from ingestion.sources.reu import results_commune_code
+from scrutin.vocabulary import COMMUNE_CODE_REGEX, unanchored
 
 Kind = Literal["iris", "bureau", "commune"]
 KINDS: tuple[Kind, ...] = ("iris", "bureau", "commune")
 
-CODE_COMMUNE_REGEX = re.compile(r"[0-9]{5}|2[AB][0-9]{3}")
+CODE_COMMUNE_REGEX = re.compile(unanchored(COMMUNE_CODE_REGEX))
 CODE_IRIS_REGEX = re.compile(r"(?:[0-9]{5}|2[AB][0-9]{3})[0-9A-Z]{4}")
 _CODE_BV = re.compile(r"[0-9A-Za-z]{1,8}")
 

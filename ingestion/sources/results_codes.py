@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import re
 
+from scrutin.vocabulary import COMMUNE_CODE_REGEX, unanchored
+
 OVERSEAS_PREFIX: dict[str, str] = {
     "ZA": "971",  # Guadeloupe
     "ZB": "972",  # Martinique
@@ -40,7 +42,7 @@ _DEP_METRO = re.compile(r"(?:0[1-9]|[1-8][0-9]|9[0-5]|2[AB])")
 _DEP_OVERSEAS_DIGITS = re.compile(r"9[78][0-9]")
 # `056SR01`: Paris/Lyon/Marseille sector (municipales); `SN01`: Polynesian electoral section.
 _COMMUNE_3 = re.compile(r"(?P<code>[0-9]{1,3})(?P<secteur>S[RN][0-9]{1,2})?")
-_INSEE_5 = re.compile(r"(?:[0-9]{5}|2[AB][0-9]{3}|ZZ[0-9]{3})")
+_INSEE_5 = re.compile(unanchored(COMMUNE_CODE_REGEX))
 
 
 class CodeError(ValueError):

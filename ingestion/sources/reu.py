@@ -38,6 +38,7 @@ from typing import IO, TYPE_CHECKING, Literal, cast
 
 from ingestion.errors import SourceFormatError
 from ingestion.sources.elections import make_bureau_id, normalise_code_bv
+from scrutin.vocabulary import COMMUNE_CODE_REGEX, unanchored
 
 if TYPE_CHECKING:
     from _csv import Reader as _CsvReader
@@ -90,7 +91,7 @@ BUREAU_KEY_COLUMNS: tuple[str, ...] = ("id_brut_reu", "code_commune", "code")
 # Some copies call the bureau table's key like the address table's: accept both spellings.
 _BUREAU_ALIASES: dict[str, str] = {"id_brut_bv_reu": "id_brut_reu"}
 
-_CODE_COMMUNE = re.compile(r"[0-9]{5}|2[AB][0-9]{3}")
+_CODE_COMMUNE = re.compile(unanchored(COMMUNE_CODE_REGEX))
 _CODE_BV = re.compile(r"[0-9A-Za-z]{1,8}")
 _INT4_MAX = 2_147_483_647
 

@@ -44,7 +44,7 @@ from ingestion.sources.reu import (
     open_binary,
     reu_bureau_id,
 )
-from scrutin.vocabulary import AGE_BANDS
+from scrutin.vocabulary import AGE_BANDS, BUREAU_ID_REGEX, COMMUNE_CODE_REGEX, unanchored
 
 EXPORT_COLUMNS: tuple[str, ...] = (
     "code du l'ugle",
@@ -145,9 +145,9 @@ SEPARATORS: tuple[str, ...] = ("auto", ";", ",")
 MAX_AGE = 120
 _SNIFF_BYTES = 1 << 16
 
-_CODE_COMMUNE = re.compile(r"[0-9]{5}|2[AB][0-9]{3}")
-# The Ministry polling-station key, as in expectations/suites.py BUREAU_ID_REGEX.
-_BUREAU_ID = re.compile(r"([0-9]{5}|2[AB][0-9]{3})_([0-9]{4}|[0-9A-Z]*[A-Z][0-9A-Z]*)")
+_CODE_COMMUNE = re.compile(unanchored(COMMUNE_CODE_REGEX))
+# The Ministry polling-station key (vars.bureau_id_pattern), French people abroad (ZZ) included.
+_BUREAU_ID = re.compile(unanchored(BUREAU_ID_REGEX))
 _CODE_BV = re.compile(r"[0-9A-Za-z]{1,8}")
 _NAME_COMMUNE = re.compile(r"com([0-9][0-9AB][0-9]{3})", re.IGNORECASE)
 _NAME_DATE_DMY = re.compile(r"(?<![0-9])([0-9]{2})-([0-9]{2})-([0-9]{4})(?![0-9])")

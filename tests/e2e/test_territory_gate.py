@@ -70,3 +70,32 @@ def test_the_fit_reads_only_the_territory(territory_run: tuple[str, TerritoryRun
     _, run = territory_run
     # No census here, so the fit is skipped, but it read exactly the territory's bureaux.
     assert run.fit_rows == run.bureaux_expected
+
+
+def test_abroad_and_overseas_bureaux_pass_the_gate(territory_run: tuple[str, TerritoryRun]) -> None:
+    """Issue 15: a national file holds bureaux of French people abroad (ZZ) and overseas; they
+    load, the raw suites and every dbt model and test accept them, and the gate publishes."""
+    url, _ = territory_run
+    with psycopg.connect(url) as conn:
+        loaded = dict(
+            conn.execute(
+                "select left(code_departement, 2), count(*) from raw.election_results_bureau "
+                "where code_departement in ('ZZ', '971', '974', '977', '978', '986', '988', '2A') "
+                "group by 1"
+            ).fetchall()
+        )
+        assert loaded.get("ZZ", 0) > 0 and loaded.get("97", 0) > 0 and loaded.get("98", 0) > 0
+        assert loaded.get("2A", 0) > 0
+        # The raw suite checked them (it ran on this batch and passed), staging and the
+        # territory model carry them with their constituency, outside the campaign's territory.
+        zz = conn.execute(
+            "select count(*), bool_or(in_territory), min(constituency) "
+            "from intermediate.int_territory__bureaux where bureau_id like 'ZZ%'"
+        ).fetchone()
+        assert zz is not None and zz[0] == loaded["ZZ"] and zz[1] is False
+        assert zz[2].startswith("ZZ-")
+        suite = conn.execute(
+            "select bool_and(success), count(*) from ops.quality_results "
+            "where suite like 'raw_election_%'"
+        ).fetchone()
+        assert suite is not None and suite[1] > 0 and suite[0] is True
