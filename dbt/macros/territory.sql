@@ -36,3 +36,33 @@ case
     else left({{ code_commune }}, 2)
 end
 {%- endmacro %}
+
+{#-
+    The campaign's territory codes (ops.campaign_territory rows of var('campaign_id')): kind and
+    code. One definition for the territory model and the test that every code matches a bureau.
+-#}
+{% macro campaign_territory_codes() -%}
+select
+    kind,
+    code
+from {{ source('ops', 'campaign_territory') }}
+where campaign_id = '{{ var("campaign_id") }}'
+{%- endmacro %}
+
+{#-
+    Whether the territory code row `territory` covers the located bureau `bureau` (columns
+    code_commune, code_departement, constituency): the one matching rule of a territory.
+-#}
+{% macro territory_code_covers(territory, bureau) -%}
+(
+    ({{ territory }}.kind = 'commune' and {{ territory }}.code = {{ bureau }}.code_commune)
+    or (
+        {{ territory }}.kind = 'departement'
+        and {{ territory }}.code = {{ bureau }}.code_departement
+    )
+    or (
+        {{ territory }}.kind = 'constituency'
+        and {{ territory }}.code = {{ bureau }}.constituency
+    )
+)
+{%- endmacro %}

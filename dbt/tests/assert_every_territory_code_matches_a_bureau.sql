@@ -9,11 +9,7 @@ with
 
 territory as (
 
-    select
-        kind,
-        code
-    from {{ source('ops', 'campaign_territory') }}
-    where campaign_id = '{{ var("campaign_id") }}'
+    {{ campaign_territory_codes() }}
 
 ),
 
@@ -48,10 +44,7 @@ unmatched as (
     where not exists (
         select 1
         from bureaux
-        where
-            (territory.kind = 'commune' and bureaux.code_commune = territory.code)
-            or (territory.kind = 'departement' and bureaux.code_departement = territory.code)
-            or (territory.kind = 'constituency' and bureaux.constituency = territory.code)
+        where {{ territory_code_covers('territory', 'bureaux') }}
     )
 
 )

@@ -33,11 +33,7 @@ with
 
 territory as (
 
-    select
-        kind,
-        code
-    from {{ source('ops', 'campaign_territory') }}
-    where campaign_id = '{{ var("campaign_id") }}'
+    {{ campaign_territory_codes() }}
 
 ),
 
@@ -140,16 +136,7 @@ final as (
             or exists (
                 select 1
                 from territory
-                where
-                    (territory.kind = 'commune' and territory.code = located.code_commune)
-                    or (
-                        territory.kind = 'departement'
-                        and territory.code = located.code_departement
-                    )
-                    or (
-                        territory.kind = 'constituency'
-                        and territory.code = located.constituency
-                    )
+                where {{ territory_code_covers('territory', 'located') }}
             )
         ) as in_territory
     from located
