@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 from pipeline import exit_codes
+from pipeline.cli_args import output_file
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -55,7 +56,9 @@ def register(top: argparse._SubParsersAction, ingest: argparse._SubParsersAction
         "canvass progress, data freshness and the last gate run's checks, with links to the dbt "
         "docs and the Data Docs. Reads the published mart.",
     )
-    p.add_argument("-o", "--output", default="report.html", help="HTML file to write")
+    p.add_argument(
+        "-o", "--output", default="report.html", type=output_file, help="HTML file to write"
+    )
     p.set_defaults(func=cmd_report)
 
     export = top.add_parser("export", help="export published tables for other tools")
@@ -69,5 +72,5 @@ def register(top: argparse._SubParsersAction, ingest: argparse._SubParsersAction
         "and its geometry_source.",
     )
     g.add_argument("--what", choices=("targeting", "plan"), default="targeting")
-    g.add_argument("-o", "--output", required=True, help="GeoJSON file to write")
+    g.add_argument("-o", "--output", required=True, type=output_file, help="GeoJSON file to write")
     g.set_defaults(func=cmd_export_geojson)

@@ -196,3 +196,20 @@ def test_a_reader_that_goes_away_is_not_an_error() -> None:
     _, err = child.communicate(timeout=120)
     assert child.returncode == 0, err
     assert "Broken pipe" not in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["report", "-o", "/no/such/folder/report.html"],
+        ["export", "geojson", "-o", "/no/such/folder/bureaux.geojson"],
+    ],
+)
+def test_report_and_export_refuse_an_output_folder_that_does_not_exist(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Checked before any database work, like every other `-o` of the CLI (exit 2)."""
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+    assert exited.value.code == exit_codes.USAGE
+    assert "/no/such/folder" in capsys.readouterr().err
