@@ -130,9 +130,34 @@ def test_the_published_mart_is_the_demo_baseline(demo_warehouse: DemoWarehouse) 
     `scripts/mart_fingerprint.py --write` and say why in the commit.
     """
     from scripts.mart_fingerprint import fingerprint
+    from scrutin.campaign import (
+        DEFAULT_CAMPAIGN_CONFIG,
+        demo_clock_shift,
+        load_campaign,
+        paris_today,
+    )
 
     expected = json.loads(BASELINE.read_text(encoding="utf-8"))
-    assert fingerprint(demo_warehouse.url) == expected
+    actual = fingerprint(demo_warehouse.url)
+    demo = load_campaign(DEFAULT_CAMPAIGN_CONFIG, anchored=False)
+    if demo_clock_shift(demo, paris_today()):
+        # The clock is past the demo campaign (the suite run with the clock in 2030): the demo
+        # moved the campaign and its canvass sample by whole weeks, so the tables that carry
+        # knock days or the campaign's dates differ by design (test_clock_ahead.py checks them);
+        # every other published figure must still be the baseline's.
+        for table in CAMPAIGN_DATED_TABLES:
+            expected.pop(table, None)
+            actual.pop(table, None)
+    assert actual == expected
+
+
+# Published tables whose rows carry knock days or the campaign's dates (its params_version).
+CAMPAIGN_DATED_TABLES = (
+    "canvass_bureau_daily",
+    "canvass_bureau_opinion",
+    "canvass_progress",
+    "polling_station_targeting",
+)
 
 
 @pytest.fixture

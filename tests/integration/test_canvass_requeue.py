@@ -203,7 +203,7 @@ def test_the_command_reports_in_json(url: str, mappings: Path, tmp_path: Path) -
     shutil.copy(DEFAULT_CANVASS_MAPPINGS / "qomon.yml", mappings / "qomon.yml")
     config = tmp_path / "campaign.yml"
     config.write_text(
-        f"campaign_id: {CAMPAIGN.campaign_id}\nelection_date: 2027-04-11\n"
+        f"campaign_id: {CAMPAIGN.campaign_id}\nelection_date: {CAMPAIGN.election_date}\n"
         "campaign_start: 2026-09-01\n"
     )
     env = {

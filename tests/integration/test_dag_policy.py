@@ -114,11 +114,15 @@ def test_build_dag_is_scheduled_on_the_raw_asset(dagbag: Any) -> None:
 
 @pytest.mark.parametrize("dag_file", sorted(p.name for p in Path(DAGS_DIR).glob("*.py")))
 def test_dag_file_parses_fast_without_heavy_imports(dag_file: str) -> None:
-    """A DAG file is wiring: parsing it must not import GX, dbt, pandas or a DB driver."""
+    """A DAG file is wiring: parsing it must not import GX, dbt, pandas or a DB driver.
+
+    The cost is the parse's CPU time, not its wall time: on a loaded 2-core machine (the test
+    tiers run side by side) wall time measured the neighbours, and a heavy import costs CPU.
+    """
     code = (
-        "import sys, time, runpy; t = time.monotonic(); "
+        "import sys, time, runpy; t = time.process_time(); "
         f"runpy.run_path({str(Path(DAGS_DIR) / dag_file)!r}); "
-        "print(time.monotonic() - t); "
+        "print(time.process_time() - t); "
         f"print(','.join(m for m in {HEAVY_MODULES!r} if m in sys.modules))"
     )
     # Airflow itself is imported first so only the DAG file's own cost is timed.
@@ -131,4 +135,4 @@ def test_dag_file_parses_fast_without_heavy_imports(dag_file: str) -> None:
     ).stdout.split("\n")
     elapsed, heavy = float(out[0]), out[1]
     assert heavy == "", f"{dag_file} imports {heavy} at parse time"
-    assert elapsed < 1.0, f"{dag_file} took {elapsed:.2f} s to parse"
+    assert elapsed < 1.0, f"{dag_file} took {elapsed:.2f} s of CPU to parse"
