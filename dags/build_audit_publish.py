@@ -10,7 +10,7 @@ import functools
 import operator
 from typing import Any
 
-from airflow.sdk import dag, task
+from airflow.sdk import Param, dag, task
 
 from pipeline.alerts import deadline_alert
 from pipeline.assets import DBT_TASK_ARGS, DEFAULT_ARGS, PUBLISHED_MART, RAW_ASSETS
@@ -36,6 +36,10 @@ Scheduled on any of the raw assets (`scrutin_raw_election_results`, `scrutin_raw
 5. `publish_mart` — one transaction under an advisory lock swaps `mart_audit` in as `mart`
    and keeps the previous one as `mart_prev` (`ops.publication_log`).
 
+Param `accept_bureau_loss` (trigger with config, e.g. `{"accept_bureau_loss": ["2024_legi_t1"]}`):
+the elections allowed to lose bureaux they had in the published `mart`, for this run only — a
+legitimate correction; otherwise an election losing bureaux is refused (`docs/quality.md`).
+
 A failing check fails the run **without retry** and publishes nothing: `mart` stays exactly as it
 was. See `ops.gate_runs.failed_checks` and the runbook in `docs/operations.md`;
 `scrutin publish --rollback` restores the previous publication.
@@ -54,6 +58,14 @@ was. See `ops.gate_runs.failed_checks` and the runbook in `docs/operations.md`;
     deadline=deadline_alert("build_audit_publish"),
     tags=["scrutin", "dbt", "quality", "publish"],
     doc_md=DOC_MD,
+    params={
+        "accept_bureau_loss": Param(
+            [],
+            type="array",
+            items={"type": "string"},
+            description="elections allowed to lose published bureaux in this run (docs/quality.md)",
+        )
+    },
 )
 def build_audit_publish() -> None:
     @task(**DBT_TASK_ARGS)
@@ -64,9 +76,14 @@ def build_audit_publish() -> None:
         from pipeline.airflow_warehouse import warehouse_url
         from pipeline.gate import GateRefused, dbt_build_audit
 
-        run_id = get_current_context()["run_id"]
+        context = get_current_context()
+        run_id = context["run_id"]
+        accepted = tuple(context["params"].get("accept_bureau_loss") or ())
         try:
-            return {"run_id": run_id, **dbt_build_audit(warehouse_url(), run_id)}
+            return {
+                "run_id": run_id,
+                **dbt_build_audit(warehouse_url(), run_id, accept_bureau_loss=accepted),
+            }
         except GateRefused as exc:
             raise AirflowFailException(str(exc)) from exc
 

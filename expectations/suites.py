@@ -31,6 +31,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from expectations.results import Severity
+from ingestion.sources.results_codes import OVERSEAS_PREFIX, SAINT_BARTH_SAINT_MARTIN
 from scrutin.vocabulary import BUREAU_ID_REGEX as VOCABULARY_BUREAU_ID_REGEX
 
 if TYPE_CHECKING:
@@ -306,6 +307,34 @@ def belongs_to_loaded_batch(
 
 _ELECTION_KEYS = ("election_id", "bureau_id")
 
+# Plausibility checks (docs/quality.md): their labels are the names a refusal prints, and the
+# hostile-input suite looks them up.
+REGISTERED_LABEL = "inscrits > 0: a bureau de vote has registered voters"
+COMMUNE_IN_DEPARTEMENT_LABEL = "code_commune lies in code_departement (2A/2B, 97x, ZZ abroad)"
+
+
+def departement_of_commune(code_commune: str) -> str:
+    """SQL: the INSEE département of a commune code (3 characters overseas, else 2: `2A`, `ZZ`);
+    the same rule as the dbt macro `departement_of_commune`."""
+    return (
+        f"case when left({code_commune}, 2) in ('97', '98') then left({code_commune}, 3) "
+        f"else left({code_commune}, 2) end"
+    )
+
+
+def insee_departement(code_departement: str, code_commune: str) -> str:
+    """SQL: the INSEE département a results row declares: its code, or the INSEE code of a
+    Ministry letter code (`ZA` -> `971`; `ZX` holds 977 and 978: the commune's own)."""
+    whens = " ".join(
+        f"when '{ministry}' then '{insee}'" for ministry, insee in OVERSEAS_PREFIX.items()
+    )
+    return (
+        f"case {code_departement} {whens} "
+        f"when '{SAINT_BARTH_SAINT_MARTIN}' then left({code_commune}, 3) "
+        f"else {code_departement} end"
+    )
+
+
 RAW_ELECTION_RESULTS = SuiteSpec(
     name="raw_election_results",
     table=RAW_BUREAU_TABLE,
@@ -325,6 +354,22 @@ RAW_ELECTION_RESULTS = SuiteSpec(
             columns=("bureau_id", "code_commune", "code_bv"),
         ),
         *(between(column, min_value=0) for column in BUREAU_COUNT_COLUMNS),
+        no_rows(
+            REGISTERED_LABEL,
+            loaded_rows("b", "b.inscrits,\n    b.votants", "b.inscrits <= 0", keys=_ELECTION_KEYS),
+            columns=("inscrits",),
+        ),
+        no_rows(
+            COMMUNE_IN_DEPARTEMENT_LABEL,
+            loaded_rows(
+                "b",
+                "b.code_departement,\n    b.code_commune",
+                f"{departement_of_commune('b.code_commune')} <> "
+                f"{insee_departement('b.code_departement', 'b.code_commune')}",
+                keys=_ELECTION_KEYS,
+            ),
+            columns=("code_departement", "code_commune"),
+        ),
         a_at_least_b("inscrits", "votants"),
         a_at_least_b("votants", "exprimes"),
         no_rows(

@@ -6,6 +6,8 @@ What downstream models rely on and a loader bug or a hand edit could break:
   index of `raw.census_iris_values`, so it needs no check here);
 - counts (prefix `P`/`C`) are never negative — Filosofi shares may be (the tax share
   `DISP_PIMPOT` is negative by construction), so they are not checked here;
+- values stay within physical bounds: counts per IRIS, incomes in euros, shares in percent (a
+  value of 1e308 or NaN is refused; see the constants below and docs/quality.md);
 - a masked cell has no value, and a value that is not masked is present: a masked cell read as
   0 would make a secret IRIS look empty.
 SQL checks only judge rows of `loaded` batches (see `expectations.suites`).
@@ -18,6 +20,7 @@ from types import MappingProxyType
 
 from expectations.suites import (
     BATCH_LEDGER_TABLE,
+    Check,
     SuiteSpec,
     belongs_to_loaded_batch,
     duplicate_keys,
@@ -34,6 +37,70 @@ COMMUNE_CODE_REGEX = r"^([0-9]{2}|2[AB])[0-9]{3}$"
 
 # A row of either table: one IRIS of one census vintage and theme.
 _KEYS = ("vintage", "theme", "code_iris")
+
+# Physical bounds of a census value (docs/quality.md): a census cell is an IRIS, about 2,000
+# inhabitants (the largest hold a few tens of thousands), so no count of people, households or
+# dwellings comes near 100,000. Filosofi incomes are euros per consumption unit and year (the
+# real 2015 national IRIS file tops at a D9 of 205,661); its shares of disposable income are
+# percentages that may pass 100 or go below 0 because taxes count negatively (2015: -48.9 to
+# 111.7); the Gini index is in [0, 1]. Any other value must stay finite and within +-10 million.
+# NaN and infinity fail every bound (PostgreSQL sorts NaN above every number).
+CENSUS_MAX_COUNT = 100_000
+CENSUS_MAX_INCOME = 1_000_000
+CENSUS_SHARE_BOUNDS = (-200, 200)
+CENSUS_MAX_OTHER = 10_000_000
+FILOSOFI_PREFIXES = "('DISP', 'DEC')"
+FILOSOFI_INCOMES = "('Q1', 'MED', 'Q3', 'D1', 'D2', 'D3', 'D4', 'D6', 'D7', 'D8', 'D9')"
+
+COUNT_BOUND_LABEL = f"counts (prefix P or C) are at most {CENSUS_MAX_COUNT:,} per IRIS"
+INCOME_BOUND_LABEL = (
+    f"Filosofi incomes (Q1, MED, Q3, D1-D9) are between 0 and {CENSUS_MAX_INCOME:,} euros"
+)
+SHARE_BOUND_LABEL = (
+    "Filosofi shares (P...) are percentages in "
+    f"[{CENSUS_SHARE_BOUNDS[0]}, {CENSUS_SHARE_BOUNDS[1]}], the Gini index (GI) in [0, 1]"
+)
+OTHER_BOUND_LABEL = f"every other value is finite, within +-{CENSUS_MAX_OTHER:,}"
+
+
+def _out_of_bounds(label: str, condition: str) -> Check:
+    """A census value outside its physical bounds: the IRIS, the indicator and the value."""
+    return no_rows(
+        label,
+        loaded_rows(
+            "v",
+            "v.prefix,\n    v.indicator,\n    v.value",
+            f"v.value is not null and {condition}",
+            keys=_KEYS,
+        ),
+        columns=("value",),
+    )
+
+
+_IS_FILOSOFI = f"v.prefix in {FILOSOFI_PREFIXES}"
+_IS_INCOME = f"{_IS_FILOSOFI} and v.indicator in {FILOSOFI_INCOMES}"
+_IS_SHARE = f"{_IS_FILOSOFI} and (v.indicator like 'P%' or v.indicator = 'GI')"
+
+BOUND_CHECKS: tuple[Check, ...] = (
+    _out_of_bounds(
+        COUNT_BOUND_LABEL,
+        f"v.prefix in ('P', 'C') and not v.value <= {CENSUS_MAX_COUNT}",
+    ),
+    _out_of_bounds(
+        INCOME_BOUND_LABEL,
+        f"{_IS_INCOME} and not v.value between 0 and {CENSUS_MAX_INCOME}",
+    ),
+    _out_of_bounds(
+        SHARE_BOUND_LABEL,
+        f"{_IS_SHARE} and not (case when v.indicator = 'GI' then v.value between 0 and 1 "
+        f"else v.value between {CENSUS_SHARE_BOUNDS[0]} and {CENSUS_SHARE_BOUNDS[1]} end)",
+    ),
+    _out_of_bounds(
+        OTHER_BOUND_LABEL,
+        f"v.prefix not in ('P', 'C') and not ({_IS_INCOME}) and not ({_IS_SHARE}) "
+        f"and not abs(v.value) <= {CENSUS_MAX_OTHER}",
+    ),
+)
 
 _VALUE_WITHOUT_IRIS = f"""
 select
@@ -96,6 +163,7 @@ RAW_CENSUS_VALUES = SuiteSpec(
             ),
             columns=("value",),
         ),
+        *BOUND_CHECKS,
         no_rows(
             "a masked cell has no value",
             loaded_rows(

@@ -59,7 +59,12 @@ def cmd_build(args: argparse.Namespace) -> int:
     from pipeline.gate import GateRefused, build_audit_publish
 
     try:
-        report = build_audit_publish(database_url(), args.run_id, wait_seconds=args.wait)
+        report = build_audit_publish(
+            database_url(),
+            args.run_id,
+            wait_seconds=args.wait,
+            accept_bureau_loss=args.accept_bureau_loss,
+        )
     except BuildBusy as exc:
         print(f"scrutin build: {exc}", file=sys.stderr)
         if args.json:
@@ -244,6 +249,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="when another build is running, wait up to SECONDS for it (default: exit at once, "
         "code 6)",
+    )
+    p.add_argument(
+        "--accept-bureau-loss",
+        action="append",
+        default=[],
+        metavar="ELECTION_ID",
+        help="let this election lose bureaux it had in the published mart, for this build only "
+        "(a legitimate correction; repeat for several elections; docs/quality.md)",
     )
     p.add_argument("--json", action="store_true", help="the outcome as JSON on standard output")
     p.set_defaults(func=cmd_build)

@@ -147,6 +147,7 @@ def build(
     exclude: str | None = None,
     *,
     indirect_selection: str | None = None,
+    extra_vars: dict[str, Any] | None = None,
 ) -> DbtOutcome:
     """`dbt build` (models, unit tests, data tests) on warehouse `url`, recorded under `run_id`.
 
@@ -155,7 +156,8 @@ def build(
     directory, so builds against different warehouses never share dbt's artifacts.
     Every node result is written to `ops.dbt_results`. The campaign's territory is copied into
     `ops.campaign_territory` first, under the same lock, so what dbt restricts to is the
-    territory of the campaign file whose vars it receives.
+    territory of the campaign file whose vars it receives. `extra_vars` are this build's own
+    (the gate's overrides, e.g. `accepted_bureau_losses`), on top of the campaign's.
     """
     from scrutin.campaign import campaign_config_path, load_campaign
     from scrutin.db import connect
@@ -178,7 +180,7 @@ def build(
         # `cautious`: a test runs only when every model it reads is in the selection, so a
         # selected build never tests a relation it did not build.
         args += ["--indirect-selection", indirect_selection]
-    dbt_vars = campaign_vars()
+    dbt_vars = {**campaign_vars(), **(extra_vars or {})}
     if dbt_vars:
         args += ["--vars", json.dumps(dbt_vars)]
 

@@ -23,7 +23,7 @@ import functools
 import json
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ParamSpec, TypeVar
 
@@ -108,14 +108,22 @@ def _records_errors(stage: Callable[P, R]) -> Callable[P, R]:
 SCORES_TAG = "tag:scores"
 
 
-def _dbt_stage(url: str, run_id: str, stage: str, **selection: str) -> int:
+def _dbt_stage(
+    url: str,
+    run_id: str,
+    stage: str,
+    extra_vars: dict[str, Any] | None = None,
+    **selection: str,
+) -> int:
     from pipeline.dbt_runner import build
 
-    outcome = build(url, run_id, **selection)
+    outcome = build(url, run_id, extra_vars=extra_vars, **selection)
     if not outcome.success:
         failed = [f"dbt: {u}" for u in outcome.failed]
         if f"test.scrutin.{TERRITORY_TEST}" in outcome.failed:
             failed += _unmatched_territory(url)
+        if f"test.scrutin.{VOLUME_TEST}" in outcome.failed:
+            failed += _lost_bureaux(url)
         _record_gate(url, run_id, "refused", failed)
         raise GateRefused(stage, failed)
     log.info("%s passed: %d nodes", stage, len(outcome.results))
@@ -144,13 +152,45 @@ def _unmatched_territory(url: str) -> list[str]:
     ]
 
 
+# The dbt test that refuses an election losing published bureaux (volume against the previous
+# publication, docs/quality.md); its rows (one per election) are stored in ops.<name>.
+VOLUME_TEST = "assert_published_elections_keep_their_bureaux"
+
+
+def _lost_bureaux(url: str) -> list[str]:
+    """`volume: election 2024_legi_t1 lost 101 of its 201 published bureaux (...)`, one line per
+    election, with the override that lets a legitimate correction through."""
+    try:
+        with connect(url) as conn:
+            rows = conn.execute(
+                "select election_id, published_bureaux, lost_bureaux, first_lost_bureaux "
+                f"from ops.{VOLUME_TEST} order by election_id"
+            ).fetchall()
+    except Exception:  # the test's table is dbt's: never let reading it hide the refusal
+        log.exception("could not read ops.%s", VOLUME_TEST)
+        return []
+    return [
+        f"volume: election {election} lost {lost} of its {published} published bureaux "
+        f"(first: {first}); a truncated or wrong results file? If the loss is a legitimate "
+        f"correction: scrutin build --accept-bureau-loss {election}"
+        for election, published, lost, first in rows
+    ]
+
+
 @_records_errors
-def dbt_build_audit(url: str, run_id: str, wait_seconds: float = 0.0) -> dict[str, Any]:
+def dbt_build_audit(
+    url: str,
+    run_id: str,
+    wait_seconds: float = 0.0,
+    accept_bureau_loss: Sequence[str] = (),
+) -> dict[str, Any]:
     """Stage 1: dbt build (models, unit tests, data tests, contracts) into `mart_audit`, all but
     the score marts, which need the ecological fit of stage 2.
 
     The run takes the build lock here (pipeline/build_lock.py): while another live build owns
-    it, this waits up to `wait_seconds`, then raises BuildBusy and starts nothing."""
+    it, this waits up to `wait_seconds`, then raises BuildBusy and starts nothing.
+    `accept_bureau_loss` names the elections allowed to lose published bureaux in this run only
+    (a legitimate correction; the publication log keeps the list)."""
     with connect(url) as conn:
         require_migrated(conn)
     with build_stage(
@@ -162,10 +202,10 @@ def dbt_build_audit(url: str, run_id: str, wait_seconds: float = 0.0) -> dict[st
         release_on_error=False,
     ):
         _record_gate(url, run_id, "running")
-        return _dbt_build_audit(url, run_id)
+        return _dbt_build_audit(url, run_id, tuple(accept_bureau_loss))
 
 
-def _dbt_build_audit(url: str, run_id: str) -> dict[str, Any]:
+def _dbt_build_audit(url: str, run_id: str, accept_bureau_loss: tuple[str, ...]) -> dict[str, Any]:
     from scrutin.campaign import load_campaign
 
     campaign = load_campaign()
@@ -173,10 +213,17 @@ def _dbt_build_audit(url: str, run_id: str) -> dict[str, Any]:
     # Which campaign and territory this run publishes: kept in ops.publication_log.check_summary.
     territory = campaign.territory.describe() if campaign.territory else "every loaded bureau"
     log.info("campaign %s, territory: %s", campaign.campaign_id, territory)
+    overrides: dict[str, Any] = {}
+    if accept_bureau_loss:
+        log.warning("elections allowed to lose published bureaux: %s", list(accept_bureau_loss))
+        overrides["accepted_bureau_losses"] = list(accept_bureau_loss)
     return {
-        "dbt_nodes": _dbt_stage(url, run_id, "dbt build", exclude=SCORES_TAG),
+        "dbt_nodes": _dbt_stage(
+            url, run_id, "dbt build", extra_vars=overrides or None, exclude=SCORES_TAG
+        ),
         "campaign_id": campaign.campaign_id,
         "territory": territory,
+        **overrides,
     }
 
 
@@ -276,13 +323,17 @@ def publish_audited(url: str, run_id: str, summary: dict[str, Any]) -> dict[str,
 
 
 def build_audit_publish(
-    url: str, run_id: str | None = None, *, wait_seconds: float = 0.0
+    url: str,
+    run_id: str | None = None,
+    *,
+    wait_seconds: float = 0.0,
+    accept_bureau_loss: Sequence[str] = (),
 ) -> GateReport:
     """All five stages; raises GateRefused (and publishes nothing) when a check fails, and
     BuildBusy (starting nothing) when another build still owns the build after `wait_seconds`."""
     run_id = run_id or new_run_id()
     try:
-        dbt_summary = dbt_build_audit(url, run_id, wait_seconds)
+        dbt_summary = dbt_build_audit(url, run_id, wait_seconds, accept_bureau_loss)
         fit_summary = fit_scores(url, run_id)
         score_summary = dbt_build_scores(url, run_id)
         gx_summary = validate_audit(url, run_id)

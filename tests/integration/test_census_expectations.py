@@ -9,7 +9,14 @@ import psycopg
 import pytest
 
 from expectations.registry import all_suites, raw_suite_names
-from expectations.suites_census import RAW_SUITES, SUITES
+from expectations.suites_census import (
+    COUNT_BOUND_LABEL,
+    INCOME_BOUND_LABEL,
+    OTHER_BOUND_LABEL,
+    RAW_SUITES,
+    SHARE_BOUND_LABEL,
+    SUITES,
+)
 from ingestion.census.pipeline import load_entry, registry_entries
 from tests.unit.test_census_parser import SAMPLE
 
@@ -98,3 +105,69 @@ def test_raw_census_suites_catch_each_broken_row(broken_batch: int, loaded: str)
     ):
         assert expected in failed, f"{expected!r} not in:\n{failed}"
     assert "290190999" in failed and "290191111" in failed
+
+
+@pytest.fixture
+def impossible_values(loaded: str) -> Iterator[int]:
+    """A `loaded` batch of one IRIS whose values are each beyond a physical bound (and one
+    plausible value of each kind, which must not be reported)."""
+    with psycopg.connect(loaded, autocommit=True) as conn:
+        row = conn.execute(
+            "insert into raw.batch_ledger (source, file_name, file_sha256, dataset_key, status) "
+            "values ('census', 'impossible.CSV', %s, %s, 'loaded') returning batch_id",
+            ("1" * 64, f"revenus:{BROKEN_VINTAGE}"),
+        ).fetchone()
+        assert row is not None
+        batch = int(row[0])
+        head = (batch, BROKEN_VINTAGE, 2100, "revenus")
+        with conn.cursor() as cur:
+            cur.execute(
+                "insert into raw.census_iris (batch_id, vintage, geo_year, theme, source_line, "
+                "code_iris, code_commune) values (%s, %s, %s, %s, 2, '290190103', '29019')",
+                head,
+            )
+            with cur.copy(
+                "copy raw.census_iris_values (batch_id, vintage, geo_year, theme, code_iris, "
+                "code_commune, prefix, indicator, value, masked, mask_code) from stdin"
+            ) as copy:
+                for prefix, indicator, value in (
+                    ("P", "POP", 1e308),  # the probe's value, published on main
+                    ("C", "MEN", float("nan")),
+                    ("P", "POP1529", 18_183.0),  # the sample's largest count: plausible
+                    ("DISP", "MED", 5_000_000.0),
+                    ("DISP", "D9", 205_661.0),  # real 2015 maximum: plausible
+                    ("DISP", "PACT", 500.0),
+                    ("DISP", "PIMPOT", -48.9),  # real 2015 minimum: plausible
+                    ("DISP", "GI", 1.5),
+                    ("DEC", "RD", float("inf")),
+                ):
+                    copy.write_row(
+                        (*head, "290190103", "29019", prefix, indicator, value, False, None)
+                    )
+        yield batch
+        conn.execute("delete from raw.census_iris_values where batch_id = %s", (batch,))
+        conn.execute("delete from raw.census_iris where batch_id = %s", (batch,))
+        conn.execute("update raw.batch_ledger set status = 'failed' where batch_id = %s", (batch,))
+
+
+def test_raw_census_values_refuse_values_beyond_physical_bounds(
+    impossible_values: int, loaded: str
+) -> None:
+    """Issue 14: a census value of 1e308 was published. Each bound is a named failure that
+    shows the IRIS, the indicator and the value; the plausible extremes pass."""
+    from expectations.checkpoint import run_suites
+
+    outcome = run_suites(loaded, ["raw_census_values"], "test-census-gx-bounds")
+    assert not outcome.success
+    by_label = {
+        label: [c for c in outcome.failed_checks if f"[{label}]" in c]
+        for label in (COUNT_BOUND_LABEL, INCOME_BOUND_LABEL, SHARE_BOUND_LABEL, OTHER_BOUND_LABEL)
+    }
+    assert all(len(found) == 1 for found in by_label.values()), outcome.failed_checks
+    count, income, share, other = (found[0] for found in by_label.values())
+    assert "2 unexpected rows" in count and '"indicator": "POP"' in count
+    assert "POP1529" not in count
+    assert "1 unexpected rows" in income and '"indicator": "MED"' in income
+    assert "2 unexpected rows" in share and "PACT" in share and '"GI"' in share
+    assert "PIMPOT" not in share
+    assert "1 unexpected rows" in other and '"indicator": "RD"' in other

@@ -35,6 +35,7 @@ from tests.compiled_dbt_tests import data_tests_of, failing
 SOURCE = "test_dbt_canvass"  # knock source and ledger source of every row of this module
 CAMPAIGN = "test-dbt-canvass"
 OUR_BUREAUX = "99901\\_%"  # LIKE pattern of this module's bureaux
+RESULTS_ELECTION = "2019_euro_t1"  # registered, loaded by no other module
 A, B, C = "99901_0001", "99901_0002", "99901_0003"
 CANVASSER_1 = f"{SOURCE}-cv1"
 CANVASSER_2 = f"{SOURCE}-cv2"
@@ -476,6 +477,25 @@ def _insert_rows(cur: psycopg.Cursor) -> None:
             "values (%s, %s, %s, %s, %s, %s, %s, %s, 0, 0, 1)",
             (reu_batch, line, commune, bureau, commune, commune, bv, bureau),
         )
+    # ... and results rows make them polling stations: a counted knock in a bureau without
+    # election results refuses the build (issue 14, docs/quality.md). A registered election no
+    # other module loads; one list takes every valid vote.
+    results_batch = _ledger(cur, "loaded", f"{SOURCE}-results.csv")
+    for line, bureau in enumerate((A, B, C), start=2):
+        commune, bv = bureau.split("_")
+        cur.execute(
+            "insert into raw.election_results_bureau (batch_id, election_id, source_line, "
+            "code_departement, code_commune, code_bv, bureau_id, inscrits, votants, "
+            "abstentions, exprimes, blancs, nuls) "
+            "values (%s, %s, %s, %s, %s, %s, %s, 100, 50, 50, 48, 1, 1)",
+            (results_batch, RESULTS_ELECTION, line, commune[:2], commune, bv, bureau),
+        )
+        cur.execute(
+            "insert into raw.election_results_candidate (batch_id, election_id, source_line, "
+            "code_commune, code_bv, bureau_id, numero_panneau, nuance, voix) "
+            "values (%s, %s, %s, %s, %s, %s, 1, 'LUG', 48)",
+            (results_batch, RESULTS_ELECTION, line, commune, bv, bureau),
+        )
     roll_batch = _ledger(cur, "loaded", f"{SOURCE}-roll.csv")
     for bureau, (doors, electors) in ROLL.items():
         commune, bv = bureau.split("_")
@@ -495,14 +515,26 @@ def _insert_rows(cur: psycopg.Cursor) -> None:
 
 def _delete_test_rows(cur: psycopg.Cursor, run_ids: list[str]) -> None:
     cur.execute("delete from raw.canvass_knocks where source = %s", (SOURCE,))
-    for table in ("raw.roll_bureau_doors", "raw.roll_bureau_counts", "raw.reu_addresses"):
+    for table in (
+        "raw.roll_bureau_doors",
+        "raw.roll_bureau_counts",
+        "raw.reu_addresses",
+        "raw.election_results_candidate",
+        "raw.election_results_bureau",
+    ):
         cur.execute(f"delete from {table} where bureau_id like %s", (OUR_BUREAUX,))
     cur.execute("delete from raw.batch_ledger where source = %s", (SOURCE,))
     cur.execute("delete from ops.canvass_campaigns where campaign_id = %s", (CAMPAIGN,))
     cur.execute("delete from ops.dbt_results where run_id = any(%s)", (run_ids,))
     cur.execute("delete from ops.quality_results where run_id like %s", (f"{SOURCE}%",))
     # The marts keep our rows until the next build: later modules must never see them.
-    for table in (*MARTS, "polling_stations"):
+    for table in (
+        *MARTS,
+        "polling_stations",
+        "polling_station_results",
+        "polling_station_nuance_votes",
+        "election_results",
+    ):
         cur.execute("select to_regclass(%s)", (f"mart_audit.{table}",))
         found = cur.fetchone()
         if found is not None and found[0] is not None:

@@ -26,9 +26,11 @@ import pytest
 
 from expectations.suites import (
     BUREAU_ID_REGEX,
+    COMMUNE_IN_DEPARTEMENT_LABEL,
     RAW_ELECTION_CANDIDATES,
     RAW_ELECTION_RESULTS,
     RAW_SUITES,
+    REGISTERED_LABEL,
     SUITES,
     Check,
     no_rows,
@@ -543,6 +545,72 @@ def test_votants_arithmetic_is_a_failure(gx_url: str, db: psycopg.Connection) ->
         '"bureau_id": "75056_B12"',
         '"blancs": 17',
     )
+
+
+@pytest.mark.db
+def test_a_bureau_without_registered_voters_fails_raw_suite(
+    gx_url: str, db: psycopg.Connection
+) -> None:
+    """Issue 14: a bureau with 0 registered (and so no vote) went through every check."""
+    from expectations.checkpoint import run_suite
+
+    where = f"election_id = '{ELECTION}' and bureau_id = '29019_0002'"
+    with corrupted(
+        db,
+        "update raw.election_results_bureau set inscrits = 0, votants = 0, abstentions = 0, "
+        f"exprimes = 0, blancs = 0, nuls = 0 where {where}",
+        "update raw.election_results_bureau set inscrits = 900, votants = 600, "
+        f"abstentions = 300, exprimes = 585, blancs = 10, nuls = 5 where {where}",
+    ):
+        outcome = run_suite(gx_url, RAW_ELECTION_RESULTS, _run_id())
+    _assert_fails(
+        outcome,
+        "unexpected_rows_expectation(inscrits)",
+        f"[{REGISTERED_LABEL}]",
+        '"bureau_id": "29019_0002"',
+        '"inscrits": 0',
+    )
+
+
+@pytest.mark.db
+def test_a_commune_outside_its_departement_fails_raw_suite(
+    gx_url: str, db: psycopg.Connection
+) -> None:
+    """Issue 14: a commune of another département inside a département's file went through.
+    Saint-Brieuc (22278) in a row of département 29 is refused; Corsica (2A004), Paris and a
+    Ministry overseas letter code (ZA for 971) are read right."""
+    from expectations.checkpoint import run_suite
+
+    where = f"election_id = '{ELECTION}' and bureau_id = '29019_0002'"
+    overseas = f"election_id = '{ELECTION}' and bureau_id = '2A004_0001'"
+    with (
+        corrupted(
+            db,
+            "update raw.election_results_bureau set code_commune = '22278', "
+            f"bureau_id = '22278_0002' where {where}",
+            "update raw.election_results_bureau set code_commune = '29019', "
+            f"bureau_id = '29019_0002' where election_id = '{ELECTION}' "
+            "and bureau_id = '22278_0002'",
+        ),
+        corrupted(
+            db,
+            "update raw.election_results_bureau set code_departement = 'ZA', "
+            f"code_commune = '97101', bureau_id = '97101_0001' where {overseas}",
+            "update raw.election_results_bureau set code_departement = '2A', "
+            f"code_commune = '2A004', bureau_id = '2A004_0001' where election_id = '{ELECTION}' "
+            "and bureau_id = '97101_0001'",
+        ),
+    ):
+        outcome = run_suite(gx_url, RAW_ELECTION_RESULTS, _run_id())
+    failure = _assert_fails(
+        outcome,
+        "unexpected_rows_expectation(code_departement, code_commune)",
+        f"[{COMMUNE_IN_DEPARTEMENT_LABEL}]",
+        "1 unexpected rows",
+        '"bureau_id": "22278_0002"',
+        '"code_departement": "29"',
+    )
+    assert "97101" not in failure
 
 
 @pytest.mark.db

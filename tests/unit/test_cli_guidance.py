@@ -103,7 +103,9 @@ def test_a_refused_gate_exits_4_and_says_why_in_json(
 ) -> None:
     from pipeline import gate
 
-    def refuse(url: str, run_id: str | None, *, wait_seconds: float) -> None:
+    def refuse(
+        url: str, run_id: str | None, *, wait_seconds: float, accept_bureau_loss: list[str]
+    ) -> None:
         raise gate.GateRefused("audit", ["dbt test: not_null_polling_stations_bureau_id"])
 
     monkeypatch.setattr(gate, "build_audit_publish", refuse)
@@ -116,6 +118,28 @@ def test_a_refused_gate_exits_4_and_says_why_in_json(
     }
 
 
+def test_accept_bureau_loss_reaches_the_gate_for_each_election(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The one-build override of the volume check (docs/quality.md): every election named,
+    none by default."""
+    from pipeline import gate
+
+    seen: list[list[str]] = []
+
+    def refuse(
+        url: str, run_id: str | None, *, wait_seconds: float, accept_bureau_loss: list[str]
+    ) -> None:
+        seen.append(accept_bureau_loss)
+        raise gate.GateRefused("dbt build", ["volume: election 2024_legi_t2 lost 1 ..."])
+
+    monkeypatch.setattr(gate, "build_audit_publish", refuse)
+    main(["build"])
+    main(["build", "--accept-bureau-loss", "2024_legi_t1", "--accept-bureau-loss", "2022_legi_t1"])
+    assert seen == [[], ["2024_legi_t1", "2022_legi_t1"]]
+    assert "volume: election 2024_legi_t2" in capsys.readouterr().err
+
+
 def test_a_busy_build_exits_6_and_names_the_owner(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -124,7 +148,9 @@ def test_a_busy_build_exits_6_and_names_the_owner(
 
     seen: dict[str, float] = {}
 
-    def busy(url: str, run_id: str | None, *, wait_seconds: float) -> None:
+    def busy(
+        url: str, run_id: str | None, *, wait_seconds: float, accept_bureau_loss: list[str]
+    ) -> None:
         seen["wait"] = wait_seconds
         raise BuildBusy("another build is running: run r1 is in stage 'fit_scores'")
 
