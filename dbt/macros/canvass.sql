@@ -10,3 +10,12 @@
         * power(sin(radians({{ longitude_b }} - {{ longitude_a }}) / 2), 2)
     )))
 {%- endmacro %}
+
+{#- The published step of a count of answers: the count floored to a multiple of k_min
+    (`var('k_min')`), so 0 below k_min. Opinion figures are computed on the first
+    `k_min_step(n)` answers of a cell only (int_canvass__answers): two publications of the same
+    cell then differ by whole steps of k_min answers or not at all, and no difference of two
+    published figures isolates fewer than k_min respondents (docs/privacy.md). -#}
+{% macro k_min_step(count) -%}
+    (({{ count }}) / {{ var('k_min') | int }} * {{ var('k_min') | int }})
+{%- endmacro %}
