@@ -824,6 +824,8 @@ def test_a_topic_count_on_a_small_day_or_a_moved_day_fails_the_daily_tests(
     assert set(failures) == {
         next(n for n in failures if n.startswith("k_min_suppressed_canvass_bureau_daily_")),
         "assert_canvass_marts_reconcile_with_knocks",
+        # a topic counted on a day whose published step has no answer
+        "canvass_bureau_daily_topics_within_conversations",
     }, failures
     (k_min_rows,) = (rows for name, rows in failures.items() if name.startswith("k_min"))
     ((row_values, _, flagged, _, problem),) = k_min_rows
