@@ -1,10 +1,5 @@
 {#- k-minimum suppression threshold (GDPR art. 9): project var, default 11. -#}
-{%- set k_min = var('k_min') | int -%}
-{%- if k_min < 1 -%}
-    {{ exceptions.raise_compiler_error(
-        "var k_min must be a positive integer, got " ~ var('k_min')
-    ) }}
-{%- endif -%}
+{%- set k_min = canvass_k_min() -%}
 {#- Each question, the answers count of its published step, and its share columns (numerator
     count column of int_canvass__bureau_opinion -> published share column). -#}
 {%- set questions = {
