@@ -16,13 +16,15 @@ What the audit checks, and why (every check is `fail`):
   components, so one wrong link fails every figure built on it; |published - recomputed| > 1e-6,
   or only one of them null, refuses the row. A missing input gives null, as in the model.
 - k_min (opinion is special-category data, GDPR art. 9): `support_suppressed` is true exactly
-  when canvass_conversations < k_min, and then q_updated = q_mobilisable; `open_rate_suppressed`
+  when canvass_support_answers (the published step of support answers) < k_min, and then
+  q_updated = q_mobilisable; `open_rate_suppressed`
   exactly when canvass_doors_knocked < k_min, and then open_rate_estimate = open_rate_prior. The
   threshold is the stricter of the campaign's `k_min` (the one the models are built with) and the
   `k_min` every loaded campaign's knocks were collected under (`ops.canvass_campaigns`). "Exactly"
   both ways: a needlessly suppressed row ignores real canvass data, so its score is wrong.
 - q_updated comes from PUBLISHED canvass figures only: recomputed from canvass_bureau_opinion's
-  unsuppressed support shares (their campaign-wide rate as the reference). A model whose reference
+  unsuppressed support shares and their published answers (support_answers, the published step:
+  docs/privacy.md), their campaign-wide rate as the reference. A model whose reference
   rate read a suppressed bureau's support could be inverted to recover that bureau's opinions.
 - Parameters current: every row carries the `params_version` of the parameters the gate reads
   now, and their bloc and election ids. A stale build (parameters edited after dbt ran) is
@@ -400,9 +402,9 @@ def audit_targeting(conn: psycopg.Connection[Any], params: ScoreParams) -> list[
         _suppressed_copy(
             rows,
             "rival_share_updated = the rival's share at h when support is suppressed",
-            ("rival_share_updated", "rival_share_high", "canvass_conversations"),
+            ("rival_share_updated", "rival_share_high", "canvass_support_answers"),
             flag="support_suppressed",
-            count="canvass_conversations",
+            count="canvass_support_answers",
             k_min=k_min,
             published="rival_share_updated",
             prior=lambda row: _rival_prior(row, params),
@@ -410,20 +412,20 @@ def audit_targeting(conn: psycopg.Connection[Any], params: ScoreParams) -> list[
         _suppressed_copy(
             rows,
             "persuadable_share = volatility_pedersen when the canvass is suppressed (below k_min)",
-            ("persuadable_share", "volatility_pedersen", "canvass_conversations"),
+            ("persuadable_share", "volatility_pedersen", "canvass_support_answers"),
             flag="support_suppressed",
-            count="canvass_conversations",
+            count="canvass_support_answers",
             k_min=k_min,
             published="persuadable_share",
             prior=lambda row: row["volatility_recomputed"],
         ),
-        _suppression_flag(rows, "support_suppressed", "canvass_conversations", k_min),
+        _suppression_flag(rows, "support_suppressed", "canvass_support_answers", k_min),
         _suppressed_copy(
             rows,
             "q_updated = q_mobilisable when support is suppressed (below k_min)",
-            ("q_updated", "q_mobilisable", "canvass_conversations"),
+            ("q_updated", "q_mobilisable", "canvass_support_answers"),
             flag="support_suppressed",
-            count="canvass_conversations",
+            count="canvass_support_answers",
             k_min=k_min,
             published="q_updated",
             prior=lambda row: _q(row, params),
@@ -609,11 +611,11 @@ def _canvass_from_published_figures(
     published: dict[str, tuple[float, dict[str, float | None]]] = {}
     for r in _rows(
         conn,
-        "select bureau_id, conversations, "
+        "select bureau_id, support_answers, "
         + ", ".join(f"support_{a}_share" for a in answers)
-        + f" from {OPINION_TABLE} where not suppressed",
+        + f" from {OPINION_TABLE} where not support_suppressed",
     ):
-        trials = float(r["conversations"])
+        trials = float(r["support_answers"])
         published[r["bureau_id"]] = (
             trials,
             {
@@ -644,10 +646,10 @@ def _canvass_from_published_figures(
     for column, answer, prior_of, prior_column in checks:
         offending = []
         for row in rows:
-            conversations = row["canvass_conversations"]
-            if row["support_suppressed"] is not False or conversations is None:
+            answered = row["canvass_support_answers"]
+            if row["support_suppressed"] is not False or answered is None:
                 continue
-            if conversations < k_min:
+            if answered < k_min:
                 continue
             prior = prior_of(row)
             entry = published.get(row["bureau_id"])
@@ -676,7 +678,7 @@ def _canvass_from_published_figures(
             Finding(
                 f"{column} recomputes from the published canvass figures only ({answer} "
                 "answers; no suppressed bureau's answers in the reference rate)",
-                (column, prior_column, "canvass_conversations"),
+                (column, prior_column, "canvass_support_answers"),
                 offending,
             )
         )

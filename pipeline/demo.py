@@ -91,7 +91,7 @@ def summary_lines() -> list[str]:
         if row:
             lines.append(
                 f"  canvass opinion: {row[1] - row[0]} bureaux published, {row[0]} suppressed "
-                "below k_min conversations"
+                "(fewer than k_min answers to every question)"
             )
         cur.execute(
             "select count(value_per_canvasser_hour), count(*), "

@@ -10,3 +10,25 @@
         * power(sin(radians({{ longitude_b }} - {{ longitude_a }}) / 2), 2)
     )))
 {%- endmacro %}
+
+{#- The published step of a count of answers: the count floored to a multiple of k_min
+    (`var('k_min')`), so 0 below k_min. Opinion figures are computed on the first
+    `k_min_step(n)` answers of a cell only (int_canvass__answers): two publications of the same
+    cell then differ by whole steps of k_min answers or not at all, and no difference of two
+    published figures isolates fewer than k_min respondents (docs/privacy.md). -#}
+{% macro k_min_step(count) -%}
+    {%- set k_min = canvass_k_min() -%}
+    (({{ count }}) / {{ k_min }} * {{ k_min }})
+{%- endmacro %}
+
+{#- The k-minimum suppression threshold (GDPR art. 9): the project var `k_min` (the campaign's,
+    default 11), refused at compile time unless a positive integer. -#}
+{% macro canvass_k_min() -%}
+    {%- set k_min = var('k_min') | int -%}
+    {%- if k_min < 1 -%}
+        {{ exceptions.raise_compiler_error(
+            "var k_min must be a positive integer, got " ~ var('k_min')
+        ) }}
+    {%- endif -%}
+    {{ return(k_min) }}
+{%- endmacro %}

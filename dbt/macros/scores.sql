@@ -157,7 +157,7 @@
             end,
             case
                 when support_suppressed
-                    then 'canvass feedback hidden (fewer than k_min conversations)'
+                    then 'canvass feedback hidden (fewer than k_min answers)'
             end
         ) || '.'
     end)

@@ -296,5 +296,5 @@ def why_sentence(
     if registration is not None and registration >= 1:
         parts.append(f"about {_half_up(registration, 0)} adult French residents not registered")
     if suppressed:
-        parts.append("canvass feedback hidden (fewer than k_min conversations)")
+        parts.append("canvass feedback hidden (fewer than k_min answers)")
     return "; ".join(parts) + "."

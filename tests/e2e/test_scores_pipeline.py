@@ -144,23 +144,25 @@ def _canvass_estimates(
     reference_conv: int,
 ) -> tuple[Any, Any, float, Any]:
     """q and the rival's share (relative updates), the persuadable share and the open rate
-    (Beta updates), each from k_min conversations (knocks for the open rate) only."""
+    (Beta updates), each from the published step of k_min or more support answers (knocks for
+    the open rate) only."""
     q, rival_share, volatility = priors
     conversations = c["conversations"] if c else 0
+    answered = c["support_answers"] if c else 0
 
     def update(prior: float, answer: str) -> Any:
         return f.relative_rate_update(
             prior,
             params.kappa,
             c[f"support_{answer}"] if c else 0,
-            conversations,
+            answered,
             city_successes=reference[answer],
             city_trials=reference_conv,
             k_min=params.k_min,
         )
 
     persuadable = f.beta_update(
-        volatility, params.kappa, c["support_neutral"] if c else 0, conversations, params.k_min
+        volatility, params.kappa, c["support_neutral"] if c else 0, answered, params.k_min
     ).mean
     opening = f.beta_update(
         params.open_rate_prior,
@@ -185,10 +187,11 @@ def test_components_match_the_python_reference_formulas(db: psycopg.Connection[A
         (r["election_id"], r["bureau_id"]): r
         for r in _rows(db, "select * from intermediate.int_bureau_history__by_election")
     }
-    # The reference rates: campaign-wide, bureaux with at least k_min conversations only.
-    published = [r for r in canvass.values() if r["conversations"] >= params.k_min]
+    # The reference rates: campaign-wide, the published steps of the bureaux with at least k_min
+    # support answers only.
+    published = [r for r in canvass.values() if r["support_answers"] >= params.k_min]
     reference = {a: sum(r[f"support_{a}"] for r in published) for a in ("positive", "negative")}
-    reference_conv = sum(r["conversations"] for r in published)
+    reference_conv = sum(r["support_answers"] for r in published)
     assert rows and canvass and reference_conv > 0
     households = {
         r["bureau_id"]: r["households"]

@@ -3,9 +3,11 @@
 Hand-made knocks (source `test_dbt_canvass`, bureaux `99901_*`, every expected value computed
 by hand below) go through staging, intermediate and the two canvass marts (the bureaux are made
 known to the reference through REU address rows). Three bureaux sit on the k-min boundary
-(default k_min = 11): A has 12 conversations (k_min + 1), B 11 (k_min), C 10 (k_min - 1); one
-more conversation in C hides in a superseded batch and another is flagged `future_timestamp`, so
-a filter that lets either through turns C's 10 into 11 and publishes it. Then hand-broken marts
+(default k_min = 11): A has 12 conversations (k_min + 1: its figures are computed on the first
+11 answers, the published step), B 11 (k_min) but one refused consent, so 10 answers: hidden
+(k_min counts answers, not conversations), C 10 (k_min - 1); one more conversation in C hides
+in a superseded batch and another is flagged `future_timestamp`, so a filter that lets either
+through turns C's 10 into 11 and publishes it. Then hand-broken marts
 (an unsuppressed small cell, a column added without suppression, a day moved) must fail the
 audit suites. The canvass rules themselves (bureau matching, versions, flags) are tested in
 test_dbt_canvass_rules.py. Other modules may load real canvass data into the same database: this
@@ -254,6 +256,11 @@ ROLL = {A: (20, 30), C: (5, 8)}
 # ---- hand-computed expectations ---------------------------------------------------------------
 
 NO_TOPICS = dict.fromkeys((f"topic_{t}" for t in TOPICS), None)
+HIDDEN_TOPICS = "fewer than 11 topic answers that day (k_min): topic counts hidden"
+HIDDEN_ALL = (
+    "fewer than 11 answers (k_min) to: support, intends_to_vote, registered_here, "
+    "wants_to_volunteer: their figures hidden"
+)
 
 
 def _topics(**counts: int) -> dict[str, int]:
@@ -277,7 +284,8 @@ EXPECTED_DAILY: dict[tuple[str, dt.date], dict[str, Any]] = {
         "buildings_visited_to_date": 13,
         "bureau_doors": 20,
         "coverage": 13 / 20,
-        "topics_suppressed": False,  # 11 conversations = k_min
+        "topic_answers": 11,
+        "topics_suppressed": False,  # 11 topic answers = k_min
         "topics_suppression_reason": None,
         **_topics(housing=7, security=3, transport=1),
     },
@@ -297,8 +305,9 @@ EXPECTED_DAILY: dict[tuple[str, dt.date], dict[str, Any]] = {
         "buildings_visited_to_date": 15,  # a14 and a15 are new, a1 is not
         "bureau_doors": 20,
         "coverage": 15 / 20,
+        "topic_answers": 0,
         "topics_suppressed": True,
-        "topics_suppression_reason": "fewer than 11 conversations (k_min): topic counts hidden",
+        "topics_suppression_reason": HIDDEN_TOPICS,
         **NO_TOPICS,
     },
     (B, dt.date(2026, 3, 12)): {
@@ -317,9 +326,11 @@ EXPECTED_DAILY: dict[tuple[str, dt.date], dict[str, Any]] = {
         "buildings_visited_to_date": 12,
         "bureau_doors": None,  # not in the roll extract
         "coverage": None,
-        "topics_suppressed": False,
-        "topics_suppression_reason": None,
-        **_topics(cost_of_living=10),  # the non-consenting conversation has no topic
+        # 11 conversations but 10 topic answers: the non-consenting one answered nothing
+        "topic_answers": 0,
+        "topics_suppressed": True,
+        "topics_suppression_reason": HIDDEN_TOPICS,
+        **NO_TOPICS,
     },
     (C, dt.date(2026, 3, 12)): {
         "doors_knocked": 10,  # not 12: the superseded and the future-flagged knocks are out
@@ -337,8 +348,9 @@ EXPECTED_DAILY: dict[tuple[str, dt.date], dict[str, Any]] = {
         "buildings_visited_to_date": 5,
         "bureau_doors": 5,
         "coverage": 1.0,
+        "topic_answers": 0,
         "topics_suppressed": True,
-        "topics_suppression_reason": "fewer than 11 conversations (k_min): topic counts hidden",
+        "topics_suppression_reason": HIDDEN_TOPICS,
         **NO_TOPICS,
     },
 }
@@ -347,18 +359,22 @@ OPINION_FIGURES = (
     "support_positive_share",
     "support_neutral_share",
     "support_negative_share",
-    "support_unknown_share",
     "intends_to_vote_certain_share",
     "intends_to_vote_likely_share",
     "intends_to_vote_unlikely_share",
     "intends_to_vote_no_share",
-    "intends_to_vote_unknown_share",
     "registered_here_share",
     "wants_to_volunteer_count",
 )
+QUESTIONS = ("support", "intends_to_vote", "registered_here", "wants_to_volunteer")
+NO_ANSWERS = {
+    **{f"{q}_answers": 0 for q in QUESTIONS},
+    **{f"{q}_suppressed": True for q in QUESTIONS},
+    **dict.fromkeys(OPINION_FIGURES, None),
+}
 
 EXPECTED_OPINION: dict[str, dict[str, Any]] = {
-    A: {  # k_min + 1
+    A: {  # k_min + 1 conversations: figures on the first 11 answers of each question
         "first_knocked_on": dt.date(2026, 3, 10),
         "last_knocked_on": dt.date(2026, 3, 11),
         "doors_knocked": 18,
@@ -366,37 +382,35 @@ EXPECTED_OPINION: dict[str, dict[str, Any]] = {
         "conversations": 12,
         "suppressed": False,
         "suppression_reason": None,
-        "support_positive_share": 7 / 12,
-        "support_neutral_share": 3 / 12,
-        "support_negative_share": 2 / 12,
-        "support_unknown_share": 0.0,
-        "intends_to_vote_certain_share": 6 / 12,
-        "intends_to_vote_likely_share": 3 / 12,
-        "intends_to_vote_unlikely_share": 1 / 12,
-        "intends_to_vote_no_share": 1 / 12,
-        "intends_to_vote_unknown_share": 1 / 12,
-        "registered_here_share": 9 / 12,
+        # c0..c10 (c11, the 12th answer, waits for the next step of 11)
+        "support_answers": 11,
+        "support_suppressed": False,
+        "support_positive_share": 6 / 11,
+        "support_neutral_share": 3 / 11,
+        "support_negative_share": 2 / 11,
+        # c10's `unknown` is no answer: c0..c9 and c11 make exactly 11
+        "intends_to_vote_answers": 11,
+        "intends_to_vote_suppressed": False,
+        "intends_to_vote_certain_share": 6 / 11,
+        "intends_to_vote_likely_share": 3 / 11,
+        "intends_to_vote_unlikely_share": 1 / 11,
+        "intends_to_vote_no_share": 1 / 11,
+        "registered_here_answers": 11,
+        "registered_here_suppressed": False,
+        "registered_here_share": 8 / 11,
+        "wants_to_volunteer_answers": 11,
+        "wants_to_volunteer_suppressed": False,
         "wants_to_volunteer_count": 2,
     },
-    B: {  # exactly k_min: published
+    B: {  # k_min conversations, one without consent: 10 answers, every question hidden
         "first_knocked_on": dt.date(2026, 3, 12),
         "last_knocked_on": dt.date(2026, 3, 12),
         "doors_knocked": 13,
         "doors_opened": 11,
         "conversations": 11,
-        "suppressed": False,
-        "suppression_reason": None,
-        "support_positive_share": 5 / 11,
-        "support_neutral_share": 0.0,
-        "support_negative_share": 5 / 11,
-        "support_unknown_share": 1 / 11,  # the conversation without consent
-        "intends_to_vote_certain_share": 10 / 11,
-        "intends_to_vote_likely_share": 0.0,
-        "intends_to_vote_unlikely_share": 0.0,
-        "intends_to_vote_no_share": 0.0,
-        "intends_to_vote_unknown_share": 1 / 11,
-        "registered_here_share": 10 / 11,
-        "wants_to_volunteer_count": 0,
+        "suppressed": True,
+        "suppression_reason": HIDDEN_ALL,
+        **NO_ANSWERS,
     },
     C: {  # k_min - 1: everything hidden but the counts
         "first_knocked_on": dt.date(2026, 3, 12),
@@ -405,8 +419,8 @@ EXPECTED_OPINION: dict[str, dict[str, Any]] = {
         "doors_opened": 10,
         "conversations": 10,
         "suppressed": True,
-        "suppression_reason": "fewer than 11 conversations (k_min): opinion figures hidden",
-        **dict.fromkeys(OPINION_FIGURES, None),
+        "suppression_reason": HIDDEN_ALL,
+        **NO_ANSWERS,
     },
 }
 
@@ -618,6 +632,7 @@ def test_build_is_green_with_the_canvass_models_and_their_unit_tests(built: DbtO
         "test_stg_canvass_knocks_day_and_filters",
         "test_int_canvass_bureau_day_counts",
         "test_int_canvass_bureau_opinion_counts",
+        "test_int_canvass_answers_steps_in_landing_order",
         "test_int_canvass_canvasser_quality_rates",
         "test_int_canvass_bureau_matches_rules",
         "test_int_canvass_knock_versions_dedupe",
@@ -628,7 +643,7 @@ def test_build_is_green_with_the_canvass_models_and_their_unit_tests(built: DbtO
         "test_int_canvass_excluded_knocks_reasons",
     } <= canvass_unit_tests
     k_min_tests = [uid for uid in by_id if uid.startswith("test.scrutin.k_min_suppressed_")]
-    assert len(k_min_tests) == 2
+    assert len(k_min_tests) == 5  # one per opinion question, one for the daily topics
     assert {by_id[uid].status for uid in k_min_tests} == {"pass"}
     for singular in (
         "assert_canvass_answers_only_on_conversations",
@@ -732,17 +747,22 @@ def test_canvass_marts_are_documented_contracted_tables(
 # ---- the k_min and reconciliation tests, on tampered marts --------------------------------------
 
 
-def _k_min_test_arguments(model: str) -> dict[str, Any]:
+def _k_min_test_arguments(model: str) -> list[dict[str, Any]]:
     path = DBT_PROJECT_DIR / "models" / "marts" / "canvass" / f"{model}.yml"
     (node,) = yaml.safe_load(path.read_text(encoding="utf-8"))["models"]
-    (test,) = [t["k_min_suppressed"] for t in node["data_tests"] if "k_min_suppressed" in t]
-    return test["arguments"]
+    tests = [t["k_min_suppressed"] for t in node["data_tests"] if "k_min_suppressed" in t]
+    return [test["arguments"] for test in tests]
 
 
 def _public_columns(model: str) -> set[str]:
-    """What may stay visible on a row below k_min: the k_min_suppressed test's own list."""
-    arguments = _k_min_test_arguments(model)
-    return {*arguments["public_columns"], arguments["count_column"], arguments["flag_column"]}
+    """What may stay visible on a row whose every question is below k_min: the columns every
+    k_min_suppressed test of the model lists as public (one test per question)."""
+    return set.intersection(
+        *(
+            {*arguments["public_columns"], arguments["count_column"], arguments["flag_column"]}
+            for arguments in _k_min_test_arguments(model)
+        )
+    )
 
 
 def _failing(url: str, db: psycopg.Connection) -> dict[str, list[tuple[Any, ...]]]:
@@ -836,6 +856,8 @@ def test_a_topic_count_on_a_small_day_or_a_moved_day_fails_the_daily_tests(
     assert set(failures) == {
         next(n for n in failures if n.startswith("k_min_suppressed_canvass_bureau_daily_")),
         "assert_canvass_marts_reconcile_with_knocks",
+        # a topic counted on a day whose published step has no answer
+        "canvass_bureau_daily_topics_within_conversations",
     }, failures
     (k_min_rows,) = (rows for name, rows in failures.items() if name.startswith("k_min"))
     ((row_values, _, flagged, _, problem),) = k_min_rows
@@ -855,7 +877,8 @@ def test_a_topic_count_on_a_small_day_or_a_moved_day_fails_the_daily_tests(
 def test_the_stricter_campaign_k_min_wins_in_the_gate(
     built: DbtOutcome, warehouse_url: str, db: psycopg.Connection
 ) -> None:
-    """A campaign loaded with k_min = 12 makes B's 11 published conversations a breach."""
+    """A campaign loaded with k_min = 12 makes A's 11 published answers a breach, per question
+    and on its published topic day."""
     db.execute(
         "insert into ops.canvass_campaigns (campaign_id, election_date, campaign_start, "
         "retention_days, k_min, retention_ends_at, params_hash) "
@@ -867,10 +890,17 @@ def test_the_stricter_campaign_k_min_wins_in_the_gate(
     finally:
         db.execute("delete from ops.canvass_campaigns where campaign_id = %s", (CAMPAIGN,))
     opinion = [rows for name, rows in failures.items() if "canvass_bureau_opinion" in name]
-    ((row,),) = opinion  # one test, one row: B, figures published and flag not set
-    row_values, counted, flagged, k_min, problem = row
-    assert row_values["bureau_id"] == B and counted == 11 and k_min == 12
-    assert flagged is False and problem == "suppressed must be true"
+    assert len(opinion) == len(QUESTIONS)  # one test per question, one row each: A
+    problems = set()
+    for ((row_values, counted, flagged, k_min, problem),) in opinion:
+        assert row_values["bureau_id"] == A and counted == 11 and k_min == 12
+        assert flagged is False
+        problems.add(problem)
+    assert problems == {f"{q}_suppressed must be true" for q in QUESTIONS}
+    (daily,) = [rows for name, rows in failures.items() if "canvass_bureau_daily" in name]
+    ((row_values, counted, flagged, k_min, problem),) = daily
+    assert (row_values["bureau_id"], row_values["knocked_on"]) == (A, "2026-03-10")
+    assert counted == 11 and problem == "topics_suppressed must be true"
 
 
 @pytest.mark.db
@@ -878,10 +908,12 @@ def test_the_stricter_campaign_k_min_wins_in_the_gate(
 def test_the_k_min_tests_use_the_build_threshold_and_the_campaigns(warehouse_url: str) -> None:
     """The threshold is the build's var (the campaign file's k_min) or a loaded campaign's."""
     for model in MARTS[:2]:
-        (test,) = (
+        tests = [
             t
             for name, t in data_tests_of(warehouse_url, [model]).items()
             if name.startswith("k_min_suppressed_")
-        )
-        assert f"greatest({campaign_vars()['k_min']}," in test.sql
-        assert '"ops"."canvass_campaigns"' in test.sql
+        ]
+        assert tests, model
+        for test in tests:
+            assert f"greatest({campaign_vars()['k_min']}," in test.sql
+            assert '"ops"."canvass_campaigns"' in test.sql

@@ -328,4 +328,5 @@ def test_no_copy_of_knocks_outside_raw_and_staging(scenario: dict[str, Any]) -> 
         )
     }
     assert kinds["int_canvass__knocks"] == kinds["int_canvass__excluded_knocks"] == "VIEW"
+    assert kinds["int_canvass__answers"] == "VIEW"  # one row per answer, topics included
     assert kinds["int_canvass__bureau_matches"] == "BASE TABLE"

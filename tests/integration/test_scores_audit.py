@@ -167,6 +167,7 @@ TARGETING_COLUMNS: tuple[tuple[str, str], ...] = (
     ("registration_potential", "double precision"),
     ("canvass_doors_knocked", "bigint"),
     ("canvass_conversations", "bigint"),
+    ("canvass_support_answers", "bigint"),
     ("coverage", "double precision"),
     ("open_rate_estimate", "double precision"),
     ("open_rate_suppressed", "boolean"),
@@ -379,6 +380,8 @@ def targeting_rows(
                 "registration_potential": registration,
                 "canvass_doors_knocked": b["knocked"],
                 "canvass_conversations": b["conversations"],
+                # every conversation of these inputs answered the support question
+                "canvass_support_answers": b["conversations"],
                 "coverage": coverage,
                 "open_rate_estimate": open_rate,
                 "open_rate_suppressed": b["knocked"] < k_min,
@@ -551,7 +554,8 @@ def write_commune_summary(conn: psycopg.Connection, rows: Sequence[dict[str, Any
 
 
 def write_opinion(conn: psycopg.Connection, k_min: int) -> None:
-    """The published canvass opinion mart, as dbt builds it: support shares behind k_min."""
+    """The published canvass opinion mart, as dbt builds it: support shares behind k_min (every
+    conversation of these inputs answered the support question)."""
     answers = ("positive", "negative", "neutral")
     _create(
         conn,
@@ -559,17 +563,25 @@ def write_opinion(conn: psycopg.Connection, k_min: int) -> None:
         (
             ("bureau_id", "text"),
             ("conversations", "integer"),
-            ("suppressed", "boolean"),
+            ("support_answers", "integer"),
+            ("support_suppressed", "boolean"),
             *((f"support_{a}_share", "double precision") for a in answers),
         ),
     )
     _copy(
         conn,
         "mart_audit.canvass_bureau_opinion",
-        ("bureau_id", "conversations", "suppressed", *(f"support_{a}_share" for a in answers)),
+        (
+            "bureau_id",
+            "conversations",
+            "support_answers",
+            "support_suppressed",
+            *(f"support_{a}_share" for a in answers),
+        ),
         (
             (
                 bureau_id,
+                b["conversations"],
                 b["conversations"],
                 b["conversations"] < k_min,
                 *(
@@ -840,13 +852,13 @@ TARGETING_BREAKAGES: list[tuple[str, str, tuple[str, ...]]] = [
     (
         "support_suppressed unset below k_min",
         f"update {T} set support_suppressed = false where bureau_id = '{B}'",
-        ("support_suppressed is true exactly when canvass_conversations < k_min",),
+        ("support_suppressed is true exactly when canvass_support_answers < k_min",),
     ),
     (
         "support_suppressed set from k_min on",
         f"update {T} set support_suppressed = true where bureau_id = '{A}'",
         (
-            "support_suppressed is true exactly when canvass_conversations < k_min",
+            "support_suppressed is true exactly when canvass_support_answers < k_min",
             "q_updated = q_mobilisable when support is suppressed",
             "rival_share_updated = the rival's share at h when support is suppressed",
             "persuadable_share = volatility_pedersen when the canvass is suppressed",
@@ -1008,7 +1020,7 @@ def test_the_stricter_campaign_k_min_wins(
     failed = failures(warehouse_url, conn, TARGETING_SUITE)
     assert_fails_exactly(
         failed,
-        "support_suppressed is true exactly when canvass_conversations < k_min",
+        "support_suppressed is true exactly when canvass_support_answers < k_min",
         "q_updated = q_mobilisable when support is suppressed",
         "rival_share_updated = the rival's share at h when support is suppressed",
         "persuadable_share = volatility_pedersen when the canvass is suppressed",

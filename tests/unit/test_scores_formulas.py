@@ -175,7 +175,7 @@ def test_why_sentence_reads_the_components() -> None:
     assert "by mobilisation" not in losing
     assert "persuadable share 0.20 (volatility)" in losing
     assert "about 1234 adult French residents not registered" in losing
-    assert losing.endswith("canvass feedback hidden (fewer than k_min conversations).")
+    assert losing.endswith("canvass feedback hidden (fewer than k_min answers).")
     # A tie is not a lead: do not mobilise.
     tie = f.why_sentence(
         bloc="left",

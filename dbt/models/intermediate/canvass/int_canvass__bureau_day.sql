@@ -4,7 +4,10 @@
 
 {#- The topic vocabulary (dbt var `canvass_topics`, the one definition; Python reads it through
     scrutin.vocabulary); one count column per topic (Metabase reads columns, not JSON).
-    stg_canvass__knocks tests that no landed knock carries a topic outside it. -#}
+    stg_canvass__knocks tests that no landed knock carries a topic outside it. Topics are
+    counted on the day's published step only (int_canvass__answers: the day's first topic
+    answers in landing order, floored to a multiple of k_min), so a late knock of a published
+    day moves no topic count until k_min more have come (docs/privacy.md). -#}
 {%- set topics = var('canvass_topics') -%}
 
 with
@@ -12,6 +15,27 @@ with
 knocks as (
 
     select * from {{ ref('int_canvass__knocks') }}
+
+),
+
+topic_answers as (
+
+    select
+        bureau_id,
+        knocked_on,
+        count(*) as topic_answers,
+        {% for topic in topics -%}
+            count(*) filter (
+                where '{{ topic }}' = any(topics)
+            ) as topic_{{ topic }}{{ "," if not loop.last }}
+        {% endfor -%}
+    from {{ ref('int_canvass__answers') }}
+    where
+        question = 'topics'
+        and in_published_day_step
+    group by
+        bureau_id,
+        knocked_on
 
 ),
 
@@ -59,11 +83,6 @@ daily as (
         count(*) filter (where outcome = 'opened_later') as opened_later,
         count(*) filter (where outcome = 'inaccessible') as inaccessible,
         count(*) filter (where outcome = 'moved') as moved,
-        {% for topic in topics -%}
-            count(*) filter (
-                where is_conversation and '{{ topic }}' = any(topics)
-            ) as topic_{{ topic }},
-        {% endfor -%}
         count(*) filter (where outcome = 'do_not_contact') as do_not_contact
     from knocks
     group by
@@ -98,15 +117,22 @@ final as (
         cast(daily.opened_later as integer) as opened_later,
         cast(daily.inaccessible as integer) as inaccessible,
         cast(daily.moved as integer) as moved,
+        cast(daily.do_not_contact as integer) as do_not_contact,
+        cast(coalesce(topic_answers.topic_answers, 0) as integer) as topic_answers,
         {% for topic in topics -%}
-            cast(daily.topic_{{ topic }} as integer) as topic_{{ topic }},
+            cast(
+                coalesce(topic_answers.topic_{{ topic }}, 0) as integer
+            ) as topic_{{ topic }}{{ "," if not loop.last }}
         {% endfor -%}
-        cast(daily.do_not_contact as integer) as do_not_contact
     from daily
     left join new_buildings
         on
             daily.bureau_id = new_buildings.bureau_id
             and daily.knocked_on = new_buildings.knocked_on
+    left join topic_answers
+        on
+            daily.bureau_id = topic_answers.bureau_id
+            and daily.knocked_on = topic_answers.knocked_on
 
 )
 

@@ -3,14 +3,24 @@
 {{ config(materialized='table') }}
 
 -- Per polling station, over the whole campaign: how many doors, how many conversations, and
--- the answers given in those conversations, as raw counts. Not published: the mart
--- canvass_bureau_opinion turns them into shares and applies k-minimum suppression.
+-- the answers of the PUBLISHED STEP of each question (int_canvass__answers): for each question,
+-- its first answers in landing order, floored to a multiple of k_min. Not published as such:
+-- the mart canvass_bureau_opinion turns the counts into shares and flags the questions below
+-- k_min; the targeting scores read the support counts. Nothing downstream can see an answer
+-- outside a published step (docs/privacy.md, "Disclosure control").
 
 with
 
 knocks as (
 
     select * from {{ ref('int_canvass__knocks') }}
+
+),
+
+answers as (
+
+    select * from {{ ref('int_canvass__answers') }}
+    where in_published_step
 
 ),
 
@@ -24,46 +34,53 @@ summed as (
         max(knocked_on) as last_knocked_on,
         count(*) as doors_knocked,
         count(*) filter (where is_door_opened) as doors_opened,
-        count(*) filter (where is_conversation) as conversations,
+        count(*) filter (where is_conversation) as conversations
+    from knocks
+    group by bureau_id
 
-        -- support: the canvasser's reading; a conversation without one counts as unknown
+),
+
+stepped as (
+
+    select
+        bureau_id,
+
+        -- support: the canvasser's reading
+        count(*) filter (where question = 'support') as support_answers,
         count(*) filter (
-            where is_conversation and sentiment = 'positive'
+            where question = 'support' and answer = 'positive'
         ) as support_positive,
         count(*) filter (
-            where is_conversation and sentiment = 'neutral'
+            where question = 'support' and answer = 'neutral'
         ) as support_neutral,
         count(*) filter (
-            where is_conversation and sentiment = 'negative'
+            where question = 'support' and answer = 'negative'
         ) as support_negative,
-        count(*) filter (
-            where is_conversation and sentiment is null
-        ) as support_unknown,
 
-        -- intention to vote: `unknown` and a missing answer are the same thing here
+        -- intention to vote (`unknown` is no answer)
+        count(*) filter (where question = 'intends_to_vote') as intends_to_vote_answers,
         count(*) filter (
-            where is_conversation and intends_to_vote = 'certain'
+            where question = 'intends_to_vote' and answer = 'certain'
         ) as intends_to_vote_certain,
         count(*) filter (
-            where is_conversation and intends_to_vote = 'likely'
+            where question = 'intends_to_vote' and answer = 'likely'
         ) as intends_to_vote_likely,
         count(*) filter (
-            where is_conversation and intends_to_vote = 'unlikely'
+            where question = 'intends_to_vote' and answer = 'unlikely'
         ) as intends_to_vote_unlikely,
         count(*) filter (
-            where is_conversation and intends_to_vote = 'no'
+            where question = 'intends_to_vote' and answer = 'no'
         ) as intends_to_vote_no,
-        count(*) filter (
-            where is_conversation and coalesce(intends_to_vote, 'unknown') = 'unknown'
-        ) as intends_to_vote_unknown,
 
+        count(*) filter (where question = 'registered_here') as registered_here_answers,
         count(*) filter (
-            where is_conversation and registered_here
+            where question = 'registered_here' and answer = 'true'
         ) as registered_here,
+        count(*) filter (where question = 'wants_to_volunteer') as wants_to_volunteer_answers,
         count(*) filter (
-            where is_conversation and wants_to_volunteer
+            where question = 'wants_to_volunteer' and answer = 'true'
         ) as wants_to_volunteer
-    from knocks
+    from answers
     group by bureau_id
 
 ),
@@ -71,26 +88,32 @@ summed as (
 final as (
 
     select
-        bureau_id,
-        code_commune,
-        code_bv,
-        first_knocked_on,
-        last_knocked_on,
-        cast(doors_knocked as integer) as doors_knocked,
-        cast(doors_opened as integer) as doors_opened,
-        cast(conversations as integer) as conversations,
-        cast(support_positive as integer) as support_positive,
-        cast(support_neutral as integer) as support_neutral,
-        cast(support_negative as integer) as support_negative,
-        cast(support_unknown as integer) as support_unknown,
-        cast(intends_to_vote_certain as integer) as intends_to_vote_certain,
-        cast(intends_to_vote_likely as integer) as intends_to_vote_likely,
-        cast(intends_to_vote_unlikely as integer) as intends_to_vote_unlikely,
-        cast(intends_to_vote_no as integer) as intends_to_vote_no,
-        cast(intends_to_vote_unknown as integer) as intends_to_vote_unknown,
-        cast(registered_here as integer) as registered_here,
-        cast(wants_to_volunteer as integer) as wants_to_volunteer
+        summed.bureau_id,
+        summed.code_commune,
+        summed.code_bv,
+        summed.first_knocked_on,
+        summed.last_knocked_on,
+        cast(summed.doors_knocked as integer) as doors_knocked,
+        cast(summed.doors_opened as integer) as doors_opened,
+        cast(summed.conversations as integer) as conversations,
+        cast(coalesce(stepped.support_answers, 0) as integer) as support_answers,
+        cast(coalesce(stepped.support_positive, 0) as integer) as support_positive,
+        cast(coalesce(stepped.support_neutral, 0) as integer) as support_neutral,
+        cast(coalesce(stepped.support_negative, 0) as integer) as support_negative,
+        cast(coalesce(stepped.intends_to_vote_answers, 0) as integer) as intends_to_vote_answers,
+        cast(coalesce(stepped.intends_to_vote_certain, 0) as integer) as intends_to_vote_certain,
+        cast(coalesce(stepped.intends_to_vote_likely, 0) as integer) as intends_to_vote_likely,
+        cast(coalesce(stepped.intends_to_vote_unlikely, 0) as integer) as intends_to_vote_unlikely,
+        cast(coalesce(stepped.intends_to_vote_no, 0) as integer) as intends_to_vote_no,
+        cast(coalesce(stepped.registered_here_answers, 0) as integer) as registered_here_answers,
+        cast(coalesce(stepped.registered_here, 0) as integer) as registered_here,
+        cast(
+            coalesce(stepped.wants_to_volunteer_answers, 0) as integer
+        ) as wants_to_volunteer_answers,
+        cast(coalesce(stepped.wants_to_volunteer, 0) as integer) as wants_to_volunteer
     from summed
+    left join stepped
+        on summed.bureau_id = stepped.bureau_id
 
 )
 

@@ -1,10 +1,5 @@
 {#- k-minimum suppression threshold (GDPR art. 9): project var, default 11. -#}
-{%- set k_min = var('k_min') | int -%}
-{%- if k_min < 1 -%}
-    {{ exceptions.raise_compiler_error(
-        "var k_min must be a positive integer, got " ~ var('k_min')
-    ) }}
-{%- endif -%}
+{%- set k_min = canvass_k_min() -%}
 {%- set topics = [
     'security',
     'cost_of_living',
@@ -82,15 +77,18 @@ final as (
         cast(bureau_day.buildings_visited_to_date as double precision)
             / nullif(bureau_doors.doors, 0) as coverage,
 
-        -- topics are opinion-like: hidden below k_min conversations that day
-        bureau_day.conversations < {{ k_min }} as topics_suppressed,
+        -- topics are opinion-like: counted on the day's published step of topic answers (the
+        -- day's first answers in landing order, floored to a multiple of k_min), hidden below
+        -- k_min answers that day (a refused consent is no answer)
+        bureau_day.topic_answers,
+        bureau_day.topic_answers < {{ k_min }} as topics_suppressed,
         case
-            when bureau_day.conversations < {{ k_min }}
-                then 'fewer than {{ k_min }} conversations (k_min): topic counts hidden'
+            when bureau_day.topic_answers < {{ k_min }}
+                then 'fewer than {{ k_min }} topic answers that day (k_min): topic counts hidden'
         end as topics_suppression_reason,
         {%- for topic in topics %}
         case
-            when bureau_day.conversations >= {{ k_min }}
+            when bureau_day.topic_answers >= {{ k_min }}
                 then bureau_day.topic_{{ topic }}
         end as topic_{{ topic }}{{ "," if not loop.last }}
         {%- endfor %}

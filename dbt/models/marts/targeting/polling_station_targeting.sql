@@ -189,16 +189,17 @@ canvass as (
 reference_canvass as (
 
     -- The campaign-wide reading a bureau's canvass support is compared with (relative warmth),
-    -- from the bureaux with at least k_min conversations ONLY: their support figures are
-    -- published anyway (canvass_bureau_opinion), so q_updated can never be inverted to recover
-    -- the support of a bureau below k_min (GDPR art. 9). Campaign-wide rather than per commune:
-    -- a commune with one canvassed bureau would compare the bureau with itself (no update).
+    -- from the published steps of the bureaux with at least k_min support answers ONLY: their
+    -- support figures are published anyway (canvass_bureau_opinion), so q_updated can never be
+    -- inverted to recover the support of a bureau below k_min, nor an answer outside a published
+    -- step (GDPR art. 9, docs/privacy.md). Campaign-wide rather than per commune: a commune with
+    -- one canvassed bureau would compare the bureau with itself (no update).
     select
         sum(support_positive) as reference_support_positive,
         sum(support_negative) as reference_support_negative,
-        sum(conversations) as reference_conversations
+        sum(support_answers) as reference_conversations
     from canvass
-    where conversations >= {{ var('k_min') }}
+    where support_answers >= {{ var('k_min') }}
 
 ),
 
@@ -263,6 +264,8 @@ assembled as (
         volatility.volatility_pedersen,
         coalesce(canvass.doors_knocked, 0) as canvass_doors_knocked,
         coalesce(canvass.conversations, 0) as canvass_conversations,
+        -- the published step of support answers: the support estimates' only evidence
+        coalesce(canvass.support_answers, 0) as canvass_support_answers,
         coalesce(canvass.support_positive, 0) as canvass_support_positive,
         coalesce(canvass.support_neutral, 0) as canvass_support_neutral,
         coalesce(canvass.support_negative, 0) as canvass_support_negative,
@@ -301,7 +304,7 @@ components as (
         {{ score_beta_update(score_param('open_rate_prior'), 'canvass_conversations',
             'canvass_doors_knocked') }} as open_rate_estimate,
         canvass_doors_knocked < {{ var('k_min') }} as open_rate_suppressed,
-        canvass_conversations < {{ var('k_min') }} as support_suppressed,
+        canvass_support_answers < {{ var('k_min') }} as support_suppressed,
         {{ score_registration_potential('adult_french_population_approx',
             'coalesce(registered_voters_roll, registered)') }} as registration_potential
     from assembled
@@ -324,17 +327,17 @@ with_q_updated as (
 
     -- The canvass moves both shares by the bureau's warmth relative to the campaign (positive
     -- answers for the bloc, negative ones for the rival) and the persuadable share by the
-    -- undecided answers, each only from k_min conversations.
+    -- undecided answers, each only from the published step of support answers (k_min or more).
     select
         *,
         {{ score_relative_rate_update('q_mobilisable', 'canvass_support_positive',
-            'canvass_conversations', 'reference_support_positive', 'reference_conversations') }}
+            'canvass_support_answers', 'reference_support_positive', 'reference_conversations') }}
             as q_updated,
         {{ score_relative_rate_update('rival_share_prior', 'canvass_support_negative',
-            'canvass_conversations', 'reference_support_negative', 'reference_conversations') }}
+            'canvass_support_answers', 'reference_support_negative', 'reference_conversations') }}
             as rival_share_updated,
         {{ score_beta_update('volatility_pedersen', 'canvass_support_neutral',
-            'canvass_conversations') }} as persuadable_share
+            'canvass_support_answers') }} as persuadable_share
     from with_q
 
 ),
@@ -428,6 +431,7 @@ final as (
         registration_potential,
         canvass_doors_knocked,
         canvass_conversations,
+        canvass_support_answers,
         coverage,
         open_rate_estimate,
         open_rate_suppressed,
