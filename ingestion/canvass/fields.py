@@ -44,6 +44,10 @@ def optional_lookup(
     return lookup(vocabulary, value, column, what)
 
 
+EARLIEST_YEAR = 2000
+"""No canvassing app existed before: an earlier year is a placeholder, not a knock."""
+
+
 def timestamp(
     value: str | None,
     column: str,
@@ -65,11 +69,23 @@ def timestamp(
             for f in formats
         )
         raise RowRejected(column, f"unreadable timestamp: expected {shown}")
-    if parsed.tzinfo is None:
-        # The zone's offset at that local hour, computed once per hour seen (exports repeat them).
-        hour = parsed.replace(minute=0, second=0, microsecond=0)
-        return (parsed - _local_offset(zone, hour)).replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    if parsed.year < EARLIEST_YEAR:
+        # 0001-01-01 or 1970-01-01: an app's empty date or a reset device clock. Refused row by
+        # row (year 1 used to overflow the UTC conversion and refuse the whole file).
+        raise RowRejected(
+            column,
+            f"implausible timestamp: year {parsed.year} is before {EARLIEST_YEAR} "
+            "(an empty date or a reset device clock in the app)",
+        )
+    try:
+        if parsed.tzinfo is None:
+            # The zone's offset at that local hour, computed once per hour seen (exports repeat
+            # them).
+            hour = parsed.replace(minute=0, second=0, microsecond=0)
+            return (parsed - _local_offset(zone, hour)).replace(tzinfo=UTC)
+        return parsed.astimezone(UTC)
+    except OverflowError:  # 9999-12-31T23:59 with a negative offset: beyond datetime's range
+        raise RowRejected(column, "timestamp out of range: no date after year 9999") from None
 
 
 def _parse_time(text: str, formats: tuple[str, ...]) -> dt.datetime | None:

@@ -26,6 +26,7 @@ from typing import Any, Literal
 from ingestion.canvass.mappers import Mapper, csv_mappers, detect_csv, detect_json, get_mapper
 from ingestion.canvass.model import RowRejected
 from ingestion.errors import SourceFormatError
+from ingestion.textlines import guarded_lines
 
 RecordOrError = tuple[int, dict[str, Any] | RowRejected]
 CSV_DELIMITERS = (";", ",", "\t", "|")
@@ -158,7 +159,7 @@ def _utf8_lines(path: Path) -> Generator[str, None, None]:
     """Physical lines decoded one at a time (line endings kept, BOM dropped), so a byte that is
     not UTF-8 is reported on its own line rather than on the line of an 8 KB decoding block."""
     with path.open("rb") as fh:
-        for line_no, raw in enumerate(fh, start=1):
+        for line_no, raw in guarded_lines(fh, path):
             data = (
                 raw[len(codecs.BOM_UTF8) :]
                 if line_no == 1 and raw.startswith(codecs.BOM_UTF8)
@@ -230,7 +231,7 @@ def csv_ranges(
 
     def lines(fh: Any) -> Iterator[str]:
         nonlocal offset, line_no
-        for raw in fh:
+        for _number, raw in guarded_lines(fh, path, first_line=line_no):
             offset += len(raw)
             line_no += 1
             yield raw.decode("utf-8", errors="replace")
@@ -283,8 +284,9 @@ def _open_jsonl(path: Path, mapper: Mapper | None) -> Export:
 
 
 def _detect_first_json(path: Path) -> Mapper:
-    with path.open(encoding="utf-8-sig", errors="replace") as fh:
-        for line in fh:
+    with path.open("rb") as fh:
+        for _line_no, raw in guarded_lines(fh, path):
+            line = raw.decode("utf-8-sig", errors="replace")
             if not line.strip():
                 continue
             try:

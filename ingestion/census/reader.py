@@ -14,12 +14,14 @@ from __future__ import annotations
 import gzip
 import re
 import zipfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from ingestion.errors import SourceFormatError
+from ingestion.textlines import BROKEN_STREAM, broken_stream, guarded_lines
 
 
 @dataclass(frozen=True)
@@ -37,13 +39,14 @@ def _python_encoding(encoding: str) -> str:
     return "utf-8-sig" if encoding.lower().replace("_", "-") in ("utf-8", "utf8") else encoding
 
 
-def decoded_lines(raw: Iterable[bytes], encoding: str, display_path: Path) -> Iterator[str]:
+def decoded_lines(raw: IO[bytes], encoding: str, display_path: Path) -> Iterator[str]:
     """Decode line by line, so a byte the encoding refuses is reported on its own line.
 
-    (A TextIOWrapper decodes 8 KiB blocks ahead and would blame an earlier line.)
+    (A TextIOWrapper decodes 8 KiB blocks ahead and would blame an earlier line.) Lines come
+    through `guarded_lines`: a NUL byte, a line without end or a cut archive is refused there.
     """
     codec = _python_encoding(encoding)
-    for number, line in enumerate(raw, start=1):
+    for number, line in guarded_lines(raw, display_path):
         try:
             yield line.decode(codec)
         except UnicodeDecodeError as exc:
@@ -63,6 +66,10 @@ def _is_data_member(name: str) -> bool:
 def choose_member(path: Path, names: list[str], pattern: str | None) -> tuple[str, str | None]:
     """The data member of a zip (and its `meta_` dictionary, if any)."""
     files = [n for n in names if not n.endswith("/")]
+    if not files:
+        raise SourceFormatError(
+            path, None, None, "the zip holds no file: expected the INSEE data CSV inside it"
+        )
     if pattern:
         regex = re.compile(pattern, re.IGNORECASE)
         candidates = [n for n in files if regex.fullmatch(n.rsplit("/", 1)[-1])]
@@ -100,9 +107,18 @@ def open_census_source(
         with archive:
             name, meta = choose_member(path, archive.namelist(), member)
             display = Path(f"{path.name}!{name.rsplit('/', 1)[-1]}")
-            with archive.open(name) as raw:
+            try:
+                raw = archive.open(name)
+            except BROKEN_STREAM as exc:
+                raise broken_stream(display, None, exc) from None
+            with raw:
                 yield OpenedSource(decoded_lines(raw, encoding, display), display, name, meta)
         return
+    if path.suffix.lower() == ".zip":
+        # is_zipfile found no zip directory: an empty file, or one cut before its end.
+        raise SourceFormatError(
+            path, None, None, "not a readable zip (empty, or truncated before its directory)"
+        )
     opener = gzip.open if path.suffix.lower() == ".gz" else open
     with opener(path, "rb") as raw:
         yield OpenedSource(decoded_lines(raw, encoding, path), path)

@@ -57,6 +57,7 @@ from ingestion.sources.results_text import DecodedLines
 from ingestion.sources.results_text import csv_reader as _legacy_csv_reader
 from ingestion.sources.results_text import read_header as _legacy_read_header
 from ingestion.sources.results_wide import iter_wide
+from ingestion.textlines import guarded_lines
 
 if TYPE_CHECKING:
     from _csv import Reader as _CsvReader
@@ -203,7 +204,7 @@ class _Utf8Lines:
         self.header: list[str] | None = None
 
     def __iter__(self) -> Iterator[str]:
-        for line_no, raw in enumerate(self._fh, start=1):
+        for line_no, raw in guarded_lines(self._fh, self._path, column_at=self._column_at):
             chunk = (
                 raw[len(codecs.BOM_UTF8) :]
                 if line_no == 1 and raw.startswith(codecs.BOM_UTF8)
@@ -214,15 +215,18 @@ class _Utf8Lines:
             except UnicodeDecodeError as exc:
                 raise self._decode_error(chunk, line_no, exc) from None
 
+    def _column_at(self, chunk: bytes, position: int) -> str | None:
+        """The header name of the field holding byte `position` of a data line, if known."""
+        if self.header is None:
+            return None
+        prefix = chunk[:position].decode("utf-8", "replace")
+        index = len(next(csv.reader([prefix], delimiter=";", quotechar='"'), [""])) - 1
+        return self.header[index] if 0 <= index < len(self.header) else None
+
     def _decode_error(
         self, chunk: bytes, line_no: int, exc: UnicodeDecodeError
     ) -> SourceFormatError:
-        prefix = chunk[: exc.start].decode("utf-8")
-        column: str | None = None
-        if self.header is not None:
-            index = len(next(csv.reader([prefix], delimiter=";", quotechar='"'), [""])) - 1
-            if 0 <= index < len(self.header):
-                column = self.header[index]
+        column = self._column_at(chunk, exc.start)
         near = chunk[max(0, exc.start - 12) : exc.start + 8].decode("utf-8", "backslashreplace")
         return SourceFormatError(
             self._path,

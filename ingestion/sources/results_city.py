@@ -27,14 +27,16 @@ Inscrits − Votants (not published).
 
 from __future__ import annotations
 
+import codecs
 import csv
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from ingestion.errors import SourceFormatError
 from ingestion.sources.results_codes import make_bureau_id, normalise_code_bv
 from ingestion.sources.results_records import BureauRecord, CandidateRecord, ParsedRow
+from ingestion.textlines import guarded_lines
 
 LAYOUT_CITY_EXPORT = "city_export"
 TITLE = "a city's own per-bureau export without nuances (read with a <file>.nuances.yml mapping)"
@@ -124,12 +126,25 @@ def _count(value: str, path: Path, line: int, column: str) -> int:
     return int(text)
 
 
+def _decoded_lines(fh: BinaryIO, path: Path) -> Iterator[str]:
+    """UTF-8 lines one at a time (BOM dropped), so a bad byte, a NUL or an endless line is
+    refused on its own line (a text-mode file decodes 8 KiB blocks ahead)."""
+    for line_no, raw in guarded_lines(fh, path):
+        chunk = raw.removeprefix(codecs.BOM_UTF8) if line_no == 1 else raw
+        try:
+            yield chunk.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise SourceFormatError(
+                path, line_no, None, f"not valid UTF-8 ({exc.reason} at byte {exc.start + 1})"
+            ) from None
+
+
 def iter_city_export(path: str | Path) -> Iterator[ParsedRow]:
     """Stream a city export as canonical rows, nuances from the mapping file beside it."""
     path = Path(path)
     mapping_file = mapping_path(path)
-    with path.open(encoding="utf-8-sig", newline="") as fh:
-        reader = csv.reader(fh, delimiter=";")
+    with path.open("rb") as fh:
+        reader = csv.reader(_decoded_lines(fh, path), delimiter=";")
         header = next(reader, None)
         if header is None or not is_city_export_header(header):
             raise SourceFormatError(path, 1, None, "not a city export header (" + TITLE + ")")

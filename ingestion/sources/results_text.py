@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Literal
 
 from ingestion.errors import SourceFormatError
+from ingestion.textlines import guarded_lines
 
 if TYPE_CHECKING:
     from _csv import Reader as CsvReader
@@ -50,19 +51,11 @@ class DecodedLines:
         self._encoding_line = 0
 
     def __iter__(self) -> Iterator[str]:
-        for line_no, raw in enumerate(self._fh, start=1):
+        for line_no, raw in guarded_lines(self._fh, self._path, column_at=self._column_at):
             chunk = raw
             if line_no == 1 and raw.startswith(codecs.BOM_UTF8):
                 chunk = raw[len(codecs.BOM_UTF8) :]
                 self._settle("utf-8", line_no, chunk)
-            if b"\x00" in chunk:
-                raise SourceFormatError(
-                    self._path,
-                    line_no,
-                    None,
-                    "NUL byte in a text line: the file is binary or UTF-16 (results files are "
-                    "UTF-8 or latin-1/cp1252 text; re-export it as CSV)",
-                )
             if chunk.isascii():
                 yield chunk.decode("ascii")
                 continue
@@ -111,6 +104,12 @@ class DecodedLines:
             f"not valid UTF-8: {self._layout_label} is UTF-8 (a latin-1/cp1252 file is an older "
             "layout or a spreadsheet re-save: convert it with `iconv -f latin1 -t utf-8`)",
         )
+
+    def _column_at(self, chunk: bytes, position: int) -> str | None:
+        """The column holding byte `position` of a data line, once the header is known."""
+        prefix = chunk[:position].decode("utf-8", "replace")
+        index = len(next(csv.reader([prefix], delimiter=self._delimiter), [""])) - 1
+        return self.column_of(max(index, 0))
 
     def _error(self, chunk: bytes, line_no: int, position: int, reason: str) -> SourceFormatError:
         prefix = chunk[:position].decode("utf-8", "replace")

@@ -38,6 +38,7 @@ from typing import IO, TYPE_CHECKING, Literal, cast
 
 from ingestion.errors import SourceFormatError
 from ingestion.sources.elections import make_bureau_id, normalise_code_bv
+from ingestion.textlines import guarded_lines
 from scrutin.vocabulary import COMMUNE_CODE_REGEX, unanchored
 
 if TYPE_CHECKING:
@@ -201,7 +202,7 @@ class DecodedLines:
         self.header: list[str] | None = None
 
     def __iter__(self) -> Iterator[str]:
-        for line_no, raw in enumerate(self._fh, start=1):
+        for line_no, raw in guarded_lines(self._fh, self._path, column_at=self._column_at):
             chunk = raw
             if line_no == 1 and raw.startswith(codecs.BOM_UTF8):
                 chunk = raw[len(codecs.BOM_UTF8) :]
@@ -210,16 +211,18 @@ class DecodedLines:
             except UnicodeDecodeError as exc:
                 raise self._decode_error(chunk, line_no, exc) from None
 
+    def _column_at(self, chunk: bytes, position: int) -> str | None:
+        """The header name of the field holding byte `position` of a data line, if known."""
+        if self.header is None:
+            return None
+        prefix = chunk[:position].decode(self._encoding, "replace")
+        index = len(next(csv.reader([prefix], delimiter=self.delimiter), [""])) - 1
+        return self.header[index] if 0 <= index < len(self.header) else None
+
     def _decode_error(
         self, chunk: bytes, line_no: int, exc: UnicodeDecodeError
     ) -> SourceFormatError:
-        prefix = chunk[: exc.start].decode(self._encoding, "replace")
-        column: str | None = None
-        if self.header is not None:
-            fields = next(csv.reader([prefix], delimiter=self.delimiter), [""])
-            index = len(fields) - 1
-            if 0 <= index < len(self.header):
-                column = self.header[index]
+        column = self._column_at(chunk, exc.start)
         reason = (
             f"not valid {self._encoding}: byte 0x{chunk[exc.start]:02x} at byte {exc.start + 1}"
         )
@@ -519,7 +522,7 @@ class ReuFile:
 def _open_reader(path: Path) -> tuple[IO[bytes], DecodedLines, _CsvReader, list[str]]:
     fh = open_binary(path)
     try:
-        first = fh.readline()
+        first = next(guarded_lines(fh, path), (1, b""))[1]
         fh.seek(0)
         lines = DecodedLines(fh, path, "utf-8", show_content=True, hint=_REU_ENCODING_HINT)
         lines.delimiter = sniff_delimiter(first.decode("utf-8", "replace"))

@@ -44,6 +44,7 @@ from ingestion.sources.reu import (
     open_binary,
     reu_bureau_id,
 )
+from ingestion.textlines import BROKEN_STREAM, MAX_LINE_BYTES, broken_stream
 from scrutin.vocabulary import AGE_BANDS, BUREAU_ID_REGEX, COMMUNE_CODE_REGEX, unanchored
 
 EXPORT_COLUMNS: tuple[str, ...] = (
@@ -434,7 +435,7 @@ def _detect_encoding(fh: IO[bytes], wanted: str) -> str:
 def _detect_separator(fh: IO[bytes], wanted: str) -> str:
     if wanted != "auto":
         return wanted
-    header = fh.readline()
+    header = fh.readline(MAX_LINE_BYTES)
     fh.seek(0)
     return ";" if header.count(b";") >= header.count(b",") else ","
 
@@ -525,8 +526,11 @@ def aggregate_roll(
     doors: defaultdict[BureauKey, set[bytes]] = defaultdict(set)
 
     with open_binary(path) as fh:
-        encoding = _detect_encoding(fh, mapping.encoding)
-        delimiter = _detect_separator(fh, mapping.separator)
+        try:
+            encoding = _detect_encoding(fh, mapping.encoding)
+            delimiter = _detect_separator(fh, mapping.separator)
+        except BROKEN_STREAM as exc:
+            raise broken_stream(path, None, exc) from None
         lines = DecodedLines(
             fh,
             path,
