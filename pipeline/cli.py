@@ -132,8 +132,19 @@ def status_payload() -> dict[str, Any]:
     from pipeline.build_lock import run_liveness
     from pipeline.publish import table_row_counts
     from scrutin.db import connect
+    from scrutin.warehouse.ledger import mark_abandoned
 
     with connect() as conn, conn.cursor() as cur:
+        # A load killed mid-way left a `loading` ledger row: say what it is before showing it.
+        abandoned = mark_abandoned(conn)
+        cur.execute(
+            "select source, file_name, started_at from raw.batch_ledger "
+            "where status = 'loading' order by batch_id"
+        )
+        loading = [
+            {"source": r[0], "file_name": r[1], "started_at": r[2].isoformat()}
+            for r in cur.fetchall()
+        ]
         cur.execute(
             "select publication_id, run_id, action, published_at, row_counts "
             "from ops.publication_log order by publication_id desc limit 1"
@@ -168,6 +179,8 @@ def status_payload() -> dict[str, Any]:
                 if gate
                 else None
             ),
+            "loads_in_progress": loading,
+            "loads_marked_abandoned": abandoned,
             "mart_row_counts": table_row_counts(cur, "mart"),
             "docs": docs_links(),
         }
@@ -194,6 +207,11 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(f"last gate run: {gate['run_id']} -> {gate['status']}{where}")
         for check in gate["failed_checks"] or []:
             print(f"  failed: {check}")
+    for load in payload["loads_in_progress"]:
+        print(f"load in progress: {load['source']} {load['file_name']} since {load['started_at']}")
+    if payload["loads_marked_abandoned"]:
+        ids = ", ".join(str(i) for i in payload["loads_marked_abandoned"])
+        print(f"loads found dead and marked abandoned in raw.batch_ledger: batch {ids}")
     for table, n in sorted(payload["mart_row_counts"].items()):
         print(f"  mart.{table}: {n} rows")
     for label, url in payload["docs"].items():

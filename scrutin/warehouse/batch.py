@@ -17,6 +17,9 @@ same for every source, which is what an operator relies on when a figure looks w
   COPY share one transaction; earlier batches are marked `superseded` (kept, never deleted).
 - Failure: the transaction rolls back, so the previous version stays in place; then a `failed`
   ledger row (rows read so far, error text) is committed on its own, and the error re-raised.
+- A trace of every attempt: a `loading` ledger row is committed before the transaction, and the
+  transaction turns it into the outcome. A load killed mid-way leaves that row; the next load
+  (or `scrutin status`) marks it `abandoned` once its process is gone (`ledger.open_attempt`).
 - Logs: the start, the progress every N rows, the summary with timing and rate, the failure.
 """
 
@@ -182,6 +185,15 @@ class Run:
     rows_read: int = 0
     claimed: dict[str | None, Batch] = field(default_factory=dict)
     progress: Progress | None = None
+    attempt: int | None = None
+    attempt_used: bool = False
+
+    def take_attempt(self) -> int | None:
+        """The committed `loading` row for the first ledger row this run writes, then None."""
+        if self.attempt_used:
+            return None
+        self.attempt_used = True
+        return self.attempt
 
     def elapsed(self) -> float:
         return time.perf_counter() - self.started
@@ -236,7 +248,7 @@ class Batch:
         run = self.run
         source = run.load.source
         self.batch_id = ledger.start_batch(
-            conn, source, run.ledger_name, run.sha256, self.dataset_key
+            conn, source, run.ledger_name, run.sha256, self.dataset_key, attempt=run.take_attempt()
         )
         scope = self.scope
         if isinstance(scope, ReplaceDataset):
@@ -289,7 +301,13 @@ def skip(conn: psycopg.Connection, batch: Batch) -> BatchReport:
     assert batch.existing is not None
     duration = run.elapsed()
     batch_id = ledger.record_skipped(
-        conn, run.load.source, run.ledger_name, run.sha256, batch.dataset_key, duration_s=duration
+        conn,
+        run.load.source,
+        run.ledger_name,
+        run.sha256,
+        batch.dataset_key,
+        duration_s=duration,
+        attempt=run.take_attempt(),
     )
     run.load.logger.info(
         "%s skipped: identical content already loaded as batch %d (ledger batch %d)",
@@ -414,19 +432,26 @@ def _run(
     require_migrated(conn)
     sha = load.sha256 or (ZERO_SHA256 if load.fingerprint else ledger.file_sha256(load.path))
     run = Run(load, sha, load.dataset_key, load.scope, load.label, started=started)
+    ledger.mark_abandoned(conn)  # before our own attempt: its lock is ours, and re-entrant
+    run.attempt = ledger.open_attempt(conn, load.source, run.ledger_name, sha, load.dataset_key)
     try:
         if prepare is not None:
             prepare(run)
         with conn.transaction():
             if load.snapshot:
                 conn.execute("set transaction isolation level repeatable read")
-            return body(conn, run)
+            result = body(conn, run)
+            if not run.attempt_used:  # nothing to load: no ledger row, as before
+                ledger.drop_attempt(conn, run.attempt)
+        return result
     except Exception as exc:
         run.end_progress()
+        run.attempt_used = False  # the transaction's use of it rolled back with it
         _record_failure(conn, run, exc, reconnect)
         raise
     finally:
         run.end_progress()
+        ledger.close_attempt(conn, run.attempt)
 
 
 def _record_failure(
@@ -452,6 +477,7 @@ def _record_failure(
         rows_read=run.rows_read,
         duration_s=duration,
         traceback=load.traceback,
+        attempt=run.attempt,
     )
 
 

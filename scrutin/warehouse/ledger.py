@@ -10,6 +10,11 @@ Transaction rules (why the functions take a connection and do not commit, except
   commit or roll back together.
 - `fail_batch` opens and commits its own transaction on an idle connection: it runs after the
   load transaction was rolled back, and the failure must survive that rollback.
+- `open_attempt` also commits on its own, before the load transaction: its `loading` row is the
+  record a killed load leaves (a kill rolls the load transaction back, ledger row included).
+  The load transaction turns that row into its outcome (`start_batch(..., attempt=...)`); the
+  process holds the session advisory lock `(ATTEMPT_LOCK_CLASS, batch_id)` meanwhile, so a
+  `loading` row whose lock nobody holds is a dead load: `mark_abandoned` says so.
 """
 
 from __future__ import annotations
@@ -27,6 +32,15 @@ log = logging.getLogger("scrutin.warehouse.ledger")
 
 _CHUNK = 1 << 20
 
+ATTEMPT_LOCK_CLASS = 29020
+"""The advisory lock class of running loads (two-int form: pg_locks shows classid/objid); the
+build lock is 29019 (pipeline/build_lock.py)."""
+
+ABANDONED_ERROR = (
+    "the load stopped before it finished (process killed, out of memory or machine stopped): "
+    "nothing of it was kept, the previous version of the dataset is in place; load the file again"
+)
+
 
 def file_sha256(path: str | Path) -> str:
     """Hex sha256 of a file, read in 1 MiB chunks so national files never sit in memory."""
@@ -37,18 +51,98 @@ def file_sha256(path: str | Path) -> str:
     return digest.hexdigest()
 
 
-def start_batch(
+def open_attempt(
     conn: psycopg.Connection,
     source: str,
     path: str | Path,
     sha256: str,
     dataset_key: str | None,
 ) -> int:
+    """Commit a `loading` row for a load about to start, and hold its lock; return its id.
+
+    The lock is taken before the row commits, so nobody ever sees the row without its lock held
+    by a live process. `close_attempt` releases it; a dead process releases it with its session.
+    The connection must be idle: this commits.
+    """
+    with conn.transaction():
+        row = conn.execute(
+            "insert into raw.batch_ledger (source, file_name, file_sha256, dataset_key, status) "
+            "values (%s, %s, %s, %s, 'loading') returning batch_id",
+            (source, Path(path).name, sha256, dataset_key),
+        ).fetchone()
+        assert row is not None
+        batch_id = int(row[0])
+        conn.execute("select pg_advisory_lock(%s, %s::int)", (ATTEMPT_LOCK_CLASS, batch_id))
+    return batch_id
+
+
+def drop_attempt(conn: psycopg.Connection, batch_id: int) -> None:
+    """Delete a `loading` row the load did not need (nothing to load), in its transaction."""
+    conn.execute(
+        "delete from raw.batch_ledger where batch_id = %s and status = 'loading'", (batch_id,)
+    )
+
+
+def close_attempt(conn: psycopg.Connection, batch_id: int) -> None:
+    """Release the attempt's lock once its outcome is committed (a no-op on a dead connection:
+    the server released it with the session)."""
+    from psycopg.pq import TransactionStatus
+
+    if conn.closed or conn.broken or conn.info.transaction_status != TransactionStatus.IDLE:
+        return
+    with conn.transaction():
+        conn.execute("select pg_advisory_unlock(%s, %s::int)", (ATTEMPT_LOCK_CLASS, batch_id))
+
+
+def mark_abandoned(conn: psycopg.Connection) -> list[int]:
+    """Mark `abandoned` every `loading` row whose process is gone (its lock is free).
+
+    Called by each load before it starts and by `scrutin status`, so the ledger never shows a
+    dead load as in progress. Commits on an idle connection; returns the batch ids marked.
+    """
+    with conn.transaction():
+        rows = conn.execute(
+            "update raw.batch_ledger as l set status = 'abandoned', error = %s, "
+            "finished_at = clock_timestamp(), "
+            "duration_s = extract(epoch from clock_timestamp() - l.started_at) "
+            "where l.status = 'loading' and not exists (select 1 from pg_locks as k "
+            "where k.locktype = 'advisory' and k.classid = %s and k.objid = l.batch_id::oid "
+            "and k.objsubid = 2 and k.granted) returning l.batch_id",
+            (ABANDONED_ERROR, ATTEMPT_LOCK_CLASS),
+        ).fetchall()
+    abandoned = sorted(int(r[0]) for r in rows)
+    if abandoned:
+        log.warning("ledger: loads %s had died mid-way; marked abandoned", abandoned)
+    return abandoned
+
+
+def start_batch(
+    conn: psycopg.Connection,
+    source: str,
+    path: str | Path,
+    sha256: str,
+    dataset_key: str | None,
+    *,
+    attempt: int | None = None,
+) -> int:
     """Insert a `running` ledger row in the current transaction and return its batch id.
+
+    With `attempt` (the committed `loading` row of this load), that row becomes the `running`
+    one instead: one row per attempt, whatever its outcome.
 
     Only the file name is stored: absolute paths differ between a laptop, a worker and a
     container, while the sha256 identifies the content wherever it was read from.
     """
+    if attempt is not None:
+        row = conn.execute(
+            "update raw.batch_ledger set status = 'running', source = %s, file_name = %s, "
+            "file_sha256 = %s, dataset_key = %s where batch_id = %s and status = 'loading' "
+            "returning batch_id",
+            (source, Path(path).name, sha256, dataset_key, attempt),
+        ).fetchone()
+        if row is not None:
+            return int(row[0])
+        # Marked abandoned meanwhile (an operator's sweep raced a lock-less moment): new row.
     row = conn.execute(
         "insert into raw.batch_ledger (source, file_name, file_sha256, dataset_key, status) "
         "values (%s, %s, %s, %s, 'running') returning batch_id",
@@ -145,13 +239,14 @@ def record_skipped(
     dataset_key: str | None,
     *,
     duration_s: float,
+    attempt: int | None = None,
 ) -> int:
     """Record that an identical file was offered again and nothing was loaded.
 
     A row per attempt tells an operator the scheduled run did happen and found nothing new,
     which an absent row cannot distinguish from a run that never started.
     """
-    batch_id = start_batch(conn, source, path, sha256, dataset_key)
+    batch_id = start_batch(conn, source, path, sha256, dataset_key, attempt=attempt)
     finish_batch(
         conn, batch_id, status="skipped", rows_read=0, rows_loaded=0, duration_s=duration_s
     )
@@ -168,6 +263,7 @@ def fail_batch(
     error: str,
     rows_read: int = 0,
     duration_s: float,
+    attempt: int | None = None,
 ) -> int:
     """Record a `failed` batch with its error, in its own committed transaction.
 
@@ -186,7 +282,7 @@ def fail_batch(
             "fail_batch needs an idle connection: the failure must be committed on its own"
         )
     with conn.transaction():
-        batch_id = start_batch(conn, source, path, sha256, dataset_key)
+        batch_id = start_batch(conn, source, path, sha256, dataset_key, attempt=attempt)
         finish_batch(
             conn,
             batch_id,
@@ -214,6 +310,7 @@ def record_failure(
     rows_read: int = 0,
     duration_s: float,
     traceback: bool = True,
+    attempt: int | None = None,
 ) -> None:
     """Write one `failed` batch per dataset key, after the load transaction rolled back.
 
@@ -225,7 +322,7 @@ def record_failure(
     name = Path(path).name
 
     def record(target: psycopg.Connection) -> None:
-        for key in dataset_keys:
+        for i, key in enumerate(dataset_keys):
             fail_batch(
                 target,
                 source=source,
@@ -235,6 +332,7 @@ def record_failure(
                 error=error,
                 rows_read=rows_read,
                 duration_s=duration_s,
+                attempt=attempt if i == 0 else None,  # the first failure closes the attempt
             )
 
     try:
