@@ -65,13 +65,7 @@ def open_attempt(
     The connection must be idle: this commits.
     """
     with conn.transaction():
-        row = conn.execute(
-            "insert into raw.batch_ledger (source, file_name, file_sha256, dataset_key, status) "
-            "values (%s, %s, %s, %s, 'loading') returning batch_id",
-            (source, Path(path).name, sha256, dataset_key),
-        ).fetchone()
-        assert row is not None
-        batch_id = int(row[0])
+        batch_id = _insert(conn, source, path, sha256, dataset_key, status="loading")
         conn.execute("select pg_advisory_lock(%s, %s::int)", (ATTEMPT_LOCK_CLASS, batch_id))
     return batch_id
 
@@ -143,10 +137,22 @@ def start_batch(
         if row is not None:
             return int(row[0])
         # Marked abandoned meanwhile (an operator's sweep raced a lock-less moment): new row.
+    return _insert(conn, source, path, sha256, dataset_key, status="running")
+
+
+def _insert(
+    conn: psycopg.Connection,
+    source: str,
+    path: str | Path,
+    sha256: str,
+    dataset_key: str | None,
+    *,
+    status: str,
+) -> int:
     row = conn.execute(
         "insert into raw.batch_ledger (source, file_name, file_sha256, dataset_key, status) "
-        "values (%s, %s, %s, %s, 'running') returning batch_id",
-        (source, Path(path).name, sha256, dataset_key),
+        "values (%s, %s, %s, %s, %s) returning batch_id",
+        (source, Path(path).name, sha256, dataset_key, status),
     ).fetchone()
     assert row is not None
     return int(row[0])
