@@ -50,6 +50,7 @@ from expectations.results import (
     json_safe,
     record,
     scrub,
+    scrub_examples,
 )
 from expectations.suites import SQL_EXPECTATION, Check, SuiteSpec
 
@@ -376,7 +377,7 @@ def _check_results(
         if config is None or "check" not in config.meta:
             continue  # not one of ours: reported below as missing
         i = int(config.meta["check"])
-        observed = _observed(suite.checks[i], result)
+        observed = _observed(suite.checks[i], result, suite.table)
         success = bool(result.success) and "exception" not in observed
         by_position[i] = _check_result(suite, suite.checks[i], success, observed, config.type)
     unreported = {"exception": "Great Expectations returned no result for this expectation"}
@@ -413,8 +414,11 @@ def _check_result(
     )
 
 
-def _observed(check: Check, result: ExpectationValidationResult) -> dict[str, Any]:
-    """A compact, JSON-safe summary: counts, a few examples, the observed value."""
+def _observed(
+    check: Check, result: ExpectationValidationResult, suite_table: str
+) -> dict[str, Any]:
+    """A compact, JSON-safe summary: counts, a few examples (keyed for a personal table:
+    `scrub_examples`), the observed value."""
     raw: Mapping[str, Any] = result.result or {}
     summary: dict[str, Any] = {}
     if check.expectation == SQL_EXPECTATION:
@@ -432,7 +436,7 @@ def _observed(check: Check, result: ExpectationValidationResult) -> dict[str, An
     error = _exception_message(result)
     if error is not None:
         summary["exception"] = error
-    return cast("dict[str, Any]", json_safe(summary))
+    return cast("dict[str, Any]", json_safe(scrub_examples(summary, suite_table)))
 
 
 def _exception_message(result: ExpectationValidationResult) -> str | None:

@@ -12,6 +12,8 @@ and nothing more. No Great Expectations import here: DAG files and the CLI impor
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import math
 from collections.abc import Mapping, Sequence
@@ -158,6 +160,63 @@ def json_safe(value: Any) -> Any:
     if value is None or isinstance(value, bool | int | float | str):
         return value
     return str(value)
+
+
+PERSONAL_TABLES = ("raw.canvass_", "raw.roll_", "quarantine.", "raw.batch_ledger")
+"""Tables whose values may be personal (door-to-door exports, the electoral roll, rows refused
+as written): examples of their failed checks never reach `ops` verbatim. The canvass suites also
+read `raw.batch_ledger`, whose file names are the delivered export names."""
+
+EXAMPLE_KEYS = ("partial_unexpected_list", "partial_unexpected_index_list")
+WITHHELD = "(withheld)"
+
+
+def holds_personal_values(table: str) -> bool:
+    return table.startswith(PERSONAL_TABLES)
+
+
+def scrub_examples(observed: Mapping[str, Any], table: str) -> dict[str, Any]:
+    """`observed` with the example values of a personal table keyed, for `ops` and alerts.
+
+    Issue 14: a failed check's examples (GX `partial_unexpected_list`, the keyed rows of
+    `partial_unexpected_index_list`, a SQL check's offending rows) were copied verbatim into
+    ops.quality_results, then through the check's description into ops.gate_runs,
+    ops.publication_log and the alerts. For a personal table, numbers (counts, line numbers,
+    batch ids) are kept and every text value becomes `k:<16 hex>`, an HMAC with the canvass
+    secret: an engineer holding the secret can find the row, a reader of `ops` learns nothing.
+    Without a secret the text is withheld. Other tables (public results, census, contours) keep
+    their examples: they are what an engineer needs to find the bad row.
+    """
+    if not holds_personal_values(table) or not any(k in observed for k in EXAMPLE_KEYS):
+        return dict(observed)
+    key = _example_key()
+
+    def keyed(value: Any) -> Any:
+        if value is None or isinstance(value, bool | int | float):
+            return value
+        if isinstance(value, Mapping):
+            return {str(k): keyed(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [keyed(v) for v in value]
+        if key is None:
+            return WITHHELD
+        return "k:" + hmac.new(key, str(value).encode("utf-8"), hashlib.sha256).hexdigest()[:16]
+
+    out = dict(observed)
+    for name in EXAMPLE_KEYS:
+        if name in out and out[name] is not None:
+            out[name] = keyed(out[name])
+    return out
+
+
+def _example_key() -> bytes | None:
+    """The canvass secret (the key the loaders pseudonymise with), None when none is set."""
+    from ingestion.canvass.pseudonymise import CanvassSecretError, resolve_secret
+
+    try:
+        return resolve_secret().encode("utf-8")
+    except CanvassSecretError:
+        return None
 
 
 def scrub(message: str, url: str) -> str:

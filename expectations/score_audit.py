@@ -63,6 +63,7 @@ from expectations.results import (
     describe,
     error_result,
     record,
+    scrub_examples,
 )
 from scrutin.scores.params import RIVAL_RUNOFF_OPPONENT, RIVAL_STRONGEST_OTHER
 
@@ -941,11 +942,14 @@ def audit_commune_summary(conn: psycopg.Connection[Any], params: ScoreParams) ->
 
 def _result(suite: str, target: str, finding: Finding) -> CheckResult:
     success = not finding.offending
-    observed = {
-        "unexpected_count": len(finding.offending),
-        "partial_unexpected_list": finding.offending[:EXAMPLES_KEPT],
-        "query_label": finding.label,
-    }
+    observed = scrub_examples(
+        {
+            "unexpected_count": len(finding.offending),
+            "partial_unexpected_list": finding.offending[:EXAMPLES_KEPT],
+            "query_label": finding.label,
+        },
+        target,
+    )
     column = ", ".join(finding.columns) or None
     return CheckResult(
         suite=suite,

@@ -258,3 +258,38 @@ def test_every_outcome_is_one_ledger_row_per_attempt(url: str, tmp_path: Path) -
     assert [r[1] for r in rows] == ["loaded", "skipped"]
     assert [r[0] for r in rows] == [first.batch_id, again.batch_id]
     assert fetch(url, "select count(*) from raw.batch_ledger where status = 'loading'") == [(0,)]
+
+
+# ---- examples copied into ops ----------------------------------------------------------------
+
+
+def test_failed_canvass_check_examples_reach_ops_keyed_never_verbatim(
+    url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before: a raw value a check found (here an e-mail typed as a canvasser id) was copied
+    verbatim into ops.quality_results and, through the check's description, into
+    ops.gate_runs.failed_checks, ops.publication_log and the alerts."""
+    from expectations.checkpoint import run_suites
+    from expectations.suites_canvass import RAW_SUITES
+    from ingestion.canvass.loader import load_canvass_file
+    from scrutin.db import connect
+
+    monkeypatch.setenv("SCRUTIN_CANVASS_SECRET", support.SECRET)
+    load_canvass_file(
+        url, support.QOMON, campaign=support.CAMPAIGN, secret=support.SECRET, now=support.NOW
+    )
+    email = "maelle.kerbrat@example.org"
+    with connect(url, autocommit=True) as conn:
+        conn.execute(
+            "update raw.canvass_knocks set canvasser_key = %s where knock_id = %s",
+            (email, support.kid("qomon", "Q1")),
+        )
+    outcome = run_suites(url, RAW_SUITES, "hostile_examples")
+    failed = "\n".join(outcome.failed_checks)
+    assert "expect_column_values_to_match_regex(canvasser_key)" in failed
+    assert email not in failed and "k:" in failed
+    stored = fetch(
+        url, "select observed::text from ops.quality_results where run_id = 'hostile_examples'"
+    )
+    assert stored and not any(email in str(row[0]) for row in stored)
+    assert any("k:" in str(row[0]) for row in stored)
