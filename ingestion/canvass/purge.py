@@ -17,6 +17,13 @@ With `drop_zone`, the same run deletes the raw exports kept in the drop zone's `
 `failed/` past their own retention (`ingestion/canvass/drop_retention.py`): the exports hold the
 names, phones and notes the warehouse never keeps.
 
+The quarantine (`quarantine.canvass_rows`: file name, line, column and reason of each refused
+row, which point into the exports) follows the same retention: rows of a batch whose knocks
+belong to an expired campaign are deleted with them (they are never aggregated, so they need no
+publication first); rows of a batch with no knock left (every row refused, or its knocks already
+purged) once every campaign is past retention, or after `SCRUTIN_CANVASS_KEEP_FAILED_DAYS`, when
+the refused export they point into is deleted from `failed/` too.
+
 Every run, dry runs included, writes one `ops.purge_log` row per registered campaign (a dry run
 records rows_deleted = 0; rows_expired - rows_kept_not_aggregated is what it would delete).
 The quality suite `raw_canvass_knocks` fails while any expired row remains: that blocks
@@ -32,7 +39,13 @@ import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ingestion.canvass.drop_retention import DropZonePurge, purge_drop_zone
+from ingestion.canvass.drop_retention import (
+    DEFAULT_KEEP_FAILED_DAYS,
+    KEEP_FAILED_ENV,
+    DropZonePurge,
+    keep_days,
+    purge_drop_zone,
+)
 from scrutin.db import connect
 from scrutin.warehouse.batch import lock_dataset
 from scrutin.warehouse.migrate import require_migrated
@@ -63,6 +76,8 @@ class PurgeReport:
     campaigns: tuple[CampaignPurge, ...]
     rows_unknown_campaign: int
     drop_zone: DropZonePurge | None = None
+    quarantine_rows: int = 0
+    """Quarantine rows deleted (or, in a dry run, that would be)."""
 
     @property
     def rows_expired(self) -> int:
@@ -94,6 +109,12 @@ class PurgeReport:
             + (
                 f"; {self.rows_unknown_campaign} row(s) of unregistered campaigns"
                 if self.rows_unknown_campaign
+                else ""
+            )
+            + (
+                f"; quarantine: {'would delete' if self.dry_run else 'deleted'} "
+                f"{self.quarantine_rows} row(s)"
+                if self.quarantine_rows
                 else ""
             )
             + (f"; {self.drop_zone.summary()}" if self.drop_zone else "")
@@ -148,6 +169,15 @@ def _purge(
         campaigns = conn.execute(
             "select campaign_id, retention_ends_at from ops.canvass_campaigns order by campaign_id"
         ).fetchall()
+        # Before the knocks: their batch ids say which campaign a quarantine row belongs to.
+        quarantine = _purge_quarantine(
+            conn,
+            [c for c, ends_at in campaigns if ends_at <= now],
+            all_expired=bool(campaigns) and all(ends_at <= now for _c, ends_at in campaigns),
+            older_than=now
+            - dt.timedelta(days=keep_days(KEEP_FAILED_ENV, DEFAULT_KEEP_FAILED_DAYS)),
+            dry_run=dry_run,
+        )
         results = [
             _purge_campaign(
                 conn,
@@ -197,6 +227,7 @@ def _purge(
         reference_published_at=reference_at,
         campaigns=tuple(results),
         rows_unknown_campaign=unknown,
+        quarantine_rows=quarantine,
     )
     log.info("%s", report.summary())
     if unknown:
@@ -206,6 +237,34 @@ def _purge(
             unknown,
         )
     return report
+
+
+def _purge_quarantine(
+    conn: psycopg.Connection,
+    expired: list[str],
+    *,
+    all_expired: bool,
+    older_than: dt.datetime,
+    dry_run: bool,
+) -> int:
+    """Delete (or count) the quarantine rows past retention; see the module docstring."""
+    where = """
+        where exists (
+            select 1 from raw.canvass_knocks as k
+            where k.batch_id = q.batch_id and k.campaign_id = any(%(expired)s)
+        )
+        or (
+            not exists (select 1 from raw.canvass_knocks as k where k.batch_id = q.batch_id)
+            and (%(all_expired)s or q.quarantined_at < %(older_than)s)
+        )
+    """
+    params = {"expired": expired, "all_expired": all_expired, "older_than": older_than}
+    if dry_run:
+        row = conn.execute(
+            "select count(*) from quarantine.canvass_rows as q " + where, params
+        ).fetchone()
+        return int(row[0]) if row else 0
+    return conn.execute("delete from quarantine.canvass_rows as q " + where, params).rowcount
 
 
 def _reference_publication(conn: psycopg.Connection) -> tuple[int | None, dt.datetime | None]:

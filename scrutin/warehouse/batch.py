@@ -441,8 +441,8 @@ def _run(
             if load.snapshot:
                 conn.execute("set transaction isolation level repeatable read")
             result = body(conn, run)
-            if not run.attempt_used:  # nothing to load: no ledger row, as before
-                ledger.drop_attempt(conn, run.attempt)
+            # Nothing to load (or a savepoint undid its ledger row): no ledger row, as before.
+            ledger.drop_attempt(conn, run.attempt)
         return result
     except Exception as exc:
         run.end_progress()

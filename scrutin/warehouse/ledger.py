@@ -71,7 +71,8 @@ def open_attempt(
 
 
 def drop_attempt(conn: psycopg.Connection, batch_id: int) -> None:
-    """Delete a `loading` row the load did not need (nothing to load), in its transaction."""
+    """Delete the attempt's row if it is still `loading` at the end of the load transaction:
+    nothing was loaded (a no-op once the row became the outcome)."""
     conn.execute(
         "delete from raw.batch_ledger where batch_id = %s and status = 'loading'", (batch_id,)
     )

@@ -179,3 +179,47 @@ def test_the_keep_periods_are_configurable(
     monkeypatch.setenv("SCRUTIN_CANVASS_KEEP_FAILED_DAYS", "soon")
     with pytest.raises(ValueError, match="SCRUTIN_CANVASS_KEEP_FAILED_DAYS='soon'"):
         purge_expired(url, now=NOW, drop_zone=str(root))
+
+
+def quarantined(url: str) -> int:
+    return int(fetch(url, "select count(*) from quarantine.canvass_rows")[0][0])  # type: ignore[arg-type]
+
+
+def test_quarantine_rows_expire_with_their_campaign_publication_or_not(url: str) -> None:
+    """Before: the purge never touched quarantine.canvass_rows, which point (file, line) into
+    the exports long after the knocks and the exports themselves were deleted."""
+    assert quarantined(url) == 4  # 2 refused rows of each fixture
+    assert purge_expired(url, now=NOW).quarantine_rows == 0
+    dry = purge_expired(url, now=AFTER_RETENTION, dry_run=True)
+    assert dry.quarantine_rows == 4 and quarantined(url) == 4
+    # No publication: the knocks wait to be aggregated, their refused rows need not.
+    report = purge_expired(url, now=AFTER_RETENTION)
+    assert (report.rows_deleted, report.quarantine_rows) == (0, 4)
+    assert quarantined(url) == 0 and knocks(url) == 10
+    assert "quarantine: deleted 4 row(s)" in report.summary()
+
+
+def test_a_fully_refused_file_leaves_quarantine_rows_kept_as_long_as_failed_exports(
+    url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file whose every row was refused has no knock to date its campaign by: its quarantine
+    rows go with the refused exports (SCRUTIN_CANVASS_KEEP_FAILED_DAYS), or with the last
+    campaign."""
+    lines = support.QOMON.read_text(encoding="utf-8-sig").splitlines(keepends=True)
+    orphan = tmp_path / "qomon_orphan.csv"
+    bad = [
+        line.replace(";Présent;", ";Peut-être;").replace(";Absent;", ";Peut-être;")
+        for line in lines[1:3]
+    ]
+    orphan.write_text(lines[0] + "".join(bad), encoding="utf-8")
+    report = load_canvass_file(url, orphan, campaign=CAMPAIGN, secret=SECRET, now=NOW)
+    assert (report.rows_loaded, report.rows_rejected) == (0, 2)
+    assert quarantined(url) == 6
+    with psycopg.connect(url, autocommit=True) as conn:  # refused a day before NOW
+        conn.execute(
+            "update quarantine.canvass_rows set quarantined_at = %s", (NOW - dt.timedelta(days=1),)
+        )
+    assert purge_expired(url, now=NOW).quarantine_rows == 0  # within 30 days: kept
+    monkeypatch.setenv("SCRUTIN_CANVASS_KEEP_FAILED_DAYS", "0")
+    assert purge_expired(url, now=NOW).quarantine_rows == 2
+    assert quarantined(url) == 4  # the rows of batches with knocks wait for their campaign
