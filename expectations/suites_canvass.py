@@ -230,7 +230,7 @@ where l.source = '{LEDGER_SOURCE}'
     and l.status = 'loaded'
     and (
         l.rows_read <> l.rows_loaded + l.rows_rejected + l.rows_duplicate
-        or l.rows_rejected <> coalesce(q.quarantined, 0)
+        or (l.quarantine_purged_at is null and l.rows_rejected <> coalesce(q.quarantined, 0))
     )
 """
 

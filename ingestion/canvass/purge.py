@@ -264,7 +264,16 @@ def _purge_quarantine(
             "select count(*) from quarantine.canvass_rows as q " + where, params
         ).fetchone()
         return int(row[0]) if row else 0
-    return conn.execute("delete from quarantine.canvass_rows as q " + where, params).rowcount
+    batches = conn.execute(
+        "delete from quarantine.canvass_rows as q " + where + " returning q.batch_id", params
+    ).fetchall()
+    # Their ledger rows_rejected now has nothing to reconcile with: say so (raw_canvass_batches).
+    conn.execute(
+        "update raw.batch_ledger set quarantine_purged_at = clock_timestamp() "
+        "where batch_id = any(%s)",
+        (sorted({int(b[0]) for b in batches}),),
+    )
+    return len(batches)
 
 
 def _reference_publication(conn: psycopg.Connection) -> tuple[int | None, dt.datetime | None]:

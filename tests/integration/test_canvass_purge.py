@@ -197,6 +197,16 @@ def test_quarantine_rows_expire_with_their_campaign_publication_or_not(url: str)
     assert (report.rows_deleted, report.quarantine_rows) == (0, 4)
     assert quarantined(url) == 0 and knocks(url) == 10
     assert "quarantine: deleted 4 row(s)" in report.summary()
+    # The ledger says their quarantine was purged, so the reconciliation still holds.
+    from expectations.checkpoint import run_suites
+
+    assert fetch(
+        url,
+        "select count(*) from raw.batch_ledger where source = 'canvass' "
+        "and status = 'loaded' and quarantine_purged_at is null",
+    ) == [(0,)]
+    outcome = run_suites(url, ["raw_canvass_batches"], "purged_quarantine")
+    assert outcome.success, outcome.failed_checks
 
 
 def test_a_fully_refused_file_leaves_quarantine_rows_kept_as_long_as_failed_exports(

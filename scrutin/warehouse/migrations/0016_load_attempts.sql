@@ -1,4 +1,4 @@
--- Migration 0016: a killed load leaves a record (issue 14; scrutin/warehouse/ledger.py,
+-- Migration 0016: a killed load leaves a record, and a purged quarantine says so (issue 14; scrutin/warehouse/ledger.py,
 -- docs/operations.md "Killed loads").
 --
 -- Before, a load's ledger row was written inside the load transaction: a load killed mid-way
@@ -11,3 +11,8 @@
 alter table raw.batch_ledger drop constraint if exists batch_ledger_status_check;
 alter table raw.batch_ledger add constraint batch_ledger_status_check
     check (status in ('loading', 'running', 'loaded', 'failed', 'skipped', 'superseded', 'abandoned'));
+
+-- When the retention purge deleted a canvass batch's quarantine rows (ingestion/canvass/purge.py):
+-- the batch's rows_rejected no longer has rows to reconcile with, and the check
+-- "canvass batches reconcile" (expectations/suites_canvass.py) skips that comparison.
+alter table raw.batch_ledger add column if not exists quarantine_purged_at timestamptz;
