@@ -20,7 +20,7 @@ import zipfile
 import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO
+from typing import Protocol
 
 from ingestion.errors import SourceFormatError
 
@@ -28,12 +28,19 @@ MAX_LINE_BYTES = 1 << 20
 """1 MiB: the widest legitimate line (a national results row, a census row of 100+ indicators,
 an OSDI record) is a few KiB; the csv module already refuses a field above 128 KiB."""
 
+
+class LineSource(Protocol):
+    """A binary stream that reads up to a line end (a file, a GzipFile, a zip member)."""
+
+    def readline(self, size: int = -1, /) -> bytes: ...
+
+
 BROKEN_STREAM = (EOFError, zlib.error, gzip.BadGzipFile, zipfile.BadZipFile)
 """What reading a cut or damaged .gz file or zip member raises."""
 
 
 def guarded_lines(
-    fh: IO[bytes],
+    fh: LineSource,
     path: str | Path,
     *,
     first_line: int = 1,

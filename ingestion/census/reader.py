@@ -18,10 +18,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
 
 from ingestion.errors import SourceFormatError
-from ingestion.textlines import BROKEN_STREAM, broken_stream, guarded_lines
+from ingestion.textlines import BROKEN_STREAM, LineSource, broken_stream, guarded_lines
 
 
 @dataclass(frozen=True)
@@ -39,7 +38,7 @@ def _python_encoding(encoding: str) -> str:
     return "utf-8-sig" if encoding.lower().replace("_", "-") in ("utf-8", "utf8") else encoding
 
 
-def decoded_lines(raw: IO[bytes], encoding: str, display_path: Path) -> Iterator[str]:
+def decoded_lines(raw: LineSource, encoding: str, display_path: Path) -> Iterator[str]:
     """Decode line by line, so a byte the encoding refuses is reported on its own line.
 
     (A TextIOWrapper decodes 8 KiB blocks ahead and would blame an earlier line.) Lines come
@@ -108,11 +107,13 @@ def open_census_source(
             name, meta = choose_member(path, archive.namelist(), member)
             display = Path(f"{path.name}!{name.rsplit('/', 1)[-1]}")
             try:
-                raw = archive.open(name)
+                member_stream = archive.open(name)
             except BROKEN_STREAM as exc:
                 raise broken_stream(display, None, exc) from None
-            with raw:
-                yield OpenedSource(decoded_lines(raw, encoding, display), display, name, meta)
+            with member_stream:
+                yield OpenedSource(
+                    decoded_lines(member_stream, encoding, display), display, name, meta
+                )
         return
     if path.suffix.lower() == ".zip":
         # is_zipfile found no zip directory: an empty file, or one cut before its end.
