@@ -94,3 +94,25 @@ def broken_stream(path: str | Path, line_no: int | None, exc: BaseException) -> 
         f"truncated or corrupt compressed file ({type(exc).__name__}: {exc}): the download or "
         "copy was cut short; fetch the file again",
     )
+
+
+def refuse_nul_bytes(path: str | Path, *, chunk: int = MAX_LINE_BYTES) -> None:
+    """Refuse a text file that holds a NUL byte, naming its line, for parsers that read the
+    file whole and would only say "not recognized as a supported format" (GDAL on a GeoJSON).
+
+    Reads `chunk` bytes at a time: a one-line GeoJSON of hundreds of MB is legitimate there.
+    """
+    line, offset = 1, 0
+    with Path(path).open("rb") as fh:
+        while block := fh.read(chunk):
+            at = block.find(b"\x00")
+            if at >= 0:
+                raise SourceFormatError(
+                    path,
+                    line + block.count(b"\n", 0, at),
+                    None,
+                    f"NUL byte at byte {offset + at + 1:,} of the file: the file is binary, "
+                    "UTF-16 or corrupted (a GeoJSON is UTF-8 text)",
+                )
+            line += block.count(b"\n")
+            offset += len(block)

@@ -30,6 +30,7 @@ from ingestion.geo.crs import (
     resolve_crs,
 )
 from ingestion.geo.layouts import FieldChoice, Kind, choose_fields, feature_key, text_value
+from ingestion.textlines import refuse_nul_bytes
 
 if TYPE_CHECKING:
     import numpy as np
@@ -228,21 +229,29 @@ def _geometries(
     return wgs84, repaired | repaired_after, resolved
 
 
+TEXT_SUFFIXES = (".geojson", ".json")
+"""Contour formats that are text, read whole by GDAL: scanned for NUL bytes first."""
+
+
 def _read_frame(path: Path, layer: str | None) -> pd.DataFrame:
     import pyogrio
 
     if not path.exists():
         raise SourceFormatError(path, None, None, "file not found")
+    if path.suffix.lower() in TEXT_SUFFIXES:
+        refuse_nul_bytes(path)
     try:
         frame = pyogrio.read_dataframe(path, layer=layer)
     except Exception as exc:  # pyogrio raises DataSourceError, DataLayerError, …
+        # GDAL's message repeats the absolute path: the ledger keeps file names only.
+        detail = str(exc).replace(str(path), path.name)
         raise SourceFormatError(
             path,
             None,
             None,
-            f"not a readable GeoJSON, GeoPackage or Shapefile (or no layer {layer!r}): {exc}"
+            f"not a readable GeoJSON, GeoPackage or Shapefile (or no layer {layer!r}): {detail}"
             if layer
-            else f"not a readable GeoJSON, GeoPackage or Shapefile: {exc}",
+            else f"not a readable GeoJSON, GeoPackage or Shapefile: {detail}",
         ) from exc
     if "geometry" not in frame.columns:
         raise SourceFormatError(path, None, None, "the file has no geometry column")

@@ -214,3 +214,19 @@ def test_bad_timestamps_reject_the_row_not_the_file(value: str, reason: str) -> 
     with pytest.raises(RowRejected, match=reason) as err:
         timestamp(value, "Date")
     assert err.value.column == "Date"
+
+
+def test_a_nul_byte_in_a_geojson_is_named_with_its_line(tmp_path: Path) -> None:
+    """Before: GDAL's "not recognized as being in a supported file format", with the absolute
+    path and no line."""
+    from ingestion.geo.contours import read_contours
+
+    source = SAMPLE_DATA_DIR / "geo" / "communes-synthetic.geojson"
+    lines = source.read_bytes().splitlines(keepends=True)
+    at = min(len(lines) - 1, 2)
+    lines[at] = lines[at][:1] + b"\x00" + lines[at][1:]
+    path = tmp_path / "communes-nul.geojson"
+    path.write_bytes(b"".join(lines))
+    with pytest.raises(SourceFormatError, match="NUL byte at byte") as err:
+        read_contours(path, "commune", id_field="code_insee")
+    assert (err.value.path, err.value.line) == (path, at + 1)
