@@ -102,7 +102,10 @@ def mark_abandoned(conn: psycopg.Connection) -> list[int]:
             "duration_s = extract(epoch from clock_timestamp() - l.started_at) "
             "where l.status = 'loading' and not exists (select 1 from pg_locks as k "
             "where k.locktype = 'advisory' and k.classid = %s and k.objid = l.batch_id::oid "
-            "and k.objsubid = 2 and k.granted) returning l.batch_id",
+            "and k.objsubid = 2 and k.granted "
+            # Advisory locks are per database: another warehouse's load 42 is not ours.
+            "and k.database = (select oid from pg_database where datname = current_database())) "
+            "returning l.batch_id",
             (ABANDONED_ERROR, ATTEMPT_LOCK_CLASS),
         ).fetchall()
     abandoned = sorted(int(r[0]) for r in rows)
