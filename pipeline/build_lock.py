@@ -106,7 +106,10 @@ def stage_alive(conn: psycopg.Connection) -> bool:
     """Whether some session holds the stage lock now (a stage of some build is running)."""
     row = conn.execute(
         "select exists (select 1 from pg_locks where locktype = 'advisory' and granted "
-        "and classid = %s and objid = %s and objsubid = 2)",
+        "and classid = %s and objid = %s and objsubid = 2 "
+        # Advisory locks belong to a database: a build of another warehouse on the same server
+        # holds its own lock, not ours (it made this warehouse's dead runs look alive).
+        "and database = (select oid from pg_database where datname = current_database()))",
         (BUILD_LOCK_CLASS, BUILD_LOCK_ID),
     ).fetchone()
     return bool(row and row[0])

@@ -200,3 +200,22 @@ def test_publication_marks_the_run_passed_in_its_own_transaction(
         publish(pub, "lock-pub", {})
     assert _gate(conn, "lock-pub")[0] == "passed"
     conn.execute("drop table if exists mart.lock_probe")
+
+
+def test_a_build_of_another_warehouse_on_the_server_is_not_ours(
+    lock: str, conn: psycopg.Connection
+) -> None:
+    """Advisory locks belong to a database. Before: `stage_alive` read every database's locks,
+    so while another warehouse of the same server built (the two test tiers, a demo next to a
+    campaign warehouse), this warehouse's dead runs looked alive and its builds were refused."""
+    from pipeline.build_lock import BUILD_LOCK_CLASS, BUILD_LOCK_ID
+    from scrutin.config import with_database
+
+    with psycopg.connect(with_database(lock, "postgres"), autocommit=True) as other:
+        other.execute("select pg_advisory_lock(%s, %s)", (BUILD_LOCK_CLASS, BUILD_LOCK_ID))
+        try:
+            assert not stage_alive(conn)
+            with build_stage(lock, "lock-beside", "dbt_build_audit", first=True, last=True):
+                assert stage_alive(conn)
+        finally:
+            other.execute("select pg_advisory_unlock(%s, %s)", (BUILD_LOCK_CLASS, BUILD_LOCK_ID))
