@@ -5,25 +5,31 @@
     make bench-national SCALE=0.1
 
 What it does, in a scratch database (`scrutin_bench_national`, dropped and recreated), at
-`--scale` of national size (1.0 = 69,000 bureaux, 1,000,000 knocks):
-1. generates, consistently (the same bureaux everywhere): two législatives rounds in the 2024
-   Ministry layout over every département, overseas and abroad (ZZ) included
-   (benchmarks/generate.py), and a Qomon export of door knocks in those bureaux
-   (ingestion/canvass/sample.py);
-2. loads them through the real loaders the DAGs call (results loader, canvass drop zone), and
-   times a raw `COPY` of the same results rows in the same run (`load_vs_copy`);
-3. runs `scrutin build` in its own process group (wall, CPU and peak RSS of the process tree);
+`--scale` of national size (1.0 = 69,000 bureaux, ~50,000 IRIS, ~14 million REU addresses,
+1,000,000 knocks):
+1. generates every source in one geography (benchmarks/national_sources.py: the same bureaux
+   everywhere, IRIS and bureaux tiling each commune, addresses inside their bureau): four
+   législatives rounds (2022 and 2024) in the 2024 Ministry layout over every département,
+   overseas and abroad (`ZZ`) included; census base-ic (five themes) + Filosofi; IRIS, bureau and
+   commune contours; REU `table-bv-reu` and `table-adresses-reu`; one roll extract per commune;
+   and a Qomon export of door knocks in those bureaux (ingestion/canvass/sample.py);
+2. loads them through the functions the ingestion DAGs call, in the DAGs' order (results loader;
+   REU tables, then roll extracts; census registry entries; contour files of the geography
+   manifest, then the IRIS -> bureau weights; canvass drop zone), and times a raw `COPY` of
+   each same file (its bytes into text columns) in the same run: `vs_copy` per loader, the
+   slowest in `load_vs_copy`;
+3. runs `scrutin build` in its own process group (wall, CPU and peak RSS of the process tree),
+   now with the ecological fit and the map shapes, then again with nothing new;
 4. drops 10,000 new knocks in the drop zone and times landing -> published scores (the drop zone
    load plus the build that publishes them);
 5. runs every Metabase card (metabase/dashboards/*.yml) as the BI role, 20 times each: p95 per
    card, the worst in `bi_p95_ms`;
 6. writes benchmarks/results/national-<date>-scale<scale>.json (keys: scale, full_refresh_s,
-   incremental_knocks_s, peak_rss_mb, bi_p95_ms, load_vs_copy, stages).
+   incremental_knocks_s, peak_rss_mb, bi_p95_ms, load_vs_copy, slowest_loader,
+   loaders_vs_copy, db_size_mb, stages).
 
-Not generated yet (issue 15, left for the next step): census base-ic + Filosofi, IRIS and bureau
-contours, REU bureaux and addresses, roll extracts. The build therefore skips the ecological fit
-(no census) and the map shapes; the figures are a floor for those stages. See
-docs/performance.md.
+The roll is the biggest input (every registered voter, ~57 million lines at 1.0: about 12 GB of
+CSV); census, contours and REU are written in seconds to minutes. Figures: docs/performance.md.
 """
 
 from __future__ import annotations
@@ -45,13 +51,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.generate import WRITERS, national_bureaux, write_wide  # noqa: E402
 
 DB_NAME = "scrutin_bench_national"
-NATIONAL_BUREAUX = 69_000
 NATIONAL_KNOCKS = 1_000_000
 NEW_KNOCKS = 10_000
-ELECTIONS = (("2024_legi_t1", 1), ("2024_legi_t2", 2))  # (election id, generator seed)
 SECRET = "bench-national-secret-0123456789"
 CAMPAIGN_YAML = (
     "campaign_id: bench\nelection_date: 2099-04-11\ncampaign_start: 2020-01-01\n"
@@ -179,55 +182,194 @@ def _bi_queries(url: str) -> dict[str, float]:
     return p95
 
 
-def run(scale: float, work: Path) -> dict[str, Any]:
-    from benchmarks.bench_results_load import raw_copy, scratch_database
-    from ingestion.loaders.elections import load_results_file
+def _file_lines(path: Path, member: str | None = None) -> int:
+    """Data lines of a CSV (header excluded), read as a stream."""
+    with _open_bytes(path, member) as fh:
+        return sum(1 for _ in fh) - 1
 
+
+def _open_bytes(path: Path, member: str | None = None) -> Any:
+    import zipfile
+
+    if member is None:
+        return path.open("rb")
+    return zipfile.ZipFile(path).open(member)
+
+
+def raw_copy_file(
+    url: str, path: Path, *, delimiter: str = ";", member: str | None = None, geojson: bool = False
+) -> tuple[float, int]:
+    """COPY of the file's own bytes into an unlogged table of text columns: the floor a loader
+    of that file cannot beat (no parsing, no typing, no checks). A GeoJSON file is copied one
+    feature line per row."""
+    import psycopg
+
+    with _open_bytes(path, member) as fh:
+        header = fh.readline().decode("utf-8-sig")
+    width = 1 if geojson else header.count(delimiter) + 1
+    columns = ", ".join(f"c{i} text" for i in range(width))
+    options = "" if geojson else f"(format csv, header true, delimiter '{delimiter}')"
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("drop table if exists bench_raw_copy")
+        conn.execute(f"create unlogged table bench_raw_copy ({columns})")
+        started = time.perf_counter()
+        with (
+            conn.cursor().copy(f"copy bench_raw_copy from stdin {options}") as copy,
+            _open_bytes(path, member) as fh,
+        ):
+            if geojson:
+                for line in fh:
+                    if line.startswith((b'{"type": "Feature"', b",{")):
+                        copy.write(line.lstrip(b",").replace(b"\\", b"\\\\"))
+            else:
+                while chunk := fh.read(1 << 20):
+                    copy.write(chunk)
+        elapsed = time.perf_counter() - started
+        (rows,) = conn.execute("select count(*) from bench_raw_copy").fetchone()  # type: ignore[misc]
+        conn.execute("drop table bench_raw_copy")
+    return elapsed, rows
+
+
+def _timed_load(name: str, load: Any, rows: int, copies: list[tuple[float, int]]) -> dict[str, Any]:
+    """Run `load()`, then put its time beside raw COPY of the same file(s) (`vs_copy`: COPY's
+    time over the loader's, i.e. the loader's throughput as a share of COPY's)."""
+    started, cpu0 = time.perf_counter(), _cpu()
+    load()
+    stage = _stage(name, started, cpu0, rows)
+    copy_s = sum(s for s, _ in copies)
+    stage["raw_copy_s"] = round(copy_s, 2)
+    stage["raw_copy_rows_per_s"] = round(sum(r for _, r in copies) / copy_s) if copy_s else None
+    stage["vs_copy"] = round(copy_s / stage["wall_s"], 2) if stage["wall_s"] else None
+    print(json.dumps({"stage": name, "vs_copy": stage["vs_copy"]}), flush=True)
+    return stage
+
+
+def load_sources(url: str, files: Any) -> list[dict[str, Any]]:
+    """Every source through the functions the ingestion DAGs call, in the DAGs' order."""
+    from ingestion.census.pipeline import load_entry
+    from ingestion.census.registry import read_registry
+    from ingestion.geo.loader import load_geo_file
+    from ingestion.geo.manifest import read_geo_manifest
+    from ingestion.geo.weights import compute_weights
+    from ingestion.loaders.elections import load_results_file
+    from ingestion.loaders.reu import load_reu_file, reu_files
+    from ingestion.loaders.roll import load_roll_file, roll_files
+
+    def expect_loaded(report: Any, what: object) -> None:
+        if report.status != "loaded":
+            raise SystemExit(f"{what} was not loaded: {report}")
+
+    stages = []
+    for election_id, path in files.elections:
+        stages.append(
+            _timed_load(
+                f"load results {election_id}",
+                lambda p=path, e=election_id: expect_loaded(load_results_file(url, p, e), p),
+                files.rows[path.name],
+                [raw_copy_file(url, path)],
+            )
+        )
+    for path in reu_files(files.reu):  # ingest_electoral_roll: REU tables, then the extracts
+        stages.append(
+            _timed_load(
+                f"load REU {path.name}",
+                lambda p=path: expect_loaded(load_reu_file(url, p), p),
+                files.rows[path.name],
+                [raw_copy_file(url, path, delimiter=",")],
+            )
+        )
+    extracts = roll_files(files.roll)
+
+    def load_rolls() -> None:
+        for path in extracts:
+            expect_loaded(load_roll_file(url, path), path)
+
+    stages.append(
+        _timed_load(
+            f"load roll extracts ({len(extracts)} files)",
+            load_rolls,
+            files.rows["roll"],
+            [raw_copy_file(url, p) for p in extracts],
+        )
+    )
+    for spec in read_registry(files.census / "manifest.yml"):  # ingest_census
+        path = files.census / str(spec.path)
+        member = None
+        if path.suffix == ".zip":
+            member = path.name.removesuffix("_csv.zip") + ".CSV"
+        stages.append(
+            _timed_load(
+                f"load census {path.name}",
+                lambda s=spec: expect_loaded(load_entry(url, s), s.label),
+                _file_lines(path, member),
+                [raw_copy_file(url, path, member=member)],
+            )
+        )
+    for item in read_geo_manifest(files.geo):  # ingest_geography
+        path = item.local_path()
+        stages.append(
+            _timed_load(
+                f"load contours {path.name} ({item.kind})",
+                lambda i=item, p=path: expect_loaded(
+                    load_geo_file(
+                        url,
+                        p,
+                        i.kind,
+                        id_field=i.id_field,
+                        commune_field=i.commune_field,
+                        crs=i.crs,
+                        layer=i.layer,
+                        geo_year=i.geo_year,
+                    ),
+                    p,
+                ),
+                files.rows[path.name],
+                [raw_copy_file(url, path, geojson=True)],
+            )
+        )
+    started, cpu0 = time.perf_counter(), _cpu()
+    weights = compute_weights(url)
+    if weights.status != "loaded":
+        raise SystemExit(f"the IRIS -> bureau weights were not computed: {weights}")
+    stages.append(_stage("IRIS -> bureau weights", started, cpu0, weights.rows, iris=weights.iris))
+    return stages
+
+
+def run(scale: float, work: Path) -> dict[str, Any]:
+    from benchmarks.bench_results_load import scratch_database
+    from benchmarks.national_sources import generate_national
+
+    shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True, exist_ok=True)
     campaign = work / "campaign.yml"
     campaign.write_text(CAMPAIGN_YAML, encoding="utf-8")
-    bureaux = max(200, round(NATIONAL_BUREAUX * scale))
     base_knocks = max(NEW_KNOCKS, round(NATIONAL_KNOCKS * scale))
     stages: list[dict[str, Any]] = []
 
     started, cpu0 = time.perf_counter(), _cpu()
-    # One geography for every source (the same bureaux in both rounds and in the knocks), the
-    # votes of each round drawn with its own seed.
-    places = list(national_bureaux(bureaux, random.Random(1)))
-    files = []
-    for election_id, seed in ELECTIONS:
-        path = work / f"{election_id}.csv"
-        with path.open("w", encoding=WRITERS["minint_2024"].encoding, newline="") as fh:
-            write_wide(fh, "minint_2024", places, 12, seed)
-        files.append((election_id, path))
-    ids = _bureau_ids(files[0][1])
+    # One geography for every source: the same bureaux in the four elections, the census, the
+    # contours, the REU, the roll and the knocks.
+    files = generate_national(work / "sources", scale, progress=print)
+    ids = _bureau_ids(files.elections[0][1])
     _write_knocks(work / "knocks_base.csv", ids, base_knocks, seed=11)
     _write_knocks(work / "knocks_new.csv", ids, NEW_KNOCKS, seed=12)
-    stages.append(_stage("generate", started, cpu0, bureaux=len(ids), knocks=base_knocks))
+    disk = sum(f.stat().st_size for f in (work / "sources").rglob("*") if f.is_file())
+    stages.append(
+        _stage(
+            "generate",
+            started,
+            cpu0,
+            bureaux=len(ids),
+            communes=files.communes,
+            knocks=base_knocks,
+            files_mb=round(disk / 1e6, 1),
+            files=files.rows,
+        )
+    )
 
     url = scratch_database(DB_NAME)
-    loads = []
-    for election_id, path in files:
-        started, cpu0 = time.perf_counter(), _cpu()
-        report = load_results_file(url, path, election_id)
-        rows = report.bureau_rows + report.candidate_rows
-        loads.append(_stage(f"load results {election_id}", started, cpu0, rows))
+    loads = load_sources(url, files)
     stages.extend(loads)
-    copy_s, copy_rows = raw_copy(url, ELECTIONS[0][0])
-    copy_rate = copy_rows / copy_s
-    stages.append(
-        {
-            "stage": "raw COPY of the same rows",
-            "wall_s": round(copy_s, 2),
-            "rows": copy_rows,
-            "rows_per_s": round(copy_rate),
-        }
-    )
-    import psycopg
-
-    with psycopg.connect(url, autocommit=True) as conn:
-        for table in ("election_results_bureau", "election_results_candidate"):
-            conn.execute(f"drop table bench_{table}")
     started, cpu0 = time.perf_counter(), _cpu()
     rows = _drop(url, work, work / "knocks_base.csv", campaign)
     stages.append(_stage("load knocks (drop zone)", started, cpu0, rows))
@@ -246,20 +388,23 @@ def run(scale: float, work: Path) -> dict[str, Any]:
 
     bi = _bi_queries(url)
     size = _db_size_mb(url)
-    slowest_load = min(s["rows_per_s"] for s in loads)
+    slowest = min(loads[:-1], key=lambda s: s["vs_copy"])  # the weights are not a file load
     own_peak = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     return {
         "scale": scale,
         "date": dt.date.today().isoformat(),
         "bureaux": len(ids),
-        "elections": [e for e, _ in ELECTIONS],
+        "communes": files.communes,
+        "elections": [e for e, _ in files.elections],
         "knocks": base_knocks + new_rows,
         "full_refresh_s": full["wall_s"],
         "incremental_knocks_s": round(landing + incremental["wall_s"], 2),
         "peak_rss_mb": max(full["peak_rss_mb"], incremental["peak_rss_mb"], own_peak),
         "bi_p95_ms": max(bi.values()),
         "bi_p95_by_card_ms": bi,
-        "load_vs_copy": round(slowest_load / copy_rate, 2),
+        "load_vs_copy": slowest["vs_copy"],
+        "slowest_loader": slowest["stage"],
+        "loaders_vs_copy": {s["stage"]: s["vs_copy"] for s in loads[:-1]},
         "db_size_mb": size,
         "cpus": os.cpu_count(),
         "load_average_1m": round(os.getloadavg()[0], 1),

@@ -20,6 +20,7 @@ layout, so a layout fix lands in both.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import random
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -230,8 +231,13 @@ class Counts:
     voix: list[int] = field(default_factory=list)
 
 
-def make_counts(rng: random.Random, n_candidates: int, plurinominal: bool = False) -> Counts:
-    inscrits = rng.randint(250, 1400)
+def make_counts(
+    rng: random.Random, n_candidates: int, plurinominal: bool = False, inscrits: int | None = None
+) -> Counts:
+    """Counts of one bureau; `inscrits` fixed by the caller keeps several elections (and the
+    census, REU and roll of benchmarks/national_sources.py) on the same registered voters."""
+    if inscrits is None:
+        inscrits = rng.randint(250, 1400)
     votants = int(inscrits * rng.uniform(0.35, 0.8))
     blancs = rng.randint(0, max(1, votants // 40))
     nuls = rng.randint(0, max(1, votants // 80))
@@ -536,7 +542,11 @@ def write_wide(  # noqa: PLR0917 - mirrors generate_results' arguments
     n: int,
     seed: int,
     uniform: bool = False,
+    registered: Callable[[Bureau], int] | None = None,
+    nuances: dict[str, str] | None = None,
 ) -> int:
+    """Header and one row per bureau; `registered` fixes each bureau's inscrits, `nuances`
+    renames nuance codes to another year's grid (2022 législatives: NUP where 2024 has UG)."""
     writer = WRITERS[layout]
     rng = random.Random(seed)
     nl = writer.newline
@@ -544,7 +554,10 @@ def write_wide(  # noqa: PLR0917 - mirrors generate_results' arguments
     rows = 0
     for index, b in enumerate(bureaux):
         cands = candidates_for(writer.kind, b, n, index, uniform)
-        counts = make_counts(rng, len(cands), b.plurinominal)
+        if nuances:
+            cands = [dataclasses.replace(c, nuance=nuances.get(c.nuance, c.nuance)) for c in cands]
+        inscrits = registered(b) if registered is not None else None
+        counts = make_counts(rng, len(cands), b.plurinominal, inscrits)
         out.write(writer.row(b, counts, cands, n) + nl)
         rows += 1
     return rows
@@ -708,7 +721,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="data.gouv id_election to write (repeatable; layout datagouv only)",
     )
     p.add_argument("-o", "--output", required=True, help="file (folder for --layout datagouv)")
+    n = sub.add_parser(
+        "national",
+        help="every source (results x 4, census, contours, REU, roll) in one geography",
+    )
+    n.add_argument("--scale", type=float, default=0.01, help="share of national size (1.0 = all)")
+    n.add_argument("--seed", type=int, default=1)
+    n.add_argument("-o", "--output", required=True, help="folder")
     args = parser.parse_args(argv)
+    if args.dataset == "national":
+        sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+        from benchmarks.national_sources import generate_national
+
+        files = generate_national(Path(args.output), args.scale, seed=args.seed, progress=print)
+        print(f"wrote {files.bureaux:,} bureaux in {files.communes:,} communes to {files.folder}")
+        return 0
     paths = generate_results(
         Path(args.output),
         args.layout,
