@@ -197,18 +197,30 @@ def _open_bytes(path: Path, member: str | None = None) -> Any:
 
 
 def raw_copy_file(
-    url: str, path: Path, *, delimiter: str = ";", member: str | None = None, geojson: bool = False
+    url: str,
+    path: Path,
+    *,
+    delimiter: str = ";",
+    member: str | None = None,
+    geojson: bool = False,
+    encoding: str = "UTF8",
+    ragged: bool = False,
 ) -> tuple[float, int]:
     """COPY of the file's own bytes into an unlogged table of text columns: the floor a loader
     of that file cannot beat (no parsing, no typing, no checks). A GeoJSON file is copied one
-    feature line per row."""
+    feature line per row, and so is a `ragged` file (2017-2022 results: rows as wide as their
+    candidates, wider than the header)."""
     import psycopg
 
     with _open_bytes(path, member) as fh:
-        header = fh.readline().decode("utf-8-sig")
-    width = 1 if geojson else header.count(delimiter) + 1
+        header = fh.readline().decode("latin-1")  # only its delimiters are counted
+    width = 1 if (geojson or ragged) else header.count(delimiter) + 1
     columns = ", ".join(f"c{i} text" for i in range(width))
-    options = "" if geojson else f"(format csv, header true, delimiter '{delimiter}')"
+    options = f"(encoding '{encoding}')"
+    if ragged:  # one line per row: a delimiter no line holds
+        options = f"(format text, header true, delimiter E'\\x1f', encoding '{encoding}')"
+    elif not geojson:
+        options = f"(format csv, header true, delimiter '{delimiter}', encoding '{encoding}')"
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("drop table if exists bench_raw_copy")
         conn.execute(f"create unlogged table bench_raw_copy ({columns})")
@@ -244,6 +256,15 @@ def _timed_load(name: str, load: Any, rows: int, copies: list[tuple[float, int]]
     return stage
 
 
+def _pg_encoding(election_id: str) -> str:
+    """PostgreSQL's name for the encoding of the layout the election was written in."""
+    from benchmarks.generate import WRITERS
+    from benchmarks.national_sources import LAYOUT_OF_YEAR
+
+    encoding = WRITERS[LAYOUT_OF_YEAR.get(election_id[:4], "minint_2024")].encoding
+    return {"cp1252": "WIN1252", "utf-8": "UTF8"}[encoding]
+
+
 def load_sources(url: str, files: Any) -> list[dict[str, Any]]:
     """Every source through the functions the ingestion DAGs call, in the DAGs' order."""
     from ingestion.census.pipeline import load_entry
@@ -266,7 +287,7 @@ def load_sources(url: str, files: Any) -> list[dict[str, Any]]:
                 f"load results {election_id}",
                 lambda p=path, e=election_id: expect_loaded(load_results_file(url, p, e), p),
                 files.rows[path.name],
-                [raw_copy_file(url, path)],
+                [raw_copy_file(url, path, encoding=_pg_encoding(election_id), ragged=True)],
             )
         )
     for path in reu_files(files.reu):  # ingest_electoral_roll: REU tables, then the extracts
