@@ -99,6 +99,22 @@ def ensure_staging_views(conn: psycopg.Connection[Any], url: str, *models: str) 
             conn.execute(f"create view {node['relation_name']} as {node['compiled_code']}")
 
 
+def ensure_territory_model(url: str) -> None:
+    """Build the territory model (and what it reads) when no earlier build left it: a module run
+    alone has no dbt-built relation, and every mart's tests read this one."""
+
+    with psycopg.connect(url) as conn:
+        row = conn.execute("select to_regclass('intermediate.int_territory__bureaux')").fetchone()
+    if row is not None and row[0] is not None:
+        return
+    from pipeline.dbt_runner import run_dbt
+
+    selection = ["--select", "+int_territory__bureaux"]
+    kinds = ["--resource-type", "model", "--resource-type", "seed"]
+    built = run_dbt(["build", *selection, *kinds], url)
+    assert built.success, built.failed
+
+
 def data_tests_of(
     url: str, models: Iterable[str], present: Iterable[str] = ()
 ) -> dict[str, CompiledTest]:
@@ -108,6 +124,7 @@ def data_tests_of(
     wanted = set(models)
     # Every build of a mart builds the territory model first (each mart reads it), and the
     # completeness tests read it to skip the bureaux the campaign's territory leaves out.
+    ensure_territory_model(url)
     available = wanted | set(present) | {"int_territory__bureaux"}
     return {
         name: test

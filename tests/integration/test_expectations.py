@@ -228,15 +228,6 @@ def gx_url(warehouse_url: str) -> Iterator[str]:
             conn.execute(MART_DDL)
             conn.execute(MART_FILL)
         ensure_staging_views(conn, warehouse_url, STAGING)
-        if not _table_exists(conn, "intermediate.int_territory__bureaux"):
-            # The marts' tests read the territory model, which a build of any earlier module
-            # leaves behind; run alone, this module builds it (and what it reads) itself.
-            from pipeline.dbt_runner import run_dbt
-
-            selection = ["--select", "+int_territory__bureaux"]
-            kinds = ["--resource-type", "model", "--resource-type", "seed"]
-            built = run_dbt(["build", *selection, *kinds], warehouse_url)
-            assert built.success, built.failed
         try:
             yield warehouse_url
         finally:
