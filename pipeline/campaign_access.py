@@ -32,6 +32,16 @@ OWNER_POLICY = "scrutin_pipeline_reads_all"
 ROLE_PATTERN = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 
 
+# The publication's advisory lock (pipeline/publish.py): swaps, rollbacks and the grants of BI
+# roles, which re-create the policies of the published tables, never interleave.
+_PUBLISH_LOCK_KEY = "pipeline.publish"
+
+
+def lock_publication(cur: psycopg.Cursor[Any]) -> None:
+    """Take the publication's lock until the end of the cursor's transaction."""
+    cur.execute("select pg_advisory_xact_lock(hashtext(%s))", (_PUBLISH_LOCK_KEY,))
+
+
 class CampaignAccessError(RuntimeError):
     """A BI role or a campaign mapping the warehouse refuses (named in the message)."""
 

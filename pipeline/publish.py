@@ -17,6 +17,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from pipeline.campaign_access import lock_publication
 from scrutin.config import bi_reader_role
 
 if TYPE_CHECKING:
@@ -27,7 +28,6 @@ log = logging.getLogger("pipeline.publish")
 AUDIT_SCHEMA = "mart_audit"
 MART_SCHEMA = "mart"
 PREV_SCHEMA = "mart_prev"
-_LOCK_KEY = "pipeline.publish"
 
 
 class PublicationError(RuntimeError):
@@ -40,12 +40,6 @@ class PublishReport:
     action: str
     publication_id: int
     row_counts: dict[str, int] = field(default_factory=dict)
-
-
-def lock_publication(cur: psycopg.Cursor[Any]) -> None:
-    """The publication's advisory lock, until the end of the cursor's transaction: swaps,
-    rollbacks and grants of BI roles never interleave."""
-    cur.execute("select pg_advisory_xact_lock(hashtext(%s))", (_LOCK_KEY,))
 
 
 def _schema_exists(cur: psycopg.Cursor[Any], schema: str) -> bool:

@@ -101,8 +101,13 @@ def grant_campaign_reader(
     """Create (or update) `role` and let it read `campaign_id`'s rows of `mart`, at once and
     after every publication; True when the mapping is new. A role already reading another
     campaign is refused (CampaignAccessError), never remapped."""
-    from pipeline.campaign_access import apply_row_security, check_role_name, grant_mart, map_role
-    from pipeline.publish import lock_publication
+    from pipeline.campaign_access import (
+        apply_row_security,
+        check_role_name,
+        grant_mart,
+        lock_publication,
+        map_role,
+    )
     from scrutin.db import connect
 
     check_role_name(role)

@@ -83,7 +83,11 @@ def two_campaigns(conn: psycopg.Connection, warehouse_url: str) -> Iterator[psyc
     conn.execute("create schema mart")
 
 
-def test_each_build_keeps_the_other_campaigns_rows(two_campaigns: psycopg.Connection) -> None:
+def test_each_build_keeps_the_other_campaigns_rows(
+    two_campaigns: psycopg.Connection, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pipeline.cli import main
+
     conn = two_campaigns
     _publish(conn, "camp-a", "a1", 3)
     _make_audit(conn, "camp-b", "b1", 2)
@@ -103,6 +107,9 @@ def test_each_build_keeps_the_other_campaigns_rows(two_campaigns: psycopg.Connec
     assert summary[0]["other_campaign_rows_kept"] == {"canvass_probe": 2}
     # mart_prev is the previous publication as a whole (both campaigns), for rollback.
     assert _rows(conn, "mart_prev") == [("camp-a", "a1"), ("camp-b", "b1")]
+    # `scrutin status` says which campaign the last publication replaced.
+    assert main(["status"]) == 0
+    assert "publish of run run-a2 (campaign camp-a)" in capsys.readouterr().out
 
 
 def test_each_role_reads_its_campaign_only(
