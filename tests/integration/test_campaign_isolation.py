@@ -15,7 +15,7 @@ import pytest
 
 from pipeline.campaign_access import OWNER_POLICY, CampaignAccessError
 from pipeline.publish import PublicationError, publish, rollback
-from pipeline.setup import grant_campaign_reader
+from pipeline.setup import ensure_bi_role, grant_campaign_reader
 from scrutin.config import dsn_parts
 
 pytestmark = pytest.mark.db
@@ -71,10 +71,12 @@ def _connect_as(url: str, role: str) -> psycopg.Connection:
 
 @pytest.fixture
 def two_campaigns(conn: psycopg.Connection, warehouse_url: str) -> Iterator[psycopg.Connection]:
-    """An empty `mart`, and one BI role per campaign."""
+    """An empty `mart`, and one BI role per campaign; the configured BI role reads the
+    configured campaign, as `scrutin setup` leaves it (else the first publication maps it)."""
     for schema in ("mart_audit", "mart_prev", "mart_swap", "mart"):
         conn.execute(f"drop schema if exists {schema} cascade")
     conn.execute("create schema mart")
+    ensure_bi_role(warehouse_url)
     for campaign, role in ROLES.items():
         grant_campaign_reader(warehouse_url, campaign, role, PASSWORD)
     yield conn
@@ -248,3 +250,24 @@ def test_grant_bi_command(
         main(["campaign", "grant-bi", "--campaign-id", "camp-a", "--password-env", "NO_SUCH_VAR"])
         == 2
     )
+
+
+def test_a_publication_maps_the_configured_role_once(
+    two_campaigns: psycopg.Connection, warehouse_url: str
+) -> None:
+    """A warehouse that `scrutin setup` did not map (a new database): the first publication
+    gives the configured BI role its campaign; a later one of another campaign never moves it."""
+    from scrutin.config import bi_reader_role
+
+    conn = two_campaigns
+    role = bi_reader_role()
+    query = "select campaign_id from ops.campaign_bi_roles where role_name = %s"
+    conn.execute("delete from ops.campaign_bi_roles where role_name = %s", (role,))
+    try:
+        _publish(conn, "camp-a", "a1", 1)
+        assert conn.execute(query, (role,)).fetchone() == ("camp-a",)
+        _publish(conn, "camp-b", "b1", 1)
+        assert conn.execute(query, (role,)).fetchone() == ("camp-a",)
+    finally:
+        conn.execute("delete from ops.campaign_bi_roles where role_name = %s", (role,))
+        ensure_bi_role(warehouse_url)
