@@ -165,6 +165,9 @@ def child_rules(_: str) -> dict[str, Any]:
     from pipeline.dbt_runner import build
     from scrutin.db import connect
 
+    # the build of the knocks' campaign: a build aggregates its own campaign's knocks only
+    _campaign()
+    os.environ["SCRUTIN_CAMPAIGN_CONFIG"] = str(WORK / "campaign.yml")
     started = time.perf_counter()
     outcome = build(
         _url(), "bench-canvass-rules", select=RULES_SELECTION, indirect_selection="cautious"

@@ -146,7 +146,8 @@ def status_payload() -> dict[str, Any]:
             for r in cur.fetchall()
         ]
         cur.execute(
-            "select publication_id, run_id, action, published_at, row_counts "
+            "select publication_id, run_id, action, published_at, row_counts, "
+            "check_summary ->> 'campaign_id' "
             "from ops.publication_log order by publication_id desc limit 1"
         )
         row = cur.fetchone()
@@ -157,6 +158,8 @@ def status_payload() -> dict[str, Any]:
                 "run_id": row[1],
                 "action": row[2],
                 "published_at": row[3].isoformat(),
+                # the campaign whose rows it replaced (the others' were kept as published)
+                "campaign_id": row[5],
             }
         cur.execute(
             "select run_id, status, finished_at, failed_checks, stage from ops.gate_runs "
@@ -196,7 +199,9 @@ def cmd_status(args: argparse.Namespace) -> int:
     print(
         "last publication: "
         + (
-            f"{last['action']} of run {last['run_id']} at {last['published_at']}"
+            f"{last['action']} of run {last['run_id']}"
+            + (f" (campaign {last['campaign_id']})" if last["campaign_id"] else "")
+            + f" at {last['published_at']}"
             if last
             else "none"
         )

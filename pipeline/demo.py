@@ -61,8 +61,11 @@ def run_dag(dag_id: str) -> Any:
 
 
 def summary_lines() -> list[str]:
+    from pipeline.campaign_access import configured_campaign_id
     from pipeline.publish import table_row_counts
     from scrutin.db import connect
+
+    campaign = (configured_campaign_id(),)  # the mart may hold several campaigns' rows
 
     lines: list[str] = []
     with connect() as conn, conn.cursor() as cur:
@@ -85,7 +88,9 @@ def summary_lines() -> list[str]:
         )
         lines.extend("    " + " | ".join(str(v) for v in row) for row in cur.fetchall())
         cur.execute(
-            "select count(*) filter (where suppressed), count(*) from mart.canvass_bureau_opinion"
+            "select count(*) filter (where suppressed), count(*) "
+            "from mart.canvass_bureau_opinion where campaign_id = %s",
+            campaign,
         )
         row = cur.fetchone()
         if row:
@@ -96,10 +101,15 @@ def summary_lines() -> list[str]:
         cur.execute(
             "select count(value_per_canvasser_hour), count(*), "
             "count(*) filter (where do_not_mobilise), min(params_version) "
-            "from mart.polling_station_targeting"
+            "from mart.polling_station_targeting where campaign_id = %s",
+            campaign,
         )
         scored = cur.fetchone()
-        cur.execute("select count(*), sum(hours), sum(expected_net_votes) from mart.canvass_plan")
+        cur.execute(
+            "select count(*), sum(hours), sum(expected_net_votes) from mart.canvass_plan "
+            "where campaign_id = %s",
+            campaign,
+        )
         plan = cur.fetchone()
         if scored and plan:
             lines.append(

@@ -31,7 +31,8 @@ _QUERIES: dict[What, str] = {
     "targeting": """
         select m.geometry_geojson, m.geometry_source, m.latitude, m.longitude, t.*
         from mart.bureau_map as m
-        left join mart.polling_station_targeting as t on t.bureau_id = m.bureau_id
+        left join mart.polling_station_targeting as t
+            on t.bureau_id = m.bureau_id and t.campaign_id = %(campaign)s
         order by m.bureau_id
     """,
     # the bureaux of the volunteer plan only, in plan order
@@ -39,6 +40,7 @@ _QUERIES: dict[What, str] = {
         select m.geometry_geojson, m.geometry_source, m.latitude, m.longitude, p.*
         from mart.canvass_plan as p
         inner join mart.bureau_map as m on m.bureau_id = p.bureau_id
+        where p.campaign_id = %(campaign)s
         order by p.plan_rank
     """,
 }
@@ -67,8 +69,13 @@ def jsonable(value: Any) -> Any:
     return value
 
 
-def map_rows(conn: psycopg.Connection, what: What = "targeting") -> Iterator[MapRow]:
-    """The published bureaux of `what` with their shapes (see the module docstring)."""
+def map_rows(
+    conn: psycopg.Connection, what: What = "targeting", campaign_id: str | None = None
+) -> Iterator[MapRow]:
+    """The published bureaux of `what` with their shapes (see the module docstring), scored for
+    `campaign_id` (default: the campaign file's; the mart may hold several campaigns)."""
+    from pipeline.campaign_access import configured_campaign_id
+
     if what not in _QUERIES:
         raise ValueError(f"what must be one of {WHATS}, got {what!r}")
     exists = conn.execute("select to_regclass('mart.bureau_map')").fetchone()
@@ -78,7 +85,7 @@ def map_rows(conn: psycopg.Connection, what: What = "targeting") -> Iterator[Map
             "build_audit_publish) to publish the map table"
         )
     with conn.cursor() as cur:
-        cur.execute(_QUERIES[what])
+        cur.execute(_QUERIES[what], {"campaign": campaign_id or configured_campaign_id()})
         names = [d.name for d in cur.description or ()]
         for record in cur:
             row = dict(zip(names, record, strict=True))

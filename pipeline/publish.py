@@ -4,23 +4,30 @@ Analysts and BI tools only ever read `mart`. dbt builds into `mart_audit`; once 
 one transaction (under an advisory lock, so two publishers never interleave) renames
 `mart` -> `mart_prev` and `mart_audit` -> `mart`. A reader sees the old mart or the new one, never a
 mix. `rollback()` swaps `mart_prev` back.
+
+Several campaigns share one `mart` (pipeline/campaign_access.py): a build publishes its own
+campaign's rows of the campaign tables and keeps the others' as they were published; every BI
+role reads `mart` through row-level security, re-applied in the swap's transaction.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from pipeline.campaign_access import lock_publication
 from scrutin.config import bi_reader_role
 
 if TYPE_CHECKING:
     import psycopg
 
+log = logging.getLogger("pipeline.publish")
+
 AUDIT_SCHEMA = "mart_audit"
 MART_SCHEMA = "mart"
 PREV_SCHEMA = "mart_prev"
-_LOCK_KEY = "pipeline.publish"
 
 
 class PublicationError(RuntimeError):
@@ -68,24 +75,79 @@ def _ensure_role(cur: psycopg.Cursor[Any], role: str) -> None:
         cur.execute(sql.SQL("create role {} login").format(sql.Identifier(role)))
 
 
-def _grant_reader(cur: psycopg.Cursor[Any]) -> None:
-    """The BI role reads `mart` and nothing else (not `mart_prev`, not `mart_audit`)."""
+def _grant_reader(cur: psycopg.Cursor[Any], campaign_id: str | None = None) -> None:
+    """Every BI role reads `mart` and nothing else (not `mart_prev`, not `mart_audit`); in the
+    campaign tables of `mart`, only its campaign's rows (row-level security, forced).
+
+    The configured BI role (SCRUTIN_BI_ROLE) reads the campaign being published when it reads
+    none yet, as `scrutin setup` would map it (a warehouse set up without it still shows its
+    campaign to its BI tool); a role already mapped is never moved."""
     from psycopg import sql
 
-    role = sql.Identifier(bi_reader_role())
+    from pipeline.campaign_access import (
+        CampaignAccessError,
+        apply_row_security,
+        bi_roles,
+        grant_mart,
+        map_role,
+    )
+
     _ensure_role(cur, bi_reader_role())
-    cur.execute(sql.SQL("grant usage on schema mart to {}").format(role))
-    cur.execute(sql.SQL("grant select on all tables in schema mart to {}").format(role))
-    for schema in (PREV_SCHEMA,):
-        if _schema_exists(cur, schema):
-            cur.execute(
-                sql.SQL("revoke all on all tables in schema {} from {}").format(
-                    sql.Identifier(schema), role
+    if campaign_id is not None and bi_reader_role() not in {r.role_name for r in bi_roles(cur)}:
+        try:
+            map_role(cur, bi_reader_role(), campaign_id)
+        except CampaignAccessError as exc:  # a role name the mapping refuses: it reads no campaign
+            log.warning("%s", exc)
+    roles = sorted({bi_reader_role(), *(r.role_name for r in bi_roles(cur))})
+    for name in roles:
+        role = sql.Identifier(name)
+        grant_mart(cur, name, MART_SCHEMA)
+        for schema in (PREV_SCHEMA,):
+            if _schema_exists(cur, schema):
+                cur.execute(
+                    sql.SQL("revoke all on all tables in schema {} from {}").format(
+                        sql.Identifier(schema), role
+                    )
                 )
+                cur.execute(
+                    sql.SQL("revoke all on schema {} from {}").format(sql.Identifier(schema), role)
+                )
+    apply_row_security(cur, MART_SCHEMA)
+
+
+def _publishing_campaign(cur: psycopg.Cursor[Any], campaign_id: str | None) -> str | None:
+    """The campaign this publication replaces the rows of: `campaign_id` (the run's campaign
+    file), checked against what `mart_audit` holds, or, unnamed, the one campaign it holds.
+
+    Refuses a schema that mixes campaigns or holds rows of a build that named none: publishing
+    it would show one campaign's role another's rows, or two runs of one campaign side by side.
+    """
+    from pipeline.campaign_access import audited_campaigns
+
+    held = audited_campaigns(cur, AUDIT_SCHEMA)
+    found = sorted({c for ids in held.values() for c in ids})
+    if campaign_id is not None:
+        stray = {t: [c for c in ids if c != campaign_id] for t, ids in held.items()}
+        stray = {t: ids for t, ids in stray.items() if ids}
+        if stray:
+            raise PublicationError(
+                f"{AUDIT_SCHEMA} holds rows of other campaigns than {campaign_id}: "
+                + "; ".join(f"{t}: {', '.join(map(repr, ids))}" for t, ids in sorted(stray.items()))
             )
-            cur.execute(
-                sql.SQL("revoke all on schema {} from {}").format(sql.Identifier(schema), role)
-            )
+        return campaign_id
+    if len(found) > 1 or "" in found:
+        raise PublicationError(
+            f"{AUDIT_SCHEMA} holds the rows of campaigns {found!r}: a build publishes one campaign "
+            "(its campaign file's campaign_id)"
+        )
+    if found:
+        return found[0]
+    if held:
+        raise PublicationError(
+            f"{AUDIT_SCHEMA}'s campaign tables are empty and no campaign was named: cannot tell "
+            "which campaign's published rows this run replaces"
+        )
+    return None
 
 
 def _log(
@@ -105,20 +167,44 @@ def _log(
     return int(row[0])
 
 
-def publish(conn: psycopg.Connection, run_id: str, check_summary: dict[str, Any]) -> PublishReport:
-    """Swap `mart_audit` in as `mart`. Call only after every check passed."""
+def publish(
+    conn: psycopg.Connection,
+    run_id: str,
+    check_summary: dict[str, Any],
+    campaign_id: str | None = None,
+) -> PublishReport:
+    """Swap `mart_audit` in as `mart`. Call only after every check passed.
+
+    `campaign_id` (default: the summary's, which the gate's first stage records) is the campaign
+    the run built: its rows replace that campaign's published rows, and the other campaigns'
+    published rows are carried into the new `mart` unchanged."""
+    from pipeline.campaign_access import CampaignAccessError, carry_other_campaigns
+
+    campaign_id = campaign_id or check_summary.get("campaign_id") or None
     with conn.transaction(), conn.cursor() as cur:
-        cur.execute("select pg_advisory_xact_lock(hashtext(%s))", (_LOCK_KEY,))
+        lock_publication(cur)
         if not _schema_exists(cur, AUDIT_SCHEMA):
             raise PublicationError(f"schema {AUDIT_SCHEMA} does not exist: nothing to publish")
-        counts = table_row_counts(cur, AUDIT_SCHEMA)
-        if not counts:
+        if not table_row_counts(cur, AUDIT_SCHEMA):
             raise PublicationError(f"schema {AUDIT_SCHEMA} holds no table: nothing to publish")
+        publishing = _publishing_campaign(cur, campaign_id)
+        carried: dict[str, int] = {}
+        if publishing is not None and _schema_exists(cur, MART_SCHEMA):
+            try:
+                carried = carry_other_campaigns(cur, AUDIT_SCHEMA, MART_SCHEMA, publishing)
+            except CampaignAccessError as exc:
+                raise PublicationError(str(exc)) from exc
+        counts = table_row_counts(cur, AUDIT_SCHEMA)
+        check_summary = {
+            **check_summary,
+            "campaign_id": publishing,
+            "other_campaign_rows_kept": {t: n for t, n in carried.items() if n},
+        }
         cur.execute(f"drop schema if exists {PREV_SCHEMA} cascade")
         if _schema_exists(cur, MART_SCHEMA):
             cur.execute(f"alter schema {MART_SCHEMA} rename to {PREV_SCHEMA}")
         cur.execute(f"alter schema {AUDIT_SCHEMA} rename to {MART_SCHEMA}")
-        _grant_reader(cur)
+        _grant_reader(cur, publishing)
         publication_id = _log(cur, run_id, "publish", counts, check_summary)
         # Same transaction as the swap: a published run is never left `running`.
         cur.execute(
@@ -132,7 +218,7 @@ def publish(conn: psycopg.Connection, run_id: str, check_summary: dict[str, Any]
 def rollback(conn: psycopg.Connection, run_id: str) -> PublishReport:
     """Restore `mart_prev` as `mart` (the current `mart` becomes `mart_prev`)."""
     with conn.transaction(), conn.cursor() as cur:
-        cur.execute("select pg_advisory_xact_lock(hashtext(%s))", (_LOCK_KEY,))
+        lock_publication(cur)
         if not _schema_exists(cur, PREV_SCHEMA):
             raise PublicationError("no previous publication (schema mart_prev) to roll back to")
         cur.execute("drop schema if exists mart_swap cascade")

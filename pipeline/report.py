@@ -62,9 +62,11 @@ class ReportData:
     links: dict[str, str] = field(default_factory=dict)
 
 
-def _query(conn: psycopg.Connection, sql: str) -> list[dict[str, Any]]:
+def _query(
+    conn: psycopg.Connection, sql: str, params: dict[str, Any] | None = None
+) -> list[dict[str, Any]]:
     with conn.cursor() as cur:
-        cur.execute(sql)
+        cur.execute(sql, params)
         names = [d.name for d in cur.description or ()]
         return [{k: jsonable(v) for k, v in zip(names, r, strict=True)} for r in cur.fetchall()]
 
@@ -73,8 +75,12 @@ def collect(conn: psycopg.Connection, links: dict[str, str] | None = None) -> Re
     """Read everything the report shows from the warehouse."""
     import shapely
 
+    from pipeline.campaign_access import configured_campaign_id
+
+    # the campaign file's rows: the mart may hold several campaigns'
+    campaign = {"campaign": configured_campaign_id()}
     data = ReportData(generated_at=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"))
-    rows = list(map_rows(conn, "targeting"))
+    rows = list(map_rows(conn, "targeting", campaign["campaign"]))
     geoms = [shapely.from_geojson(r.geometry) if r.geometry else None for r in rows]
     drawn = [g for g in geoms if g is not None]
     if drawn:
@@ -106,19 +112,23 @@ def collect(conn: psycopg.Connection, links: dict[str, str] | None = None) -> Re
     data.plan = _query(
         conn,
         "select plan_rank, bureau_id, commune_name, code_bv, hours, expected_net_votes, "
-        "coverage_before, coverage_after from mart.canvass_plan order by plan_rank",
+        "coverage_before, coverage_after from mart.canvass_plan "
+        "where campaign_id = %(campaign)s order by plan_rank",
+        campaign,
     )
     data.communes = _query(
         conn,
         "select code_commune, commune_name, bureaux, registered, bloc_share_target, "
         "reservoir, canvass_doors_knocked, canvass_conversations, coverage, plan_hours, "
-        "plan_expected_net_votes from mart.commune_summary "
+        "plan_expected_net_votes from mart.commune_summary where campaign_id = %(campaign)s "
         "order by plan_expected_net_votes desc nulls last, registered desc nulls last",
+        campaign,
     )
     data.progress = _query(
         conn,
         "select day, sum(doors_knocked) as doors_knocked, sum(conversations) as conversations "
-        "from mart.canvass_progress group by day order by day",
+        "from mart.canvass_progress where campaign_id = %(campaign)s group by day order by day",
+        campaign,
     )
     data.freshness = _query(
         conn,

@@ -53,17 +53,17 @@ def ensure_database(server_url: str, name: str) -> bool:
         return True
 
 
-def ensure_bi_role(url: str, closed_databases: tuple[str, ...] = ()) -> None:
-    """The read-only role BI tools use: it can read `mart` and nothing else.
+def ensure_reader_role(
+    url: str, role: str, password: str | None, closed_databases: tuple[str, ...] = ()
+) -> None:
+    """A read-only BI role: it can connect and read `mart` (its campaign's rows) and nothing else.
 
-    Grants on the tables of `mart` are (re)applied at every publication; here we only make sure the
+    Grants on the tables of `mart` are (re)applied at every publication; here we make sure the
     role exists and can connect, and that nothing else is open to PUBLIC.
     """
     import psycopg
     from psycopg import sql
 
-    role = bi_reader_role()
-    password = bi_reader_password()
     dbname = dsn_parts(url).dbname
     with psycopg.connect(url, autocommit=True) as conn:
         exists = conn.execute("select 1 from pg_roles where rolname = %s", (role,)).fetchone()
@@ -89,6 +89,46 @@ def ensure_bi_role(url: str, closed_databases: tuple[str, ...] = ()) -> None:
             conn.execute(
                 sql.SQL("revoke connect on database {} from public").format(sql.Identifier(other))
             )
+
+
+def grant_campaign_reader(
+    url: str,
+    campaign_id: str,
+    role: str,
+    password: str | None = None,
+    closed_databases: tuple[str, ...] = (),
+) -> bool:
+    """Create (or update) `role` and let it read `campaign_id`'s rows of `mart`, at once and
+    after every publication; True when the mapping is new. A role already reading another
+    campaign is refused (CampaignAccessError), never remapped."""
+    from pipeline.campaign_access import (
+        apply_row_security,
+        check_role_name,
+        grant_mart,
+        lock_publication,
+        map_role,
+    )
+    from scrutin.db import connect
+
+    check_role_name(role)
+    ensure_reader_role(url, role, password, closed_databases)
+    with connect(url) as conn, conn.transaction(), conn.cursor() as cur:
+        lock_publication(cur)  # never re-create the policies under a swap in progress
+        new = map_role(cur, role, campaign_id)
+        grant_mart(cur, role)
+        apply_row_security(cur, "mart")
+    return new
+
+
+def ensure_bi_role(url: str, closed_databases: tuple[str, ...] = ()) -> None:
+    """The BI role of the configured campaign (SCRUTIN_BI_ROLE, default `scrutin_bi`, for the
+    campaign_id of the campaign file), as Metabase and the docs use it."""
+    from scrutin.campaign import load_campaign
+
+    role = bi_reader_role()
+    campaign_id = load_campaign().campaign_id
+    if grant_campaign_reader(url, campaign_id, role, bi_reader_password(), closed_databases):
+        log.info("BI role %s reads campaign %s", role, campaign_id)
 
 
 def _airflow_stamp_path() -> Path:

@@ -15,8 +15,10 @@ knocks as (
         count(*) as doors_knocked,
         count(*) filter (where is_conversation) as conversations
     from {{ ref('int_canvass__knocks') }}
-    -- the marts keep the campaign territory's bureaux only
-    where not {{ outside_campaign_territory('bureau_id') }}
+    -- the marts keep the building campaign's knocks in its territory's bureaux only
+    where
+        {{ in_build_campaign('campaign_id') }}
+        and not {{ outside_campaign_territory('bureau_id') }}
     group by
         bureau_id,
         knocked_on

@@ -15,8 +15,11 @@ knocks as (
         count(distinct building_key) as buildings_visited,
         min(knocked_on) as first_knocked_on
     from {{ ref('int_canvass__knocks') }}
-    -- the mart keeps the campaign territory's bureaux only (the latest day stays every bureau's)
-    where not {{ outside_campaign_territory('bureau_id') }}
+    -- the mart keeps the building campaign's knocks in its territory's bureaux only (the latest
+    -- day stays every bureau's)
+    where
+        {{ in_build_campaign('campaign_id') }}
+        and not {{ outside_campaign_territory('bureau_id') }}
     group by bureau_id
 
 ),
@@ -25,6 +28,7 @@ latest as (
 
     select max(knocked_on) as latest_knocked_on
     from {{ ref('int_canvass__knocks') }}
+    where {{ in_build_campaign('campaign_id') }}
 
 ),
 

@@ -70,6 +70,7 @@ def make_plan(
     """Plan `hours` canvasser-hours over the published targeting mart (optionally some communes)."""
     import psycopg
 
+    from pipeline.campaign_access import configured_campaign_id
     from scrutin.db import connect
     from scrutin.scores.params import load_score_params
     from scrutin.scores.plan import BureauInput, allocate_hours
@@ -80,11 +81,12 @@ def make_plan(
     query = (
         "select bureau_id, commune_name, code_bv, polling_place_name, "
         "value_per_canvasser_hour_uncovered, doors, coverage, do_not_mobilise, params_version, "
-        f"prior_profile from {TARGETING_TABLE}"
+        f"prior_profile from {TARGETING_TABLE} where campaign_id = %s"
     )
-    args: list[Any] = []
+    # the campaign file's scores: the mart may hold several campaigns'
+    args: list[Any] = [configured_campaign_id()]
     if communes:
-        query += " where code_commune = any(%s)"
+        query += " and code_commune = any(%s)"
         args.append(list(communes))
     try:
         with connect(url) as conn:

@@ -29,6 +29,7 @@ NEW_MODELS = ("election_results", "canvass_progress", "bureau_demographics")
 ADULT_BANDS = ("POP1824", "POP2539", "POP4054", "POP5564", "POP6579", "POP80P")
 # Counts only: a column added here later must be a count, never an opinion figure.
 PROGRESS_COLUMNS = [
+    "campaign_id",  # the campaign these knocks belong to (docs/architecture.md)
     "bureau_id",
     "code_commune",
     "code_bv",

@@ -555,6 +555,21 @@ def _delete_test_rows(cur: psycopg.Cursor, run_ids: list[str]) -> None:
             cur.execute(f"delete from mart_audit.{table} where bureau_id like %s", (OUR_BUREAUX,))
 
 
+@pytest.fixture(scope="module", autouse=True)
+def campaign_file(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The module's builds are campaign CAMPAIGN's, whose knocks these are: a build counts its
+    own campaign's knocks only (dbt/macros/campaign.sql)."""
+    path = tmp_path_factory.mktemp("campaign") / f"{CAMPAIGN}.yml"
+    path.write_text(
+        f"campaign_id: {CAMPAIGN}\nelection_date: 2027-04-11\ncampaign_start: 2026-09-01\n",
+        encoding="utf-8",
+    )
+    patch = pytest.MonkeyPatch()
+    patch.setenv("SCRUTIN_CAMPAIGN_CONFIG", str(path))
+    yield path
+    patch.undo()
+
+
 @pytest.fixture(scope="module")
 def db(warehouse_url: str) -> Iterator[psycopg.Connection]:
     with connect(warehouse_url, autocommit=True) as c:

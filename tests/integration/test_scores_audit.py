@@ -111,6 +111,9 @@ def _votes(b: dict[str, Any], which: str, bloc: str) -> int | None:
     return round(shares.get(bloc, 0.0) * b[f"voters_{which}"])
 
 
+# The campaign key column of the score marts (dbt/macros/campaign.sql): one campaign per build,
+# filled by its default, since the audit never reads it.
+CAMPAIGN_COLUMN = ("campaign_id", "text not null default 'test-scores-audit'")
 TARGETING_COLUMNS: tuple[tuple[str, str], ...] = (
     ("bureau_id", "text"),
     ("code_commune", "text"),
@@ -537,19 +540,19 @@ def _copy(
 
 def write_targeting(conn: psycopg.Connection, rows: Sequence[dict[str, Any]]) -> None:
     names = [name for name, _ in TARGETING_COLUMNS]
-    _create(conn, TARGETING_TABLE, TARGETING_COLUMNS)
+    _create(conn, TARGETING_TABLE, (CAMPAIGN_COLUMN, *TARGETING_COLUMNS))
     _copy(conn, TARGETING_TABLE, names, ([row[n] for n in names] for row in rows))
 
 
 def write_plan(conn: psycopg.Connection, rows: Sequence[dict[str, Any]]) -> None:
     names = [name for name, _ in PLAN_COLUMNS]
-    _create(conn, PLAN_TABLE, PLAN_COLUMNS)
+    _create(conn, PLAN_TABLE, (CAMPAIGN_COLUMN, *PLAN_COLUMNS))
     _copy(conn, PLAN_TABLE, names, ([row[n] for n in names] for row in rows))
 
 
 def write_commune_summary(conn: psycopg.Connection, rows: Sequence[dict[str, Any]]) -> None:
     names = [name for name, _ in COMMUNE_COLUMNS]
-    _create(conn, COMMUNE_TABLE, COMMUNE_COLUMNS)
+    _create(conn, COMMUNE_TABLE, (CAMPAIGN_COLUMN, *COMMUNE_COLUMNS))
     _copy(conn, COMMUNE_TABLE, names, ([row[n] for n in names] for row in rows))
 
 

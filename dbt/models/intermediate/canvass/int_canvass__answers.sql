@@ -18,7 +18,10 @@ with
 
 knocks as (
 
+    -- the building campaign's knocks only (dbt var campaign_id, macros/campaign.sql): each
+    -- campaign's answers are numbered and stepped on their own
     select * from {{ ref('int_canvass__knocks') }}
+    where {{ in_build_campaign('campaign_id') }}
 
 ),
 
@@ -30,6 +33,7 @@ landed as (
         batch_id,
         line_no
     from {{ ref('stg_canvass__knocks') }}
+    where {{ in_build_campaign('campaign_id') }}
 
 ),
 

@@ -14,7 +14,9 @@ with
 
 knocks as (
 
+    -- the building campaign's knocks only (dbt var campaign_id, macros/campaign.sql)
     select * from {{ ref('int_canvass__knocks') }}
+    where {{ in_build_campaign('campaign_id') }}
 
 ),
 

@@ -3,8 +3,9 @@
     by (batch_id, line_no) only. -#}
 {{ config(materialized='table') }}
 
--- Which landed row is the version of a knock that counts (de-duplication). A knock, (source,
--- knock_id), may land many times: twice in one file, or again in a later export.
+-- Which landed row is the version of a knock that counts (de-duplication). A knock, (campaign_id,
+-- source, knock_id), may land many times: twice in one file, or again in a later export. Two
+-- campaigns' knocks never compete, even when their apps reuse an id.
 --   1. Only rows whose bureau is known compete (int_canvass__bureau_matches): a version without
 --      a bureau, or with one outside the reference, is left out.
 --   2. Within a file, the newest version wins (source_updated_at), the later line on a tie.
@@ -19,6 +20,7 @@ knocks as (
     select
         batch_id,
         line_no,
+        campaign_id,
         source,
         knock_id,
         source_updated_at
@@ -74,6 +76,7 @@ ranked as (
         row_number() over (
             partition by
                 ranked_in_file.competes and ranked_in_file.file_rank = 1,
+                ranked_in_file.campaign_id,
                 ranked_in_file.source,
                 ranked_in_file.knock_id
             order by
@@ -101,6 +104,7 @@ statuses as (
 counted as (
 
     select
+        campaign_id,
         source,
         knock_id,
         batch_id,
@@ -124,7 +128,8 @@ final as (
     from statuses
     left join counted
         on
-            statuses.source = counted.source
+            statuses.campaign_id = counted.campaign_id
+            and statuses.source = counted.source
             and statuses.knock_id = counted.knock_id
 
 )

@@ -36,6 +36,8 @@ final as (
 
     select
         -- keys
+        -- the campaign (macros/campaign.sql): published rows are isolated by it
+        {{ build_campaign_id() }} as campaign_id,
         bureau_day.bureau_id,
         bureau_day.code_commune,
         bureau_day.code_bv,

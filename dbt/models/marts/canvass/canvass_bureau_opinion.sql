@@ -33,6 +33,8 @@ final as (
 
     select
         -- keys and facts (never suppressed: they say how much work was done)
+        -- the campaign (macros/campaign.sql): published rows are isolated by it
+        {{ build_campaign_id() }} as campaign_id,
         bureau_id,
         code_commune,
         code_bv,

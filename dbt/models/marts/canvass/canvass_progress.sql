@@ -100,6 +100,8 @@ final as (
 
     select
         -- keys
+        -- the campaign (macros/campaign.sql): published rows are isolated by it
+        {{ build_campaign_id() }} as campaign_id,
         cumulated.bureau_id,
         cumulated.code_commune,
         cumulated.code_bv,

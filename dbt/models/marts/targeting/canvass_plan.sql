@@ -106,6 +106,8 @@ allocated as (
 final as (
 
     select
+        -- the campaign (macros/campaign.sql): published rows are isolated by it
+        {{ build_campaign_id() }} as campaign_id,
         eligible.bureau_id,
         eligible.code_commune,
         eligible.commune_name,

@@ -68,6 +68,8 @@ summed as (
 final as (
 
     select
+        -- the campaign (macros/campaign.sql): published rows are isolated by it
+        {{ build_campaign_id() }} as campaign_id,
         summed.code_commune,
         summed.commune_name,
         summed.bureaux,

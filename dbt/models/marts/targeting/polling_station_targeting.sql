@@ -376,6 +376,8 @@ ranked as (
 final as (
 
     select
+        -- the campaign (macros/campaign.sql): published rows are isolated by it
+        {{ build_campaign_id() }} as campaign_id,
         bureau_id,
         code_commune,
         commune_name,
