@@ -33,6 +33,7 @@ CENSUS_POP = SAMPLE / "census" / "base-ic-evol-struct-pop-2021_csv.zip"
 CENSUS_POP_MEMBER = "base-ic-evol-struct-pop-2021.CSV"
 FILOSOFI = SAMPLE / "census" / "revenus-2015-extract.csv"
 IRIS_CONTOURS = SAMPLE / "geo" / "contours-iris-synthetic.geojson"
+BREST_BUREAUX = SAMPLE / "geo" / "BureauxVoteBrest.geojson"
 QOMON = CANVASS_FIXTURES / "qomon_small.csv"
 ECANVASSER = CANVASS_FIXTURES / "ecanvasser_small.csv"
 PAP = CANVASS_FIXTURES / "pap_small.csv"
@@ -518,6 +519,26 @@ def _bad_iris_code(features: list[dict[str, Any]]) -> None:
     features[1]["properties"]["CODE_IRIS"] = "ABCDEFGHI"
 
 
+def _brest_bureaux(edit: Callable[[dict[str, Any]], None]) -> Callable[[Path], Path]:
+    """The first 5 features of Brest's real bureau layer (lon/lat, no `crs` member), edited."""
+
+    def make(tmp: Path) -> Path:
+        data = json.loads(BREST_BUREAUX.read_text(encoding="utf-8"))
+        data["features"] = data["features"][:5]
+        edit(data)
+        return _geojson(tmp / "BureauxVoteBrest.geojson", data)
+
+    return make
+
+
+def _no_bureau_number(data: dict[str, Any]) -> None:
+    data["features"][3]["properties"]["BVOTE"] = None
+
+
+def _declared_lambert(data: dict[str, Any]) -> None:
+    data["crs"] = {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::2154"}}
+
+
 # ---- canvass app exports (the hand fixtures: invented people) ---------------------------------
 
 
@@ -622,6 +643,7 @@ FILOSOFI_OPTIONS = {
     "decimal": ",",
 }
 ROLL_BUREAU = "code du bureau de vote"
+BREST_OPTIONS = {"kind": "bureau", "id_field": "BVOTE", "commune_field": "DEPCO"}
 
 CASES: list[Case] = [
     # results: every refusal names the file and the physical line
@@ -729,6 +751,21 @@ CASES: list[Case] = [
     Case("geo-point-geometry", "geo", _with_feature(_point_geometry), "Point", column="CODE_IRIS"),
     Case(
         "geo-bad-iris-code", "geo", _with_feature(_bad_iris_code), "ABCDEFGHI", column="CODE_IRIS"
+    ),
+    Case(
+        "geo-brest-bureau-without-number",
+        "geo",
+        _brest_bureaux(_no_bureau_number),
+        "feature 4",
+        column="BVOTE",
+        options=BREST_OPTIONS,
+    ),
+    Case(
+        "geo-brest-lonlat-declared-l93",
+        "geo",
+        _brest_bureaux(_declared_lambert),
+        "longitude",
+        options=BREST_OPTIONS,
     ),
     # canvass exports: a bad file is refused, a bad row quarantined with its line and column
     Case("canvass-unknown-layout", "canvass", canvass_unknown_layout, "unrecognised header", 1),

@@ -1,0 +1,196 @@
+"""Faults injected into a published warehouse: raw rows a file could have carried in, or that a
+wrong hand could have written, which the gate must refuse to publish.
+
+Each fault is one or a few SQL statements over `raw` tables and the fragment the refusal must
+name (a dbt test or an expectation). tests/e2e/test_hostile_faults.py runs each one against the
+demo warehouse: it saves the tables the fault touches, injects it, runs `scrutin build`, checks
+the refusal, the run records and that `mart` is byte-identical, then puts the rows back.
+
+`xfail` names the item of issue 14 a fault reproduces while another helper adds the check; those
+faults name no fragment (the check does not exist yet): the refusal and the records are asserted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+PLAUSIBILITY = "fixed by the plausibility helper"
+
+# One bureau of the real Brest 2024 first round, its candidates following it wherever it moves.
+BUREAU = "election_id = '2024_legi_t1' and bureau_id = '29019_0007'"
+
+
+def _move_bureau(commune: str, department: str) -> tuple[str, ...]:
+    """Give bureau 29019_0007 of the first round another commune (and its key with it)."""
+    new_id = f"{commune}_0007"
+    return (
+        f"update raw.election_results_candidate set bureau_id = '{new_id}' where {BUREAU}",
+        f"update raw.election_results_bureau set code_commune = '{commune}', "
+        f"code_departement = '{department}', bureau_id = '{new_id}' where {BUREAU}",
+    )
+
+
+@dataclass(frozen=True)
+class Fault:
+    """`tables`: every raw table `sql` writes (saved before, restored after)."""
+
+    id: str
+    tables: tuple[str, ...]
+    sql: tuple[str, ...]
+    check: str
+    xfail: str | None = None
+
+
+FAULTS: list[Fault] = [
+    Fault(
+        "more-voters-than-registered",
+        ("raw.election_results_bureau",),
+        (f"update raw.election_results_bureau set votants = inscrits + 50 where {BUREAU}",),
+        "voters",
+    ),
+    Fault(
+        "negative-abstentions",
+        ("raw.election_results_bureau",),
+        (f"update raw.election_results_bureau set abstentions = -3 where {BUREAU}",),
+        "abstentions",
+    ),
+    Fault(
+        "candidate-votes-exceed-valid-votes",
+        ("raw.election_results_candidate",),
+        (
+            "update raw.election_results_candidate set voix = voix + 500 "
+            f"where {BUREAU} and numero_panneau = 1",
+        ),
+        "valid_votes",
+    ),
+    Fault(
+        "duplicate-bureau-row",
+        ("raw.election_results_bureau",),
+        (
+            "insert into raw.election_results_bureau select * from raw.election_results_bureau "
+            f"where {BUREAU}",
+        ),
+        "unique",
+    ),
+    Fault(
+        "candidate-without-its-bureau",
+        ("raw.election_results_candidate",),
+        (
+            "insert into raw.election_results_candidate select * from "
+            f"raw.election_results_candidate where {BUREAU} and numero_panneau = 1",
+            "update raw.election_results_candidate set bureau_id = '29019_0999' "
+            "where ctid = (select max(ctid) from raw.election_results_candidate "
+            f"where {BUREAU} and numero_panneau = 1)",
+        ),
+        "bureau",
+    ),
+    Fault(
+        "nuance-without-a-bloc",
+        ("raw.election_results_candidate",),
+        (
+            "update raw.election_results_candidate set nuance = 'ZZZ' "
+            f"where {BUREAU} and numero_panneau = 1",
+        ),
+        "bloc",
+    ),
+    Fault(
+        "blank-votes-negative",
+        ("raw.election_results_bureau",),
+        (f"update raw.election_results_bureau set blancs = -1 where {BUREAU}",),
+        "blan",
+    ),
+    Fault(
+        "census-negative-population",
+        ("raw.census_iris_values",),
+        (
+            "update raw.census_iris_values set value = -500 where ctid = (select min(ctid) "
+            "from raw.census_iris_values where indicator = 'P21_POP' and value > 0)",
+        ),
+        "census",
+    ),
+    Fault(
+        "canvass-unknown-outcome",
+        ("raw.canvass_knocks",),
+        (
+            "update raw.canvass_knocks set outcome = 'abducted' "
+            "where ctid = (select min(ctid) from raw.canvass_knocks)",
+        ),
+        "outcome",
+    ),
+    Fault(
+        "iris-weight-above-one",
+        ("raw.iris_bureau_weights",),
+        (
+            "update raw.iris_bureau_weights set weight = 1.5 "
+            "where ctid = (select min(ctid) from raw.iris_bureau_weights)",
+        ),
+        "weight",
+    ),
+    # the implausible data issue 14 found published
+    Fault(
+        "election-loses-half-its-bureaux",
+        ("raw.election_results_bureau", "raw.election_results_candidate"),
+        (
+            "delete from raw.election_results_candidate where election_id = '2024_legi_t1' "
+            "and bureau_id > '29019_0050'",
+            "delete from raw.election_results_bureau where election_id = '2024_legi_t1' "
+            "and bureau_id > '29019_0050'",
+        ),
+        "",
+        xfail=f"issue 14: volume against the previous publication, {PLAUSIBILITY}",
+    ),
+    Fault(
+        "unknown-commune-29999",
+        ("raw.election_results_bureau", "raw.election_results_candidate"),
+        _move_bureau("29999", "29"),
+        "",
+        xfail=f"issue 14: official commune codes per département, {PLAUSIBILITY}",
+    ),
+    Fault(
+        "commune-of-another-departement",
+        ("raw.election_results_bureau", "raw.election_results_candidate"),
+        _move_bureau("56121", "29"),
+        "",
+        xfail=f"issue 14: a commune from another département, {PLAUSIBILITY}",
+    ),
+    Fault(
+        "zero-registered-with-votes",
+        ("raw.election_results_bureau",),
+        (
+            "update raw.election_results_bureau set inscrits = 0, abstentions = 0, "
+            f"votants = 0 where {BUREAU}",
+        ),
+        "",
+        xfail=f"issue 14: registered > 0 where votes exist, {PLAUSIBILITY}",
+    ),
+    Fault(
+        "census-value-1e308",
+        ("raw.census_iris_values",),
+        (
+            "update raw.census_iris_values set value = 1e308 where ctid = (select min(ctid) "
+            "from raw.census_iris_values where indicator = 'P21_POP' and value > 0)",
+        ),
+        "",
+        xfail=f"issue 14: census values within physical bounds, {PLAUSIBILITY}",
+    ),
+    Fault(
+        "knock-in-an-unknown-bureau",
+        ("raw.canvass_knocks",),
+        (
+            "update raw.canvass_knocks set bureau_id = '29019_9999' where ctid in (select ctid "
+            "from raw.canvass_knocks where outcome = 'opened_conversation' limit 15)",
+        ),
+        "",
+        xfail=f"issue 14: knocks only in known bureaux, {PLAUSIBILITY}",
+    ),
+    Fault(
+        "roll-count-in-an-unknown-bureau",
+        ("raw.roll_bureau_counts",),
+        (
+            "update raw.roll_bureau_counts set bureau_id = '29061_DUPONTEL' "
+            "where bureau_id = (select min(bureau_id) from raw.roll_bureau_counts)",
+        ),
+        "",
+        xfail=f"issue 14: known bureaux only (a surname as a roll bureau), {PLAUSIBILITY}",
+    ),
+]
