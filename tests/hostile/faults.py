@@ -104,7 +104,7 @@ FAULTS: list[Fault] = [
         ("raw.census_iris_values",),
         (
             "update raw.census_iris_values set value = -500 where ctid = (select min(ctid) "
-            "from raw.census_iris_values where indicator = 'P21_POP' and value > 0)",
+            "from raw.census_iris_values where prefix = 'P' and indicator = 'POP' and value > 0)",
         ),
         "census",
     ),
@@ -168,7 +168,7 @@ FAULTS: list[Fault] = [
         ("raw.census_iris_values",),
         (
             "update raw.census_iris_values set value = 1e308 where ctid = (select min(ctid) "
-            "from raw.census_iris_values where indicator = 'P21_POP' and value > 0)",
+            "from raw.census_iris_values where prefix = 'P' and indicator = 'POP' and value > 0)",
         ),
         "",
         xfail=f"issue 14: census values within physical bounds, {PLAUSIBILITY}",
