@@ -106,7 +106,7 @@ def test_the_gate_refuses_the_fault_and_keeps_mart(
             _restore(conn, saved)
         out = capsys.readouterr().out
         assert code == 4, f"scrutin build exited {code}, not 4 (refused)"
-        report = json.loads(out)
+        report = json.loads(out.strip().splitlines()[-1])  # dbt may log on stdout before it
         assert report["status"] == "refused"
         checks = "\n".join(report["failed_checks"])
         assert fault.check in checks, checks

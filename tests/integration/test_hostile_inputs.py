@@ -182,6 +182,11 @@ def test_hostile_file(case: Case, url: str, warehouse: psycopg.Connection, tmp_p
     quarantined = _quarantine_since(conn, top)
     if case.outcome == "loaded":
         return
+    rejected = conn.execute(
+        "select rows_rejected from raw.batch_ledger where batch_id > %s and status = 'loaded'",
+        (top,),
+    ).fetchone()
+    assert rejected is not None and rejected[0] >= 1, "the ledger does not count the rejected row"
     matches = [
         reason
         for line, column, reason in quarantined
