@@ -106,7 +106,7 @@ FAULTS: list[Fault] = [
             "update raw.census_iris_values set value = -500 where ctid = (select min(ctid) "
             "from raw.census_iris_values where prefix = 'P' and indicator = 'POP' and value > 0)",
         ),
-        "census",
+        "population",
     ),
     Fault(
         "canvass-unknown-outcome",
