@@ -187,9 +187,12 @@ FAULTS: list[Fault] = [
     Fault(
         "roll-count-in-an-unknown-bureau",
         ("raw.roll_bureau_counts",),
-        (
-            "update raw.roll_bureau_counts set bureau_id = '29061_DUPONTEL' "
-            "where bureau_id = (select min(bureau_id) from raw.roll_bureau_counts)",
+        (  # one elector's sex and age band under a surname, as the issue's probe published
+            "insert into raw.roll_bureau_counts (batch_id, reference_date, code_commune, "
+            "code_commune_results, code_bv, bureau_id, list_type, age_band, sex, voters) "
+            "select batch_id, reference_date, code_commune, code_commune_results, 'DUPONTEL', "
+            "'29061_DUPONTEL', list_type, age_band, sex, 1 from raw.roll_bureau_counts "
+            "where code_commune = '29061' limit 1",
         ),
         "",
         xfail=f"issue 14: known bureaux only (a surname as a roll bureau), {PLAUSIBILITY}",
