@@ -17,6 +17,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import uuid
 from collections.abc import Iterator
 
 import psycopg
@@ -27,7 +28,7 @@ from tests.e2e.conftest import DemoWarehouse
 
 pytestmark = [pytest.mark.db, pytest.mark.slow, pytest.mark.leaves_demo_intermediates_stale]
 
-RUN_ID = "hostile-kill-during-publish"
+RUN_ID = f"hostile-kill-during-publish-{uuid.uuid4().hex[:6]}"  # a run of its own, always the last
 BASELINE = ROOT / "tests" / "fixtures" / "demo_mart_fingerprint.json"
 WAIT_S = 120.0
 
