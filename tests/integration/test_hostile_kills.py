@@ -132,10 +132,6 @@ def test_the_next_load_after_a_kill_goes_through(killed: KilledLoad) -> None:
     assert report.status == "loaded" and report.superseded
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 14: killed loads leave no record of the attempt, fixed by the formats helper",
-)
 def test_a_killed_load_is_recorded_in_the_ledger(killed: KilledLoad) -> None:
     """Once a later load ran (the test above), the attempt is on record as failed or abandoned:
     never missing, never `running` forever."""
