@@ -24,6 +24,7 @@ from ingestion.census.registry import (
     RegistryError,
     read_registry,
 )
+from ingestion.errors import SourceFormatError, ledger_error
 from scrutin.warehouse import ledger
 
 
@@ -61,19 +62,42 @@ def load_path(
     sha256 = ledger.file_sha256(path)
     registry_file = Path(registry_path) if registry_path else DEFAULT_REGISTRY
     registry = read_registry(registry_file) if registry_file.exists() else []
-    spec = resolve_local_spec(
-        path,
-        sha256=sha256,
-        registry=registry,
-        theme=theme,
-        vintage=vintage,
-        geo_year=geo_year,
-        source_format=source_format,
-        decimal=decimal,
-        member=member,
-        encoding=encoding,
-    )
+    try:
+        spec = resolve_local_spec(
+            path,
+            sha256=sha256,
+            registry=registry,
+            theme=theme,
+            vintage=vintage,
+            geo_year=geo_year,
+            source_format=source_format,
+            decimal=decimal,
+            member=member,
+            encoding=encoding,
+        )
+    except SourceFormatError as exc:
+        # Refused while reading what the file is (an empty or corrupt zip, no data member):
+        # before any batch exists, so the attempt is recorded here (issue 14: every refusal
+        # leaves its ledger row).
+        _record_refusal(url, path, sha256, exc)
+        raise
     return load_census_file(url, path, spec, sha256=sha256)
+
+
+def _record_refusal(url: str | None, path: Path, sha256: str, exc: SourceFormatError) -> None:
+    from scrutin.db import connect
+
+    with connect(url) as conn:
+        ledger.record_failure(
+            conn,
+            None,
+            source="census",
+            path=path,
+            sha256=sha256,
+            dataset_keys=[None],
+            error=ledger_error(exc),
+            duration_s=0.0,
+        )
 
 
 def _skip_pinned(url: str | None, spec: CensusFileSpec) -> CensusLoadReport | None:

@@ -281,6 +281,7 @@ def _keys(
 
 
 def _check_geometries(path: Path, id_field: str, geoms: np.ndarray, labels: list[str]) -> None:
+    import numpy as np
     import shapely
 
     for i, geom in enumerate(geoms):
@@ -299,6 +300,16 @@ def _check_geometries(path: Path, id_field: str, geoms: np.ndarray, labels: list
                 id_field,
                 f"feature {i + 1} ({labels[i]}): geometry is a {geom.geom_type}; expected a "
                 "Polygon or MultiPolygon",
+            )
+        # A NaN or infinite vertex (JSON `NaN`, `Infinity`) passes shapely with a warning and
+        # would be stored: refused, naming the feature.
+        if not np.isfinite(shapely.get_coordinates(geom)).all():
+            raise SourceFormatError(
+                path,
+                None,
+                id_field,
+                f"feature {i + 1} ({labels[i]}): a vertex is not a finite number (NaN or "
+                "infinity); every coordinate must be a number",
             )
 
 

@@ -621,15 +621,6 @@ def canvass_latin1(tmp: Path) -> Path:
 
 # ---- the table --------------------------------------------------------------------------------
 
-EMPTY_ZIP = (
-    "issue 14: a census zip refused before its load (empty, no data member, corrupt) leaves no "
-    "ledger row: every refusal must record the attempt; still so after the formats merge "
-    "(reported to the lead)"
-)
-NAN_VERTEX = (
-    "NEW (not in issue 14, found by the hostile suite): a contour with a NaN vertex is loaded; "
-    "reported to the lead"
-)
 FILOSOFI_OPTIONS = {
     "theme": "filosofi",
     "vintage": 2015,
@@ -689,9 +680,9 @@ CASES: list[Case] = [
     Case("roll-binary", "roll", roll_binary, line=1),
     Case("roll-year-0001-birth", "roll", roll_year_0001_birth, "age", 60, "date de naissance"),
     # census (zip, Filosofi)
-    Case("census-empty-zip", "census", census_empty_zip, xfail=EMPTY_ZIP),
-    Case("census-zip-without-csv", "census", census_zip_without_csv, "README.txt", xfail=EMPTY_ZIP),
-    Case("census-corrupt-zip", "census", census_corrupt_zip, xfail=EMPTY_ZIP),
+    Case("census-empty-zip", "census", census_empty_zip),
+    Case("census-zip-without-csv", "census", census_zip_without_csv, "README.txt"),
+    Case("census-corrupt-zip", "census", census_corrupt_zip),
     Case("census-duplicate-iris", "census", census_duplicate_iris, "appears twice", 60, "IRIS"),
     Case("census-value-text", "census", census_value_text, "beaucoup", 30, "P21_POP"),
     Case("census-bad-iris-code", "census", census_bad_iris_code, "29019ABCD", 40, "IRIS"),
@@ -738,7 +729,7 @@ CASES: list[Case] = [
         "already used",
         column="CODE_IRIS",
     ),
-    Case("geo-nan-vertex", "geo", _with_feature(_nan_coordinate), "feature 2", xfail=NAN_VERTEX),
+    Case("geo-nan-vertex", "geo", _with_feature(_nan_coordinate), "feature 2"),
     Case(
         "geo-huge-vertex", "geo", _with_feature(_huge_coordinate), "feature 3", column="CODE_IRIS"
     ),
