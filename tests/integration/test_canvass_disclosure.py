@@ -27,6 +27,7 @@ import datetime as dt
 import json
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -184,6 +185,22 @@ def _snapshot(url: str) -> dict[str, dict[Any, dict[str, Any]]]:
 
 
 Publications = list[dict[str, dict[Any, dict[str, Any]]]]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def campaign_file(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The module's builds are campaign CAMPAIGN's, whose knocks these are: a build counts its
+    own campaign's knocks only (dbt/macros/campaign.sql)."""
+    path = tmp_path_factory.mktemp("campaign") / f"{CAMPAIGN}.yml"
+    path.write_text(
+        f"campaign_id: {CAMPAIGN}\nelection_date: 2027-04-11\ncampaign_start: 2026-09-01\n"
+        f"k_min: {K_MIN}\n",
+        encoding="utf-8",
+    )
+    patch = pytest.MonkeyPatch()
+    patch.setenv("SCRUTIN_CAMPAIGN_CONFIG", str(path))
+    yield path
+    patch.undo()
 
 
 @pytest.fixture(scope="module")
