@@ -176,12 +176,18 @@ FAULTS: list[Fault] = [
     ),
     Fault(
         "a-new-bureau-from-another-departement",
-        ("raw.election_results_bureau",),
-        (  # a bureau of Morbihan (56) added to the Finistère file: no published bureau is lost
+        ("raw.election_results_bureau", "raw.election_results_candidate"),
+        (  # a bureau of Morbihan (56) added to the Finistère file, with its candidates (a
+            # bureau without them is refused first by the nuance-sum test): nothing published
+            # is lost, so only the département check can see it
             "insert into raw.election_results_bureau select (jsonb_populate_record("
             "null::raw.election_results_bureau, to_jsonb(b) || jsonb_build_object("
             "'code_commune', '56178', 'bureau_id', '56178_0007', 'source_line', 9999))).* "
             f"from raw.election_results_bureau as b where {BUREAU}",
+            "insert into raw.election_results_candidate select (jsonb_populate_record("
+            "null::raw.election_results_candidate, to_jsonb(c) || jsonb_build_object("
+            "'bureau_id', '56178_0007'))).* "
+            f"from raw.election_results_candidate as c where {BUREAU}",
         ),
         "code_commune lies in code_departement",
     ),
