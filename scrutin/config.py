@@ -83,10 +83,14 @@ WAREHOUSE_CONN_VARIABLE = f"AIRFLOW_CONN_{WAREHOUSE_CONN_ID.upper()}"
 LOCAL_SUPERUSER = "scrutin"
 
 
+def local_port() -> str:
+    """Port of the embedded cluster (SCRUTIN_PGPORT, loopback only)."""
+    return os.environ.get("SCRUTIN_PGPORT", DEFAULT_PORT)
+
+
 def local_pgdata() -> Path:
     """Data directory of the embedded cluster: SCRUTIN_PGDATA, else /tmp/scrutin-pg-PORT/data."""
-    port = os.environ.get("SCRUTIN_PGPORT", DEFAULT_PORT)
-    return Path(os.environ.get("SCRUTIN_PGDATA") or f"/tmp/scrutin-pg-{port}/data")
+    return Path(os.environ.get("SCRUTIN_PGDATA") or f"/tmp/scrutin-pg-{local_port()}/data")
 
 
 def local_passfile() -> Path:
@@ -101,40 +105,36 @@ def local_password(user: str = LOCAL_SUPERUSER) -> str | None:
     (cluster not initialised yet, or no line for that user)."""
     try:
         lines = local_passfile().read_text(encoding="utf-8").splitlines()
-    except (FileNotFoundError, PermissionError):
+    except FileNotFoundError:  # unreadable is an error that names the file, not "no password"
         return None
-    port = os.environ.get("SCRUTIN_PGPORT", DEFAULT_PORT)
     for line in lines:
         fields = line.split(":", 4)
-        if len(fields) == 5 and fields[1] in ("*", port) and fields[3] == user:
+        if len(fields) == 5 and fields[1] in ("*", local_port()) and fields[3] == user:
             return fields[4]
     return None
 
 
 def store_local_password(user: str, password: str) -> None:
     """Add `user`'s line to the embedded cluster's pass file (kept 0600, owner only)."""
-    port = os.environ.get("SCRUTIN_PGPORT", DEFAULT_PORT)
     path = local_passfile()
     with path.open("a", encoding="utf-8") as f:
-        f.write(f"*:{port}:*:{user}:{password}\n")
+        f.write(f"*:{local_port()}:*:{user}:{password}\n")
     path.chmod(0o600)
 
 
 def is_local_cluster(url: str) -> bool:
     """Whether `url` points at the embedded cluster (loopback, SCRUTIN_PGPORT)."""
     parts = urlsplit(url)
-    port = os.environ.get("SCRUTIN_PGPORT", DEFAULT_PORT)
-    return parts.hostname in ("127.0.0.1", "localhost") and str(parts.port) == port
+    return parts.hostname in ("127.0.0.1", "localhost") and str(parts.port) == local_port()
 
 
 def local_database_url(database: str = "scrutin") -> str:
     """DSN of the project's own local cluster (see scripts/local_pg.sh), with the superuser's
     password read from the cluster's pass file: every client (CLI, dbt, Airflow, GX, tests)
     derives its connection from this URL. Print it only through `redact()`."""
-    port = os.environ.get("SCRUTIN_PGPORT", DEFAULT_PORT)
     password = local_password()
     auth = LOCAL_SUPERUSER + (":" + quote(password, safe="") if password else "")
-    return f"postgresql://{auth}@127.0.0.1:{port}/{database}"
+    return f"postgresql://{auth}@127.0.0.1:{local_port()}/{database}"
 
 
 def database_url() -> str:

@@ -149,6 +149,47 @@ def test_the_password_is_in_no_log_nor_in_scrutin_status() -> None:
         assert password not in stamp.read_text()
 
 
+def _psql() -> Path:
+    """The psql of the server's binaries (what scripts/local_pg.sh finds)."""
+    if os.environ.get("SCRUTIN_PG_BINDIR"):
+        return Path(os.environ["SCRUTIN_PG_BINDIR"]) / "psql"
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/psql"), key=lambda p: int(p.parts[4]))
+    return found[-1] if found else Path(shutil.which("psql") or "psql")
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="needs root to act as another local OS user")
+def test_another_local_user_gets_nothing(conn: psycopg.Connection) -> None:
+    """`nobody` on the same machine: no socket, no password-less TCP, no pass file, no log."""
+    folder = local_pgdata().parent
+    port = str(dsn_parts(TEST_URL).port)
+
+    def as_nobody(*command: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["runuser", "-u", "nobody", "--", *command],
+            check=False,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": "/nonexistent"},
+            cwd="/",
+        )
+
+    psql = str(_psql())
+    over_socket = as_nobody(
+        psql, "-w", "-h", str(folder), "-p", port, "-U", "scrutin", "-c", "select 1"
+    )
+    assert over_socket.returncode != 0
+    assert "Permission denied" in over_socket.stderr, over_socket.stderr
+    over_tcp = as_nobody(
+        psql, "-w", "-h", "127.0.0.1", "-p", port, "-U", "scrutin", "-c", "select 1"
+    )
+    assert over_tcp.returncode != 0
+    assert "no password supplied" in over_tcp.stderr, over_tcp.stderr
+    for secret_or_log in (local_passfile(), folder / "postgres.log"):
+        read = as_nobody("cat", str(secret_or_log))
+        assert read.returncode != 0 and "Permission denied" in read.stderr, read.stderr
+
+
 # --- a cluster of its own: fresh initdb, then the upgrade of an old trust cluster ---
 
 
