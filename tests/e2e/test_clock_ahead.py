@@ -46,6 +46,7 @@ def _clean_env(tmp: Path, port: int) -> dict[str, str]:
     env.update(
         SCRUTIN_PGPORT=str(port),
         SCRUTIN_PGDATA=str(tmp / "pg" / "data"),
+        SCRUTIN_PG_FSYNC="off",  # a throwaway cluster, deleted after the test (like CI's)
         AIRFLOW_HOME=str(tmp / "airflow"),
         SCRUTIN_CANVASS_DROP=str(tmp / "drop"),
         SCRUTIN_CACHE_DIR=str(tmp / "cache"),
