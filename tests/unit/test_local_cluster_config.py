@@ -97,3 +97,17 @@ def test_refresh_derives_again_what_it_derived_and_keeps_what_the_operator_set(
     config.apply_environment_defaults(refresh=True)
     assert os.environ[sql_conn].endswith("scrutin:new-cluster@127.0.0.1:55999/airflow")
     assert os.environ[config.WAREHOUSE_CONN_VARIABLE] == "postgres://operator:own@elsewhere:1/db"
+
+
+def test_the_demo_prints_a_psql_command_naming_the_pass_file_not_the_password(
+    cluster: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pipeline.demo import _psql_command
+
+    (cluster / "pgpass").write_text("*:55999:*:scrutin:never-printed\n")
+    command = _psql_command()
+    assert command == (
+        f"PGPASSFILE={cluster / 'pgpass'} psql -h 127.0.0.1 -p 55999 -U scrutin scrutin"
+    )
+    monkeypatch.setenv("SCRUTIN_DATABASE_URL", "postgresql://ops:pw@db.internal:5432/wh")
+    assert _psql_command() == "psql postgresql://ops:***@db.internal:5432/wh"
