@@ -13,6 +13,9 @@ from scrutin.config import (
     database_url,
     dbt_docs_dir,
     docs_links,
+    dsn_parts,
+    is_local_cluster,
+    local_passfile,
     redact,
 )
 
@@ -33,6 +36,16 @@ DEMO_DAGS = (
 
 class DemoFailed(RuntimeError):
     pass
+
+
+def _psql_command() -> str:
+    """A psql command the reader can paste: on the embedded cluster it names the pass file
+    (the password itself is never printed); elsewhere the redacted URL."""
+    url = database_url()
+    if not is_local_cluster(url):
+        return f"psql {redact(url)}"
+    p = dsn_parts(url)
+    return f"PGPASSFILE={local_passfile()} psql -h {p.host} -p {p.port} -U {p.user} {p.dbname}"
 
 
 def run_dag(dag_id: str) -> Any:
@@ -149,7 +162,7 @@ def run_demo(verbose: bool = False) -> int:
         print(line)
     print()
     print("Where to look next:")
-    print(f"  psql {redact(database_url())}   (schemas mart, ops, raw)")
+    print(f"  {_psql_command()}   (schemas mart, ops, raw)")
     print("  scrutin status                  (last publication, row counts)")
     print("  docs/operations.md              (runbook, failed gates, rollback)")
     print(f"  {data_docs_dir() / 'index.html'}   (Great Expectations Data Docs of the raw suites)")

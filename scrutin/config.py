@@ -80,10 +80,61 @@ WAREHOUSE_CONN_ID = "scrutin_warehouse"
 WAREHOUSE_CONN_VARIABLE = f"AIRFLOW_CONN_{WAREHOUSE_CONN_ID.upper()}"
 
 
+LOCAL_SUPERUSER = "scrutin"
+
+
+def local_port() -> str:
+    """Port of the embedded cluster (SCRUTIN_PGPORT, loopback only)."""
+    return os.environ.get("SCRUTIN_PGPORT", DEFAULT_PORT)
+
+
+def local_pgdata() -> Path:
+    """Data directory of the embedded cluster: SCRUTIN_PGDATA, else /tmp/scrutin-pg-PORT/data."""
+    return Path(os.environ.get("SCRUTIN_PGDATA") or f"/tmp/scrutin-pg-{local_port()}/data")
+
+
+def local_passfile() -> Path:
+    """The embedded cluster's password file (pgpass format, mode 0600), beside its data
+    directory: scripts/local_pg.sh writes it at initdb, so no password is in the repo or a URL
+    someone typed. `PGPASSFILE=<it> psql -h 127.0.0.1 -p PORT -U scrutin` uses it too."""
+    return local_pgdata().parent / "pgpass"
+
+
+def local_password(user: str = LOCAL_SUPERUSER) -> str | None:
+    """`user`'s password on the embedded cluster, from its pass file; None when there is none
+    (cluster not initialised yet, or no line for that user)."""
+    try:
+        lines = local_passfile().read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:  # unreadable is an error that names the file, not "no password"
+        return None
+    for line in lines:
+        fields = line.split(":", 4)
+        if len(fields) == 5 and fields[1] in ("*", local_port()) and fields[3] == user:
+            return fields[4]
+    return None
+
+
+def store_local_password(user: str, password: str) -> None:
+    """Add `user`'s line to the embedded cluster's pass file (kept 0600, owner only)."""
+    path = local_passfile()
+    with path.open("a", encoding="utf-8") as f:
+        f.write(f"*:{local_port()}:*:{user}:{password}\n")
+    path.chmod(0o600)
+
+
+def is_local_cluster(url: str) -> bool:
+    """Whether `url` points at the embedded cluster (loopback, SCRUTIN_PGPORT)."""
+    parts = urlsplit(url)
+    return parts.hostname in ("127.0.0.1", "localhost") and str(parts.port) == local_port()
+
+
 def local_database_url(database: str = "scrutin") -> str:
-    """DSN of the project's own local cluster (see scripts/local_pg.sh)."""
-    port = os.environ.get("SCRUTIN_PGPORT", DEFAULT_PORT)
-    return f"postgresql://scrutin@127.0.0.1:{port}/{database}"
+    """DSN of the project's own local cluster (see scripts/local_pg.sh), with the superuser's
+    password read from the cluster's pass file: every client (CLI, dbt, Airflow, GX, tests)
+    derives its connection from this URL. Print it only through `redact()`."""
+    password = local_password()
+    auth = LOCAL_SUPERUSER + (":" + quote(password, safe="") if password else "")
+    return f"postgresql://{auth}@127.0.0.1:{local_port()}/{database}"
 
 
 def database_url() -> str:
@@ -151,7 +202,11 @@ def warehouse_environment(url: str) -> dict[str, str]:
     return {"SCRUTIN_DATABASE_URL": url, WAREHOUSE_CONN_VARIABLE: airflow_conn_uri(url)}
 
 
-def apply_environment_defaults() -> None:
+# What apply_environment_defaults() itself put in os.environ, so a later call may refresh it.
+_DERIVED_DEFAULTS: dict[str, str] = {}
+
+
+def apply_environment_defaults(refresh: bool = False) -> None:
     """Set the variables Airflow, dbt and GX read, unless the operator already set them."""
     url = database_url()
     defaults = {
@@ -169,7 +224,13 @@ def apply_environment_defaults() -> None:
         "DO_NOT_TRACK": "1",
     }
     for key, value in defaults.items():
-        os.environ.setdefault(key, value)
+        # `refresh`: a value this function derived earlier is derived again (the embedded
+        # cluster's password exists only once `scrutin setup` started it); one set by anyone
+        # else is kept.
+        derived_here = refresh and os.environ.get(key) == _DERIVED_DEFAULTS.get(key)
+        if key not in os.environ or derived_here:
+            os.environ[key] = value
+            _DERIVED_DEFAULTS[key] = value
 
 
 def data_docs_dir() -> Path:
@@ -212,8 +273,23 @@ def bi_reader_role() -> str:
 
 
 def bi_reader_password() -> str | None:
-    """Password of the read-only BI role; local demo default only when using the local cluster."""
+    """Password of the read-only BI role: SCRUTIN_BI_PASSWORD, else on the embedded cluster the
+    one `scrutin setup` generated into its pass file (every login needs a password there)."""
     explicit = os.environ.get("SCRUTIN_BI_PASSWORD")
     if explicit:
         return explicit
+    if is_local_cluster(database_url()):
+        return local_password(bi_reader_role())
     return None
+
+
+def bi_reader_url(url: str) -> str:
+    """The BI role's DSN on the server and database of `url` (what Metabase or a test uses)."""
+    parts = urlsplit(url)
+    auth = quote(bi_reader_role(), safe="")
+    password = bi_reader_password()
+    if password:
+        auth += ":" + quote(password, safe="")
+    host = parts.hostname or "127.0.0.1"
+    netloc = f"{auth}@{host}:{parts.port}" if parts.port else f"{auth}@{host}"
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))

@@ -20,6 +20,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from scrutin.config import local_database_url
+
 ROOT = Path(__file__).resolve().parents[2]
 LIBFAKETIME = Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1")
 FAKE_TODAY = dt.date(2030, 6, 3)
@@ -44,6 +46,7 @@ def _clean_env(tmp: Path, port: int) -> dict[str, str]:
     env.update(
         SCRUTIN_PGPORT=str(port),
         SCRUTIN_PGDATA=str(tmp / "pg" / "data"),
+        SCRUTIN_PG_FSYNC="off",  # a throwaway cluster, deleted after the test (like CI's)
         AIRFLOW_HOME=str(tmp / "airflow"),
         SCRUTIN_CANVASS_DROP=str(tmp / "drop"),
         SCRUTIN_CACHE_DIR=str(tmp / "cache"),
@@ -56,7 +59,9 @@ def _clean_env(tmp: Path, port: int) -> dict[str, str]:
     return env
 
 
-def test_demo_publishes_the_canvass_sample_with_the_clock_in_2030() -> None:
+def test_demo_publishes_the_canvass_sample_with_the_clock_in_2030(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     assert LIBFAKETIME.exists(), "libfaketime missing: run `bash scripts/ensure_test_tools.sh`"
     # Not pytest's tmp_path: as root the cluster runs as `postgres`, which must reach its folder.
     tmp_path = Path(tempfile.mkdtemp(prefix="scrutin-clock-"))
@@ -76,7 +81,10 @@ def test_demo_publishes_the_canvass_sample_with_the_clock_in_2030() -> None:
         )
         output = demo.stdout + demo.stderr
         assert demo.returncode == 0, output[-4000:]
-        url = f"postgresql://scrutin@127.0.0.1:{port}/scrutin"
+        # The demo's cluster asks for the password its initdb generated (in its pass file).
+        monkeypatch.setenv("SCRUTIN_PGPORT", env["SCRUTIN_PGPORT"])
+        monkeypatch.setenv("SCRUTIN_PGDATA", env["SCRUTIN_PGDATA"])
+        url = local_database_url()
         with psycopg.connect(url) as conn:
             server_today = conn.execute("select current_date").fetchone()
             retention = conn.execute(

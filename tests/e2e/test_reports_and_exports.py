@@ -127,10 +127,9 @@ def test_every_dashboard_card_runs_as_the_bi_role_and_reads_mart_only(
     import psycopg
 
     from pipeline.metabase import load_dashboards
-    from scrutin.config import bi_reader_role, dsn_parts
+    from scrutin.config import bi_reader_url
 
-    parts = dsn_parts(demo_warehouse.url)
-    bi_url = f"postgresql://{bi_reader_role()}@{parts.host}:{parts.port}/{parts.dbname}"
+    bi_url = bi_reader_url(demo_warehouse.url)
     cards = [c for d in load_dashboards() for c in d.cards]
     assert len(cards) >= 10
     with psycopg.connect(bi_url, autocommit=True) as conn:

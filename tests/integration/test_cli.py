@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from scrutin.config import dsn_parts
 from tests.conftest import TOUR1
 
 pytestmark = pytest.mark.db
@@ -76,11 +77,13 @@ def test_publish_without_rollback_points_to_the_gate(warehouse_url: str) -> None
 
 
 def test_status_json_hides_password(warehouse_url: str) -> None:
-    url_with_password = warehouse_url.replace("scrutin@", "scrutin:s3cret@", 1)
-    result = run(["status", "--json"], url_with_password)
+    password = dsn_parts(warehouse_url).password
+    if not password:  # the embedded cluster always has one; a server of yours may not
+        pytest.skip("the test warehouse URL carries no password")
+    result = run(["status", "--json"], warehouse_url)
     assert result.returncode == 0, result.stderr
     payload = json.loads(result.stdout)
-    assert "s3cret" not in result.stdout
+    assert password not in result.stdout + result.stderr
     assert payload["warehouse"].startswith("postgresql://scrutin:***@")
     assert isinstance(payload["mart_row_counts"], dict)
 

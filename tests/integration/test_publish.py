@@ -7,7 +7,7 @@ import pytest
 
 from pipeline.publish import PublicationError, publish, rollback
 from pipeline.setup import ensure_bi_role, ensure_database
-from scrutin.config import dsn_parts
+from scrutin.config import bi_reader_url, with_database
 
 pytestmark = pytest.mark.db
 
@@ -96,8 +96,7 @@ def test_bi_role_reads_mart_and_nothing_else(
     publish(conn, "run-bi", {})
     _make_audit(conn, "hidden", 1)  # an unpublished audit schema
 
-    parts = dsn_parts(warehouse_url)
-    bi_url = f"postgresql://scrutin_bi@{parts.host}:{parts.port}/{parts.dbname}"
+    bi_url = bi_reader_url(warehouse_url)
     with psycopg.connect(bi_url, autocommit=True) as bi:
         assert bi.execute("select marker from mart.publish_probe").fetchone() == ("visible",)
         for forbidden in (
@@ -122,6 +121,5 @@ def test_bi_role_cannot_connect_to_closed_databases(warehouse_url: str) -> None:
     closed = "scrutin_test_closed"
     ensure_database(warehouse_url, closed)
     ensure_bi_role(warehouse_url, (closed,))
-    parts = dsn_parts(warehouse_url)
     with pytest.raises(psycopg.OperationalError, match="permission denied"):
-        psycopg.connect(f"postgresql://scrutin_bi@{parts.host}:{parts.port}/{closed}")
+        psycopg.connect(bi_reader_url(with_database(warehouse_url, closed)))
