@@ -219,10 +219,9 @@ def _roll_bureau_unknown(alias: str) -> str:
     became a published bureau); this check refuses what reached the table another way, so a
     bureau the references do not know is never published with its electors' sex and age band.
     """
-    known = (
-        "select r.bureau_id from {table} as r inner join " + BATCH_LEDGER_TABLE + " as rl "
-        "on rl.batch_id = r.batch_id where rl.status = 'loaded'"
-    )
+    # The same reference as the loader's (ingestion/loaders/roll.py, reference_bureaux): any
+    # row of either table (a superseded batch's rows are deleted with it).
+    known = "select r.bureau_id from {table} as r"
     return loaded_rows(
         alias,
         f"{alias}.bureau_id",

@@ -17,9 +17,12 @@ from pathlib import Path
 import pytest
 
 from scrutin.config import warehouse_environment
-from tests.conftest import TEST_DB, drop_warehouse, fresh_warehouse
+from tests.conftest import ROOT, TEST_DB, drop_warehouse, fresh_warehouse
 
 DEMO_DB = f"{TEST_DB}_demo"
+
+
+BASELINE = ROOT / "tests" / "fixtures" / "demo_mart_fingerprint.json"
 
 
 @dataclass(frozen=True)
@@ -96,3 +99,43 @@ def dag_warehouse(airflow_db: None, request: pytest.FixtureRequest) -> Iterator[
         yield url
     finally:
         patch.undo()
+
+
+# Published tables whose rows carry knock days or the campaign's dates (its params_version).
+CAMPAIGN_DATED_TABLES = (
+    "canvass_bureau_daily",
+    "canvass_bureau_opinion",
+    "canvass_progress",
+    "polling_station_targeting",
+)
+
+
+def assert_demo_baseline(url: str) -> dict[str, str]:
+    """Assert the published mart of `url` is the demo's baseline (to 9 decimals); return its
+    fingerprint. A change of a published figure must be deliberate: regenerate the baseline with
+    `scripts/mart_fingerprint.py --write` and say why in the commit.
+
+    With the clock past the demo campaign (the suite run with the clock in 2030), the demo moved
+    the campaign and its canvass sample by whole weeks, so the tables that carry knock days or the
+    campaign's dates differ by design (test_clock_ahead.py checks them); every other published
+    figure must still be the baseline's.
+    """
+    import json
+
+    from scripts.mart_fingerprint import fingerprint
+    from scrutin.campaign import (
+        DEFAULT_CAMPAIGN_CONFIG,
+        demo_clock_shift,
+        load_campaign,
+        paris_today,
+    )
+
+    expected = json.loads(BASELINE.read_text(encoding="utf-8"))
+    actual = fingerprint(url)
+    compared = dict(actual)
+    if demo_clock_shift(load_campaign(DEFAULT_CAMPAIGN_CONFIG, anchored=False), paris_today()):
+        for table in CAMPAIGN_DATED_TABLES:
+            expected.pop(table, None)
+            compared.pop(table, None)
+    assert compared == expected
+    return actual

@@ -42,7 +42,13 @@ def _clean_env(tmp: Path, port: int) -> dict[str, str]:
         for k, v in os.environ.items()
         if not k.startswith(("SCRUTIN_", "AIRFLOW", "DBT_", "PYTEST", "LD_PRELOAD", "FAKETIME"))
     }
-    offset = (FAKE_TODAY - dt.date.today()).days
+    # Against the real date: when the whole suite itself runs under libfaketime (the 2030 run),
+    # today() is already faked and an offset from it would give the demo the real clock.
+    real_env = {k: v for k, v in os.environ.items() if k not in ("LD_PRELOAD", "FAKETIME")}
+    real_today = subprocess.run(
+        ["date", "+%F"], env=real_env, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    offset = (FAKE_TODAY - dt.date.fromisoformat(real_today)).days
     env.update(
         SCRUTIN_PGPORT=str(port),
         SCRUTIN_PGDATA=str(tmp / "pg" / "data"),

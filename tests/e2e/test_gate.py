@@ -10,7 +10,6 @@ tests/integration/test_dbt_models.py.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,8 +17,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from tests.conftest import ROOT
-from tests.e2e.conftest import DemoWarehouse
+from tests.e2e.conftest import DemoWarehouse, assert_demo_baseline
 
 pytestmark = [pytest.mark.db, pytest.mark.slow]
 
@@ -27,7 +25,6 @@ MART_FINGERPRINT = (
     "select count(*), md5(string_agg(t::text, '|' order by election_id, bureau_id)) "
     "from mart.polling_station_results t"
 )
-BASELINE = ROOT / "tests" / "fixtures" / "demo_mart_fingerprint.json"
 
 
 @pytest.fixture
@@ -129,35 +126,7 @@ def test_the_published_mart_is_the_demo_baseline(demo_warehouse: DemoWarehouse) 
     A change of a published figure must be deliberate: regenerate the baseline with
     `scripts/mart_fingerprint.py --write` and say why in the commit.
     """
-    from scripts.mart_fingerprint import fingerprint
-    from scrutin.campaign import (
-        DEFAULT_CAMPAIGN_CONFIG,
-        demo_clock_shift,
-        load_campaign,
-        paris_today,
-    )
-
-    expected = json.loads(BASELINE.read_text(encoding="utf-8"))
-    actual = fingerprint(demo_warehouse.url)
-    demo = load_campaign(DEFAULT_CAMPAIGN_CONFIG, anchored=False)
-    if demo_clock_shift(demo, paris_today()):
-        # The clock is past the demo campaign (the suite run with the clock in 2030): the demo
-        # moved the campaign and its canvass sample by whole weeks, so the tables that carry
-        # knock days or the campaign's dates differ by design (test_clock_ahead.py checks them);
-        # every other published figure must still be the baseline's.
-        for table in CAMPAIGN_DATED_TABLES:
-            expected.pop(table, None)
-            actual.pop(table, None)
-    assert actual == expected
-
-
-# Published tables whose rows carry knock days or the campaign's dates (its params_version).
-CAMPAIGN_DATED_TABLES = (
-    "canvass_bureau_daily",
-    "canvass_bureau_opinion",
-    "canvass_progress",
-    "polling_station_targeting",
-)
+    assert_demo_baseline(demo_warehouse.url)
 
 
 @pytest.fixture

@@ -24,13 +24,10 @@ from typing import Any
 import psycopg
 import pytest
 
-from tests.conftest import ROOT
-from tests.e2e.conftest import DemoWarehouse
+from tests.e2e.conftest import DemoWarehouse, assert_demo_baseline
 from tests.hostile.faults import FAULTS, Fault
 
 pytestmark = [pytest.mark.db, pytest.mark.slow, pytest.mark.leaves_demo_intermediates_stale]
-
-BASELINE = ROOT / "tests" / "fixtures" / "demo_mart_fingerprint.json"
 
 
 class PublicationReached(AssertionError):
@@ -52,10 +49,7 @@ def _params() -> list[Any]:
 def published(demo_warehouse: DemoWarehouse) -> Iterator[dict[str, str]]:
     """The demo's published fingerprint, checked against the baseline once; `mart_audit` is
     dropped at the end (it holds what the last refused build made of a broken row)."""
-    from scripts.mart_fingerprint import fingerprint
-
-    prints = fingerprint(demo_warehouse.url)
-    assert prints == json.loads(BASELINE.read_text(encoding="utf-8"))
+    prints = assert_demo_baseline(demo_warehouse.url)
     yield prints
     with psycopg.connect(demo_warehouse.url, autocommit=True) as conn:
         conn.execute("drop schema if exists mart_audit cascade")

@@ -10,7 +10,6 @@ status` never shows the dead run as running; the next build marks it `abandoned`
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -24,12 +23,11 @@ import psycopg
 import pytest
 
 from tests.conftest import ROOT
-from tests.e2e.conftest import DemoWarehouse
+from tests.e2e.conftest import DemoWarehouse, assert_demo_baseline
 
 pytestmark = [pytest.mark.db, pytest.mark.slow, pytest.mark.leaves_demo_intermediates_stale]
 
 RUN_ID = f"hostile-kill-during-publish-{uuid.uuid4().hex[:6]}"  # a run of its own, always the last
-BASELINE = ROOT / "tests" / "fixtures" / "demo_mart_fingerprint.json"
 WAIT_S = 120.0
 
 # Stage 1's bookkeeping (own the build, record the run `running`), then the real publication.
@@ -78,8 +76,7 @@ def test_a_build_killed_during_publish_leaves_mart_and_its_run_record_honest(
     from scripts.mart_fingerprint import fingerprint
 
     conn = audited
-    before = fingerprint(demo_env.url)
-    assert before == json.loads(BASELINE.read_text(encoding="utf-8"))
+    before = assert_demo_baseline(demo_env.url)
     with psycopg.connect(demo_env.url, autocommit=True) as holder:
         holder.execute("select pg_advisory_lock(hashtext('pipeline.publish'))")
         publisher = subprocess.Popen(

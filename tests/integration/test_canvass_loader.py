@@ -289,7 +289,7 @@ def test_a_failure_midway_leaves_nothing_half_applied(
 
 def test_expired_campaign_refuses_the_file(url: str) -> None:
     with pytest.raises(SourceFormatError, match="retention ended"):
-        load(url, support.QOMON, now=dt.datetime(2027, 6, 1, tzinfo=dt.UTC))
+        load(url, support.QOMON, now=CAMPAIGN.retention_ends_at + dt.timedelta(days=20))
     assert fetch(url, "select count(*) from raw.canvass_knocks") == [(0,)]
 
 
