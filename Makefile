@@ -57,8 +57,9 @@ bench: setup
 ## National scale end to end (issue 15): generate, load, scrutin build, 10,000 new knocks, BI
 ## queries; JSON summary in benchmarks/results/. `make bench-national SCALE=0.01` for a quick run.
 SCALE ?= 0.1
+SOURCES ?=
 bench-national: setup
-	@$(VENV)/bin/python benchmarks/bench_national.py --scale $(SCALE)
+	@$(VENV)/bin/python benchmarks/bench_national.py --scale $(SCALE) $(if $(SOURCES),--sources $(SOURCES))
 
 ## Lint: Python (ruff), the import layers (import-linter), types (mypy), the dbt SQL (sqlfluff,
 ## dbt templater: compiles against the warehouse, hence `setup`)

@@ -356,9 +356,9 @@ def load_sources(url: str, files: Any) -> list[dict[str, Any]]:
     return stages
 
 
-def run(scale: float, work: Path) -> dict[str, Any]:
+def run(scale: float, work: Path, sources: Path | None = None) -> dict[str, Any]:
     from benchmarks.bench_results_load import scratch_database
-    from benchmarks.national_sources import generate_national
+    from benchmarks.national_sources import generate_national, read_national
 
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True, exist_ok=True)
@@ -370,11 +370,16 @@ def run(scale: float, work: Path) -> dict[str, Any]:
     started, cpu0 = time.perf_counter(), _cpu()
     # One geography for every source: the same bureaux in the four elections, the census, the
     # contours, the REU, the roll and the knocks.
-    files = generate_national(work / "sources", scale, progress=print)
+    if sources is None:
+        files = generate_national(work / "sources", scale, progress=print)
+    else:  # files generated earlier (read only): the same run without writing 15 GB again
+        known, files = read_national(sources)
+        if known is not None and known != scale:
+            raise SystemExit(f"{sources} was generated at scale {known}, not {scale}")
     ids = _bureau_ids(files.elections[0][1])
     _write_knocks(work / "knocks_base.csv", ids, base_knocks, seed=11)
     _write_knocks(work / "knocks_new.csv", ids, NEW_KNOCKS, seed=12)
-    disk = sum(f.stat().st_size for f in (work / "sources").rglob("*") if f.is_file())
+    disk = sum(f.stat().st_size for f in files.folder.rglob("*") if f.is_file())
     stages.append(
         _stage(
             "generate",
@@ -438,11 +443,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--scale", type=float, default=0.1, help="share of national size (1.0 = all)")
     p.add_argument("--work", type=Path, default=ROOT / ".bench" / "national")
     p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
+    p.add_argument(
+        "--sources",
+        type=Path,
+        help="a folder `generate.py national --scale S -o FOLDER` wrote: load it instead of "
+        "generating (read only; its scale must be --scale)",
+    )
     args = p.parse_args(argv)
     from scrutin.config import apply_environment_defaults
 
     apply_environment_defaults()
-    summary = run(args.scale, args.work / f"scale-{args.scale}")
+    summary = run(args.scale, args.work / f"scale-{args.scale}", args.sources)
     args.out.mkdir(parents=True, exist_ok=True)
     target = args.out / f"national-{summary['date']}-scale{args.scale}.json"
     target.write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

@@ -61,6 +61,8 @@ from scripts.generate_sample_census import (
 from scrutin.warehouse.ledger import file_sha256
 
 NATIONAL_BUREAUX = 69_000
+# What generate_national wrote (scale, seed, row counts): read_national reads it back.
+DESCRIPTION = "generated.json"
 ELECTIONS: tuple[tuple[str, int], ...] = (
     ("2022_legi_t1", 21),
     ("2022_legi_t2", 22),
@@ -681,4 +683,68 @@ def generate_national(
     pool = _person_pool(seed)
     rows["roll"] = sum(write_roll(roll, c, seed, pool) for c in _mapped(communes))
     say(f"roll: {rows['roll']:,} electors")
-    return NationalFiles(folder, len(places), len(communes), written, rows)
+    files = NationalFiles(folder, len(places), len(communes), written, rows)
+    (folder / DESCRIPTION).write_text(
+        json.dumps(
+            {
+                "scale": scale,
+                "seed": seed,
+                "bureaux": files.bureaux,
+                "communes": files.communes,
+                "elections": [[e, p.name] for e, p in written],
+                "rows": rows,
+            },
+            indent=1,
+        ),
+        encoding="utf-8",
+    )
+    return files
+
+
+def read_national(folder: Path) -> tuple[float | None, NationalFiles]:
+    """What an earlier `generate_national` wrote in `folder`, and its scale, so a benchmark can
+    load the same files again without generating them. Folders written before the description
+    existed are described by counting their lines and features (slower; the scale is unknown)."""
+    described = folder / DESCRIPTION
+    if described.exists():
+        meta = json.loads(described.read_text(encoding="utf-8"))
+        elections = [(e, folder / "elections" / name) for e, name in meta["elections"]]
+        files = NationalFiles(folder, meta["bureaux"], meta["communes"], elections, meta["rows"])
+        return float(meta["scale"]), files
+    return None, _recount(folder)
+
+
+def _recount(folder: Path) -> NationalFiles:
+    def lines(path: Path, member: str | None = None) -> int:
+        if member is None:
+            with path.open("rb") as fh:
+                return sum(1 for _ in fh) - 1
+        with zipfile.ZipFile(path) as zf, zf.open(member) as fh:
+            return sum(1 for _ in fh) - 1
+
+    def features(path: Path) -> int:
+        with path.open("rb") as fh:
+            return sum(1 for line in fh if b'"Feature"' in line)
+
+    known = [e for e, _ in ELECTIONS]
+    elections = [(e, folder / "elections" / f"{e}.csv") for e in known]
+    elections = [(e, p) for e, p in elections if p.exists()]
+    if not elections:
+        raise FileNotFoundError(f"{folder}: no generated elections (elections/<id>.csv)")
+    rows = {p.name: lines(p) for _, p in elections}
+    for path in sorted((folder / "census").glob("*")):
+        if path.suffix == ".zip":
+            rows[path.name] = lines(path, path.name.removesuffix("_csv.zip") + ".CSV")
+        elif path.suffix == ".csv":
+            rows[path.name] = lines(path)
+    for path in sorted((folder / "geo").glob("*.geojson")):
+        rows[path.name] = features(path)
+    for path in sorted((folder / "reu").glob("*.csv")):
+        rows[path.name] = lines(path)
+    extracts = sorted((folder / "roll").glob("*.csv"))
+    rows["roll"] = sum(lines(p) for p in extracts)
+    from ingestion.sources.elections import iter_results
+
+    ids = {row.bureau.bureau_id for row in iter_results(elections[0][1])}
+    communes = len({i.rsplit("_", 1)[0] for i in ids})
+    return NationalFiles(folder, len(ids), communes, elections, rows)

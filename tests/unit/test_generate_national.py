@@ -243,3 +243,25 @@ def test_generate_national_is_deterministic_from_its_seed(tmp_path: Path):
     assert votes[0].startswith("Code du département;".encode("cp1252"))
     assert b";NUP;" in votes[0] and b";UG;" not in votes[0]
     assert votes[2].startswith(b'"Code d\xc3\xa9partement"') and b";UG;" in votes[2]
+
+
+def test_a_generated_folder_is_read_back_for_a_later_benchmark(tmp_path: Path):
+    """`bench_national --sources` loads a folder generated earlier: its description gives the
+    scale and the same counts, and a folder without one is recounted to the same figures."""
+    from benchmarks.national_sources import DESCRIPTION, read_national
+
+    made = generate_national(tmp_path / "n", 0.0, seed=5)
+    scale, described = read_national(tmp_path / "n")
+    assert scale == 0.0
+    assert (described.bureaux, described.communes) == (made.bureaux, made.communes)
+    assert described.elections == made.elections
+    assert described.rows == made.rows
+    (tmp_path / "n" / DESCRIPTION).unlink()
+    scale, counted = read_national(tmp_path / "n")
+    assert scale is None
+    assert (counted.bureaux, counted.communes, counted.elections) == (
+        made.bureaux,
+        made.communes,
+        made.elections,
+    )
+    assert counted.rows == made.rows
