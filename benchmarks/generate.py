@@ -105,7 +105,17 @@ def commune_codes(dep: Department) -> list[str]:
         return [f"{i:03d}" for i in range(1, 12)]
     if dep.ministry.startswith("Z"):
         return [f"{dep.insee[2]}{i:02d}" for i in range(1, 100)]
-    return [f"{i:03d}" for i in range(1, 1000)]
+    from ingestion.sources.reu import results_commune_code
+
+    # Not the municipal arrondissements of Paris, Lyon and Marseille (75101.., 69381.., 13201..):
+    # the results files name those bureaux by the city's code, and so do the loaders once they
+    # have read the REU and the contours. A département large enough to reach code 201 would
+    # otherwise hold 13055_0001 and 13201_0001, one bureau to every loader.
+    return [
+        code
+        for code in (f"{i:03d}" for i in range(1, 1000))
+        if results_commune_code(insee_of(dep, code)) == insee_of(dep, code)
+    ]
 
 
 def national_bureaux(n: int, rng: random.Random) -> Iterator[Bureau]:

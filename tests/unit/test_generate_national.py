@@ -265,3 +265,21 @@ def test_a_generated_folder_is_read_back_for_a_later_benchmark(tmp_path: Path):
         made.elections,
     )
     assert counted.rows == made.rows
+
+
+def test_no_generated_commune_is_an_arrondissement_of_paris_lyon_or_marseille():
+    """At national size a département reaches code 201: Marseille's arrondissements (13201..)
+    would then be communes of their own beside 13055, and the contour loader, which folds them
+    into the city, would find bureau 13055_0001 twice."""
+    from benchmarks.generate import Department, commune_codes, insee_of
+    from ingestion.sources.reu import results_commune_code
+
+    for dep in (
+        Department("13", "13", "B"),
+        Department("69", "69", "R"),
+        Department("75", "75", "P"),
+    ):
+        codes = [insee_of(dep, c) for c in commune_codes(dep)]
+        assert all(results_commune_code(c) == c for c in codes)
+        assert {"13055", "69123", "75056"} & set(codes)  # the cities themselves stay
+    assert len(commune_codes(Department("13", "13", "B"))) == 999 - 16
