@@ -257,3 +257,24 @@ def test_crosswalk_maps_every_socio_professional_indicator(
     # The 8 groups partition the 15+ population (up to the per-cell rounding of the integer
     # counts of non-irised communes: a few persons out of ~190,000).
     assert total is not None and sum(groups.values()) == pytest.approx(total[0], rel=1e-4)
+
+
+def test_refusal_after_values_were_streamed_rolls_everything_back(
+    clean: str, conn: psycopg.Connection, tmp_path: Path
+) -> None:
+    """chunk_rows=10: the values of lines 2-51 are already COPYed when line 60 is
+    refused; none of them may land, and the error still names the file, line and column."""
+    load_path(clean, SAMPLE / "base-ic-evol-struct-pop-2021_csv.zip")
+    before = _counts(conn, "population", 2021)
+    path = edited_sample(tmp_path, {60: ";".join(sample_line(59))}, name="dup-chunked.zip")
+    spec = spec_from_dict({"theme": "population", "vintage": 2021, "geo_year": 2023})
+    with pytest.raises(SourceFormatError, match="appears twice") as refused:
+        load_census_file(clean, path, spec, chunk_rows=10)
+    assert "line 60" in str(refused.value) and "dup-chunked.zip" in str(refused.value)
+    assert _counts(conn, "population", 2021) == before
+    # The same file without the duplicate, in chunks of 7 lines: every value lands, as in one chunk.
+    good = edited_sample(tmp_path, {}, name="good-chunked.zip")
+    report = load_census_file(clean, good, spec, chunk_rows=7)
+    assert report.status == "loaded"
+    assert _counts(conn, "population", 2021) == before
+    assert report.value_rows == before[1] and report.iris_rows == before[0]

@@ -208,6 +208,20 @@ def test_invalid_geometry_is_repaired_with_a_warning_naming_the_feature(
         (None, r"feature 2 \(290190102\): empty geometry"),
         ({"type": "Polygon", "coordinates": []}, r"feature 2 \(290190102\): empty geometry"),
         ({"type": "Point", "coordinates": [146000, 6836500]}, "geometry is a Point"),
+        (
+            {
+                "type": "Polygon",
+                "coordinates": [
+                    [
+                        [146000, 6836500],
+                        [float("nan"), 6836500],
+                        [147000, 6837500],
+                        [146000, 6836500],
+                    ]
+                ],
+            },
+            r"feature 2 \(290190102\): a vertex is not a finite number",
+        ),
     ],
 )
 def test_empty_or_non_polygon_geometries_refuse_the_file(
@@ -222,6 +236,22 @@ def test_empty_or_non_polygon_geometries_refuse_the_file(
         read_contours(path, "iris")
     assert info.value.column == "CODE_IRIS"
     assert info.value.path == path
+
+
+def test_the_first_bad_feature_in_file_order_is_named(tmp_path: Path) -> None:
+    """The checks run on the whole array; the error still names the first bad feature."""
+    point = {"type": "Point", "coordinates": [146000, 6836500]}
+    path = _collection(
+        tmp_path / "two-bad.geojson",
+        [
+            _iris("290190101", L93_RECT),
+            (_iris("290190102", L93_RECT)[0], point),
+            (_iris("290190103", L93_RECT)[0], None),
+        ],
+        "urn:ogc:def:crs:EPSG::2154",
+    )
+    with pytest.raises(SourceFormatError, match=r"feature 2 \(290190102\): geometry is a Point"):
+        read_contours(path, "iris")
 
 
 def test_duplicate_and_malformed_ids_are_refused(tmp_path: Path) -> None:
