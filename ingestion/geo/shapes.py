@@ -88,10 +88,27 @@ from raw.geo_bureaux as g
 order by g.id
 """
 
+# The communes that need address cells: those with an REU address whose bureau has no contour
+# of its own. Elsewhere every cell would be dropped for the bureau's contour, so neither the
+# points nor the Voronoi diagram of those communes are needed (nationally: all but a few).
+_CELL_COMMUNES = f"""
+select distinct a.code_commune_results
+from raw.reu_addresses as a
+{_LOADED.format(alias="a")}
+where not exists (
+    select 1
+    from raw.geo_bureaux as g
+    {_LOADED.format(alias="g")}
+    where g.id = a.bureau_id
+)
+order by 1
+"""
+
 _COMMUNES = f"""
 select g.code_commune_results, g.geometry
 from raw.geo_communes as g
 {_LOADED.format(alias="g")}
+where g.code_commune_results = any(%s)
 """
 
 _SHAPES_COPY = (
@@ -131,13 +148,24 @@ class ShapesRunReport(BatchReport):
 def geojson_text(geom: Any, *, simplify: float = 0.0) -> str:
     """A geometry as compact GeoJSON text: optionally simplified (topology kept), snapped to
     `GRID_DEG`. An input made empty by the grid keeps its unsnapped form rather than vanish."""
+    import numpy as np
+
+    one = np.empty(1, dtype=object)
+    one[0] = geom
+    return geojson_texts(one, simplify=simplify)[0]
+
+
+def geojson_texts(geoms: np.ndarray, *, simplify: float = 0.0) -> list[str]:
+    """`geojson_text` of every geometry of an array, in one GEOS call per step (tens of
+    thousands of contours: a Python loop per shape was most of the step's time)."""
+    import numpy as np
     import shapely
 
-    out = shapely.simplify(geom, simplify, preserve_topology=True) if simplify else geom
+    geoms = np.asarray(geoms, dtype=object)
+    out = shapely.simplify(geoms, simplify, preserve_topology=True) if simplify else geoms
     snapped = shapely.set_precision(out, GRID_DEG)
-    if shapely.is_empty(snapped):
-        snapped = out
-    return str(shapely.to_geojson(snapped))
+    snapped = np.where(shapely.is_empty(snapped), out, snapped)
+    return [str(text) for text in shapely.to_geojson(snapped).tolist()]
 
 
 def contour_shapes(
@@ -148,22 +176,33 @@ def contour_shapes(
 ) -> Iterator[Shape]:
     """Shapes of the bureaux that have a contour (centroids as (lon, lat)): the loader's
     planar centroid, or a point inside the contour when that centroid falls outside it (a
-    crescent, a bureau in two parts), so that a pin lands in its bureau."""
+    crescent, a bureau in two parts), so that a pin lands in its bureau. Vectorised: one GEOS
+    call per step over every contour."""
+    import numpy as np
     import shapely
 
-    for ident, commune, geom, centroid in zip(ids, communes, geometries, centroids, strict=True):
-        lon, lat = centroid
-        if not shapely.covers(geom, shapely.Point(lon, lat)):
-            inner = shapely.point_on_surface(geom)
-            lon, lat = shapely.get_x(inner), shapely.get_y(inner)
+    if not ids:
+        return
+    geometries = np.asarray(geometries, dtype=object)
+    lon = np.array([c[0] for c in centroids], dtype=np.float64)
+    lat = np.array([c[1] for c in centroids], dtype=np.float64)
+    outside = ~shapely.covers(geometries, shapely.points(lon, lat))
+    if outside.any():
+        inner = shapely.point_on_surface(geometries[outside])
+        lon[outside] = shapely.get_x(inner)
+        lat[outside] = shapely.get_y(inner)
+    texts = geojson_texts(geometries, simplify=SIMPLIFY_DEG)
+    for ident, commune, text, y, x in zip(
+        ids, communes, texts, lat.tolist(), lon.tolist(), strict=True
+    ):
         yield Shape(
             bureau_key=ident,
             key_kind="contour",
             code_commune_results=commune,
             geometry_source="contour",
-            geometry_geojson=geojson_text(geom, simplify=SIMPLIFY_DEG),
-            centroid_lat=float(lat),
-            centroid_lon=float(lon),
+            geometry_geojson=text,
+            centroid_lat=y,
+            centroid_lon=x,
         )
 
 
@@ -229,7 +268,9 @@ def _commune_cells(
             bureau: shapely.intersection(shapely.coverage_union_all(cells[owner == bureau]), region)
             for bureau in sorted(set(owner.tolist()))
         }
-    for bureau in sorted(addresses.index):
+    bureaux_sorted = sorted(addresses.index)
+    cells = np.empty(len(bureaux_sorted), dtype=object)
+    for i, bureau in enumerate(bureaux_sorted):
         cell = cells_by_bureau.get(bureau)
         if cell is None or shapely.is_empty(cell):
             # Every point of the bureau belongs to another one: a small disc around its points.
@@ -238,18 +279,27 @@ def _commune_cells(
                 shapely.multipoints(shapely.points(mine["x"], mine["y"])),
                 HULL_BUFFER_M / METRES_PER_DEGREE_LAT / 3,
             )
-        centre = shapely.centroid(cell)
-        if not shapely.contains(cell, centre):
-            centre = shapely.point_on_surface(cell)
-        wgs84 = shapely.transform(cell, lambda c: c / np.array([scale, 1.0]))
+        cells[i] = cell
+    # The rest in one GEOS call per step over the commune's cells.
+    centres = shapely.centroid(cells)
+    off = ~shapely.contains(cells, centres)
+    if off.any():
+        centres[off] = shapely.point_on_surface(cells[off])
+    wgs84 = shapely.transform(cells, lambda c: c / np.array([scale, 1.0]))
+    polygons = np.empty(len(cells), dtype=object)
+    polygons[:] = [_polygonal(g) for g in wgs84]
+    texts = geojson_texts(polygons)
+    lats = shapely.get_y(centres).tolist()
+    lons = (shapely.get_x(centres) / scale).tolist()
+    for bureau, text, y, x in zip(bureaux_sorted, texts, lats, lons, strict=True):
         yield Shape(
             bureau_key=str(bureau),
             key_kind="reu",
             code_commune_results=commune,
             geometry_source="reu_addresses",
-            geometry_geojson=geojson_text(_polygonal(wgs84)),
-            centroid_lat=float(shapely.get_y(centre)),
-            centroid_lon=float(shapely.get_x(centre)) / scale,
+            geometry_geojson=text,
+            centroid_lat=y,
+            centroid_lon=x,
             n_addresses=round(float(addresses[bureau])),
         )
 
@@ -300,11 +350,16 @@ class _Job:
                 [(r[3], r[4]) for r in rows],
             )
         )
-        points = read_points(conn)
-        clips = {r[0]: shapely.from_wkb(bytes(r[1])) for r in conn.execute(_COMMUNES).fetchall()}
-        cells = list(address_cells(points, clips))
-        # A bureau with its own contour keeps it; its addresses still shaped the neighbours'.
-        cells = [c for c in cells if c.bureau_key not in with_contour]
+        communes = [r[0] for r in conn.execute(_CELL_COMMUNES).fetchall()]
+        cells: list[Shape] = []
+        if communes:
+            points = read_points(conn, communes=communes)
+            clips = {
+                r[0]: shapely.from_wkb(bytes(r[1]))
+                for r in conn.execute(_COMMUNES, (communes,)).fetchall()
+            }
+            # A bureau with its own contour keeps it; its addresses still shaped the neighbours'.
+            cells = [c for c in address_cells(points, clips) if c.bureau_key not in with_contour]
         shapes += cells
         if not shapes:
             log.warning("no bureau contour and no REU address loaded: no map shape to compute")

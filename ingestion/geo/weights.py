@@ -106,6 +106,7 @@ copy (
     select a.longitude, a.latitude, a.nb_adresses, a.bureau_id, a.code_commune_results
     from raw.reu_addresses as a
     {_LOADED.format(alias="a")}
+    {{where}}
 ) to stdout
 """
 
@@ -266,15 +267,18 @@ def read_targets(conn: psycopg.Connection) -> Polygons:
     return Polygons(np.array(ids, dtype=object), geoms, np.array(communes, dtype=object))
 
 
-def read_points(conn: psycopg.Connection) -> WeightedPoints:
-    """Every loaded REU address point, streamed out with COPY (millions of rows)."""
+def read_points(conn: psycopg.Connection, communes: list[str] | None = None) -> WeightedPoints:
+    """Every loaded REU address point (or those of `communes`, results codes), streamed out
+    with COPY (millions of rows)."""
     import numpy as np
     import pandas as pd
 
     from ingestion.geo.allocation import WeightedPoints
 
     buffer = io.BytesIO()
-    with conn.cursor() as cur, cur.copy(_POINTS) as copy:
+    where = "" if communes is None else "where a.code_commune_results = any(%s)"
+    params = None if communes is None else (communes,)
+    with conn.cursor() as cur, cur.copy(_POINTS.format(where=where), params) as copy:
         for chunk in copy:
             buffer.write(chunk)
     buffer.seek(0)

@@ -106,6 +106,7 @@ CAMPAIGN_DATED_TABLES = (
     "canvass_bureau_daily",
     "canvass_bureau_opinion",
     "canvass_progress",
+    "canvass_days",
     "polling_station_targeting",
 )
 

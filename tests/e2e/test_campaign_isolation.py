@@ -31,6 +31,7 @@ CAMPAIGN_TABLES = (
     "canvass_bureau_daily",
     "canvass_bureau_opinion",
     "canvass_progress",
+    "canvass_days",
     "canvass_plan",
     "commune_summary",
     "polling_station_targeting",

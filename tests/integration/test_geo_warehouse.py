@@ -175,6 +175,22 @@ def test_repairs_are_counted_in_the_load_details(
     assert flags == {"290190101": False, "290190102": True}
 
 
+def _load_sample_geo_and_addresses(url: str) -> None:
+    """The sample's geography manifest (Brest contours, IRIS, communes) and REU addresses."""
+    from ingestion.loaders.reu import load_reu_file
+
+    for entry in read_geo_manifest(SAMPLE / "geo"):
+        load_geo_file(
+            url,
+            entry.local_path(),
+            entry.kind,  # type: ignore[arg-type]
+            id_field=entry.id_field,
+            commune_field=entry.commune_field,
+            geo_year=entry.geo_year,
+        )
+    load_reu_file(url, REU_ADDRESSES)
+
+
 def test_weights_from_the_warehouse_match_the_hand_computed_fixture(
     geo_conn: psycopg.Connection, warehouse_url: str
 ) -> None:
@@ -220,16 +236,7 @@ def test_sample_weights_allocate_every_census_iris_within_its_commune(
     from ingestion.loaders.elections import load_results_file
     from ingestion.loaders.reu import load_reu_file
 
-    for entry in read_geo_manifest(SAMPLE / "geo"):
-        load_geo_file(
-            warehouse_url,
-            entry.local_path(),
-            entry.kind,  # type: ignore[arg-type]
-            id_field=entry.id_field,
-            commune_field=entry.commune_field,
-            geo_year=entry.geo_year,
-        )
-    load_reu_file(warehouse_url, REU_ADDRESSES)
+    _load_sample_geo_and_addresses(warehouse_url)
     load_reu_file(warehouse_url, REU_BUREAUX)
     load_results_file(warehouse_url, TOUR1, "2024_legi_t1")
     first = compute_weights(warehouse_url)
@@ -280,6 +287,66 @@ def test_sample_weights_allocate_every_census_iris_within_its_commune(
     assert statuses[first.batch_id] == "superseded"
     assert statuses[second.batch_id] == "loaded"
     assert _count(geo_conn, "select count(distinct batch_id) from raw.iris_bureau_weights") == 1
+
+
+def test_shapes_draw_address_cells_only_where_a_bureau_has_no_contour(
+    geo_conn: psycopg.Connection, warehouse_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The map shapes skip the Voronoi diagram of a commune whose bureaux all have contours
+    (every cell would be dropped) and publish exactly what computing every commune's cells,
+    then dropping those of contoured bureaux, gave."""
+    import dataclasses
+
+    from ingestion.geo import shapes
+    from ingestion.geo.weights import read_points
+
+    _load_sample_geo_and_addresses(warehouse_url)
+    drawn: list[str] = []
+    every_commune = shapes._commune_cells
+
+    def spy(commune: str, **kwargs: object) -> Iterator[shapes.Shape]:
+        drawn.append(commune)
+        yield from every_commune(commune, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(shapes, "_commune_cells", spy)
+    report = shapes.compute_shapes(warehouse_url)
+    monkeypatch.undo()
+    assert report.status == "loaded"
+
+    contoured = {r[0] for r in geo_conn.execute("select id from raw.geo_bureaux").fetchall()}
+    clips = {
+        code: shapely.from_wkb(bytes(wkb))
+        for code, wkb in geo_conn.execute(
+            "select code_commune_results, geometry from raw.geo_communes"
+        ).fetchall()
+    }
+    batch = report.batch_id
+    expected = sorted(
+        (
+            (batch, *dataclasses.astuple(cell))
+            for cell in shapes.address_cells(read_points(geo_conn), clips)
+            if cell.bureau_key not in contoured
+        ),
+        key=lambda row: row[1],
+    )
+    published = geo_conn.execute(
+        "select batch_id, bureau_key, key_kind, code_commune_results, geometry_source, "
+        "geometry_geojson, centroid_lat, centroid_lon, n_addresses "
+        "from raw.geo_bureau_shapes where key_kind = 'reu' order by bureau_key"
+    ).fetchall()
+    assert batch is not None and len(expected) == report.from_addresses > 0
+    assert published == expected
+    # Brest (every bureau has a contour) was not drawn; a commune with a bureau without one was.
+    fully_contoured = {
+        r[0]
+        for r in geo_conn.execute(
+            "select code_commune_results from raw.reu_addresses group by 1 "
+            "having bool_and(bureau_id in (select id from raw.geo_bureaux))"
+        ).fetchall()
+    }
+    assert "29019" in fully_contoured
+    assert sorted(drawn) == sorted({row[3] for row in expected})
+    assert not fully_contoured & set(drawn)
 
 
 @pytest.mark.slow

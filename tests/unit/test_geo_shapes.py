@@ -8,7 +8,7 @@ import numpy as np
 import shapely
 
 from ingestion.geo.allocation import WeightedPoints
-from ingestion.geo.shapes import address_cells, contour_shapes, geojson_text
+from ingestion.geo.shapes import address_cells, contour_shapes, geojson_text, geojson_texts
 
 
 def _points(rows: list[tuple[float, float, float, str, str]]) -> WeightedPoints:
@@ -96,3 +96,35 @@ def test_a_commune_of_one_bureau_gets_the_buffered_hull_of_its_points() -> None:
     assert shape.n_addresses == 5
     # buffered by about 150 m: a point 300 m beyond the hull is outside
     assert not geom.contains(shapely.Point(-4.5, 48.38 - 300 / 111_320))
+
+
+def test_geojson_texts_match_one_call_per_geometry() -> None:
+    """The vectorised form gives the text of each geometry alone, the grid fallback included
+    (a sliver the micro-degree grid would erase keeps its unsnapped form)."""
+    sliver = shapely.box(0.1000001, 0.1000001, 0.1000004, 0.1000004)
+    geoms = np.array(
+        [shapely.box(-4.48612345678, 48.3901234567, -4.48, 48.4), sliver, shapely.Point(1, 2)],
+        dtype=object,
+    )
+    simplified = geojson_texts(geoms, simplify=1e-5)
+    assert simplified == [geojson_text(g, simplify=1e-5) for g in geoms]
+    texts = geojson_texts(geoms)
+    assert texts == [geojson_text(g) for g in geoms]
+    assert _shape(texts[1]).equals(sliver)
+
+
+def test_contours_in_one_call_keep_each_bureau_its_own_centroid() -> None:
+    square = shapely.box(-4.5, 48.38, -4.49, 48.39)
+    crescent = shapely.box(0, 0, 3, 3).difference(shapely.box(1, 1, 3, 2.5))
+    shapes = list(
+        contour_shapes(
+            ["29019_0001", "1_1"],
+            ["29019", "1"],
+            np.array([square, crescent]),
+            [(-4.495, 48.385), (crescent.centroid.x, crescent.centroid.y)],
+        )
+    )
+    assert [s.bureau_key for s in shapes] == ["29019_0001", "1_1"]
+    assert (shapes[0].centroid_lon, shapes[0].centroid_lat) == (-4.495, 48.385)
+    assert crescent.covers(shapely.Point(shapes[1].centroid_lon, shapes[1].centroid_lat))
+    assert list(contour_shapes([], [], np.zeros(0), [])) == []
