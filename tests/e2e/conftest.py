@@ -108,6 +108,7 @@ CAMPAIGN_DATED_TABLES = (
     "canvass_progress",
     "canvass_days",
     "polling_station_targeting",
+    "targeting_vintages",
 )
 
 

@@ -35,6 +35,7 @@ CAMPAIGN_TABLES = (
     "canvass_plan",
     "commune_summary",
     "polling_station_targeting",
+    "targeting_vintages",
 )
 SHARED_TABLE = "polling_station_results"
 
