@@ -9,16 +9,14 @@
     were estimated at one row: the planner nested loops, rescanning the 1.4 million census
     values for each of 14,445 weights (more than 13 minutes at 10 % of national size, growing
     with weights x census values). Here the selected vintages are a hash join on (theme,
-    vintage), one pass over the census values; the ANALYZE pre-hooks give the raw inputs
-    statistics (a freshly COPYed table has none until autovacuum gets to it) and the post-hook
-    gives this small table its own.
+    vintage), one pass over the census values, and the post-hook gives this small table its
+    statistics for the bureau model's join. No ANALYZE of the raw census values here:
+    int_census__allocated_to_bureau runs one inside its transaction, which holds its lock until
+    that model commits (30 s at 10 %), and a second ANALYZE of the same table would wait for it.
+    The only join here is with the handful of selected vintages, which no estimate makes costly.
 -#}
 {{ config(
     materialized='table',
-    pre_hook=[
-        "analyze {{ source('census', 'census_iris_values') }}",
-        "analyze {{ source('census', 'census_iris') }}",
-    ],
     post_hook=["analyze {{ this }}"],
 ) }}
 

@@ -14,13 +14,11 @@
     A table (the mart and several tests read it). The IRIS figures come from the table
     int_census__iris_income, whose size the planner knows: computed here from the census values
     filtered on the selected vintages, they were estimated at one row and the planner nested
-    loops over the weights (more than 13 minutes at 10 % of national size). The weights' raw
-    table is ANALYZEd first for the same reason.
+    loops over the weights (more than 13 minutes at 10 % of national size). No ANALYZE of the
+    raw weights here: int_census__allocated_to_bureau runs one inside its transaction, and a
+    second would wait for that model to commit; the weights view is the probe side of the join.
 -#}
-{{ config(
-    materialized='table',
-    pre_hook=["analyze {{ source('geography', 'iris_bureau_weights') }}"],
-) }}
+{{ config(materialized='table') }}
 
 with
 
