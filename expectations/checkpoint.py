@@ -384,7 +384,10 @@ def _check_results(
         i = int(config.meta["check"])
         observed = _observed(suite.checks[i], result, suite.table)
         success = bool(result.success) and "exception" not in observed
-        by_position[i] = _check_result(suite, suite.checks[i], success, observed, config.type)
+        # The spec's type, not GX's: a SQL check runs as `UnexpectedRowsCountedOnce`
+        # (expectations.unexpected_rows) but is recorded as the expectation it computes.
+        check = suite.checks[i]
+        by_position[i] = _check_result(suite, check, success, observed, check.expectation_type)
     unreported = {"exception": "Great Expectations returned no result for this expectation"}
     return [
         by_position.get(i) or _check_result(suite, check, False, unreported, check.expectation_type)

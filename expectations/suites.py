@@ -111,7 +111,14 @@ class Check:
         """The GX expectation (imports Great Expectations)."""
         import great_expectations.expectations as gxe
 
-        cls = getattr(gxe, self.expectation)
+        from expectations.unexpected_rows import expectation_class
+
+        # SQL checks: the same expectation, its count and sample from one query (see there).
+        cls = (
+            expectation_class()
+            if self.expectation == SQL_EXPECTATION
+            else getattr(gxe, self.expectation)
+        )
         # Caught per expectation: one broken check must not hide the results of the others.
         extra: dict[str, Any] = {
             "meta": dict(meta or {}),

@@ -377,6 +377,8 @@ def test_build_passes_with_unit_tests_and_commune_totals(first_build: DbtOutcome
         "stg_census__iris_values",
         "stg_geography__iris_bureau_weights",
         "int_census__allocated_to_bureau",
+        "int_census__iris_income",
+        "int_census__median_income_by_bureau",
         "bureau_demographics",
     ):
         assert by_id[f"model.scrutin.{model}"].status == "success"
@@ -389,6 +391,7 @@ def test_build_passes_with_unit_tests_and_commune_totals(first_build: DbtOutcome
         "test_int_census__selected_vintages_latest_population_by_default": "pass",
         "test_int_census__selected_vintages_pinned_by_var": "pass",
         "test_int_census__allocated_to_bureau_arithmetic": "pass",
+        "test_int_census__iris_income_selected_vintages": "pass",
         "test_int_census__median_income_by_bureau_weighted_average": "pass",
         "test_bureau_demographics_share_formulas": "pass",
     }

@@ -31,6 +31,7 @@ from expectations.suites import (
     RAW_ELECTION_RESULTS,
     RAW_SUITES,
     REGISTERED_LABEL,
+    SQL_EXPECTATION,
     SUITES,
     Check,
     no_rows,
@@ -299,7 +300,14 @@ def test_every_check_builds_into_a_gx_expectation() -> None:
     for spec in SUITES.values():
         for check in spec.checks:
             expectation = check.build(meta={"check": 0})
-            assert expectation.expectation_type == check.expectation_type
+            if check.expectation == SQL_EXPECTATION:
+                # computed by one query (expectations.unexpected_rows), still GX's expectation
+                from great_expectations.expectations import UnexpectedRowsExpectation
+
+                assert isinstance(expectation, UnexpectedRowsExpectation)
+                assert expectation.expectation_type == "unexpected_rows_counted_once"
+            else:
+                assert expectation.expectation_type == check.expectation_type
             assert (
                 expectation.severity.value
                 == {"fail": "critical", "warn": "warning"}[check.severity]
@@ -865,6 +873,54 @@ def test_failure_is_recorded_with_compact_observed(gx_url: str, db: psycopg.Conn
         {"election_id": ELECTION, "bureau_id": "29019_0002", "inscrits": -900}
     ]
     assert len(json.dumps(observed)) < 2000
+
+
+@pytest.mark.db
+def test_a_sql_check_runs_its_query_once_and_counts_past_the_sample(
+    gx_url: str, db: psycopg.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Count and sample come from one execution of the check's query (GX's own expectation ran
+    it twice); more offending rows than GX's 200-row sample still count in full, and the
+    count column never shows in the examples."""
+    from great_expectations.execution_engine import SqlAlchemyExecutionEngine
+
+    from expectations.checkpoint import run_suite
+    from expectations.results import EXAMPLES_KEPT
+    from expectations.suites import SuiteSpec
+    from expectations.unexpected_rows import TOTAL_COLUMN
+
+    marker = "sqlperf_once_marker"
+    spec = SuiteSpec(
+        name="gx_counted_once",
+        table="raw.election_results_bureau",
+        checks=(
+            no_rows(
+                "no bureau times 250",
+                f"select b.election_id, b.bureau_id, g.n as {marker}\n"
+                "from {batch} as b\ninner join generate_series(1, 250) as g (n) on true",
+                columns=("bureau_id",),
+            ),
+        ),
+    )
+    executed: list[str] = []
+    original = SqlAlchemyExecutionEngine.execute_query
+
+    def spy(self: SqlAlchemyExecutionEngine, query: object) -> object:
+        executed.append(str(query))
+        return original(self, query)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(SqlAlchemyExecutionEngine, "execute_query", spy)
+    outcome = run_suite(gx_url, spec, _run_id())
+
+    (result,) = outcome.results
+    bureaux = db.execute("select count(*) from raw.election_results_bureau").fetchone()
+    assert bureaux is not None and bureaux[0] > 1
+    assert not result.success
+    assert result.observed["unexpected_count"] == 250 * bureaux[0]
+    examples = result.observed["partial_unexpected_list"]
+    assert len(examples) == EXAMPLES_KEPT
+    assert all(TOTAL_COLUMN not in row and marker in row for row in examples)
+    assert len([q for q in executed if marker in q]) == 1, executed
 
 
 @pytest.mark.db

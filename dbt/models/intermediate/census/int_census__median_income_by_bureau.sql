@@ -11,18 +11,20 @@
     population is unknown. Averaging the published IRIS only would report a figure for a
     population it does not describe.
 
-    A table (the mart and several tests read it). The selected vintages are scalar subqueries,
-    not joins: a join on the small aggregated vintages view makes the planner expect one row
-    of IRIS population and nest loops over the weights (64 s instead of under 1 s on 10,000
-    IRIS).
+    A table (the mart and several tests read it). The IRIS figures come from the table
+    int_census__iris_income, whose size the planner knows: computed here from the census values
+    filtered on the selected vintages, they were estimated at one row and the planner nested
+    loops over the weights (more than 13 minutes at 10 % of national size). No ANALYZE of the
+    raw weights here: int_census__allocated_to_bureau runs one inside its transaction, and a
+    second would wait for that model to commit; the weights view is the probe side of the join.
 -#}
 {{ config(materialized='table') }}
 
 with
 
-iris_values as (
+iris_income as (
 
-    select * from {{ ref('stg_census__iris_values') }}
+    select * from {{ ref('int_census__iris_income') }}
 
 ),
 
@@ -35,42 +37,6 @@ selected_vintages as (
 weights as (
 
     select * from {{ ref('stg_geography__iris_bureau_weights') }}
-
-),
-
-medians as (
-
-    select
-        iris_values.code_iris,
-        iris_values.value as median_income
-    from iris_values
-    where
-        iris_values.theme = 'filosofi'
-        and iris_values.vintage = (
-            select selected_vintages.vintage
-            from selected_vintages
-            where selected_vintages.theme = 'filosofi'
-        )
-        and iris_values.prefix = 'DISP'
-        and iris_values.indicator = 'MED'
-
-),
-
-populations as (
-
-    select
-        iris_values.code_iris,
-        iris_values.value as population
-    from iris_values
-    where
-        iris_values.theme = 'population'
-        and iris_values.vintage = (
-            select selected_vintages.vintage
-            from selected_vintages
-            where selected_vintages.theme = 'population'
-        )
-        and iris_values.prefix = 'P'
-        and iris_values.indicator = 'POP'
 
 ),
 
@@ -87,13 +53,11 @@ contributions as (
     select
         weights.bureau_id,
         weights.code_iris,
-        weights.weight * populations.population as population_mass,
-        medians.median_income
+        weights.weight * iris_income.population as population_mass,
+        iris_income.median_income
     from weights
-    left join populations
-        on weights.code_iris = populations.code_iris
-    left join medians
-        on weights.code_iris = medians.code_iris
+    left join iris_income
+        on weights.code_iris = iris_income.code_iris
 
 ),
 
