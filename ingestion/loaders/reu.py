@@ -47,6 +47,9 @@ log = logging.getLogger("scrutin.ingestion.reu")
 SOURCE = "reu"
 PROGRESS_EVERY = 500_000
 DEFAULT_CHUNK_ROWS = 50_000
+BATCHED_ADDRESSES = True
+"""Read the address table in column batches (False: line by line, as the bureau table)."""
+ADDRESS_BLOCK_BYTES = FAST_CHUNK_BYTES
 
 TARGET_TABLES: dict[ReuTable, str] = {"bv": "raw.reu_bureaux", "adresses": "raw.reu_addresses"}
 
@@ -216,7 +219,14 @@ def load_reu_file(
     if chunk_rows < 1:
         raise ValueError(f"chunk_rows must be at least 1, got {chunk_rows}")
     path = Path(path)
-    job = _Job(path, table, chunk_rows, table=table or "adresses")
+    job = _Job(
+        path,
+        table,
+        chunk_rows,
+        fast=BATCHED_ADDRESSES,
+        chunk_bytes=ADDRESS_BLOCK_BYTES,
+        table=table or "adresses",
+    )
     load = BatchLoad(
         source=SOURCE,
         logger=log,

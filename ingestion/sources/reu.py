@@ -764,7 +764,7 @@ def _address_columns(table: Any, layout: _Layout, first_line: int) -> dict[str, 
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    n = table.num_rows  # type: ignore[attr-defined]
+    n = table.num_rows
     positions = layout.positions
     nulls = pa.nulls(n, pa.string())
 
@@ -772,7 +772,7 @@ def _address_columns(table: Any, layout: _Layout, first_line: int) -> dict[str, 
         i = positions[column]
         if i is None:
             return nulls
-        values = pc.utf8_trim_whitespace(table.column(i)).combine_chunks()  # type: ignore[attr-defined]
+        values = pc.utf8_trim_whitespace(table.column(i)).combine_chunks()
         return pc.if_else(pc.equal(values, ""), None, values)
 
     def required(column: str) -> pa.Array:

@@ -495,7 +495,7 @@ def test_a_clean_address_file_loads_in_batches_as_line_by_line(
 ) -> None:
     import ingestion.loaders.reu as loader
 
-    monkeypatch.setattr(loader._Job, "fast", False)
+    monkeypatch.setattr(loader, "BATCHED_ADDRESSES", False)
     by_line = load_reu_file(clean, ADDR_SYNTH)
     expected = _loaded_addresses(clean)
     clean.execute("delete from raw.reu_addresses")
@@ -504,8 +504,8 @@ def test_a_clean_address_file_loads_in_batches_as_line_by_line(
     def no_line_reader(*args: object, **kwargs: object) -> object:
         raise AssertionError("a clean file must not need the line reader")
 
-    monkeypatch.setattr(loader._Job, "fast", True)
-    monkeypatch.setattr(loader._Job, "chunk_bytes", 1 << 16)  # many batches
+    monkeypatch.setattr(loader, "BATCHED_ADDRESSES", True)
+    monkeypatch.setattr(loader, "ADDRESS_BLOCK_BYTES", 1 << 16)  # many batches
     monkeypatch.setattr(loader, "iter_reu_rows", no_line_reader)
     batched = load_reu_file(clean, ADDR_SYNTH)
     assert (batched.rows_read, batched.communes) == (by_line.rows_read, by_line.communes)
@@ -525,7 +525,7 @@ def test_a_file_the_batches_hand_back_late_loads_once_line_by_line(
     lines[-1] = ",".join(fields) + "\n"
     path = tmp_path / "late.csv"
     path.write_text("".join(lines), encoding="utf-8")
-    monkeypatch.setattr(loader._Job, "chunk_bytes", 1 << 14)
+    monkeypatch.setattr(loader, "ADDRESS_BLOCK_BYTES", 1 << 14)
     report = load_reu_file(clean, path)
     assert report.rows_read == len(lines) - 1
     assert _one(clean, "select count(*) from raw.reu_addresses") == len(lines) - 1
@@ -549,7 +549,7 @@ def test_a_bad_value_late_in_the_file_names_its_line_and_loads_nothing(
     lines[12000] = ",".join(fields) + "\n"
     path = tmp_path / "late_bad.csv"
     path.write_text("".join(lines), encoding="utf-8")
-    monkeypatch.setattr(loader._Job, "chunk_bytes", 1 << 14)
+    monkeypatch.setattr(loader, "ADDRESS_BLOCK_BYTES", 1 << 14)
     error = _refused(clean, path)
     assert (error.line, error.column) == (12001, "nb_adresses")
     assert "'2;5'" in str(error)
