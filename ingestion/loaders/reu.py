@@ -49,6 +49,9 @@ PROGRESS_EVERY = 500_000
 DEFAULT_CHUNK_ROWS = 50_000
 BATCHED_ADDRESSES = True
 """Read the address table in column batches (False: line by line, as the bureau table)."""
+BATCHED_MIN_BYTES = 1 << 20
+"""Smaller address files (a few thousand rows) are read line by line: importing pyarrow costs
+more than the batches save there."""
 ADDRESS_BLOCK_BYTES = FAST_CHUNK_BYTES
 
 TARGET_TABLES: dict[ReuTable, str] = {"bv": "raw.reu_bureaux", "adresses": "raw.reu_addresses"}
@@ -135,7 +138,7 @@ class _Job:
     def land(self, conn: psycopg.Connection, batch: Batch) -> Landed:
         batch_id = batch.begin(conn)
         landed = False
-        if self.table == "adresses" and self.fast:
+        if self.table == "adresses" and self.fast and self.path.stat().st_size >= BATCHED_MIN_BYTES:
             try:
                 with conn.transaction():  # a savepoint: the line reader starts from a clean slate
                     self._land_address_batches(conn, batch, batch_id)

@@ -506,6 +506,7 @@ def test_a_clean_address_file_loads_in_batches_as_line_by_line(
 
     monkeypatch.setattr(loader, "BATCHED_ADDRESSES", True)
     monkeypatch.setattr(loader, "ADDRESS_BLOCK_BYTES", 1 << 16)  # many batches
+    monkeypatch.setattr(loader, "BATCHED_MIN_BYTES", 0)
     monkeypatch.setattr(loader, "iter_reu_rows", no_line_reader)
     batched = load_reu_file(clean, ADDR_SYNTH)
     assert (batched.rows_read, batched.communes) == (by_line.rows_read, by_line.communes)
@@ -526,6 +527,7 @@ def test_a_file_the_batches_hand_back_late_loads_once_line_by_line(
     path = tmp_path / "late.csv"
     path.write_text("".join(lines), encoding="utf-8")
     monkeypatch.setattr(loader, "ADDRESS_BLOCK_BYTES", 1 << 14)
+    monkeypatch.setattr(loader, "BATCHED_MIN_BYTES", 0)
     report = load_reu_file(clean, path)
     assert report.rows_read == len(lines) - 1
     assert _one(clean, "select count(*) from raw.reu_addresses") == len(lines) - 1
@@ -550,6 +552,7 @@ def test_a_bad_value_late_in_the_file_names_its_line_and_loads_nothing(
     path = tmp_path / "late_bad.csv"
     path.write_text("".join(lines), encoding="utf-8")
     monkeypatch.setattr(loader, "ADDRESS_BLOCK_BYTES", 1 << 14)
+    monkeypatch.setattr(loader, "BATCHED_MIN_BYTES", 0)
     error = _refused(clean, path)
     assert (error.line, error.column) == (12001, "nb_adresses")
     assert "'2;5'" in str(error)
