@@ -129,8 +129,7 @@ class _Job:
 
     def land(self, conn: psycopg.Connection, batch: Batch) -> Landed:
         path = self.path
-        known = reference_bureaux(conn)
-        if not known:
+        if not has_reference(conn):
             raise SourceFormatError(
                 path,
                 None,
@@ -138,6 +137,7 @@ class _Job:
                 "no bureau reference is loaded: load the REU tables (`scrutin ingest reu`) or the "
                 "election results first; roll bureau codes are checked against them",
             )
+        known = ReferenceLookup(conn)
         agg = self.aggregate = aggregate_roll(
             path, mapping=self.mapping, as_of=self.as_of, known_bureaux=known
         )
@@ -194,6 +194,33 @@ def reference_bureaux(conn: psycopg.Connection) -> frozenset[str]:
         "union select bureau_id from raw.election_results_bureau"
     ).fetchall()
     return frozenset(row[0] for row in rows)
+
+
+def has_reference(conn: psycopg.Connection) -> bool:
+    """Whether any bureau reference (REU or results) is loaded at all."""
+    row = conn.execute(
+        "select exists (select 1 from raw.reu_bureaux) "
+        "or exists (select 1 from raw.election_results_bureau)"
+    ).fetchone()
+    return bool(row and row[0])
+
+
+class ReferenceLookup:
+    """`bureau_id in lookup`: whether `reference_bureaux(conn)` holds it, asked of the database
+    one key at a time (an index probe each, migration 0019) instead of reading the whole reference
+    for every extract: an extract names the two or three bureaux of its commune, the reference
+    holds every bureau of the country. The aggregation asks once per distinct bureau of a file."""
+
+    def __init__(self, conn: psycopg.Connection) -> None:
+        self._conn = conn
+
+    def __contains__(self, bureau_id: object) -> bool:
+        row = self._conn.execute(
+            "select exists (select 1 from raw.reu_bureaux where bureau_id = %(id)s) "
+            "or exists (select 1 from raw.election_results_bureau where bureau_id = %(id)s)",
+            {"id": bureau_id},
+        ).fetchone()
+        return bool(row and row[0])
 
 
 def private_error(exc: BaseException) -> str:

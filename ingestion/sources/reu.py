@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import dataclasses
 import gzip
 import hashlib
 import math
@@ -34,11 +35,11 @@ import unicodedata
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Literal, cast
+from typing import IO, TYPE_CHECKING, Any, Literal, cast
 
 from ingestion.errors import SourceFormatError
 from ingestion.sources.elections import make_bureau_id, normalise_code_bv
-from ingestion.textlines import guarded_lines
+from ingestion.textlines import BROKEN_STREAM, MAX_LINE_BYTES, guarded_lines
 from scrutin.vocabulary import COMMUNE_CODE_REGEX, unanchored
 
 if TYPE_CHECKING:
@@ -591,3 +592,317 @@ def iter_reu_rows(
                     f"expected {width} fields as in the header, got {len(fields)}",
                 )
             yield make(_Row(fields, layout, path, line))
+
+
+# ---- the address table in column batches (the loader's fast path) -----------------------------
+
+FAST_CHUNK_BYTES = 8 << 20
+"""Bytes of CSV parsed per batch (~60,000 address rows): memory stays bounded on the national
+file, and each batch is large enough for the column operations to dwarf their fixed cost."""
+
+
+class NeedsLineReader(Exception):
+    """The batch reader met something it does not decide itself (a quoting, encoding, NUL byte,
+    bad value, blank line...): the caller reads the file again with `iter_reu_rows`, which either
+    refuses it naming the file, line and column, or accepts it. The batch reader never accepts a
+    row the line reader would refuse or read differently: it is a faster path, not a second
+    definition of a valid file."""
+
+
+ADDRESS_BATCH_COLUMNS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(AddressRow))
+"""The columns of an `AddressRow`, in its order: what `iter_address_batches` yields."""
+
+_COMMUNE_CI = "(?:[0-9]{5}|2[ABab][0-9]{3}|[Zz]{2}[0-9]{3})"
+# Bytes and UTF-8 sequences of the whitespace Python's str.strip()/`\s` knows beyond tab, space,
+# CR and LF, and NUL: where one appears, RE2 and pyarrow's trimming could read a value otherwise
+# than the line reader (or the line reader refuses it), so the block goes to the line reader.
+_ODD_SINGLE = (0, 0x0B, 0x0C, 0x1C, 0x1D, 0x1E, 0x1F)
+_ODD_SEQUENCES: dict[int, tuple[bytes, ...]] = {
+    0xC2: (b"\x85", b"\xa0"),
+    0xE1: (b"\x9a\x80",),
+    0xE2: (*(bytes([0x80, b]) for b in (*range(0x80, 0x8B), 0xA8, 0xA9, 0xAF)), b"\x81\x9f"),
+    0xE3: (b"\x80\x80",),
+}
+
+
+def _has_odd_bytes(data: bytes, buffer: Any) -> bool:
+    import numpy as np
+
+    control = buffer[buffer < 0x20]  # few: tabs, CR, LF
+    if control.size and np.isin(control, _ODD_SINGLE).any():
+        return True
+    for lead, tails in _ODD_SEQUENCES.items():
+        if lead in buffer and any(bytes([lead]) + tail in data for tail in tails):
+            return True
+    return False
+
+
+def _stray_quotes(buffer: Any, quotes: Any, delimiter: int) -> bool:
+    """A quote that neither opens a field (after a delimiter or at a line start) nor closes one
+    (before a delimiter or a line end), e.g. an escaped `""` inside a field: csv's strict mode
+    refuses some of these and pyarrow reads them leniently, so the block goes to the line reader."""
+    import numpy as np
+
+    if not quotes.size:
+        return False
+    before = buffer[np.maximum(quotes - 1, 0)]
+    after = buffer[np.minimum(quotes + 1, len(buffer) - 1)]
+    opens = (before == delimiter) | (before == 10) | (quotes == 0)
+    closes = (after == delimiter) | (after == 10) | (after == 13)
+    return bool((~opens & ~closes).any())
+
+
+def iter_address_batches(
+    path: str | Path, *, chunk_bytes: int = FAST_CHUNK_BYTES
+) -> Iterator[dict[str, Any]]:
+    """The rows of a `table-adresses-reu` file, as pyarrow arrays per batch of lines.
+
+    Yields dicts of the `ADDRESS_BATCH_COLUMNS` (pyarrow arrays of one length) with exactly the
+    values `iter_reu_rows` gives, line numbers included. Raises `NeedsLineReader` at the first
+    thing it does not handle; rows of earlier batches were yielded (the caller rolls them back).
+    Parsing, trimming, checks and typing are column operations (pyarrow's CSV reader, RE2, casts);
+    only the distinct bureau ids and distinct (street, commune) pairs of a batch go through Python.
+    """
+    path = Path(path)
+    fh, lines, reader, raw_header = _open_reader(path)
+    with fh:
+        layout = _layout(raw_header, path, "adresses")
+        if reader.line_num != 1:
+            raise NeedsLineReader("the header spans several lines")
+        parse = _BlockParser(len(layout.header), lines.delimiter)
+        line = 2
+        for block in _line_blocks(fh, chunk_bytes):
+            table = parse(block)
+            yield _address_columns(table, layout, line)
+            line += table.num_rows
+
+
+def _line_blocks(fh: IO[bytes], chunk_bytes: int) -> Iterator[bytes]:
+    """The rest of the file in blocks of whole lines, each ending with a line end."""
+    carry = b""
+    while True:
+        try:
+            block = fh.read(chunk_bytes)
+        except BROKEN_STREAM:
+            raise NeedsLineReader("broken compressed stream") from None
+        if not block:
+            if carry:
+                yield carry + b"\n"  # csv reads a last line without its line end the same way
+            return
+        data = carry + block
+        cut = data.rfind(b"\n")
+        if cut < 0:
+            if len(data) > MAX_LINE_BYTES:
+                raise NeedsLineReader("over-long line")
+            carry = data
+            continue
+        carry = data[cut + 1 :]
+        yield data[: cut + 1]
+
+
+class _BlockParser:
+    """pyarrow's CSV reader on a block of whole lines, all columns as text, with proof that it
+    read each line as `csv.reader(strict=True)` would (else NeedsLineReader)."""
+
+    def __init__(self, width: int, delimiter: str) -> None:
+        import pyarrow as pa
+        import pyarrow.csv as pcsv
+
+        self.width = width
+        self.delimiter = ord(delimiter)
+        names = [f"c{i}" for i in range(width)]
+        self.read = pcsv.ReadOptions(column_names=names, use_threads=False)
+        self.parse = pcsv.ParseOptions(
+            delimiter=delimiter, quote_char='"', double_quote=True, newlines_in_values=False
+        )
+        self.parse.ignore_empty_lines = False
+        self.convert = pcsv.ConvertOptions(
+            column_types=dict.fromkeys(names, pa.string()),
+            null_values=[],
+            strings_can_be_null=False,
+            quoted_strings_can_be_null=False,
+        )
+
+    def __call__(self, data: bytes) -> Any:
+        import numpy as np
+        import pyarrow as pa
+        import pyarrow.compute as pc
+        import pyarrow.csv as pcsv
+
+        buffer = np.frombuffer(data, dtype=np.uint8)
+        quote_at = np.flatnonzero(buffer == 34)
+        if _has_odd_bytes(data, buffer) or _stray_quotes(buffer, quote_at, self.delimiter):
+            raise NeedsLineReader("bytes the batch reader leaves to the line reader")
+        ends = np.flatnonzero(buffer == 10)
+        lengths = np.diff(ends, prepend=-1)
+        if int(lengths.max()) > MAX_LINE_BYTES:
+            raise NeedsLineReader("over-long line")
+        try:
+            table = pcsv.read_csv(pa.py_buffer(data), self.read, self.parse, self.convert)
+        except pa.ArrowException:
+            raise NeedsLineReader("the CSV reader refused the block") from None
+        if table.num_rows != len(ends):
+            raise NeedsLineReader("blank lines, or line ends inside a field")
+        # Every byte of each line is accounted for by its fields, its delimiters, two quotes per
+        # quoted field and its line end: nothing was dropped or merged by a lenient parse.
+        quotes = np.bincount(np.searchsorted(ends, quote_at), minlength=len(ends))
+        if (quotes % 2).any():
+            raise NeedsLineReader("a quote opens a field it does not close")
+        has_cr = buffer[np.maximum(ends - 1, 0)] == 13
+        expected = self.width + quotes + has_cr  # delimiters + line end = width
+        for column in table.columns:
+            expected = expected + pc.binary_length(column).to_numpy(zero_copy_only=False)
+        if (expected != lengths).any():
+            raise NeedsLineReader("a line does not read back to its bytes")
+        return table
+
+
+def _address_columns(table: Any, layout: _Layout, first_line: int) -> dict[str, Any]:
+    """Check and type one batch of address lines (trimmed text columns), as `_address_row`
+    does line by line; anything it would refuse raises NeedsLineReader."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    n = table.num_rows
+    positions = layout.positions
+    nulls = pa.nulls(n, pa.string())
+
+    def text(column: str) -> pa.Array:
+        i = positions[column]
+        if i is None:
+            return nulls
+        values = pc.utf8_trim_whitespace(table.column(i)).combine_chunks()
+        return pc.if_else(pc.equal(values, ""), None, values)
+
+    def required(column: str) -> pa.Array:
+        values = text(column)
+        if values.null_count:
+            raise NeedsLineReader(f"empty {column}")
+        return values
+
+    def number(column: str, *, must: bool = False) -> pa.Array:
+        values = required(column) if must else text(column)
+        try:
+            numbers = pc.cast(values, pa.float64())
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            raise NeedsLineReader(f"not a number in {column}") from None
+        if pc.any(pc.invert(pc.is_finite(numbers))).as_py():
+            raise NeedsLineReader(f"not a finite number in {column}")
+        return numbers
+
+    def integer(column: str, *, must: bool = False) -> pa.Array:
+        values = required(column) if must else text(column)
+        if pc.any(pc.invert(pc.match_substring_regex(values, r"^[0-9]+(?:\.0)?$"))).as_py():
+            raise NeedsLineReader(f"not an integer in {column}")
+        digits = pc.replace_substring_regex(values, r"\.0$", "")
+        try:
+            numbers = pc.cast(digits, pa.int64())
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            raise NeedsLineReader(f"integer out of range in {column}") from None
+        if pc.any(pc.greater(numbers, _INT4_MAX)).as_py():
+            raise NeedsLineReader(f"integer out of range in {column}")
+        return pc.cast(numbers, pa.int32())
+
+    commune_ref = required("code_commune_ref")
+    if not pc.all(pc.match_substring_regex(commune_ref, f"^{_COMMUNE_CI}$")).as_py():
+        raise NeedsLineReader("bad code_commune_ref")
+    id_bv = required("id_brut_bv_reu")
+    if not pc.all(pc.match_substring_regex(id_bv, f"^{_COMMUNE_CI}_[0-9A-Za-z]{{1,8}}$")).as_py():
+        raise NeedsLineReader("bad id_brut_bv_reu")
+    # The bureau keys, once per distinct id of the batch (a few hundred for 60,000 lines).
+    encoded = pc.dictionary_encode(id_bv)
+    keys = []
+    for reu_id in encoded.dictionary.to_pylist():
+        commune, _, code = reu_id.partition("_")
+        keys.append((commune.upper(), *reu_bureau_id(commune.upper(), code)))
+    indices = encoded.indices
+    code_commune, results_code, code_bv, bureau_id = (
+        pc.take(pa.array([k[i] for k in keys], pa.string()), indices) for i in range(4)
+    )
+    geo_adresse = text("geo_adresse")
+    longitude = number("longitude", must=True)
+    latitude = number("latitude", must=True)
+    nb_adresses = integer("nb_adresses", must=True)
+    return {
+        "source_line": pa.array(np.arange(first_line, first_line + n, dtype=np.int64)),
+        "code_commune_ref": pc.ascii_upper(commune_ref),
+        "reconstitution_code_commune": text("reconstitution_code_commune"),
+        "id_brut_bv_reu": id_bv,
+        "code_commune": code_commune,
+        "code_commune_results": results_code,
+        "code_bv": code_bv,
+        "bureau_id": bureau_id,
+        "ban_id": text("id"),
+        "geo_adresse": geo_adresse,
+        "geo_type": text("geo_type"),
+        "geo_score": number("geo_score"),
+        "longitude": longitude,
+        "latitude": latitude,
+        "api_line": text("api_line"),
+        "nb_bv_commune": integer("nb_bv_commune"),
+        "nb_adresses": nb_adresses,
+        "address_key": address_keys(geo_adresse),
+    }
+
+
+_BAN_LABEL_RE2 = r"^(?P<street>.*?)\s+(?P<postcode>[0-9]{5})\s+(?P<city>\S.*)$"
+_LEADING_NUMBER_RE2 = r"^(?P<number>[0-9]+)\s+(?P<rest>.*)$"
+
+
+def address_keys(labels: Any) -> Any:
+    """`address_key` of each label (a pyarrow string array; null gives null), equal to calling
+    `address_key` on each, for a whole batch: the BAN label split and the house-number split are
+    RE2 column operations, the street and the commune are normalised once per distinct value
+    (a few thousand street names and communes for 60,000 labels), and a label the splits do not
+    fit goes through `address_key` itself.
+
+    Why the pieces give the same string as `canvass.normalise_address(None, street, city)`:
+    that function is the street's words (folded, abbreviations expanded) joined by spaces, then
+    the folded commune, or None when either folds to nothing. So with `x` (a word that folds to
+    itself and abbreviates nothing) `normalise_address(None, street, "x")` is the street's words
+    followed by " x", and `normalise_address(None, "x", city)` is "x " followed by the commune.
+    A leading house number (ASCII digits) folds to itself and is one more word, so
+    "12 " + the rest's words is what the whole street gives. The caller guarantees the labels hold
+    no whitespace beyond tab and space (`_has_odd_bytes`), so RE2's `\\s` and Python's agree.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from ingestion.canvass.pseudonymise import normalise_address as canvass_normalise
+
+    def per_distinct(values: Any, convert: Any) -> Any:
+        encoded = pc.dictionary_encode(values)
+        distinct = [convert(v) for v in encoded.dictionary.to_pylist()]
+        return pc.take(pa.array(distinct, pa.string()), encoded.indices)
+
+    def street_words(street: str) -> str | None:
+        words = canvass_normalise(None, street, "x")
+        return words[:-2] if words else None
+
+    def commune_words(city: str) -> str | None:
+        words = canvass_normalise(None, "x", city)
+        return words[2:] if words else None
+
+    ban = pc.extract_regex(labels, _BAN_LABEL_RE2)  # null where it does not match
+    street = pc.struct_field(ban, [0])
+    numbered = pc.extract_regex(street, _LEADING_NUMBER_RE2)
+    has_number = pc.is_valid(numbered)
+    rest = pc.if_else(has_number, pc.struct_field(numbered, [1]), street)
+    folded = pc.binary_join_element_wise(
+        per_distinct(rest, street_words),
+        per_distinct(pc.struct_field(ban, [2]), commune_words),
+        " ",
+    )
+    full = pc.if_else(
+        has_number,
+        pc.binary_join_element_wise(pc.struct_field(numbered, [0]), folded, " "),
+        folded,
+    )
+    sha = hashlib.sha256
+    hashes = [None if v is None else sha(v.encode("utf-8")).hexdigest() for v in full.to_pylist()]
+    if full.null_count:
+        for i, label in enumerate(labels.to_pylist()):
+            if hashes[i] is None and label:
+                hashes[i] = address_key(label)
+    return pa.array(hashes, pa.string())

@@ -8,7 +8,10 @@ name, birth date and address. Scrutin only needs counts, so this module turns th
 
 Privacy by construction (GDPR; docs/privacy.md rule 1):
 - Only the mapped fields are looked at (bureau, list type, sex, birth date, address parts);
-  name columns are never mapped, so never read. Each line lives in memory while it is read.
+  name columns are never mapped, so never read. Each line lives in memory while it is read; what
+  outlives a line until the file is done is a memo of single categorical cells (list type, sex,
+  bureau code) and of single address parts (a street name, a postcode), never a whole line, a
+  birth date or a whole address.
 - An address is normalised and hashed in memory; the hash only decides whether a door was already
   counted in its bureau and is dropped with the set when the file is done. Nothing but counts
   leaves this module.
@@ -30,8 +33,7 @@ import hashlib
 import re
 import unicodedata
 from collections import Counter, defaultdict
-from collections.abc import Iterator, Mapping, Sequence
-from collections.abc import Set as AbstractSet
+from collections.abc import Container, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -265,15 +267,27 @@ def load_mapping(path: str | Path | None = None) -> RollMapping:
         path = candidate
     path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise MappingError(f"{path}: cannot read the mapping: {exc}") from None
+    # A campaign loads one extract per commune (~35,000 nationally) with the same mapping: parse
+    # the YAML once per content of the file, not once per extract.
+    key = (str(path), text)
+    cached = _MAPPINGS.get(key)
+    if cached is not None:
+        return cached
+    try:
+        data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f", line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or "syntax error"
         raise MappingError(f"{path}{where}: the mapping is not valid YAML ({problem})") from None
-    return RollMapping.from_dict(data, str(path))
+    mapping = _MAPPINGS[key] = RollMapping.from_dict(data, str(path))
+    return mapping
+
+
+_MAPPINGS: dict[tuple[str, str], RollMapping] = {}
 
 
 # ---- file name, dates, ages --------------------------------------------------------------------
@@ -505,7 +519,7 @@ def aggregate_roll(
     *,
     mapping: RollMapping | None = None,
     as_of: dt.date | None = None,
-    known_bureaux: AbstractSet[str] | None = None,
+    known_bureaux: Container[str] | None = None,
 ) -> RollAggregate:
     """Read a roll extract once and return its counts; see the module docstring.
 
@@ -574,7 +588,7 @@ def aggregate_roll(
     return result
 
 
-def _aggregate_lines(
+def _aggregate_lines(  # noqa: PLR0912, PLR0915 -- the per-line loop, kept flat for speed
     reader: Any,
     columns: _Columns,
     *,
@@ -583,12 +597,33 @@ def _aggregate_lines(
     name_commune: str | None,
     result: RollAggregate,
     doors: defaultdict[BureauKey, set[bytes]],
-    known_bureaux: AbstractSet[str] | None = None,
+    known_bureaux: Container[str] | None = None,
 ) -> None:
+    """Count each line. This runs once per elector (~57 million nationally), so the work a
+    line repeats is looked up, not redone: the categorical cells (list type, sex, bureau code
+    with its commune) are decided once per distinct value of the file, and each address part
+    (street, postcode, commune name: shared by many doors) is normalised once. Those memos are
+    local to the file and hold no line: a bureau code, a sex, a street name alone identify nobody.
+    Birth dates and whole addresses are still handled line by line and kept nowhere."""
     pos = columns.positions
     width = len(columns.header)
     door_positions = [i for f in mapping.door_key if (i := pos[f]) is not None]
     as_of = result.reference_date
+    commune_at, bureau_at, list_at, sex_at, birth_at = (
+        pos["commune_code"],
+        pos["bureau_code"],
+        pos["list_type"],
+        pos["sex"],
+        pos["birth_date"],
+    )
+    bureau_column = columns.name("bureau_code")
+    list_types: dict[str, str] = {}
+    sexes: dict[str, str] = {}
+    bureaux: dict[tuple[str, str], tuple[str, str, str | None]] = {}
+    address_parts: dict[str, str] = {}
+    counts = result.counts
+    rejected = result.rejected
+    sha256 = hashlib.sha256
     while True:
         line = reader.line_num + 1
         try:
@@ -605,29 +640,36 @@ def _aggregate_lines(
                 path, line, None, f"expected {width} fields as in the header, got {len(fields)}"
             )
         result.electors_read += 1
-
-        def cell(name: str, fields: list[str] = fields) -> str:
-            i = pos[name]
-            return fields[i].strip() if i is not None else ""
-
-        code_bv_raw = cell("bureau_code")
-        commune = (
-            _commune(cell("commune_code"), name_commune, path, line, columns) if code_bv_raw else ""
-        )
-        code_bv, left_out = _bureau(
-            code_bv_raw,
-            commune,
-            path=path,
-            line=line,
-            columns=columns,
-            known_bureaux=known_bureaux,
-        )
+        code_bv_raw = fields[bureau_at].strip() if bureau_at is not None else ""
+        commune_raw = fields[commune_at].strip() if commune_at is not None else ""
+        decided = bureaux.get((code_bv_raw, commune_raw))
+        if decided is None:
+            commune = (
+                _commune(commune_raw, name_commune, path, line, columns) if code_bv_raw else ""
+            )
+            code_bv, left_out = _bureau(
+                code_bv_raw,
+                commune,
+                path=path,
+                line=line,
+                columns=columns,
+                known_bureaux=known_bureaux,
+            )
+            decided = bureaux[(code_bv_raw, commune_raw)] = (commune, code_bv, left_out)
+        commune, code_bv, left_out = decided
         if left_out is not None:
-            result.rejected.append(RejectedRow(line, columns.name("bureau_code"), left_out))
+            rejected.append(RejectedRow(line, bureau_column, left_out))
             continue
-        list_type = _list_type(cell("list_type"), path, line, columns)
-        sex = _SEX.get(_fold(cell("sex")), "X")
-        birth = parse_birth_date(cell("birth_date"))
+        list_raw = fields[list_at] if list_at is not None else ""
+        list_type = list_types.get(list_raw)
+        if list_type is None:
+            list_type = list_types[list_raw] = _list_type(list_raw.strip(), path, line, columns)
+        sex_raw = fields[sex_at] if sex_at is not None else ""
+        sex = sexes.get(sex_raw)
+        if sex is None:
+            sex = sexes[sex_raw] = _SEX.get(_fold(sex_raw.strip()), "X")
+        birth_raw = fields[birth_at].strip() if birth_at is not None else ""
+        birth = parse_birth_date(birth_raw)
         if birth is None:
             raise SourceFormatError(
                 path,
@@ -644,11 +686,20 @@ def _aggregate_lines(
                 f"birth date gives an age outside 0-{MAX_AGE} at the reference date "
                 f"{as_of.isoformat()} {NOT_SHOWN}",
             )
-        result.counts[(commune, code_bv, list_type, age_band(age), sex)] += 1
+        counts[(commune, code_bv, list_type, age_band(age), sex)] += 1
         result.electors_counted += 1
-        address = normalise_address(" ".join(fields[i] for i in door_positions))
-        if address:
-            doors[(commune, code_bv)].add(hashlib.sha256(address.encode("utf-8")).digest())
+        # normalise_address of the parts joined by spaces is the normalised parts joined by
+        # spaces, empty ones left out (it maps character by character, folding separators).
+        words = []
+        for i in door_positions:
+            part = fields[i]
+            normalised = address_parts.get(part)
+            if normalised is None:
+                normalised = address_parts[part] = normalise_address(part)
+            if normalised:
+                words.append(normalised)
+        if words:
+            doors[(commune, code_bv)].add(sha256(" ".join(words).encode("utf-8")).digest())
         else:
             result.electors_without_address += 1
 
@@ -660,7 +711,7 @@ def _bureau(
     path: Path,
     line: int,
     columns: _Columns,
-    known_bureaux: AbstractSet[str] | None,
+    known_bureaux: Container[str] | None,
 ) -> tuple[str, str | None]:
     """The line's normalised bureau code, and why the line is left out (None: it is counted).
 

@@ -477,3 +477,82 @@ def test_reu_suites_pass_on_the_samples_and_catch_bad_points(
     failed = "\n".join(outcome.failed_checks)
     assert "expect_column_values_to_be_between(nb_adresses)" in failed
     assert any("metropolitan France" in w for w in outcome.warnings)
+
+
+# ---- the address table in column batches (the loader's fast path) -----------------------------
+
+
+def _loaded_addresses(conn: psycopg.Connection) -> list[tuple[Any, ...]]:
+    return conn.execute(
+        "select source_line, code_commune_ref, id_brut_bv_reu, code_commune, bureau_id, "
+        "geo_adresse, geo_score, longitude, latitude, nb_bv_commune, nb_adresses, address_key "
+        "from raw.reu_addresses order by source_line"
+    ).fetchall()
+
+
+def test_a_clean_address_file_loads_in_batches_as_line_by_line(
+    clean: psycopg.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ingestion.loaders.reu as loader
+
+    monkeypatch.setattr(loader, "BATCHED_ADDRESSES", False)
+    by_line = load_reu_file(clean, ADDR_SYNTH)
+    expected = _loaded_addresses(clean)
+    clean.execute("delete from raw.reu_addresses")
+    clean.execute("delete from raw.batch_ledger where source = 'reu'")
+
+    def no_line_reader(*args: object, **kwargs: object) -> object:
+        raise AssertionError("a clean file must not need the line reader")
+
+    monkeypatch.setattr(loader, "BATCHED_ADDRESSES", True)
+    monkeypatch.setattr(loader, "ADDRESS_BLOCK_BYTES", 1 << 16)  # many batches
+    monkeypatch.setattr(loader, "BATCHED_MIN_BYTES", 0)
+    monkeypatch.setattr(loader, "iter_reu_rows", no_line_reader)
+    batched = load_reu_file(clean, ADDR_SYNTH)
+    assert (batched.rows_read, batched.communes) == (by_line.rows_read, by_line.communes)
+    assert _loaded_addresses(clean) == expected
+    assert _ledger(clean)[-1][3:5] == ("loaded", by_line.rows_read)
+
+
+def test_a_file_the_batches_hand_back_late_loads_once_line_by_line(
+    clean: psycopg.Connection, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Batches already COPYed are rolled back (savepoint) before the line reader starts."""
+    import ingestion.loaders.reu as loader
+
+    lines = _real_lines()
+    fields = lines[-1].rstrip("\n").split(",")
+    fields[4] = '"house""boat"'  # an escaped quote: only the strict line reader decides it
+    lines[-1] = ",".join(fields) + "\n"
+    path = tmp_path / "late.csv"
+    path.write_text("".join(lines), encoding="utf-8")
+    monkeypatch.setattr(loader, "ADDRESS_BLOCK_BYTES", 1 << 14)
+    monkeypatch.setattr(loader, "BATCHED_MIN_BYTES", 0)
+    report = load_reu_file(clean, path)
+    assert report.rows_read == len(lines) - 1
+    assert _one(clean, "select count(*) from raw.reu_addresses") == len(lines) - 1
+    assert (
+        _one(clean, "select count(distinct source_line) from raw.reu_addresses") == len(lines) - 1
+    )
+    assert (
+        _one(clean, "select geo_type from raw.reu_addresses order by source_line desc limit 1")
+        == 'house"boat'
+    )
+
+
+def test_a_bad_value_late_in_the_file_names_its_line_and_loads_nothing(
+    clean: psycopg.Connection, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ingestion.loaders.reu as loader
+
+    lines = _real_lines()
+    fields = lines[12000].rstrip("\n").split(",")
+    fields[6] = "2;5"  # nb_adresses with a stray separator
+    lines[12000] = ",".join(fields) + "\n"
+    path = tmp_path / "late_bad.csv"
+    path.write_text("".join(lines), encoding="utf-8")
+    monkeypatch.setattr(loader, "ADDRESS_BLOCK_BYTES", 1 << 14)
+    monkeypatch.setattr(loader, "BATCHED_MIN_BYTES", 0)
+    error = _refused(clean, path)
+    assert (error.line, error.column) == (12001, "nb_adresses")
+    assert "'2;5'" in str(error)
