@@ -274,7 +274,7 @@ def load_sources(url: str, files: Any) -> list[dict[str, Any]]:
     from ingestion.geo.weights import compute_weights
     from ingestion.loaders.elections import load_results_file
     from ingestion.loaders.reu import load_reu_file, reu_files
-    from ingestion.loaders.roll import load_roll_file, roll_files
+    from ingestion.loaders.roll import load_roll_files, roll_file_groups, roll_files
 
     def expect_loaded(report: Any, what: object) -> None:
         if report.status != "loaded":
@@ -301,9 +301,13 @@ def load_sources(url: str, files: Any) -> list[dict[str, Any]]:
         )
     extracts = roll_files(files.roll)
 
-    def load_rolls() -> None:
-        for path in extracts:
-            expect_loaded(load_roll_file(url, path), path)
+    def load_rolls() -> None:  # as the DAG's mapped tasks do, one group after the other
+        for group in roll_file_groups(extracts):
+            reports, refused = load_roll_files(url, group)
+            if refused:
+                raise SystemExit(f"roll extracts refused: {refused[:3]}")
+            for report in reports:
+                expect_loaded(report, "a roll extract")
 
     stages.append(
         _timed_load(

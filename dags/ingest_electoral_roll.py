@@ -28,6 +28,9 @@ Two landing folders, looked at every week:
   **No name, birth date or address is stored, logged or copied**; the file stays where it is.
 
 Files already loaded are skipped by sha256; a new file replaces the rows of the communes it covers.
+The extracts (one per commune: ~35,000 nationally) are loaded by at most 32 mapped tasks, each
+taking a contiguous group in name order over one connection, every file in its own transaction; a
+refused file fails its task after the rest of its group loaded.
 Then the raw Great Expectations suites of `expectations/suites_roll.py` run.
 
 * **Emits** `scrutin_raw_reu` / `scrutin_raw_electoral_roll` only when something new was loaded
@@ -79,38 +82,41 @@ def ingest_electoral_roll() -> None:
     # After the REU load (roll bureau codes are checked against the bureau reference), and even
     # when it failed or found nothing: the election results are a reference too.
     @task(trigger_rule="all_done")
-    def discover_roll_files() -> list[str]:
-        """Roll extracts of the landing folder (paths only: files are read where they are)."""
-        from ingestion.loaders.roll import roll_files
+    def discover_roll_files() -> list[list[str]]:
+        """Roll extracts of the landing folder (paths only: files are read where they are), in
+        at most ROLL_LOAD_TASKS groups: a national roll is ~35,000 commune files."""
+        from ingestion.loaders.roll import roll_file_groups, roll_files
 
-        return [str(p) for p in roll_files()]
+        return roll_file_groups(roll_files())
 
     @task
-    def load_roll_extract(path: str) -> dict[str, Any]:
-        """Aggregate and load one extract (idempotent); counts only leave the file."""
+    def load_roll_extracts(paths: list[str]) -> list[dict[str, Any]]:
+        """Aggregate and load a group of extracts (each idempotent, in its own transaction);
+        counts only leave the files. A refused file fails the task once the others loaded."""
         from airflow.sdk.exceptions import AirflowFailException
 
-        from ingestion.errors import SourceFormatError
-        from ingestion.loaders.roll import load_roll_file
+        from ingestion.loaders.roll import load_roll_files
         from pipeline.airflow_warehouse import warehouse_url
 
-        try:
-            report = load_roll_file(warehouse_url(), path)
-        except SourceFormatError as exc:
-            # `from None`: the message names file, line and column only; keep it that way.
-            raise AirflowFailException(str(exc)) from None
-        return {"status": report.status, "electors": report.electors_counted}
+        reports, refused = load_roll_files(warehouse_url(), paths)
+        if refused:
+            # The messages name file, line and column only; keep it that way.
+            raise AirflowFailException(
+                f"{len(refused)} of {len(paths)} roll extracts refused: "
+                + "; ".join(error for _, error in refused)
+            )
+        return [{"status": r.status, "electors": r.electors_counted} for r in reports]
 
     @task(outlets=[RAW_ELECTORAL_ROLL])
-    def validate_raw_roll(reports: list[dict[str, Any]]) -> dict[str, Any]:
+    def validate_raw_roll(groups: list[list[dict[str, Any]]]) -> dict[str, Any]:
         """Roll suites gate the asset: a failing batch never emits it."""
-        return _validate(reports, "roll")
+        return _validate([report for group in groups for report in group], "roll")
 
     reu_reports = load_reu_table.expand(path=discover_reu_files())
     reu_checked = validate_raw_reu(reu_reports)
     roll_paths = discover_roll_files()
     reu_checked >> roll_paths
-    roll_reports = load_roll_extract.expand(path=roll_paths)
+    roll_reports = load_roll_extracts.expand(paths=roll_paths)
     validate_raw_roll(roll_reports)
 
 

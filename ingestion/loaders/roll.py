@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -83,6 +84,28 @@ def roll_files(folder: Path | None = None) -> list[Path]:
         for p in folder.iterdir()
         if p.is_file() and not p.name.startswith(".") and p.name.lower().endswith(".csv")
     )
+
+
+ROLL_LOAD_TASKS = 32
+"""The most load tasks a DAG run maps the extracts over. A national roll is ~35,000 commune
+files: one Airflow task each would exceed Airflow's `max_map_length` (1,024 by default) and pay a
+task's start-up for every commune; `roll_file_groups` cuts them into this many groups instead."""
+
+
+def roll_file_groups(paths: Sequence[Path | str], groups: int = ROLL_LOAD_TASKS) -> list[list[str]]:
+    """The extracts in name order, cut into at most `groups` contiguous groups of sizes that
+    differ by one at most (none empty): what each load task of the DAG loads."""
+    if groups < 1:
+        raise ValueError(f"groups must be at least 1, not {groups}")
+    items = [str(p) for p in paths]
+    count = min(groups, len(items))
+    size, extra = divmod(len(items), count) if count else (0, 0)
+    cut, start = [], 0
+    for index in range(count):
+        end = start + size + (1 if index < extra else 0)
+        cut.append(items[start:end])
+        start = end
+    return cut
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -275,3 +298,34 @@ def load_roll_file(
         count_cells=job.count_cells,
         doors=sum(agg.doors.values()),
     )
+
+
+def load_roll_files(
+    url: str | None,
+    paths: Sequence[str | Path],
+    *,
+    mapping: RollMapping | str | Path | None = None,
+    as_of: dt.date | None = None,
+) -> tuple[list[RollLoadReport], list[tuple[str, str]]]:
+    """Load several extracts, one after the other over one connection, each with the contract
+    of `load_roll_file` (its own transaction, ledger row and failure record). A refused file does
+    not stop the others: returns the reports of the files that loaded or were skipped, and
+    `(path, error)` for each file refused (the error names file, line and column, no value).
+
+    One connection and one parse of the mapping for the whole group: with ~35,000 commune files
+    nationally, a connection and a mapping read per file cost more than the aggregation of a
+    small commune's extract.
+    """
+    from scrutin.db import connect
+
+    if not isinstance(mapping, RollMapping):
+        mapping = load_mapping(mapping)
+    reports: list[RollLoadReport] = []
+    refused: list[tuple[str, str]] = []
+    with connect(url, autocommit=True) as conn:
+        for path in paths:
+            try:
+                reports.append(load_roll_file(conn, path, mapping=mapping, as_of=as_of))
+            except SourceFormatError as exc:
+                refused.append((str(path), str(exc)))
+    return reports, refused

@@ -478,3 +478,28 @@ def test_without_any_bureau_reference_the_roll_is_refused() -> None:
         assert "scrutin ingest reu" in str(error)
     finally:
         drop_warehouse(name)
+
+
+def test_a_group_of_extracts_loads_around_a_refused_one(
+    clean: psycopg.Connection, warehouse_url: str, tmp_path: Path
+) -> None:
+    """What each roll task of the DAG does with its group: every extract in its own
+    transaction over one connection; a refused file is reported with its line and column and
+    does not stop the files after it."""
+    from ingestion.loaders.roll import load_roll_files
+
+    rows = list(HAND_ROWS)
+    rows[3] = rows[3] | {"date de naissance": "31/02/1931"}
+    bad = write_extract(tmp_path / HAND_FIXTURE.name, rows)
+    group = [SAMPLE_ROLL[0], bad, *SAMPLE_ROLL[1:]]
+    reports, refused = load_roll_files(warehouse_url, group)
+    assert [r.status for r in reports] == ["loaded"] * len(SAMPLE_ROLL)
+    assert [path for path, _ in refused] == [str(bad)]
+    assert "line 5" in refused[0][1] and "1931" not in refused[0][1]
+    loaded = {row[0] for row in clean.execute("select bureau_id from raw.roll_bureau_counts")}
+    assert loaded and not any(b.startswith("29999_") for b in loaded)
+    assert [status for _, status, *_ in _ledger(clean)].count("failed") == 1
+    # The same group again: the loaded files are skipped, the refused one refused again.
+    again, refused_again = load_roll_files(warehouse_url, group)
+    assert [r.status for r in again] == ["skipped"] * len(SAMPLE_ROLL)
+    assert len(refused_again) == 1
