@@ -21,12 +21,16 @@ DOC_MD = """
 Scheduled on any of the raw assets (`scrutin_raw_election_results`, `scrutin_raw_reu`,
 `scrutin_raw_electoral_roll`, `scrutin_raw_canvass`, `scrutin_raw_census`, `scrutin_raw_geography`).
 
-1. `dbt_build_audit_schema` — `dbt build` (models, unit tests, data tests, contracts) into
-   `mart_audit`, never into `mart`, of every node but the score marts (`tag:scores`). Every
-   node result lands in `ops.dbt_results`.
+1. `dbt_build_audit_schema` — decides full or incremental (`ops.build_decisions`: only the
+   canvass data changed since the last publication -> incremental), then `dbt build` (models,
+   unit tests, data tests, contracts) into `mart_audit`, never into `mart`, of every node but
+   the score marts (`tag:scores`); an incremental run builds only `source:canvass+` and the
+   tests touching it, over copies of the other published tables. Every node result lands in
+   `ops.dbt_results`.
 2. `fit_ecological_model` — the ecological regression of the targeting scores (bloc share on
    census shares, ridge): predictions in `scores.ecological_predictions`, fit statistics in
-   `ops.ecological_fits` (status `skipped` with the reason when the data cannot support a fit).
+   `ops.ecological_fits` (status `skipped` with the reason when the data cannot support a fit);
+   an incremental run reuses the published fit.
 3. `dbt_build_scores` — `dbt build --select tag:scores`: `polling_station_targeting`,
    `canvass_plan`, `commune_summary`, their unit tests and data tests.
 4. `validate_audit_schema` — the Great Expectations Checkpoints of the raw suites whose tables
@@ -39,6 +43,7 @@ Scheduled on any of the raw assets (`scrutin_raw_election_results`, `scrutin_raw
 Param `accept_bureau_loss` (trigger with config, e.g. `{"accept_bureau_loss": ["2024_legi_t1"]}`):
 the elections allowed to lose bureaux they had in the published `mart`, for this run only — a
 legitimate correction; otherwise an election losing bureaux is refused (`docs/quality.md`).
+Param `full_refresh` (boolean): rebuild everything even when only knocks changed.
 
 A failing check fails the run **without retry** and publishes nothing: `mart` stays exactly as it
 was. See `ops.gate_runs.failed_checks` and the runbook in `docs/operations.md`;
@@ -64,7 +69,13 @@ was. See `ops.gate_runs.failed_checks` and the runbook in `docs/operations.md`;
             type="array",
             items={"type": "string"},
             description="elections allowed to lose published bureaux in this run (docs/quality.md)",
-        )
+        ),
+        "full_refresh": Param(
+            False,
+            type="boolean",
+            description="rebuild every node even when only the canvass data changed "
+            "(docs/operations.md)",
+        ),
     },
 )
 def build_audit_publish() -> None:
@@ -79,10 +90,11 @@ def build_audit_publish() -> None:
         context = get_current_context()
         run_id = context["run_id"]
         accepted = tuple(context["params"].get("accept_bureau_loss") or ())
+        full = bool(context["params"].get("full_refresh"))
         try:
             return {
                 "run_id": run_id,
-                **dbt_build_audit(warehouse_url(), run_id, accept_bureau_loss=accepted),
+                **dbt_build_audit(warehouse_url(), run_id, accept_bureau_loss=accepted, full=full),
             }
         except GateRefused as exc:
             raise AirflowFailException(str(exc)) from exc

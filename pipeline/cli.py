@@ -64,6 +64,7 @@ def cmd_build(args: argparse.Namespace) -> int:
             args.run_id,
             wait_seconds=args.wait,
             accept_bureau_loss=args.accept_bureau_loss,
+            full=args.full,
         )
     except BuildBusy as exc:
         print(f"scrutin build: {exc}", file=sys.stderr)
@@ -85,6 +86,8 @@ def cmd_build(args: argparse.Namespace) -> int:
                 {
                     "status": "published",
                     "run_id": report.run_id,
+                    "mode": report.mode,
+                    "mode_reason": report.reason,
                     "dbt_nodes": report.dbt_nodes,
                     "expectations": report.expectations,
                     "published_counts": report.published_counts,
@@ -95,8 +98,8 @@ def cmd_build(args: argparse.Namespace) -> int:
         )
         return exit_codes.OK
     print(
-        f"published run {report.run_id}: {report.dbt_nodes} dbt nodes and "
-        f"{report.expectations} expectations passed"
+        f"published run {report.run_id} ({report.mode} build: {report.reason}): "
+        f"{report.dbt_nodes} dbt nodes and {report.expectations} expectations passed"
     )
     for table, n in sorted(report.published_counts.items()):
         print(f"  mart.{table}: {n} rows")
@@ -280,6 +283,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="ELECTION_ID",
         help="let this election lose bureaux it had in the published mart, for this build only "
         "(a legitimate correction; repeat for several elections; docs/quality.md)",
+    )
+    p.add_argument(
+        "--full",
+        action="store_true",
+        help="rebuild every dbt node even when only the canvass data changed since the last "
+        "publication (by default the build decides: docs/operations.md)",
     )
     p.add_argument("--json", action="store_true", help="the outcome as JSON on standard output")
     p.set_defaults(func=cmd_build)

@@ -192,7 +192,7 @@ def build(
         ) from exc
     with lock_conn:
         lock_conn.execute("select pg_advisory_lock(hashtext('scrutin.dbt_build'))")
-        target_path = _build_target_path(url)
+        target_path = build_target_path(url)
         try:
             write_campaign_territory(lock_conn, load_campaign(), campaign_config_path())
             log.info("dbt build %s on %s (target %s)", run_id, redact(url), target_path)
@@ -283,7 +283,7 @@ def generate_docs(url: str, out_dir: Path) -> Path:
         args += ["--vars", json.dumps(dbt_vars)]
     with connect(url, autocommit=True) as lock_conn:
         lock_conn.execute("select pg_advisory_lock(hashtext('scrutin.dbt_build'))")
-        target_path = _build_target_path(url)
+        target_path = build_target_path(url)
         try:
             from dbt.cli.main import dbtRunner
 
@@ -308,7 +308,7 @@ def generate_docs(url: str, out_dir: Path) -> Path:
     return out_dir / "index.html"
 
 
-def _build_target_path(url: str) -> Path:
+def build_target_path(url: str) -> Path:
     """dbt's target directory for builds on the warehouse at `url`.
 
     One directory per warehouse: builds on one warehouse are serialised by the advisory lock, so

@@ -1,10 +1,14 @@
 """The audit gate: dbt build into `mart_audit`, expectations, then publication — or nothing.
 
 Stages, in order:
-1. `dbt_build_audit` — the map shapes (`ingestion.geo.shapes`, when their inputs changed), then
-   `dbt build` of every node except the score marts (`--exclude tag:scores`): models, unit tests
-   and the data tests that guard the marts (cross-table and business invariants included);
-2. `fit_scores` — the ecological regression (`scrutin.scores.fit_step`) on what stage 1 built;
+1. `dbt_build_audit` — decides full or incremental (pipeline/build_plan.py, recorded in
+   `ops.build_decisions`), the map shapes (`ingestion.geo.shapes`, when their inputs changed),
+   then `dbt build` of every node except the score marts (`--exclude tag:scores`): models, unit
+   tests and the data tests that guard the marts (cross-table and business invariants included).
+   An incremental build first copies the published tables it does not rebuild into
+   `mart_audit`, then builds only `source:canvass+` and the tests touching it;
+2. `fit_scores` — the ecological regression (`scrutin.scores.fit_step`) on what stage 1 built
+   (reused by an incremental build: it reads no canvass data);
 3. `dbt_build_scores` — `dbt build --select tag:scores`: the targeting marts, reading the fit,
    and their data tests; then the dbt docs site (`dbt docs generate --static`, not blocking);
 4. `validate_audit` — the Great Expectations Checkpoints of the raw suites whose tables moved since
@@ -22,6 +26,7 @@ import datetime as dt
 import functools
 import json
 import logging
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -54,6 +59,8 @@ class GateReport:
     expectations: int = 0
     published_counts: dict[str, int] = field(default_factory=dict)
     data_docs: str | None = None
+    mode: str = "full"
+    reason: str = ""
 
 
 def new_run_id(prefix: str = "manual") -> str:
@@ -183,9 +190,13 @@ def dbt_build_audit(
     run_id: str,
     wait_seconds: float = 0.0,
     accept_bureau_loss: Sequence[str] = (),
+    full: bool = False,
 ) -> dict[str, Any]:
     """Stage 1: dbt build (models, unit tests, data tests, contracts) into `mart_audit`, all but
     the score marts, which need the ecological fit of stage 2.
+
+    Full or incremental: decided here against the last publication's inputs (`full` forces a
+    full refresh; so does `accept_bureau_loss`), logged and recorded in `ops.build_decisions`.
 
     The run takes the build lock here (pipeline/build_lock.py): while another live build owns
     it, this waits up to `wait_seconds`, then raises BuildBusy and starts nothing.
@@ -202,13 +213,44 @@ def dbt_build_audit(
         release_on_error=False,
     ):
         _record_gate(url, run_id, "running")
-        return _dbt_build_audit(url, run_id, tuple(accept_bureau_loss))
+        return _dbt_build_audit(url, run_id, tuple(accept_bureau_loss), full)
 
 
-def _dbt_build_audit(url: str, run_id: str, accept_bureau_loss: tuple[str, ...]) -> dict[str, Any]:
+def _plan_build(url: str, run_id: str, full_reason: str | None) -> tuple[Any, list[str]]:
+    """Decide full or incremental, log and record it; for an incremental build, also the mart
+    tables it rebuilds (from dbt's manifest of the last build: none means a full build)."""
+    from pipeline import build_plan
+    from pipeline.dbt_runner import build_target_path
+
+    with connect(url) as conn:
+        plan = build_plan.decide(conn, full_reason=full_reason)
+        rebuilt: list[str] = []
+        if plan.incremental:
+            try:
+                rebuilt = build_plan.rebuilt_mart_tables(build_target_path(url) / "manifest.json")
+            except (OSError, ValueError, KeyError) as exc:
+                plan = build_plan.BuildPlan(
+                    build_plan.FULL,
+                    f"no usable dbt manifest of the last build ({exc})",
+                    plan.inputs,
+                    plan.changed,
+                )
+        build_plan.record(conn, run_id, plan)
+    log.info("%s build: %s", plan.mode, plan.reason)
+    return plan, rebuilt
+
+
+def _dbt_build_audit(
+    url: str, run_id: str, accept_bureau_loss: tuple[str, ...], full: bool
+) -> dict[str, Any]:
+    from pipeline.build_plan import as_summary, carry_published_tables
     from scrutin.campaign import load_campaign
 
     campaign = load_campaign()
+    full_reason = "a full refresh was asked (--full)" if full else None
+    if accept_bureau_loss:
+        full_reason = "elections are allowed to lose bureaux (--accept-bureau-loss)"
+    plan, rebuilt = _plan_build(url, run_id, full_reason)
     _refresh_map_shapes(url)
     # Which campaign and territory this run publishes: kept in ops.publication_log.check_summary.
     territory = campaign.territory.describe() if campaign.territory else "every loaded bureau"
@@ -217,10 +259,25 @@ def _dbt_build_audit(url: str, run_id: str, accept_bureau_loss: tuple[str, ...])
     if accept_bureau_loss:
         log.warning("elections allowed to lose published bureaux: %s", list(accept_bureau_loss))
         overrides["accepted_bureau_losses"] = list(accept_bureau_loss)
+    selection: dict[str, str] = {"exclude": SCORES_TAG}
+    plan_summary = as_summary(plan)
+    if plan.incremental:
+        started = time.monotonic()
+        with connect(url) as conn:
+            carried = carry_published_tables(conn, rebuilt, campaign.campaign_id)
+        log.info(
+            "incremental: %d published tables carried into mart_audit in %.1f s; rebuilding %s",
+            len(carried),
+            time.monotonic() - started,
+            ", ".join(rebuilt),
+        )
+        selection["select"] = str(plan.selection)
+        plan_summary |= {"rebuilt_tables": rebuilt, "carried_tables": carried}
     return {
         "dbt_nodes": _dbt_stage(
-            url, run_id, "dbt build", extra_vars=overrides or None, exclude=SCORES_TAG
+            url, run_id, "dbt build", extra_vars=overrides or None, **selection
         ),
+        **plan_summary,
         "campaign_id": campaign.campaign_id,
         "territory": territory,
         **overrides,
@@ -243,15 +300,37 @@ def fit_scores(url: str, run_id: str) -> dict[str, Any]:
     A fit the data cannot support is recorded as skipped (GAP stays null) and does not stop the
     gate; broken score parameters do (CampaignConfigError, before anything is written).
     """
+    from pipeline.build_plan import recorded
     from scrutin.scores.fit_step import fit_ecological
     from scrutin.scores.params import load_score_params
 
     with build_stage(url, run_id, "fit_scores", release_on_error=False):
+        with connect(url) as conn:
+            plan = recorded(conn, run_id)
+            if plan is not None and plan.incremental:
+                # Its inputs (results, census, score parameters) are the published build's.
+                return _reused_fit(conn)
         report = fit_ecological(url, run_id, load_score_params())
     return {
         "ecological_fit": report.status,
         "ecological_r2": report.r2,
         "ecological_bureaux": report.n_bureaux,
+    }
+
+
+def _reused_fit(conn: Any) -> dict[str, Any]:
+    """The summary of the fit whose predictions an incremental build keeps (the latest)."""
+    row = conn.execute(
+        "select run_id, status, r2, n_bureaux from ops.ecological_fits "
+        "order by fitted_at desc limit 1"
+    ).fetchone()
+    run, status, r2, n = row if row else (None, None, None, None)
+    log.info("incremental: the ecological fit of run %s is reused (%s)", run, status)
+    return {
+        "ecological_fit": status,
+        "ecological_r2": r2,
+        "ecological_bureaux": n,
+        "ecological_fit_reused_from": run,
     }
 
 
@@ -328,12 +407,13 @@ def build_audit_publish(
     *,
     wait_seconds: float = 0.0,
     accept_bureau_loss: Sequence[str] = (),
+    full: bool = False,
 ) -> GateReport:
     """All five stages; raises GateRefused (and publishes nothing) when a check fails, and
     BuildBusy (starting nothing) when another build still owns the build after `wait_seconds`."""
     run_id = run_id or new_run_id()
     try:
-        dbt_summary = dbt_build_audit(url, run_id, wait_seconds, accept_bureau_loss)
+        dbt_summary = dbt_build_audit(url, run_id, wait_seconds, accept_bureau_loss, full)
         fit_summary = fit_scores(url, run_id)
         score_summary = dbt_build_scores(url, run_id)
         gx_summary = validate_audit(url, run_id)
@@ -351,4 +431,6 @@ def build_audit_publish(
         expectations=int(gx_summary["expectations"]),
         published_counts=counts,
         data_docs=gx_summary.get("data_docs"),
+        mode=str(dbt_summary.get("build_mode", "full")),
+        reason=str(dbt_summary.get("build_reason", "")),
     )

@@ -150,6 +150,22 @@ def _publishing_campaign(cur: psycopg.Cursor[Any], campaign_id: str | None) -> s
     return None
 
 
+def _check_complete(cur: psycopg.Cursor[Any]) -> None:
+    """An incremental build rebuilt some tables and carried the others over from `mart`: every
+    published table must be in `mart_audit`, or the swap would unpublish it."""
+    cur.execute(
+        "select tablename from pg_tables where schemaname = %s "
+        "except select tablename from pg_tables where schemaname = %s order by 1",
+        (MART_SCHEMA, AUDIT_SCHEMA),
+    )
+    missing = [r[0] for r in cur.fetchall()]
+    if missing:
+        raise PublicationError(
+            f"incremental build: {AUDIT_SCHEMA} lacks published tables {', '.join(missing)} "
+            f"(neither rebuilt nor carried over); run `scrutin build --full`"
+        )
+
+
 def _log(
     cur: psycopg.Cursor[Any],
     run_id: str,
@@ -187,6 +203,8 @@ def publish(
             raise PublicationError(f"schema {AUDIT_SCHEMA} does not exist: nothing to publish")
         if not table_row_counts(cur, AUDIT_SCHEMA):
             raise PublicationError(f"schema {AUDIT_SCHEMA} holds no table: nothing to publish")
+        if check_summary.get("build_mode") == "incremental":
+            _check_complete(cur)
         publishing = _publishing_campaign(cur, campaign_id)
         carried: dict[str, int] = {}
         if publishing is not None and _schema_exists(cur, MART_SCHEMA):

@@ -34,7 +34,7 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row
 
-from pipeline.dbt_runner import _build_target_path, build
+from pipeline.dbt_runner import build, build_target_path
 from scrutin.db import connect
 from tests.conftest import TEST_DB, TOUR1, drop_warehouse, fresh_warehouse
 
@@ -362,7 +362,7 @@ def test_the_scores_read_the_canvass_through_the_published_steps_only(
     the stepped int_canvass__bureau_opinion or upstream of it, so the attack's check of that
     model covers what they publish: nothing else carries answers to them."""
     # the manifest of the module's builds (dbt writes every model of the project in it)
-    manifest_file = _build_target_path(url) / "manifest.json"
+    manifest_file = build_target_path(url) / "manifest.json"
     manifest = json.loads(manifest_file.read_text(encoding="utf-8"))
     nodes = manifest["nodes"]
 

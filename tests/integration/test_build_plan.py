@@ -1,0 +1,228 @@
+"""How a build decides between full and incremental, against the last PUBLISHED build's inputs,
+and how an incremental build carries the unchanged published tables into `mart_audit`.
+
+No dbt here: the publication log and the decisions are written as the gate writes them; the
+whole gate on an incremental path is tests/e2e/test_incremental_build.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+
+from pipeline import build_plan
+from pipeline.build_plan import FULL, INCREMENTAL
+
+pytestmark = pytest.mark.db
+
+
+def _publish(conn: psycopg.Connection, run_id: str, action: str = "publish") -> None:
+    conn.execute(
+        "insert into ops.publication_log (run_id, action, row_counts, check_summary) "
+        "values (%s, %s, '{}', '{}')",
+        (run_id, action),
+    )
+
+
+def _decide_and_record(conn: psycopg.Connection, run_id: str) -> build_plan.BuildPlan:
+    plan = build_plan.decide(conn)
+    build_plan.record(conn, run_id, plan)
+    return plan
+
+
+@pytest.fixture
+def conn() -> Iterator[psycopg.Connection]:
+    """A warehouse of this module's own, fresh for each test (publication log included)."""
+    from scrutin.db import connect
+    from tests.conftest import TEST_DB, fresh_warehouse
+
+    with connect(fresh_warehouse(f"{TEST_DB}_build_plan"), autocommit=True) as c:
+        yield c
+
+
+@pytest.fixture
+def published(conn: psycopg.Connection) -> psycopg.Connection:
+    """A warehouse whose last publication is run `r1`, with a `mart` of one table."""
+    conn.execute("drop schema if exists mart cascade")
+    conn.execute("create schema mart")
+    conn.execute("create table mart.probe (x int)")
+    first = _decide_and_record(conn, "r1")
+    assert (first.mode, first.reason) == (FULL, "no publication yet")
+    _publish(conn, "r1")
+    return conn
+
+
+def _write(conn: psycopg.Connection, table: str) -> None:
+    """A statement on a raw table: its write trigger (migrations 0015/0018) counts it."""
+    conn.execute(f"delete from {table} where false")
+
+
+def test_a_knock_load_alone_is_incremental_and_recorded(published: psycopg.Connection) -> None:
+    conn = published
+    _write(conn, "raw.canvass_knocks")
+    _write(conn, "ops.canvass_campaigns")
+    plan = _decide_and_record(conn, "r2")
+    assert plan.mode == INCREMENTAL
+    assert plan.selection == "source:canvass+"
+    assert plan.changed == ["ops.canvass_campaigns", "raw.canvass_knocks"]
+    assert "only the canvass data changed since publication #" in plan.reason
+    row = conn.execute(
+        "select mode, reason, baseline_run, changed from ops.build_decisions where run_id = 'r2'"
+    ).fetchone()
+    assert row == (INCREMENTAL, plan.reason, "r1", plan.changed)
+
+
+def test_nothing_new_is_incremental(published: psycopg.Connection) -> None:
+    plan = build_plan.decide(published)
+    assert plan.mode == INCREMENTAL
+    assert plan.reason.startswith("nothing changed")
+
+
+@pytest.mark.parametrize(
+    "table", ["raw.reu_bureaux", "raw.election_results_bureau", "scores.backtest_runs"]
+)
+def test_another_source_forces_a_full_refresh(published: psycopg.Connection, table: str) -> None:
+    _write(published, "raw.canvass_knocks")
+    _write(published, table)
+    plan = build_plan.decide(published)
+    assert plan.mode == FULL
+    assert plan.reason.endswith(f"(run r1): {table}")
+
+
+def test_a_ledger_row_of_another_source_forces_a_full_refresh(
+    published: psycopg.Connection,
+) -> None:
+    published.execute(
+        "insert into raw.batch_ledger (source, file_name, file_sha256, status) "
+        "values ('census', 'x.csv', 'abc', 'loaded'), ('canvass', 'k.csv', 'def', 'loaded')"
+    )
+    plan = build_plan.decide(published)
+    assert (plan.mode, plan.reason.rsplit(": ", 1)[1]) == (FULL, "ledger:census")
+
+
+def test_a_skipped_file_in_the_ledger_changes_nothing(published: psycopg.Connection) -> None:
+    published.execute(
+        "insert into raw.batch_ledger (source, file_name, file_sha256, status) "
+        "values ('census', 'x.csv', 'abc', 'skipped')"
+    )
+    assert build_plan.decide(published).mode == INCREMENTAL
+
+
+def test_a_campaign_file_change_forces_a_full_refresh(
+    published: psycopg.Connection, tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from scrutin.campaign import campaign_config_path
+
+    changed = tmp_path / "campaign.yml"
+    changed.write_text(
+        campaign_config_path().read_text(encoding="utf-8") + "\n# edited\n", encoding="utf-8"
+    )
+    monkeypatch.setenv("SCRUTIN_CAMPAIGN_CONFIG", str(changed))
+    plan = build_plan.decide(published)
+    assert plan.mode == FULL
+    assert plan.reason.endswith("(run r1): campaign")
+
+
+def test_a_code_change_forces_a_full_refresh(
+    published: psycopg.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(build_plan, "code_digest", lambda: "another checkout")
+    plan = build_plan.decide(published)
+    assert plan.mode == FULL
+    assert plan.reason.endswith("(run r1): code")
+
+
+def test_a_refused_build_on_other_inputs_forces_a_full_refresh(
+    published: psycopg.Connection, tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A build refused under an edited campaign file rebuilt the intermediate tables: once the
+    file is back as published, the inputs match the publication's again, but the tables that
+    build left behind are not the publication's, so the next build is full."""
+    from scrutin.campaign import campaign_config_path
+
+    conn = published
+    edited = tmp_path / "campaign.yml"
+    edited.write_text(
+        campaign_config_path().read_text(encoding="utf-8") + "\n# edited\n", encoding="utf-8"
+    )
+    with monkeypatch.context() as patch:
+        patch.setenv("SCRUTIN_CAMPAIGN_CONFIG", str(edited))
+        assert _decide_and_record(conn, "r2-refused").mode == FULL
+    _write(conn, "raw.canvass_knocks")
+    plan = build_plan.decide(conn)
+    assert plan.mode == FULL
+    assert plan.reason.startswith("build r2-refused since publication #")
+    assert "(campaign)" in plan.reason
+    # Once a build on the published inputs is published, knocks are incremental again.
+    assert _decide_and_record(conn, "r3").mode == FULL
+    _publish(conn, "r3")
+    _write(conn, "raw.canvass_knocks")
+    assert build_plan.decide(conn).mode == INCREMENTAL
+
+
+def test_a_rollback_forces_a_full_refresh(published: psycopg.Connection) -> None:
+    _publish(published, "rb", action="rollback")
+    plan = build_plan.decide(published)
+    assert plan.mode == FULL
+    assert "is a rollback" in plan.reason
+
+
+def test_full_when_asked_or_unrecorded(published: psycopg.Connection) -> None:
+    plan = build_plan.decide(published, full_reason="a full refresh was asked (--full)")
+    assert (plan.mode, plan.reason) == (FULL, "a full refresh was asked (--full)")
+    _publish(published, "by-hand")
+    assert "recorded no inputs" in build_plan.decide(published).reason
+
+
+def test_untracked_raw_table_is_never_trusted(published: psycopg.Connection) -> None:
+    published.execute("create table raw.incremental_probe (x int)")
+    plan = build_plan.decide(published)
+    assert plan.mode == FULL
+    assert "untracked:raw.incremental_probe" in plan.reason
+
+
+def test_carry_copies_unrebuilt_tables_with_indexes_comments_and_campaign_rows(
+    published: psycopg.Connection,
+) -> None:
+    conn = published
+    conn.execute("drop schema if exists mart cascade")
+    conn.execute("create schema mart")
+    conn.execute("create table mart.stations (bureau_id text primary key, n int not null)")
+    conn.execute("create index stations_n on mart.stations (n)")
+    conn.execute("comment on table mart.stations is 'one row per bureau'")
+    conn.execute("comment on column mart.stations.n is 'a count'")
+    conn.execute("insert into mart.stations values ('29019_0001', 1), ('29019_0002', 2)")
+    conn.execute("create table mart.plan (campaign_id text, bureau_id text)")
+    conn.execute("insert into mart.plan values ('ours', 'a'), ('theirs', 'b')")
+    conn.execute("create table mart.rebuilt (x int)")
+    conn.execute("create schema if not exists mart_audit")
+    conn.execute("create table if not exists mart_audit.left_by_a_refused_build (x int)")
+
+    carried = build_plan.carry_published_tables(conn, ["rebuilt"], "ours")
+
+    assert carried == ["plan", "stations"]
+    tables = conn.execute(
+        "select tablename from pg_tables where schemaname = 'mart_audit' order by 1"
+    ).fetchall()
+    assert tables == [("plan",), ("stations",)]
+    assert conn.execute("select * from mart_audit.plan").fetchall() == [("ours", "a")]
+    assert conn.execute("select count(*) from mart_audit.stations").fetchone() == (2,)
+    indexes = conn.execute(
+        "select indexdef from pg_indexes where schemaname = 'mart_audit' order by 1"
+    ).fetchall()
+    assert len(indexes) == 2  # the primary key and stations_n
+    assert conn.execute(
+        "select obj_description('mart_audit.stations'::regclass, 'pg_class'), "
+        "col_description('mart_audit.stations'::regclass, 2)"
+    ).fetchone() == ("one row per bureau", "a count")
+
+
+def test_a_view_in_mart_forces_a_full_refresh(published: psycopg.Connection) -> None:
+    published.execute("create view mart.probe_view as select * from mart.probe")
+    plan = build_plan.decide(published)
+    assert (plan.mode, plan.reason) == (
+        FULL,
+        "`mart` holds relations that are not tables (probe_view)",
+    )
