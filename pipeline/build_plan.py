@@ -262,9 +262,9 @@ def _blockers(conn: psycopg.Connection[Any], base: _Baseline, changed: list[str]
     ).fetchall()
     if not relations:
         yield "no published `mart` to carry the unchanged tables from"
-    odd = sorted(name for name, kind in relations if kind not in ("r", "p"))
+    odd = sorted(name for name, kind in relations if kind not in ("r", "p", "v"))
     if odd:
-        yield f"`mart` holds relations that are not tables ({', '.join(odd)})"
+        yield f"`mart` holds relations that are neither tables nor views ({', '.join(odd)})"
 
 
 def decide(conn: psycopg.Connection[Any], *, full_reason: str | None = None) -> BuildPlan:
@@ -381,10 +381,26 @@ def carry_published_tables(
     return tables
 
 
-def rebuilt_mart_tables(manifest: Path) -> list[str]:
-    """The `mart_audit` tables an incremental build rebuilds, from dbt's manifest: every model
-    downstream of a canvass source, and every score model (the second dbt stage builds them all).
-    Raises FileNotFoundError without a manifest (the caller then builds in full)."""
+@dataclass(frozen=True)
+class Rebuild:
+    """What an incremental build rebuilds in `mart_audit` (from dbt's manifest)."""
+
+    tables: list[str]  # canvass dependents and score marts: dbt tables
+    views: list[str]  # every mart view model: rebuilt (a view cannot be copied across schemas)
+
+    @property
+    def selection(self) -> str:
+        return " ".join([INCREMENTAL_SELECTION, *self.views])
+
+
+def rebuilt_marts(manifest: Path) -> Rebuild:
+    """The `mart_audit` relations an incremental build rebuilds, from dbt's manifest of the last
+    build: every model downstream of a canvass source, every score model (the second dbt stage
+    builds them all), and every view model (its definition names the schema it reads, so a copy
+    would not do; rebuilding a view costs nothing). Raises OSError/KeyError/ValueError without a
+    usable manifest (the caller then builds in full)."""
+    from pipeline.publish import AUDIT_SCHEMA
+
     data = json.loads(manifest.read_text(encoding="utf-8"))
     nodes = data["nodes"]
     children = data["child_map"]
@@ -397,10 +413,13 @@ def rebuilt_mart_tables(manifest: Path) -> list[str]:
                 seen.add(child)
                 todo.append(child)
     seen |= {k for k, n in nodes.items() if "scores" in (n.get("tags") or [])}
-    from pipeline.publish import AUDIT_SCHEMA
-
-    return sorted(
-        n.get("alias") or n["name"]
+    marts = {
+        k: n
         for k, n in nodes.items()
-        if k in seen and n.get("resource_type") == "model" and n.get("schema") == AUDIT_SCHEMA
+        if n.get("resource_type") == "model" and n.get("schema") == AUDIT_SCHEMA
+    }
+    views = {k for k, n in marts.items() if n.get("config", {}).get("materialized") == "view"}
+    return Rebuild(
+        tables=sorted(n.get("alias") or n["name"] for k, n in marts.items() if k in seen - views),
+        views=sorted(marts[k].get("alias") or marts[k]["name"] for k in views),
     )

@@ -218,7 +218,7 @@ def dbt_build_audit(
 
 def _plan_build(url: str, run_id: str, full_reason: str | None) -> tuple[Any, list[str]]:
     """Decide full or incremental, log and record it; for an incremental build, also the mart
-    tables it rebuilds (from dbt's manifest of the last build: none means a full build)."""
+    relations it rebuilds (from dbt's manifest of the last build: none means a full build)."""
     from pipeline import build_plan
     from pipeline.dbt_runner import build_target_path
 
@@ -226,18 +226,27 @@ def _plan_build(url: str, run_id: str, full_reason: str | None) -> tuple[Any, li
         plan = build_plan.decide(conn, full_reason=full_reason)
         rebuilt: list[str] = []
         if plan.incremental:
+            why_not = None
             try:
-                rebuilt = build_plan.rebuilt_mart_tables(build_target_path(url) / "manifest.json")
+                marts = build_plan.rebuilt_marts(build_target_path(url) / "manifest.json")
             except (OSError, ValueError, KeyError) as exc:
-                plan = build_plan.BuildPlan(
-                    build_plan.FULL,
-                    f"no usable dbt manifest of the last build ({exc})",
-                    plan.inputs,
-                    plan.changed,
-                )
+                why_not = f"no usable dbt manifest of the last build ({exc})"
+            else:
+                rebuilt = [*marts.tables, *marts.views]
+                plan.selection = marts.selection
+                unknown = _mart_views(conn) - set(marts.views)
+                if unknown:
+                    why_not = f"`mart` holds views dbt does not build: {', '.join(sorted(unknown))}"
+            if why_not:
+                plan = build_plan.BuildPlan(build_plan.FULL, why_not, plan.inputs, plan.changed)
         build_plan.record(conn, run_id, plan)
     log.info("%s build: %s", plan.mode, plan.reason)
     return plan, rebuilt
+
+
+def _mart_views(conn: Any) -> set[str]:
+    rows = conn.execute("select viewname from pg_views where schemaname = 'mart'").fetchall()
+    return {r[0] for r in rows}
 
 
 def _dbt_build_audit(
@@ -250,8 +259,9 @@ def _dbt_build_audit(
     full_reason = "a full refresh was asked (--full)" if full else None
     if accept_bureau_loss:
         full_reason = "elections are allowed to lose bureaux (--accept-bureau-loss)"
-    plan, rebuilt = _plan_build(url, run_id, full_reason)
+    # The shapes first: they are an input of the marts, so the plan must see them as they are.
     _refresh_map_shapes(url)
+    plan, rebuilt = _plan_build(url, run_id, full_reason)
     # Which campaign and territory this run publishes: kept in ops.publication_log.check_summary.
     territory = campaign.territory.describe() if campaign.territory else "every loaded bureau"
     log.info("campaign %s, territory: %s", campaign.campaign_id, territory)

@@ -152,12 +152,12 @@ def _publishing_campaign(cur: psycopg.Cursor[Any], campaign_id: str | None) -> s
 
 def _check_complete(cur: psycopg.Cursor[Any]) -> None:
     """An incremental build rebuilt some tables and carried the others over from `mart`: every
-    published table must be in `mart_audit`, or the swap would unpublish it."""
-    cur.execute(
-        "select tablename from pg_tables where schemaname = %s "
-        "except select tablename from pg_tables where schemaname = %s order by 1",
-        (MART_SCHEMA, AUDIT_SCHEMA),
+    published table and view must be in `mart_audit`, or the swap would unpublish it."""
+    relations = (
+        "select c.relname from pg_class as c join pg_namespace as n on n.oid = c.relnamespace "
+        "where n.nspname = %s and c.relkind in ('r', 'p', 'v')"
     )
+    cur.execute(f"{relations} except {relations} order by 1", (MART_SCHEMA, AUDIT_SCHEMA))
     missing = [r[0] for r in cur.fetchall()]
     if missing:
         raise PublicationError(

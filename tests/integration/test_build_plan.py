@@ -219,10 +219,26 @@ def test_carry_copies_unrebuilt_tables_with_indexes_comments_and_campaign_rows(
     ).fetchone() == ("one row per bureau", "a count")
 
 
-def test_a_view_in_mart_forces_a_full_refresh(published: psycopg.Connection) -> None:
-    published.execute("create view mart.probe_view as select * from mart.probe")
+def test_a_materialized_view_in_mart_forces_a_full_refresh(
+    published: psycopg.Connection,
+) -> None:
+    published.execute("create materialized view mart.probe_view as select * from mart.probe")
     plan = build_plan.decide(published)
-    assert (plan.mode, plan.reason) == (
-        FULL,
-        "`mart` holds relations that are not tables (probe_view)",
-    )
+    assert plan.mode == FULL
+    assert plan.reason == "`mart` holds relations that are neither tables nor views (probe_view)"
+
+
+def test_publication_of_an_incremental_build_refuses_a_missing_table(
+    published: psycopg.Connection,
+) -> None:
+    from pipeline.publish import PublicationError, publish
+
+    conn = published
+    conn.execute("create view mart.probe_view as select * from mart.probe")
+    conn.execute("drop schema if exists mart_audit cascade")
+    conn.execute("create schema mart_audit")
+    conn.execute("create table mart_audit.probe (x int)")
+    with pytest.raises(PublicationError, match="lacks published tables probe_view"):
+        publish(conn, "r2", {"build_mode": "incremental"})
+    assert conn.execute("select count(*) from ops.publication_log").fetchone() == (1,)
+    assert conn.execute("select to_regclass('mart.probe_view') is not null").fetchone() == (True,)
