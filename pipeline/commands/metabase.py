@@ -17,7 +17,7 @@ from pipeline import exit_codes
 def cmd_provision(args: argparse.Namespace) -> int:
     import requests
 
-    from pipeline.dbt_runner import _build_target_path
+    from pipeline.dbt_runner import build_target_path
     from pipeline.metabase import (
         MetabaseClient,
         MetabaseError,
@@ -46,7 +46,7 @@ def cmd_provision(args: argparse.Namespace) -> int:
     }
     manifest = Path(args.manifest) if args.manifest else None
     if manifest is None:
-        manifest = _build_target_path(database_url()) / "manifest.json"
+        manifest = build_target_path(database_url()) / "manifest.json"
     descriptions = dbt_descriptions(manifest) if manifest.exists() else {}
     if not descriptions:
         print(f"no dbt manifest at {manifest}: descriptions not synced (run `scrutin build`)")
