@@ -104,7 +104,12 @@ def test_a_refused_gate_exits_4_and_says_why_in_json(
     from pipeline import gate
 
     def refuse(
-        url: str, run_id: str | None, *, wait_seconds: float, accept_bureau_loss: list[str]
+        url: str,
+        run_id: str | None,
+        *,
+        wait_seconds: float,
+        accept_bureau_loss: list[str],
+        full: bool = False,
     ) -> None:
         raise gate.GateRefused("audit", ["dbt test: not_null_polling_stations_bureau_id"])
 
@@ -128,7 +133,12 @@ def test_accept_bureau_loss_reaches_the_gate_for_each_election(
     seen: list[list[str]] = []
 
     def refuse(
-        url: str, run_id: str | None, *, wait_seconds: float, accept_bureau_loss: list[str]
+        url: str,
+        run_id: str | None,
+        *,
+        wait_seconds: float,
+        accept_bureau_loss: list[str],
+        full: bool = False,
     ) -> None:
         seen.append(accept_bureau_loss)
         raise gate.GateRefused("dbt build", ["volume: election 2024_legi_t2 lost 1 ..."])
@@ -140,6 +150,32 @@ def test_accept_bureau_loss_reaches_the_gate_for_each_election(
     assert "volume: election 2024_legi_t2" in capsys.readouterr().err
 
 
+def test_full_reaches_the_gate_only_when_asked(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`scrutin build` lets the gate decide (incremental when only knocks changed); `--full`
+    forces a full refresh (docs/operations.md)."""
+    from pipeline import gate
+
+    seen: list[bool] = []
+
+    def refuse(
+        url: str,
+        run_id: str | None,
+        *,
+        wait_seconds: float,
+        accept_bureau_loss: list[str],
+        full: bool = False,
+    ) -> None:
+        seen.append(full)
+        raise gate.GateRefused("dbt build", ["dbt: x"])
+
+    monkeypatch.setattr(gate, "build_audit_publish", refuse)
+    main(["build"])
+    main(["build", "--full"])
+    assert seen == [False, True]
+
+
 def test_a_busy_build_exits_6_and_names_the_owner(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -149,7 +185,12 @@ def test_a_busy_build_exits_6_and_names_the_owner(
     seen: dict[str, float] = {}
 
     def busy(
-        url: str, run_id: str | None, *, wait_seconds: float, accept_bureau_loss: list[str]
+        url: str,
+        run_id: str | None,
+        *,
+        wait_seconds: float,
+        accept_bureau_loss: list[str],
+        full: bool = False,
     ) -> None:
         seen["wait"] = wait_seconds
         raise BuildBusy("another build is running: run r1 is in stage 'fit_scores'")
