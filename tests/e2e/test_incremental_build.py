@@ -28,7 +28,12 @@ from tests.conftest import TEST_DB, drop_warehouse, fresh_warehouse
 pytestmark = [pytest.mark.db, pytest.mark.slow]
 
 DB = f"{TEST_DB}_incremental"
-CANVASS_MARTS = {"canvass_bureau_daily", "canvass_bureau_opinion", "canvass_progress"}
+CANVASS_MARTS = {
+    "canvass_bureau_daily",
+    "canvass_bureau_opinion",
+    "canvass_days",
+    "canvass_progress",
+}
 SCORE_MARTS = {"polling_station_targeting", "canvass_plan", "commune_summary"}
 # dbt views of `mart` (a view names the schema it reads, so it is rebuilt, never copied).
 MART_VIEWS = {"backtest_runs", "backtest_bureaux"}
