@@ -34,7 +34,13 @@ CANVASS_MARTS = {
     "canvass_days",
     "canvass_progress",
 }
-SCORE_MARTS = {"polling_station_targeting", "canvass_plan", "commune_summary"}
+# The score marts (tag:scores): the second dbt stage rebuilds them all; they read the knocks.
+SCORE_MARTS = {
+    "polling_station_targeting",
+    "canvass_plan",
+    "commune_summary",
+    "targeting_vintages",
+}
 # dbt views of `mart` (a view names the schema it reads, so it is rebuilt, never copied).
 MART_VIEWS = {"backtest_runs", "backtest_bureaux"}
 
