@@ -25,8 +25,8 @@ What it does, in a scratch database (`scrutin_bench_national`, dropped and recre
 5. runs every Metabase card (metabase/dashboards/*.yml) as the BI role, 20 times each: p95 per
    card, the worst in `bi_p95_ms`;
 6. writes benchmarks/results/national-<date>-scale<scale>.json (keys: scale, full_refresh_s,
-   incremental_knocks_s, peak_rss_mb, bi_p95_ms, load_vs_copy, slowest_loader,
-   loaders_vs_copy, db_size_mb, stages).
+   incremental_knocks_s, knocks_build_mode, loads_s, peak_rss_mb, bi_p95_ms, load_vs_copy,
+   slowest_loader, loaders_vs_copy, db_size_mb, stages).
 
 The roll is the biggest input (every registered voter, ~57 million lines at 1.0: about 12 GB of
 CSV); census, contours and REU are written in seconds to minutes. Figures: docs/performance.md.
@@ -153,6 +153,15 @@ def _build(url: str, campaign: Path, log: Path) -> dict[str, Any]:
         "cpu_s": round(usage.ru_utime + usage.ru_stime, 2),
         "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
     }
+
+
+def _build_mode(log: Path) -> str | None:
+    """`incremental` or `full`: the decision `scrutin build` logged (None if it logged none)."""
+    for line in log.read_text(encoding="utf-8", errors="replace").splitlines():
+        for mode in ("incremental", "full"):
+            if f" {mode} build: " in line:
+                return mode
+    return None
 
 
 def _bi_queries(url: str) -> dict[str, float]:
@@ -360,7 +369,9 @@ def load_sources(url: str, files: Any) -> list[dict[str, Any]]:
     return stages
 
 
-def run(scale: float, work: Path, sources: Path | None = None) -> dict[str, Any]:
+def run(
+    scale: float, work: Path, sources: Path | None = None, *, second_build: bool = True
+) -> dict[str, Any]:
     from benchmarks.bench_results_load import scratch_database
     from benchmarks.national_sources import generate_national, read_national
 
@@ -406,8 +417,9 @@ def run(scale: float, work: Path, sources: Path | None = None) -> dict[str, Any]
 
     full = _build(url, campaign, work / "build-full.log")
     stages.append({"stage": "scrutin build (full refresh)", **full})
-    again = _build(url, campaign, work / "build-again.log")
-    stages.append({"stage": "scrutin build, nothing new", **again})
+    if second_build:
+        again = _build(url, campaign, work / "build-again.log")
+        stages.append({"stage": "scrutin build, nothing new", **again})
 
     started, cpu0 = time.perf_counter(), _cpu()
     new_rows = _drop(url, work, work / "knocks_new.csv", campaign)
@@ -429,6 +441,10 @@ def run(scale: float, work: Path, sources: Path | None = None) -> dict[str, Any]
         "knocks": base_knocks + new_rows,
         "full_refresh_s": full["wall_s"],
         "incremental_knocks_s": round(landing + incremental["wall_s"], 2),
+        # How the build behind the new knocks decided (pipeline/build_plan.py logs the mode).
+        "knocks_build_mode": _build_mode(work / "build-knocks.log"),
+        # Every file load of step 2, one after the other (the weights included).
+        "loads_s": round(sum(s["wall_s"] for s in loads), 2),
         "peak_rss_mb": max(full["peak_rss_mb"], incremental["peak_rss_mb"], own_peak),
         "bi_p95_ms": max(bi.values()),
         "bi_p95_by_card_ms": bi,
@@ -453,11 +469,19 @@ def main(argv: list[str] | None = None) -> int:
         help="a folder `generate.py national --scale S -o FOLDER` wrote: load it instead of "
         "generating (read only; its scale must be --scale)",
     )
+    p.add_argument(
+        "--no-second-build",
+        dest="second_build",
+        action="store_false",
+        help="skip the build with nothing new (saves a full build's time at national size)",
+    )
     args = p.parse_args(argv)
     from scrutin.config import apply_environment_defaults
 
     apply_environment_defaults()
-    summary = run(args.scale, args.work / f"scale-{args.scale}", args.sources)
+    summary = run(
+        args.scale, args.work / f"scale-{args.scale}", args.sources, second_build=args.second_build
+    )
     args.out.mkdir(parents=True, exist_ok=True)
     target = args.out / f"national-{summary['date']}-scale{args.scale}.json"
     target.write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

@@ -9,7 +9,7 @@
     were estimated at one row: the planner nested loops, rescanning the 1.4 million census
     values for each of 14,445 weights (more than 13 minutes at 10 % of national size, growing
     with weights x census values). Here the selected vintages are a hash join on (theme,
-    vintage), one pass over the census values, and the post-hook gives this small table its
+    vintage), one pass over the census values, and the project's post-hook (macros/analyze.sql) gives this small table its
     statistics for the bureau model's join. No ANALYZE of the raw census values here:
     int_census__allocated_to_bureau runs one inside its transaction, which holds its lock until
     that model commits (30 s at 10 %), and a second ANALYZE of the same table would wait for it.
@@ -17,7 +17,6 @@
 -#}
 {{ config(
     materialized='table',
-    post_hook=["analyze {{ this }}"],
 ) }}
 
 with

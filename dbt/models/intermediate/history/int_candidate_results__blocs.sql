@@ -1,8 +1,8 @@
 {#-
     A table, not a view: the bureau history, the election_results mart and the bloc tests read
     it, and as a view each of them recomputed the nuance and bloc of every candidate row
-    (issue 15, national scale: 633 of the 773 s of dbt node time). Its ANALYZE hook gives those
-    readers the true row count instead of an estimate.
+    (issue 15, national scale: 633 of the 773 s of dbt node time). The project's ANALYZE post-hook
+    (macros/analyze.sql) gives those readers the true row count instead of an estimate.
 
     The présidentielle nuance comes from a left join on the normalised surname, computed for
     présidentielle rows only (null elsewhere, so it matches nothing). The former correlated
@@ -12,7 +12,6 @@
 -#}
 {{ config(
     materialized='table',
-    post_hook=["analyze {{ this }}"],
 ) }}
 
 with

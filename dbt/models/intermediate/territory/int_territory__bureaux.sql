@@ -16,7 +16,8 @@
     ANALYZE hooks keep the marts' plans sane: a results file COPYed just before the gate has no
     statistics yet, the planner then estimates a handful of rows for the staging join of a
     national file and checks the territory by a nested loop over every row (minutes nationally,
-    2.6 s with a hash); analysing the raw results and this table first gives it the true sizes.
+    2.6 s with a hash); analysing the raw results first (and this table after, by the project's post-hook,
+    macros/analyze.sql) gives it the true sizes.
 -#}
 {{ config(
     materialized='table',
@@ -26,7 +27,6 @@
         "analyze {{ source('elections', 'election_results_bureau') }}",
         "analyze {{ source('elections', 'election_results_candidate') }}",
     ],
-    post_hook=["analyze {{ this }}"],
 ) }}
 
 with
