@@ -101,9 +101,12 @@ def ingest_electoral_roll() -> None:
         reports, refused = load_roll_files(warehouse_url(), paths)
         if refused:
             # The messages name file, line and column only; keep it that way.
+            # At most the first five (a wrong mapping refuses every file of a group), then how
+            # many more: the ledger has each one.
+            shown = "; ".join(error for _, error in refused[:5])
+            more = f" (and {len(refused) - 5} more: raw.batch_ledger)" if len(refused) > 5 else ""
             raise AirflowFailException(
-                f"{len(refused)} of {len(paths)} roll extracts refused: "
-                + "; ".join(error for _, error in refused)
+                f"{len(refused)} of {len(paths)} roll extracts refused: {shown}{more}"
             )
         return [{"status": r.status, "electors": r.electors_counted} for r in reports]
 

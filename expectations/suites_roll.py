@@ -219,7 +219,7 @@ def _roll_bureau_unknown(alias: str) -> str:
     became a published bureau); this check refuses what reached the table another way, so a
     bureau the references do not know is never published with its electors' sex and age band.
     """
-    # The same reference as the loader's (ingestion/loaders/roll.py, reference_bureaux): any
+    # The same reference as the loader's (ingestion/loaders/roll.py, ReferenceLookup): any
     # row of either table (a superseded batch's rows are deleted with it).
     known = "select r.bureau_id from {table} as r"
     return loaded_rows(

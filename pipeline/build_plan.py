@@ -328,6 +328,17 @@ def recorded(conn: psycopg.Connection[Any], run_id: str) -> BuildPlan | None:
     return BuildPlan(mode, reason, inputs, list(changed), selection, baseline)
 
 
+def moved_since_decision(conn: psycopg.Connection[Any], run_id: str) -> list[str]:
+    """The inputs other than the canvass that moved since `run_id` decided to be incremental
+    (none for a full build). Loaders do not wait for the build lock: a REU or results file
+    committed while an incremental build ran is read by the canvass models it rebuilds, while
+    the tables of that source were carried as published; the publication refuses such a mix."""
+    plan = recorded(conn, run_id)
+    if plan is None or not plan.incremental:
+        return []
+    return _others(_moved(plan.inputs, input_fingerprint(conn)))
+
+
 def as_summary(plan: BuildPlan) -> dict[str, Any]:
     """What the publication log keeps of the plan (the inputs stay in ops.build_decisions)."""
     out = dataclasses.asdict(plan)

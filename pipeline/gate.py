@@ -317,7 +317,7 @@ def fit_scores(url: str, run_id: str) -> dict[str, Any]:
     with build_stage(url, run_id, "fit_scores", release_on_error=False):
         with connect(url) as conn:
             plan = recorded(conn, run_id)
-            if plan is not None and plan.incremental:
+            if plan is not None and plan.incremental and _predictions_are_published(conn):
                 # Its inputs (results, census, score parameters) are the published build's.
                 return _reused_fit(conn)
         report = fit_ecological(url, run_id, load_score_params())
@@ -326,6 +326,24 @@ def fit_scores(url: str, run_id: str) -> dict[str, Any]:
         "ecological_r2": report.r2,
         "ecological_bureaux": report.n_bureaux,
     }
+
+
+def _predictions_are_published(conn: Any) -> bool:
+    """Whether the stored predictions (`scores.ecological_predictions`, overwritten by every
+    fit) are the ones the published scores were made with. A build refused after its fit leaves
+    its own predictions behind: an incremental build then fits again (same inputs, so the same
+    figures) rather than publish scores naming a refused run's fit."""
+    from scrutin.campaign import load_campaign
+
+    stored = conn.execute(
+        "select distinct fit_run_id from scores.ecological_predictions"
+    ).fetchall()
+    published = conn.execute(
+        "select distinct ecological_fit_run_id from mart.polling_station_targeting "
+        "where campaign_id = %s and ecological_fit_run_id is not null",
+        (load_campaign().campaign_id,),
+    ).fetchall()
+    return {r[0] for r in stored} == {r[0] for r in published}
 
 
 def _reused_fit(conn: Any) -> dict[str, Any]:

@@ -333,6 +333,8 @@ def _refuse_geometry(
             f"feature {i + 1} ({labels[i]}): a vertex is not a finite number (NaN or "
             "infinity); every coordinate must be a number",
         )
+    # The array check flagged this feature: one of the three reasons above must hold.
+    raise AssertionError(f"feature {i + 1} ({labels[i]}) flagged, yet no check refuses it")
 
 
 def _repair(

@@ -16,7 +16,7 @@ Semantics (the load template's contract, `scrutin.warehouse.batch`, with the rol
   failure is recorded in its own transaction (the error names file, line and column, never a
   value), then re-raised.
 - Lines without a bureau code, and lines whose bureau is not in the bureau reference (the REU
-  tables' and the election results' bureaux, `reference_bureaux`), are left out of the counts and
+  tables' and the election results' bureaux, `ReferenceLookup`), are left out of the counts and
   recorded in `quarantine.rejected_rows` (line number, column, reason: no content). With no
   reference loaded at all the file is refused: load the REU tables or the results first.
 """
@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +39,7 @@ from ingestion.sources.roll import (
     load_mapping,
     resolve_reference_date,
 )
+from scrutin.vocabulary import COMMUNE_CODE_REGEX, unanchored
 from scrutin.warehouse.batch import BatchLoad, BatchReport, Landed, ReplaceCommunes, load_batch
 
 if TYPE_CHECKING:
@@ -46,6 +48,8 @@ if TYPE_CHECKING:
     from scrutin.warehouse.batch import Batch, Run
 
 log = logging.getLogger("scrutin.ingestion.roll")
+
+COMMUNE_CODE_RE = re.compile(unanchored(COMMUNE_CODE_REGEX))
 
 SOURCE = "roll"
 DATASET_KEY = "roll"
@@ -210,15 +214,6 @@ class _Job:
         )
 
 
-def reference_bureaux(conn: psycopg.Connection) -> frozenset[str]:
-    """The polling-station keys a roll line may name: the REU's bureaux and the results'."""
-    rows = conn.execute(
-        "select bureau_id from raw.reu_bureaux "
-        "union select bureau_id from raw.election_results_bureau"
-    ).fetchall()
-    return frozenset(row[0] for row in rows)
-
-
 def has_reference(conn: psycopg.Connection) -> bool:
     """Whether any bureau reference (REU or results) is loaded at all."""
     row = conn.execute(
@@ -229,21 +224,36 @@ def has_reference(conn: psycopg.Connection) -> bool:
 
 
 class ReferenceLookup:
-    """`bureau_id in lookup`: whether `reference_bureaux(conn)` holds it, asked of the database
-    one key at a time (an index probe each, migration 0019) instead of reading the whole reference
-    for every extract: an extract names the two or three bureaux of its commune, the reference
-    holds every bureau of the country. The aggregation asks once per distinct bureau of a file."""
+    """`bureau_id in lookup`: whether the bureau reference (the REU's bureaux and the results')
+    holds it. The reference of a commune is fetched once, by its commune code, and kept: an
+    extract names the few bureaux of its commune, the reference holds every bureau of the
+    country, so neither reading it whole for each of ~35,000 extracts nor a query per bureau.
+
+    Only the commune code (the part before the last `_`, built from the extract's commune
+    column, an INSEE code) is ever sent to the server, never the bureau cell: a roll's bureau
+    column may hold anything a clerk typed (a surname), and a query parameter can end up in the
+    server's log (`log_statement`, `log_min_duration_statement`)."""
 
     def __init__(self, conn: psycopg.Connection) -> None:
         self._conn = conn
+        self._communes: dict[str, frozenset[str]] = {}
 
     def __contains__(self, bureau_id: object) -> bool:
-        row = self._conn.execute(
-            "select exists (select 1 from raw.reu_bureaux where bureau_id = %(id)s) "
-            "or exists (select 1 from raw.election_results_bureau where bureau_id = %(id)s)",
-            {"id": bureau_id},
-        ).fetchone()
-        return bool(row and row[0])
+        if not isinstance(bureau_id, str) or "_" not in bureau_id:
+            return False
+        commune = bureau_id.rsplit("_", 1)[0]
+        known = self._communes.get(commune)
+        if known is None:
+            if not COMMUNE_CODE_RE.fullmatch(commune):
+                return False  # not an INSEE code: no bureau of the reference, nothing to ask
+            rows = self._conn.execute(
+                "select bureau_id from raw.reu_bureaux where code_commune_results = %(c)s "
+                "union select bureau_id from raw.election_results_bureau "
+                "where code_commune = %(c)s",
+                {"c": commune},
+            ).fetchall()
+            known = self._communes[commune] = frozenset(row[0] for row in rows)
+        return bureau_id in known
 
 
 def private_error(exc: BaseException) -> str:

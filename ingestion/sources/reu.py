@@ -612,7 +612,9 @@ class NeedsLineReader(Exception):
 ADDRESS_BATCH_COLUMNS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(AddressRow))
 """The columns of an `AddressRow`, in its order: what `iter_address_batches` yields."""
 
-_COMMUNE_CI = "(?:[0-9]{5}|2[ABab][0-9]{3}|[Zz]{2}[0-9]{3})"
+# The commune pattern of the vocabulary, case-insensitive like _CODE_COMMUNE's use in the line
+# reader (RE2 syntax, for pyarrow): one definition, so both readers accept the same codes.
+_COMMUNE_CI = f"(?i:{unanchored(COMMUNE_CODE_REGEX)})"
 # Bytes and UTF-8 sequences of the whitespace Python's str.strip()/`\s` knows beyond tab, space,
 # CR and LF, and NUL: where one appears, RE2 and pyarrow's trimming could read a value otherwise
 # than the line reader (or the line reader refuses it), so the block goes to the line reader.

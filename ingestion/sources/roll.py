@@ -10,8 +10,9 @@ Privacy by construction (GDPR; docs/privacy.md rule 1):
 - Only the mapped fields are looked at (bureau, list type, sex, birth date, address parts);
   name columns are never mapped, so never read. Each line lives in memory while it is read; what
   outlives a line until the file is done is a memo of single categorical cells (list type, sex,
-  bureau code) and of single address parts (a street name, a postcode), never a whole line, a
-  birth date or a whole address.
+  bureau code) and of single address parts as the mapping names them (a street name, a postcode;
+  a mapping whose address is one column makes that whole column a part), never a whole line or a
+  birth date; the memos are dropped with the file.
 - An address is normalised and hashed in memory; the hash only decides whether a door was already
   counted in its bureau and is dropped with the set when the file is done. Nothing but counts
   leaves this module.

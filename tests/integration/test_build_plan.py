@@ -242,3 +242,61 @@ def test_publication_of_an_incremental_build_refuses_a_missing_table(
         publish(conn, "r2", {"build_mode": "incremental"})
     assert conn.execute("select count(*) from ops.publication_log").fetchone() == (1,)
     assert conn.execute("select to_regclass('mart.probe_view') is not null").fetchone() == (True,)
+
+
+def test_an_incremental_build_refits_when_the_stored_predictions_are_not_the_published_ones(
+    conn: psycopg.Connection,
+) -> None:
+    """The stored predictions are overwritten by every fit, a refused build's included: an
+    incremental build reuses them only when they are the fit the published scores name."""
+    from pipeline.gate import _predictions_are_published
+    from scrutin.campaign import load_campaign
+
+    campaign = load_campaign().campaign_id
+    conn.execute("create schema if not exists mart")
+    conn.execute("drop table if exists mart.polling_station_targeting")
+    conn.execute(
+        "create table mart.polling_station_targeting (campaign_id text, bureau_id text, "
+        "ecological_fit_run_id text)"
+    )
+    conn.execute("delete from scores.ecological_predictions")
+    conn.execute(
+        "insert into mart.polling_station_targeting values "
+        "(%s, '29019_0001', 'published-run'), ('other', '29019_0001', 'other-run')",
+        (campaign,),
+    )
+    conn.execute(
+        "insert into scores.ecological_predictions values ('29019_0001', 0.4, %s)",
+        ("published-run",),
+    )
+    assert _predictions_are_published(conn)
+    # A later build fitted again and was refused: its predictions are not the published ones.
+    conn.execute("update scores.ecological_predictions set fit_run_id = 'refused-run'")
+    assert not _predictions_are_published(conn)
+    conn.execute("drop table mart.polling_station_targeting")
+
+
+def test_a_source_loaded_during_an_incremental_build_stops_its_publication(
+    published: psycopg.Connection,
+) -> None:
+    """Loaders do not wait for the build lock: a REU load committed while an incremental build
+    ran would be published beside tables carried from before it. Knocks landing meanwhile are
+    fine (the next build takes them)."""
+    from pipeline.publish import PublicationError, publish
+
+    conn = published
+    _write(conn, "raw.canvass_knocks")
+    assert _decide_and_record(conn, "r2").mode == INCREMENTAL
+    _write(conn, "raw.canvass_knocks")
+    assert build_plan.moved_since_decision(conn, "r2") == []
+    _write(conn, "raw.reu_bureaux")
+    assert build_plan.moved_since_decision(conn, "r2") == ["raw.reu_bureaux"]
+    conn.execute("drop schema if exists mart_audit cascade")
+    conn.execute("create schema mart_audit")
+    conn.execute("create table mart_audit.probe (x int)")
+    conn.execute("insert into mart_audit.probe values (1)")
+    with pytest.raises(
+        PublicationError, match=r"changed while incremental build r2 ran \(raw.reu_bureaux\)"
+    ):
+        publish(conn, "r2", {"build_mode": "incremental"})
+    assert conn.execute("select count(*) from mart.probe").fetchone() == (0,)

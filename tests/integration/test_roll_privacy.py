@@ -188,3 +188,39 @@ def test_scan_would_see_a_leak(clean: psycopg.Connection) -> None:
     )
     hits = _scan_warehouse(clean, _needles("unused-marker"))
     assert hits == [("raw", "batch_ledger", 1)]
+
+
+class _Recording:
+    """A connection that records the parameters of every query it runs."""
+
+    def __init__(self, conn: psycopg.Connection) -> None:
+        self.conn = conn
+        self.params: list[object] = []
+
+    def execute(self, query: str, params: object = None) -> psycopg.Cursor:
+        self.params.append(params)
+        return self.conn.execute(query, params)  # type: ignore[arg-type]
+
+
+def test_the_bureau_reference_is_asked_by_commune_never_by_a_roll_cell(
+    clean: psycopg.Connection,
+) -> None:
+    """The loader checks a line's bureau against the reference without sending the bureau cell
+    to the server: a clerk's surname in the bureau column (`29019_MARTIN`) must not become a
+    query parameter, which the server may log. Only the commune code is asked, once."""
+    from ingestion.loaders.roll import ReferenceLookup
+
+    recording = _Recording(clean)
+    lookup = ReferenceLookup(recording)  # type: ignore[arg-type]
+    known = sorted(b for b in _reference(clean) if b.startswith("29"))[0]
+    commune = known.rsplit("_", 1)[0]
+    assert known in lookup
+    assert f"{commune}_MARTIN" not in lookup
+    assert "MARTIN_0001" not in lookup  # not an INSEE code: nothing is asked at all
+    assert f"{commune}_0999" not in lookup
+    assert recording.params == [{"c": commune}]  # one query, by commune code only
+    assert not any("MARTIN" in str(p) for p in recording.params)
+
+
+def _reference(conn: psycopg.Connection) -> set[str]:
+    return {row[0] for row in conn.execute("select bureau_id from raw.reu_bureaux")}
