@@ -419,14 +419,36 @@ def validate_audit(url: str, run_id: str) -> dict[str, Any]:
 @_records_errors
 def publish_audited(url: str, run_id: str, summary: dict[str, Any]) -> dict[str, int]:
     """Stage 5: swap `mart_audit` in as `mart`, log the publication."""
+    from pipeline import build_plan
     from pipeline.publish import publish
 
     # The gate run is marked `passed` in the publication's own transaction: a build killed right
     # after the swap can no longer leave a published run `running`.
     with build_stage(url, run_id, "publish_audited", last=True), connect(url) as conn:
-        report = publish(conn, run_id, summary)
+        plan = build_plan.recorded(conn, run_id)
+        if plan is not None:  # what the first stage decided, whatever the summary carried
+            summary = {**summary, "build_mode": plan.mode}
+        report = publish(conn, run_id, summary, before_swap=inputs_unmoved(run_id))
     log.info("published run %s: %s", run_id, report.row_counts)
     return report.row_counts
+
+
+def inputs_unmoved(run_id: str) -> Callable[[Any], None]:
+    """The publication's last check of an incremental build: no input other than the canvass
+    moved since it decided (loaders do not wait for the build lock; a REU or results file loaded
+    meanwhile would be published beside tables carried from before it)."""
+    from pipeline import build_plan
+    from pipeline.publish import PublicationError
+
+    def check(conn: Any) -> None:
+        moved = build_plan.moved_since_decision(conn, run_id)
+        if moved:
+            raise PublicationError(
+                f"inputs other than the canvass changed while incremental build {run_id} ran "
+                f"({', '.join(moved)}): nothing published; the next build is a full refresh"
+            )
+
+    return check
 
 
 def build_audit_publish(

@@ -17,11 +17,12 @@ import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from pipeline import build_plan
 from pipeline.campaign_access import lock_publication
 from scrutin.config import bi_reader_role
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import psycopg
 
 log = logging.getLogger("pipeline.publish")
@@ -184,38 +185,20 @@ def _log(
     return int(row[0])
 
 
-def _check_incremental(
-    conn: psycopg.Connection,
-    cur: psycopg.Cursor[Any],
-    run_id: str,
-    check_summary: dict[str, Any],
-) -> None:
-    """An incremental candidate publication (as `ops.build_decisions` recorded it, whatever the
-    summary says) must hold every published relation, and no input other than the canvass may
-    have moved since it decided: it carried those sources' tables as they were published."""
-    plan = build_plan.recorded(conn, run_id)
-    if not (plan.incremental if plan else check_summary.get("build_mode") == "incremental"):
-        return
-    _check_complete(cur)
-    moved = build_plan.moved_since_decision(conn, run_id)
-    if moved:
-        raise PublicationError(
-            f"inputs other than the canvass changed while incremental build {run_id} ran "
-            f"({', '.join(moved)}): nothing published; the next build is a full refresh"
-        )
-
-
 def publish(
     conn: psycopg.Connection,
     run_id: str,
     check_summary: dict[str, Any],
     campaign_id: str | None = None,
+    *,
+    before_swap: Callable[[psycopg.Connection], None] | None = None,
 ) -> PublishReport:
     """Swap `mart_audit` in as `mart`. Call only after every check passed.
 
     `campaign_id` (default: the summary's, which the gate's first stage records) is the campaign
     the run built: its rows replace that campaign's published rows, and the other campaigns'
-    published rows are carried into the new `mart` unchanged."""
+    published rows are carried into the new `mart` unchanged. `before_swap(conn)` runs inside
+    the transaction, under the publication lock, and refuses by raising PublicationError."""
     from pipeline.campaign_access import CampaignAccessError, carry_other_campaigns
 
     campaign_id = campaign_id or check_summary.get("campaign_id") or None
@@ -225,7 +208,10 @@ def publish(
             raise PublicationError(f"schema {AUDIT_SCHEMA} does not exist: nothing to publish")
         if not table_row_counts(cur, AUDIT_SCHEMA):
             raise PublicationError(f"schema {AUDIT_SCHEMA} holds no table: nothing to publish")
-        _check_incremental(conn, cur, run_id, check_summary)
+        if check_summary.get("build_mode") == "incremental":
+            _check_complete(cur)
+        if before_swap is not None:  # the caller's last check, under the publication lock
+            before_swap(conn)
         publishing = _publishing_campaign(cur, campaign_id)
         carried: dict[str, int] = {}
         if publishing is not None and _schema_exists(cur, MART_SCHEMA):

@@ -231,6 +231,7 @@ def test_a_materialized_view_in_mart_forces_a_full_refresh(
 def test_publication_of_an_incremental_build_refuses_a_missing_table(
     published: psycopg.Connection,
 ) -> None:
+    from pipeline.gate import inputs_unmoved
     from pipeline.publish import PublicationError, publish
 
     conn = published
@@ -239,7 +240,7 @@ def test_publication_of_an_incremental_build_refuses_a_missing_table(
     conn.execute("create schema mart_audit")
     conn.execute("create table mart_audit.probe (x int)")
     with pytest.raises(PublicationError, match="lacks published tables probe_view"):
-        publish(conn, "r2", {"build_mode": "incremental"})
+        publish(conn, "r2", {"build_mode": "incremental"}, before_swap=inputs_unmoved("r2"))
     assert conn.execute("select count(*) from ops.publication_log").fetchone() == (1,)
     assert conn.execute("select to_regclass('mart.probe_view') is not null").fetchone() == (True,)
 
@@ -282,6 +283,7 @@ def test_a_source_loaded_during_an_incremental_build_stops_its_publication(
     """Loaders do not wait for the build lock: a REU load committed while an incremental build
     ran would be published beside tables carried from before it. Knocks landing meanwhile are
     fine (the next build takes them)."""
+    from pipeline.gate import inputs_unmoved
     from pipeline.publish import PublicationError, publish
 
     conn = published
@@ -298,5 +300,5 @@ def test_a_source_loaded_during_an_incremental_build_stops_its_publication(
     with pytest.raises(
         PublicationError, match=r"changed while incremental build r2 ran \(raw.reu_bureaux\)"
     ):
-        publish(conn, "r2", {"build_mode": "incremental"})
+        publish(conn, "r2", {"build_mode": "incremental"}, before_swap=inputs_unmoved("r2"))
     assert conn.execute("select count(*) from mart.probe").fetchone() == (0,)
