@@ -123,57 +123,46 @@ def test_a_refused_gate_exits_4_and_says_why_in_json(
     }
 
 
+def _refusing_gate(monkeypatch: pytest.MonkeyPatch, message: str) -> list[dict[str, object]]:
+    """Replace the gate by one that records the options `scrutin build` passed, then refuses."""
+    from pipeline import gate
+
+    seen: list[dict[str, object]] = []
+
+    def refuse(
+        url: str,
+        run_id: str | None,
+        *,
+        wait_seconds: float,
+        accept_bureau_loss: list[str],
+        full: bool = False,
+    ) -> None:
+        seen.append({"accept_bureau_loss": accept_bureau_loss, "full": full})
+        raise gate.GateRefused("dbt build", [message])
+
+    monkeypatch.setattr(gate, "build_audit_publish", refuse)
+    return seen
+
+
 def test_accept_bureau_loss_reaches_the_gate_for_each_election(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """The one-build override of the volume check (docs/quality.md): every election named,
     none by default."""
-    from pipeline import gate
-
-    seen: list[list[str]] = []
-
-    def refuse(
-        url: str,
-        run_id: str | None,
-        *,
-        wait_seconds: float,
-        accept_bureau_loss: list[str],
-        full: bool = False,
-    ) -> None:
-        seen.append(accept_bureau_loss)
-        raise gate.GateRefused("dbt build", ["volume: election 2024_legi_t2 lost 1 ..."])
-
-    monkeypatch.setattr(gate, "build_audit_publish", refuse)
+    seen = _refusing_gate(monkeypatch, "volume: election 2024_legi_t2 lost 1 ...")
     main(["build"])
     main(["build", "--accept-bureau-loss", "2024_legi_t1", "--accept-bureau-loss", "2022_legi_t1"])
-    assert seen == [[], ["2024_legi_t1", "2022_legi_t1"]]
+    assert [s["accept_bureau_loss"] for s in seen] == [[], ["2024_legi_t1", "2022_legi_t1"]]
     assert "volume: election 2024_legi_t2" in capsys.readouterr().err
 
 
-def test_full_reaches_the_gate_only_when_asked(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_full_reaches_the_gate_only_when_asked(monkeypatch: pytest.MonkeyPatch) -> None:
     """`scrutin build` lets the gate decide (incremental when only knocks changed); `--full`
     forces a full refresh (docs/operations.md)."""
-    from pipeline import gate
-
-    seen: list[bool] = []
-
-    def refuse(
-        url: str,
-        run_id: str | None,
-        *,
-        wait_seconds: float,
-        accept_bureau_loss: list[str],
-        full: bool = False,
-    ) -> None:
-        seen.append(full)
-        raise gate.GateRefused("dbt build", ["dbt: x"])
-
-    monkeypatch.setattr(gate, "build_audit_publish", refuse)
+    seen = _refusing_gate(monkeypatch, "dbt: x")
     main(["build"])
     main(["build", "--full"])
-    assert seen == [False, True]
+    assert [s["full"] for s in seen] == [False, True]
 
 
 def test_a_busy_build_exits_6_and_names_the_owner(
