@@ -155,6 +155,18 @@ def _build(url: str, campaign: Path, log: Path) -> dict[str, Any]:
     }
 
 
+def _raw_suites(url: str) -> dict[str, Any]:
+    """Every raw suite through expectations.validations.run_suites_once (what the DAGs' raw
+    gates call): the suites that ran and the checks that failed."""
+    from expectations.registry import raw_suite_names
+    from expectations.validations import run_suites_once
+
+    done = run_suites_once(url, raw_suite_names(), f"bench-raw-{int(time.time())}")
+    if not done.success:
+        raise SystemExit(f"raw suites failed: {done.outcome.failed_checks}")
+    return {"suites_run": len(done.summary()["ran"])}
+
+
 def _build_mode(log: Path) -> str | None:
     """`incremental` or `full`: the decision `scrutin build` logged (None if it logged none)."""
     for line in log.read_text(encoding="utf-8", errors="replace").splitlines():
@@ -369,19 +381,17 @@ def load_sources(url: str, files: Any) -> list[dict[str, Any]]:
     return stages
 
 
-def run(
-    scale: float, work: Path, sources: Path | None = None, *, second_build: bool = True
-) -> dict[str, Any]:
+Prepared = tuple[str, list[str], list[dict[str, Any]], list[dict[str, Any]], int, dict[str, Any]]
+
+
+def _generate_and_load(scale: float, work: Path, sources: Path | None, campaign: Path) -> Prepared:
+    """Steps 1-2 and the base knocks: url, bureau ids, stages, load stages, base knocks, and
+    the communes and elections."""
     from benchmarks.bench_results_load import scratch_database
     from benchmarks.national_sources import generate_national, read_national
 
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True, exist_ok=True)
-    campaign = work / "campaign.yml"
-    campaign.write_text(CAMPAIGN_YAML, encoding="utf-8")
     base_knocks = max(NEW_KNOCKS, round(NATIONAL_KNOCKS * scale))
     stages: list[dict[str, Any]] = []
-
     started, cpu0 = time.perf_counter(), _cpu()
     # One geography for every source: the same bureaux in the four elections, the census, the
     # contours, the REU, the roll and the knocks.
@@ -393,7 +403,6 @@ def run(
             raise SystemExit(f"{sources} was generated at scale {known}, not {scale}")
     ids = _bureau_ids(files.elections[0][1])
     _write_knocks(work / "knocks_base.csv", ids, base_knocks, seed=11)
-    _write_knocks(work / "knocks_new.csv", ids, NEW_KNOCKS, seed=12)
     disk = sum(f.stat().st_size for f in files.folder.rglob("*") if f.is_file())
     stages.append(
         _stage(
@@ -415,12 +424,76 @@ def run(
     rows = _drop(url, work, work / "knocks_base.csv", campaign)
     stages.append(_stage("load knocks (drop zone)", started, cpu0, rows))
 
+    meta = {"communes": files.communes, "elections": [e for e, _ in files.elections]}
+    return url, ids, stages, loads, base_knocks, meta
+
+
+def _already_loaded(scale: float) -> Prepared:
+    """--loaded: the database a previous run at `scale` loaded, as it is (no generation, no
+    load, no base knocks; its bureaux and knock count read back)."""
+    import psycopg
+
+    from benchmarks.national_sources import NATIONAL_BUREAUX
+    from scrutin.config import database_url, with_database
+
+    url = with_database(database_url(), DB_NAME)
+    with psycopg.connect(url) as conn:
+        ids = [
+            r[0]
+            for r in conn.execute(
+                "select distinct bureau_id from raw.election_results_bureau order by 1"
+            ).fetchall()
+        ]
+        (knocks,) = conn.execute("select count(*) from raw.canvass_knocks").fetchone()  # type: ignore[misc]
+        (communes,) = conn.execute(  # type: ignore[misc]
+            "select count(distinct code_commune) from raw.election_results_bureau"
+        ).fetchone()
+        elections = [
+            r[0]
+            for r in conn.execute(
+                "select distinct election_id from raw.election_results_bureau order by 1"
+            ).fetchall()
+        ]
+    expected = max(200, round(NATIONAL_BUREAUX * scale))  # as national_sources sizes it
+    if not ids or abs(len(ids) - expected) > 0.05 * expected:
+        raise SystemExit(
+            f"--loaded: {DB_NAME} holds {len(ids)} bureaux, not the ~{expected} of scale {scale}"
+        )
+    return url, ids, [], [], int(knocks), {"communes": communes, "elections": elections}
+
+
+def run(
+    scale: float,
+    work: Path,
+    sources: Path | None = None,
+    *,
+    second_build: bool = True,
+    loaded: bool = False,
+) -> dict[str, Any]:
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True, exist_ok=True)
+    campaign = work / "campaign.yml"
+    campaign.write_text(CAMPAIGN_YAML, encoding="utf-8")
+    if loaded:
+        url, ids, stages, loads, base_knocks, meta = _already_loaded(scale)
+    else:
+        url, ids, stages, loads, base_knocks, meta = _generate_and_load(
+            scale, work, sources, campaign
+        )
+
+    # The raw suites, as each ingestion DAG's gate runs them after its load (once per change
+    # of their tables): the build then reuses these validations, as it would in production.
+    started, cpu0 = time.perf_counter(), _cpu()
+    raw_stage = _stage("raw suites (the ingestion DAGs' gate)", started, cpu0, **_raw_suites(url))
+    stages.append(raw_stage)
     full = _build(url, campaign, work / "build-full.log")
     stages.append({"stage": "scrutin build (full refresh)", **full})
     if second_build:
         again = _build(url, campaign, work / "build-again.log")
         stages.append({"stage": "scrutin build, nothing new", **again})
 
+    # A seed the warehouse has not seen: a rerun on a --loaded database drops new knocks too.
+    _write_knocks(work / "knocks_new.csv", ids, NEW_KNOCKS, seed=12 + base_knocks)
     started, cpu0 = time.perf_counter(), _cpu()
     new_rows = _drop(url, work, work / "knocks_new.csv", campaign)
     landing = time.perf_counter() - started
@@ -430,27 +503,31 @@ def run(
 
     bi = _bi_queries(url)
     size = _db_size_mb(url)
-    slowest = min(loads[:-1], key=lambda s: s["vs_copy"])  # the weights are not a file load
+    files_loads = loads[:-1]  # the weights are not a file load
+    slowest = min(files_loads, key=lambda s: s["vs_copy"]) if files_loads else {}
     own_peak = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     return {
         "scale": scale,
         "date": dt.date.today().isoformat(),
         "bureaux": len(ids),
-        "communes": files.communes,
-        "elections": [e for e, _ in files.elections],
+        "communes": meta["communes"],
+        "elections": meta["elections"],
         "knocks": base_knocks + new_rows,
         "full_refresh_s": full["wall_s"],
+        # The raw suites before it (the DAGs' gate after the loads), not part of full_refresh_s.
+        "raw_suites_s": raw_stage["wall_s"],
         "incremental_knocks_s": round(landing + incremental["wall_s"], 2),
         # How the build behind the new knocks decided (pipeline/build_plan.py logs the mode).
         "knocks_build_mode": _build_mode(work / "build-knocks.log"),
-        # Every file load of step 2, one after the other (the weights included).
-        "loads_s": round(sum(s["wall_s"] for s in loads), 2),
+        # Every file load of step 2, one after the other (the weights included); None with
+        # --loaded (nothing loaded: the builds of a database an earlier run loaded).
+        "loads_s": round(sum(s["wall_s"] for s in loads), 2) if loads else None,
         "peak_rss_mb": max(full["peak_rss_mb"], incremental["peak_rss_mb"], own_peak),
         "bi_p95_ms": max(bi.values()),
         "bi_p95_by_card_ms": bi,
-        "load_vs_copy": slowest["vs_copy"],
-        "slowest_loader": slowest["stage"],
-        "loaders_vs_copy": {s["stage"]: s["vs_copy"] for s in loads[:-1]},
+        "load_vs_copy": slowest.get("vs_copy"),
+        "slowest_loader": slowest.get("stage"),
+        "loaders_vs_copy": {s["stage"]: s["vs_copy"] for s in files_loads},
         "db_size_mb": size,
         "cpus": os.cpu_count(),
         "load_average_1m": round(os.getloadavg()[0], 1),
@@ -475,15 +552,26 @@ def main(argv: list[str] | None = None) -> int:
         action="store_false",
         help="skip the build with nothing new (saves a full build's time at national size)",
     )
+    p.add_argument(
+        "--loaded",
+        action="store_true",
+        help=f"skip generation and loads: build, knocks and BI on the database {DB_NAME} as an "
+        "earlier run at this --scale loaded it (the JSON then has no load figures)",
+    )
     args = p.parse_args(argv)
     from scrutin.config import apply_environment_defaults
 
     apply_environment_defaults()
     summary = run(
-        args.scale, args.work / f"scale-{args.scale}", args.sources, second_build=args.second_build
+        args.scale,
+        args.work / f"scale-{args.scale}",
+        args.sources,
+        second_build=args.second_build,
+        loaded=args.loaded,
     )
     args.out.mkdir(parents=True, exist_ok=True)
-    target = args.out / f"national-{summary['date']}-scale{args.scale}.json"
+    suffix = "-builds" if args.loaded else ""
+    target = args.out / f"national-{summary['date']}-scale{args.scale}{suffix}.json"
     target.write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     print(json.dumps({k: v for k, v in summary.items() if k not in ("stages",)}, indent=2))
     print(f"written to {target}")

@@ -22,6 +22,7 @@ superseded batch's rows deleted), which move the data table's own version.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from collections.abc import Mapping, Sequence
@@ -109,7 +110,21 @@ def reusable(
     run_id, validated, success = last
     if not success or any(validated.get(t) != versions[t] for t in inputs):
         return None
+    # A suite whose checks changed since has not validated this data (a check added to the
+    # suite must reach the rows already loaded).
+    if validated.get(SUITE_DIGEST_KEY) != suite_digest(suite):
+        return None
     return ReusedValidation(suite=suite.name, run_id=run_id)
+
+
+# The key of ops.raw_validations.table_versions that holds the digest of the suite's definition
+# (not a table name: table names are schema-qualified).
+SUITE_DIGEST_KEY = "suite_sha256"
+
+
+def suite_digest(suite: SuiteSpec) -> str:
+    """sha256 of the suite's definition: its table, the tables its checks read and its checks."""
+    return hashlib.sha256(repr((suite.table, suite.requires, suite.checks)).encode()).hexdigest()
 
 
 def _record(
@@ -134,7 +149,10 @@ def _record(
                 (
                     spec.name,
                     run_id,
-                    json.dumps({t: versions[t] for t in inputs_of(spec) if t in versions}),
+                    json.dumps(
+                        {t: versions[t] for t in inputs_of(spec) if t in versions}
+                        | {SUITE_DIGEST_KEY: suite_digest(spec)}
+                    ),
                     last_batch[0] if last_batch else None,
                     passed[spec.name],
                 )

@@ -28,17 +28,20 @@ results as (
 
 reference as (
 
-    select code_commune from {{ ref('stg_reu__bureaux') }}
+    -- Each source deduplicated on its own (a hash aggregate over the 13 M national REU
+    -- addresses), then unioned: the union's own deduplication then sees thousands of codes.
+    select code_commune from {{ ref('stg_reu__bureaux') }} group by code_commune
     union
-    select code_commune_results from {{ ref('stg_reu__bureaux') }}
+    select code_commune_results from {{ ref('stg_reu__bureaux') }} group by code_commune_results
     union
-    select code_commune from {{ ref('stg_reu__addresses') }}
+    select code_commune from {{ ref('stg_reu__addresses') }} group by code_commune
     union
     select code_commune_results from {{ ref('stg_reu__addresses') }}
+    group by code_commune_results
     union
-    select code_commune from {{ ref('stg_census__iris') }}
+    select code_commune from {{ ref('stg_census__iris') }} group by code_commune
     union
-    select code_commune from {{ ref('stg_geography__iris_bureau_weights') }}
+    select code_commune from {{ ref('stg_geography__iris_bureau_weights') }} group by code_commune
     union
     select code_commune from {{ ref('known_communes') }}
 
@@ -46,11 +49,15 @@ reference as (
 
 results_communes as (
 
-    select distinct
-        code_commune,
-        {{ departement_of_commune('code_commune') }} as code_departement,
-        code_commune in (select reference.code_commune from reference) as is_known
-    from results
+    -- a join, not `in (select ...)`: the planner cannot hash a union it estimates at 27 M rows
+    -- and rescanned it for each results row (164 s nationally)
+    select
+        results_codes.code_commune,
+        {{ departement_of_commune('results_codes.code_commune') }} as code_departement,
+        reference.code_commune is not null as is_known
+    from (select distinct code_commune from results) as results_codes
+    left join reference
+        on results_codes.code_commune = reference.code_commune
 
 ),
 

@@ -33,6 +33,13 @@ allocated as (
 
 ),
 
+measured_indicators as (
+
+    -- what the model allocates (a published measure reads it); other indicators are not
+    {{ census_measured_indicators() | indent(4) }}
+
+),
+
 iris_totals as (
 
     select
@@ -47,9 +54,13 @@ iris_totals as (
         on
             iris_values.theme = selected_vintages.theme
             and iris_values.vintage = selected_vintages.vintage
+    inner join measured_indicators
+        on
+            iris_values.theme = measured_indicators.theme
+            and iris_values.prefix = measured_indicators.prefix
+            and iris_values.indicator = measured_indicators.indicator
     left join arrondissements
         on iris_values.code_commune = arrondissements.code_commune
-    where iris_values.prefix in ('P', 'C')
     group by
         coalesce(arrondissements.code_commune_results, iris_values.code_commune),
         iris_values.theme,

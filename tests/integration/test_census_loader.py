@@ -278,3 +278,23 @@ def test_refusal_after_values_were_streamed_rolls_everything_back(
     assert report.status == "loaded"
     assert _counts(conn, "population", 2021) == before
     assert report.value_rows == before[1] and report.iris_rows == before[0]
+
+
+def test_raw_key_refuses_a_second_value_for_the_same_cell(
+    clean: str, conn: psycopg.Connection
+) -> None:
+    # stg_census__iris_values has no uniqueness test (61 s per national build): this index is
+    # what makes (vintage, theme, code_iris, prefix, indicator) unique. A second value for a
+    # loaded cell, from any batch, is refused.
+    if not conn.execute("select 1 from raw.census_iris_values limit 1").fetchone():
+        load_entry(clean, registry_entries(SAMPLE / "manifest.yml")[0])
+    with (
+        conn.transaction(force_rollback=True),
+        pytest.raises(psycopg.errors.UniqueViolation, match="census_iris_values_key"),
+    ):
+        conn.execute(
+            "insert into raw.census_iris_values (batch_id, vintage, geo_year, theme, "
+            "code_iris, code_commune, prefix, indicator, value) "
+            "select batch_id + 1000000, vintage, geo_year, theme, code_iris, code_commune, "
+            "prefix, indicator, value + 1 from raw.census_iris_values limit 1"
+        )

@@ -126,3 +126,23 @@ def test_a_write_committed_during_a_validation_is_validated_next_time(url: str) 
         writer.commit()
     # ... and once the write commits, both suites run again.
     assert _ran(url, "v-after")[0] == sorted(SUITES)
+
+
+def test_a_suite_whose_checks_changed_runs_again(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import dataclasses
+
+    from expectations import validations
+    from expectations.suites import not_null
+
+    _ran(url, "v-before-change")
+    assert _ran(url, "v-unchanged")[0] == []
+    # A check added to one suite: that suite runs again on the same data, the other is reused.
+    suites = dict(validations.all_suites())
+    spec = suites["raw_election_results"]
+    suites[spec.name] = dataclasses.replace(spec, checks=(*spec.checks, not_null("code_bv")))
+    monkeypatch.setattr(validations, "all_suites", lambda: suites)
+    ran, reused, success = _ran(url, "v-changed")
+    assert (ran, success) == (["raw_election_results"], True)
+    assert list(reused) == ["raw_election_candidates"]
+    # Validated with its new checks: reused from then on.
+    assert _ran(url, "v-changed-again")[0] == []

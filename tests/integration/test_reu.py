@@ -465,18 +465,24 @@ def test_reu_suites_pass_on_the_samples_and_catch_bad_points(
     assert outcome.success, outcome.failed_checks
     assert outcome.warnings == []
     batch = _one(clean, "select max(batch_id) from raw.reu_addresses")
+    line = _one(clean, "select min(source_line) from raw.reu_addresses where batch_id = %s", batch)
+    # Swapped coordinates, no address, an unknown geocoder precision, and the line number of a
+    # row already in the batch.
     clean.execute(
         "insert into raw.reu_addresses (batch_id, source_line, code_commune_ref, id_brut_bv_reu, "
-        "code_commune, code_commune_results, code_bv, bureau_id, longitude, latitude, nb_adresses) "
-        "values (%s, 999999, '29019', '29019_1', '29019', '29019', '0001', '29019_0001', "
-        "48.39, -4.48, 0)",
-        (batch,),
+        "code_commune, code_commune_results, code_bv, bureau_id, longitude, latitude, nb_adresses, "
+        "geo_type) "
+        "values (%s, %s, '29019', '29019_1', '29019', '29019', '0001', '29019_0001', "
+        "48.39, -4.48, 0, 'rooftop')",
+        (batch, line),
     )
     outcome = run_suites(warehouse_url, REU_SUITES, "test_reu_bad")
     assert not outcome.success
     failed = "\n".join(outcome.failed_checks)
     assert "expect_column_values_to_be_between(nb_adresses)" in failed
+    assert "one row per (batch_id, source_line)" in failed
     assert any("metropolitan France" in w for w in outcome.warnings)
+    assert any("geo_type" in w for w in outcome.warnings), outcome.warnings
 
 
 # ---- the address table in column batches (the loader's fast path) -----------------------------

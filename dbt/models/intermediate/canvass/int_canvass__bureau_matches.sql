@@ -57,9 +57,11 @@ results_bureaux as (
 
 reference_bureaux as (
 
+    -- the REU side deduplicated on its own: a hash aggregate of the 13 M national addresses
+    -- into ~65,000 bureaux, where a union of the raw rows sorted them all
     select bureau_id from results_bureaux
     union
-    select bureau_id from reu_addresses
+    select bureau_id from reu_addresses group by bureau_id
 
 ),
 
@@ -135,14 +137,27 @@ nearest as (
 
 ),
 
+knock_address_keys as (
+
+    select distinct address_key
+    from knocks
+    where
+        app_bureau_id is null
+        and address_key is not null
+
+),
+
 by_address_key as (
 
+    -- only the keys a knock without an app bureau carries: grouping every REU address by its
+    -- key (13 M nationally) cost more than the whole rest of the model
     select
-        address_key,
-        min(bureau_id) as bureau_id
+        reu_addresses.address_key,
+        min(reu_addresses.bureau_id) as bureau_id
     from reu_addresses
-    where address_key is not null
-    group by address_key
+    inner join knock_address_keys
+        on reu_addresses.address_key = knock_address_keys.address_key
+    group by reu_addresses.address_key
 
 ),
 

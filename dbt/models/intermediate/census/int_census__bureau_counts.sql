@@ -4,60 +4,23 @@
     masked IRIS value in the sum, and the theme was loaded at all). The mart publishes no
     share computed from a measure that is not known.
 
-    A measure sums one or more census indicators of one theme and prefix. The lists hold the
-    names of every vintage INSEE used (diplomas: `DIPLMIN`, `SUP2`, `SUP34`, `SUP5` since
-    census 2017; `DIPL0`, `CEP`, `BACP2`, `SUP` before): a vintage carries one set, never both.
-    The socio-professional groups come from the seed pcs_crosswalk (PCS 2003 `CS1..CS8` up to
-    census 2021, PCS 2020 `STAT_GSEC..` from 2022), applied to `C POP15P_<code>`.
+    The measures are the macro census_measures() (dbt/macros/census_measures.sql): a measure
+    sums one or more census indicators of one theme and prefix. The socio-professional groups
+    come from the seed pcs_crosswalk (PCS 2003 `CS1..CS8` up to census 2021, PCS 2020
+    `STAT_GSEC..` from 2022), applied to `C POP15P_<code>`.
 
     A table: pivoting every bureau's allocated rows is the costly step (seconds nationally),
     done once here rather than by each reader.
 -#}
 {{ config(materialized='table') }}
 
-{%- set measures = {
-    'population': ('population', 'P', ['POP']),
-    'age_0_14': ('population', 'P', ['POP0014']),
-    'age_15_29': ('population', 'P', ['POP1529']),
-    'age_30_44': ('population', 'P', ['POP3044']),
-    'age_45_59': ('population', 'P', ['POP4559']),
-    'age_60_74': ('population', 'P', ['POP6074']),
-    'age_75_plus': ('population', 'P', ['POP75P']),
-    'foreigners': ('population', 'P', ['POP_ETR']),
-    'population_15_plus': ('population', 'C', ['POP15P']),
-    'non_schooled_15_plus': ('diplomes_formation', 'P', ['NSCOL15P']),
-    'diploma_low': ('diplomes_formation', 'P', [
-        'NSCOL15P_DIPLMIN', 'NSCOL15P_DIPL0', 'NSCOL15P_CEP', 'NSCOL15P_BEPC',
-        'NSCOL15P_CAPBEP']),
-    'diploma_bac': ('diplomes_formation', 'P', ['NSCOL15P_BAC']),
-    'diploma_higher': ('diplomes_formation', 'P', [
-        'NSCOL15P_SUP2', 'NSCOL15P_SUP34', 'NSCOL15P_SUP5', 'NSCOL15P_BACP2', 'NSCOL15P_SUP']),
-    'households': ('couples_familles_menages', 'C', ['MEN']),
-    'households_single_person': ('couples_familles_menages', 'C', ['MENPSEUL']),
-    'households_couple_no_children': ('couples_familles_menages', 'C', ['MENCOUPSENF']),
-    'households_couple_with_children': ('couples_familles_menages', 'C', ['MENCOUPAENF']),
-    'households_single_parent': ('couples_familles_menages', 'C', ['MENFAMMONO']),
-    'main_residences': ('logement', 'P', ['RP']),
-    'main_residences_owned': ('logement', 'P', ['RP_PROP']),
-    'main_residences_rented': ('logement', 'P', ['RP_LOC']),
-    'main_residences_social_rented': ('logement', 'P', ['RP_LOCHLMV']),
-} -%}
-{#- Measures added later, after the PCS groups so the existing columns keep their order: the
-    adult population (18 or more, the voting age) from the finer age bands of the population
-    theme, and French nationals (all ages). -#}
-{%- set late_measures = {
-    'adults_18_plus': ('population', 'P', [
-        'POP1824', 'POP2539', 'POP4054', 'POP5564', 'POP6579', 'POP80P']),
-    'french_nationals': ('population', 'P', ['POP_FR']),
-} -%}
-{%- set pcs_groups = [
-    'farmers', 'artisans_merchants', 'executives', 'intermediate', 'employees', 'workers',
-    'retired', 'other_inactive',
-] -%}
+{%- set spec = census_measures() -%}
+{%- set measures = spec['measures'] -%}
+{%- set late_measures = spec['late_measures'] -%}
+{%- set pcs_groups = spec['pcs_groups'] -%}
 {%- set measure_names = measures.keys() | list -%}
 {%- for group in pcs_groups %}{% do measure_names.append('pcs_' ~ group) %}{% endfor -%}
 {%- for name in late_measures %}{% do measure_names.append(name) %}{% endfor -%}
-{%- set listed_measures = (measures.items() | list) + (late_measures.items() | list) -%}
 
 with
 
@@ -98,13 +61,7 @@ measure_indicators as (
         cast(null as text) as pcs_version
     from (
         values
-        {%- for name, spec in listed_measures %}
-        {%- set outer_last = loop.last %}
-        {%- for indicator in spec[2] %}
-        ('{{ spec[0] }}', '{{ spec[1] }}', '{{ indicator }}', '{{ name }}')
-        {{- ',' if not (outer_last and loop.last) }}
-        {%- endfor %}
-        {%- endfor %}
+        {{ census_measure_indicator_rows() | indent(8) }}
     ) as listed (theme, prefix, indicator, measure)
 
     union all

@@ -96,5 +96,4 @@ final as (
 
 )
 
-select * from final
-where {{ in_campaign_territory('final.bureau_id') }}
+{{ select_in_campaign_territory('final') }}

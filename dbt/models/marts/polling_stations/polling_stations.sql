@@ -57,15 +57,27 @@ reu_key_to_bureau as (
 
 ),
 
+address_sums as (
+
+    -- summed per REU bureau first: a hash aggregate of the 13 M national addresses into
+    -- ~65,000 rows; joining the mapping to every address sorted them all (17 s nationally)
+    select
+        bureau_id,
+        sum(addresses) as addresses
+    from reu_addresses
+    group by bureau_id
+
+),
+
 address_totals as (
 
     select
-        coalesce(reu_key_to_bureau.bureau_id, reu_addresses.bureau_id) as bureau_id,
-        cast(sum(reu_addresses.addresses) as integer) as reu_addresses
-    from reu_addresses
+        coalesce(reu_key_to_bureau.bureau_id, address_sums.bureau_id) as bureau_id,
+        cast(sum(address_sums.addresses) as integer) as reu_addresses
+    from address_sums
     left join reu_key_to_bureau
-        on reu_addresses.bureau_id = reu_key_to_bureau.reu_bureau_id
-    group by coalesce(reu_key_to_bureau.bureau_id, reu_addresses.bureau_id)
+        on address_sums.bureau_id = reu_key_to_bureau.reu_bureau_id
+    group by coalesce(reu_key_to_bureau.bureau_id, address_sums.bureau_id)
 
 ),
 
@@ -213,5 +225,4 @@ final as (
 
 )
 
-select * from final
-where {{ in_campaign_territory('final.bureau_id') }}
+{{ select_in_campaign_territory('final') }}
