@@ -13,7 +13,12 @@
 
     Fail-closed on purpose: the columns that may stay visible are listed, not the ones to hide,
     so a column added to the model later counts as an opinion figure until someone declares it
-    public. The row is read as JSON (`to_jsonb`), so the test needs no column list at run time.
+    public. The hidden columns are every column of the built relation but the visible ones,
+    read from the warehouse when the test is compiled (no list to maintain), and a row is
+    checked with num_nonnulls over them: reading every row as JSON took 17 s on the 868,000
+    rows of canvass_bureau_daily nationally. Should the relation have a column the compiled
+    list does not know (added after compilation), every row is read as JSON again, so the
+    test stays fail-closed. The offending row is shown as JSON.
 
     The threshold is the stricter of `k_min` (default: the project var, which the gate sets to
     the campaign's k_min, the value the models use) and the k_min every loaded campaign's knocks
@@ -24,6 +29,22 @@
 
 {%- set build_k_min = (var('k_min') if k_min is none else k_min) | int -%}
 {%- set visible = public_columns + [count_column, flag_column] -%}
+{%- set hidden = [] -%}
+{%- set known = [] -%}
+{%- if execute -%}
+    {%- set columns = adapter.get_columns_in_relation(model) -%}
+    {%- if not columns -%}
+        {#- fail closed: no column list, no check -#}
+        {{ exceptions.raise_compiler_error(
+            "k_min_suppressed: no column found for " ~ model ~ ", nothing can be checked") }}
+    {%- endif -%}
+    {%- for column in columns -%}
+        {%- do known.append("'" ~ column.name ~ "'") -%}
+        {%- if column.name not in visible -%}
+            {%- do hidden.append('model_rows.' ~ adapter.quote(column.name)) -%}
+        {%- endif -%}
+    {%- endfor -%}
+{%- endif -%}
 
 with
 
@@ -31,6 +52,22 @@ threshold as (
 
     select greatest({{ build_k_min }}, coalesce(max(campaigns.k_min), 0)) as k_min
     from {{ source('ops', 'canvass_campaigns') }} as campaigns
+
+),
+
+columns_known as (
+
+    -- false when the relation has a column the compiled list lacks
+    select not exists (
+        select 1
+        from pg_attribute as attributes
+        where
+            attributes.attrelid
+            = to_regclass('{{ adapter.quote(model.schema) }}.{{ adapter.quote(model.identifier) }}')
+            and attributes.attnum > 0
+            and not attributes.attisdropped
+            and attributes.attname <> all(array[{{ known | join(', ') }}]::text [])
+    ) as all_known
 
 ),
 
@@ -46,22 +83,33 @@ checked as (
         {%- else %}
         false as between_steps,
         {%- endif %}
-        -- every value of the row except the public ones, as (key, json value) pairs
-        to_jsonb(model_rows) - array[
-            {%- for column in visible %}
-            '{{ column }}'{{ "," if not loop.last }}
-            {%- endfor %}
-        ]::text [] as hidden_values,
-        to_jsonb(model_rows) as row_values
+        -- a value in any column that is not public
+        case
+            when columns_known.all_known
+                then {% if hidden %}num_nonnulls({{ hidden | join(', ') }}) > 0{% else %}false{% endif %}
+            else exists (
+                select 1
+                from jsonb_each(
+                    to_jsonb(model_rows) - array[
+                        {%- for column in visible %}
+                        '{{ column }}'{{ "," if not loop.last }}
+                        {%- endfor %}
+                    ]::text []
+                ) as hidden(key, value)
+                where hidden.value <> 'null'::jsonb
+            )
+        end as has_hidden_values,
+        model_rows as model_row
     from {{ model }} as model_rows
     cross join threshold
+    cross join columns_known
 
 ),
 
 offending as (
 
     select
-        row_values,
+        to_jsonb(model_row) as row_values,
         counted,
         flagged,
         k_min,
@@ -78,11 +126,7 @@ offending as (
         or between_steps
         or (
             below_k_min
-            and exists (
-                select 1
-                from jsonb_each(hidden_values) as hidden(key, value)
-                where hidden.value <> 'null'::jsonb
-            )
+            and has_hidden_values
         )
 
 )
