@@ -185,6 +185,29 @@ def _log(
     return int(row[0])
 
 
+def _lock_swapped_tables(cur: psycopg.Cursor[Any], schemas: tuple[str, ...]) -> None:
+    """ACCESS EXCLUSIVE on every table of `schemas`, first thing in a publication's (or a
+    rollback's) transaction: for a publication `mart_audit` (published next) and `mart_prev`
+    (dropped).
+
+    Autovacuum analyzes the tables dbt just wrote. Taken later, after this transaction had
+    changed catalog rows of those tables (renamed schemas, carried rows), the lock that enables
+    row-level security waited for an autovacuum ANALYZE that waited for this transaction to
+    update the same table's statistics: a deadlock, and PostgreSQL aborted the publication
+    (seen on a national build). Asked for before anything is changed, the lock makes
+    PostgreSQL cancel the autovacuum instead (after deadlock_timeout), and while it is held no
+    autovacuum can start on those tables. `mart`, which dashboards read, is not locked here.
+    """
+    cur.execute(
+        "select format('%%I.%%I', schemaname, tablename) from pg_tables "
+        "where schemaname = any(%s) order by 1",
+        (list(schemas),),
+    )
+    tables = [row[0] for row in cur.fetchall()]
+    if tables:
+        cur.execute(f"lock table {', '.join(tables)} in access exclusive mode")
+
+
 def publish(
     conn: psycopg.Connection,
     run_id: str,
@@ -204,6 +227,7 @@ def publish(
     campaign_id = campaign_id or check_summary.get("campaign_id") or None
     with conn.transaction(), conn.cursor() as cur:
         lock_publication(cur)
+        _lock_swapped_tables(cur, (AUDIT_SCHEMA, PREV_SCHEMA))
         if not _schema_exists(cur, AUDIT_SCHEMA):
             raise PublicationError(f"schema {AUDIT_SCHEMA} does not exist: nothing to publish")
         if not table_row_counts(cur, AUDIT_SCHEMA):
@@ -244,6 +268,7 @@ def rollback(conn: psycopg.Connection, run_id: str) -> PublishReport:
     """Restore `mart_prev` as `mart` (the current `mart` becomes `mart_prev`)."""
     with conn.transaction(), conn.cursor() as cur:
         lock_publication(cur)
+        _lock_swapped_tables(cur, (PREV_SCHEMA, "mart_swap"))
         if not _schema_exists(cur, PREV_SCHEMA):
             raise PublicationError("no previous publication (schema mart_prev) to roll back to")
         cur.execute("drop schema if exists mart_swap cascade")

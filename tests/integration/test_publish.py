@@ -123,3 +123,47 @@ def test_bi_role_cannot_connect_to_closed_databases(warehouse_url: str) -> None:
     ensure_bi_role(warehouse_url, (closed,))
     with pytest.raises(psycopg.OperationalError, match="permission denied"):
         psycopg.connect(bi_reader_url(with_database(warehouse_url, closed)))
+
+
+def test_publish_locks_the_tables_it_swaps_before_changing_anything(
+    clean_marts: psycopg.Connection, warehouse_url: str
+) -> None:
+    """A session holding a lock on a table to publish (autovacuum analyzing what dbt just
+    wrote holds SHARE UPDATE EXCLUSIVE) makes the publication wait at its first statement, with
+    nothing changed yet, instead of deadlocking with it halfway through the swap."""
+    import threading
+
+    conn = clean_marts
+    _make_audit(conn, "v-locked", 1)
+    outcome: dict[str, object] = {}
+
+    def run() -> None:
+        with psycopg.connect(warehouse_url) as publisher:
+            outcome["pid"] = publisher.info.backend_pid
+            outcome["report"] = publish(publisher, "run-locked", {"checks": 1})
+
+    with psycopg.connect(warehouse_url) as holder:
+        holder.execute("begin")
+        holder.execute("lock table mart_audit.publish_probe in share update exclusive mode")
+        thread = threading.Thread(target=run)
+        thread.start()
+        waiting = None
+        for _ in range(100):
+            waiting = conn.execute(
+                "select l.mode, c.relname from pg_locks as l "
+                "join pg_class as c on c.oid = l.relation "
+                "where l.pid = %s and not l.granted",
+                (outcome.get("pid"),),
+            ).fetchone()
+            if waiting:
+                break
+            threading.Event().wait(0.05)
+        # Waiting for its ACCESS EXCLUSIVE lock on the table, before renaming any schema.
+        assert waiting == ("AccessExclusiveLock", "publish_probe")
+        assert conn.execute("select to_regnamespace('mart_audit') is not null").fetchone() == (
+            True,
+        )
+        holder.execute("rollback")
+    thread.join(timeout=30)
+    assert not thread.is_alive()
+    assert _published_marker(conn) == "v-locked"
