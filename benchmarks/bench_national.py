@@ -3,6 +3,8 @@
     .venv/bin/python benchmarks/bench_national.py --scale 0.01     # ~690 bureaux, a few minutes
     .venv/bin/python benchmarks/bench_national.py --scale 0.1      # ~6,900 bureaux
     make bench-national SCALE=0.1
+    .venv/bin/python benchmarks/bench_national.py --scale 1.0 --loaded   # steps 3-6 only, on the
+                                               # database an earlier run at that scale loaded
 
 What it does, in a scratch database (`scrutin_bench_national`, dropped and recreated), at
 `--scale` of national size (1.0 = 69,000 bureaux, ~50,000 IRIS, ~14 million REU addresses,
@@ -18,8 +20,9 @@ What it does, in a scratch database (`scrutin_bench_national`, dropped and recre
    manifest, then the IRIS -> bureau weights; canvass drop zone), and times a raw `COPY` of
    each same file (its bytes into text columns) in the same run: `vs_copy` per loader, the
    slowest in `load_vs_copy`;
-3. runs `scrutin build` in its own process group (wall, CPU and peak RSS of the process tree),
-   now with the ecological fit and the map shapes, then again with nothing new;
+3. runs the raw suites as the ingestion DAGs' gates do after their loads, then `scrutin build`
+   in its own process group (wall, CPU and peak RSS of the process tree), with the ecological
+   fit and the map shapes, then again with nothing new;
 4. drops 10,000 new knocks in the drop zone and times landing -> published scores (the drop zone
    load plus the build that publishes them);
 5. runs every Metabase card (metabase/dashboards/*.yml) as the BI role, 20 times each: p95 per

@@ -30,18 +30,29 @@ reference as (
 
     -- Each source deduplicated on its own (a hash aggregate over the 13 M national REU
     -- addresses), then unioned: the union's own deduplication then sees thousands of codes.
-    select code_commune from {{ ref('stg_reu__bureaux') }} group by code_commune
+    select code_commune
+    from {{ ref('stg_reu__bureaux') }}
+    group by code_commune
     union
-    select code_commune_results from {{ ref('stg_reu__bureaux') }} group by code_commune_results
-    union
-    select code_commune from {{ ref('stg_reu__addresses') }} group by code_commune
-    union
-    select code_commune_results from {{ ref('stg_reu__addresses') }}
+    select code_commune_results
+    from {{ ref('stg_reu__bureaux') }}
     group by code_commune_results
     union
-    select code_commune from {{ ref('stg_census__iris') }} group by code_commune
+    select code_commune
+    from {{ ref('stg_reu__addresses') }}
+    group by code_commune
     union
-    select code_commune from {{ ref('stg_geography__iris_bureau_weights') }} group by code_commune
+    select code_commune_results
+    from {{ ref('stg_reu__addresses') }}
+    group by code_commune_results
+    union
+    select code_commune
+    from {{ ref('stg_census__iris') }}
+    group by code_commune
+    union
+    select code_commune
+    from {{ ref('stg_geography__iris_bureau_weights') }}
+    group by code_commune
     union
     select code_commune from {{ ref('known_communes') }}
 

@@ -61,7 +61,9 @@ reference_bureaux as (
     -- into ~65,000 bureaux, where a union of the raw rows sorted them all
     select bureau_id from results_bureaux
     union
-    select bureau_id from reu_addresses group by bureau_id
+    select bureau_id
+    from reu_addresses
+    group by bureau_id
 
 ),
 

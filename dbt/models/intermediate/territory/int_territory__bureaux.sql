@@ -54,19 +54,33 @@ universe as (
     -- each source deduplicated on its own (a hash aggregate over the 13 M national REU
     -- addresses and the roll's counts), then unioned: the union then dedups thousands of ids,
     -- not the millions a union of the raw rows made it sort
-    select bureau_id from results group by bureau_id
+    select bureau_id
+    from results
+    group by bureau_id
     union
-    select bureau_id from {{ ref('int_reu_bureau_mapping') }} group by bureau_id
+    select bureau_id
+    from {{ ref('int_reu_bureau_mapping') }}
+    group by bureau_id
     union
-    select bureau_id from {{ ref('stg_reu__bureaux') }} group by bureau_id
+    select bureau_id
+    from {{ ref('stg_reu__bureaux') }}
+    group by bureau_id
     union
-    select bureau_id from {{ ref('stg_reu__addresses') }} group by bureau_id
+    select bureau_id
+    from {{ ref('stg_reu__addresses') }}
+    group by bureau_id
     union
-    select bureau_id from {{ ref('stg_roll__bureau_counts') }} group by bureau_id
+    select bureau_id
+    from {{ ref('stg_roll__bureau_counts') }}
+    group by bureau_id
     union
-    select bureau_id from {{ ref('stg_roll__bureau_doors') }} group by bureau_id
+    select bureau_id
+    from {{ ref('stg_roll__bureau_doors') }}
+    group by bureau_id
     union
-    select bureau_id from {{ ref('stg_geography__iris_bureau_weights') }} group by bureau_id
+    select bureau_id
+    from {{ ref('stg_geography__iris_bureau_weights') }}
+    group by bureau_id
 
 ),
 
