@@ -136,6 +136,13 @@ start() {
     log "running as root but no 'postgres' OS user exists to own the cluster; create one (useradd -r postgres)"
     exit 1
   fi
+  # The cluster's folder is made private below (mode 700, owned by the cluster's owner): a
+  # shared directory must never be it. SCRUTIN_PGDATA=/tmp/x once turned /tmp itself into
+  # postgres's private folder, and every other program lost /tmp.
+  if [ "$RUN_DIR" = "/" ] || { [ -d "$RUN_DIR" ] && [ -k "$RUN_DIR" ]; }; then
+    log "SCRUTIN_PGDATA=$PGDATA_DIR: its parent $RUN_DIR is a shared directory; the cluster's folder (socket, log, pass file) is made private, so give the cluster a folder of its own, e.g. SCRUTIN_PGDATA=${RUN_DIR%/}/scrutin-pg/data"
+    exit 1
+  fi
   mkdir -p "$RUN_DIR"
   # The socket and the log live here: the cluster owner's only. As root the owner is the
   # `postgres` OS user; root (the client) still reads the pass file and reaches the socket.

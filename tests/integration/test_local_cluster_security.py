@@ -290,3 +290,18 @@ def test_a_new_cluster_has_a_password_and_an_old_trust_cluster_is_upgraded(
     local_passfile().unlink()
     output = _local_pg(env, "start", exit_code=1)
     assert str(local_passfile()) in output and "start afresh" in output
+
+
+def test_a_cluster_directly_in_a_shared_folder_is_refused(own_cluster: dict[str, str]) -> None:
+    """SCRUTIN_PGDATA=/tmp/x would make /tmp (the cluster's folder) private to postgres: the
+    script refuses before touching the folder, and says what to set instead."""
+    shared = Path(own_cluster["SCRUTIN_PGDATA"]).parents[1] / "shared"
+    shared.mkdir()
+    shared.chmod(0o1777)  # world-writable with the sticky bit, as /tmp
+    env = {**own_cluster, "SCRUTIN_PGDATA": str(shared / "data")}
+    out = _local_pg(env, "start", exit_code=1)
+    assert f"its parent {shared} is a shared directory" in out
+    assert f"SCRUTIN_PGDATA={shared}/scrutin-pg/data" in out
+    mode = shared.stat()
+    assert stat.S_IMODE(mode.st_mode) == 0o1777 and mode.st_uid == os.getuid()
+    assert not (shared / "data").exists()
