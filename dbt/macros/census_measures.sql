@@ -5,7 +5,7 @@
     columns of int_census__bureau_counts keep their order). One definition for the two models
     that need it: int_census__bureau_counts pivots these measures, and
     int_census__allocated_to_bureau allocates only their indicators (about 40 of the ~300
-    base-ic indicators: 2.6 M rows nationally instead of 19.6 M).
+    base-ic indicators: 2.7 M rows nationally instead of 19.6 M).
 
     A measure sums one or more indicators of one theme and prefix. The lists hold the names of
     every vintage INSEE used (diplomas: `DIPLMIN`, `SUP2`, `SUP34`, `SUP5` since census 2017;
