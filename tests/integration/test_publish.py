@@ -132,6 +132,7 @@ def test_publish_locks_the_tables_it_swaps_before_changing_anything(
     wrote holds SHARE UPDATE EXCLUSIVE) makes the publication wait at its first statement, with
     nothing changed yet, instead of deadlocking with it halfway through the swap."""
     import threading
+    import time
 
     conn = clean_marts
     _make_audit(conn, "v-locked", 1)
@@ -157,7 +158,7 @@ def test_publish_locks_the_tables_it_swaps_before_changing_anything(
             ).fetchone()
             if waiting:
                 break
-            threading.Event().wait(0.05)
+            time.sleep(0.05)
         # Waiting for its ACCESS EXCLUSIVE lock on the table, before renaming any schema.
         assert waiting == ("AccessExclusiveLock", "publish_probe")
         assert conn.execute("select to_regnamespace('mart_audit') is not null").fetchone() == (
