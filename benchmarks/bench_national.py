@@ -6,9 +6,9 @@
     .venv/bin/python benchmarks/bench_national.py --scale 1.0 --loaded   # steps 3-6 only, on the
                                                # database an earlier run at that scale loaded
 
-What it does, in a scratch database (`scrutin_bench_national`, dropped and recreated), at
-`--scale` of national size (1.0 = 69,000 bureaux, ~50,000 IRIS, ~14 million REU addresses,
-1,000,000 knocks):
+What it does, in a scratch database per scale (`scrutin_bench_national_0_1` at 0.1, dropped and
+recreated), at `--scale` of national size (1.0 = 69,000 bureaux, ~50,000 IRIS, ~14 million REU
+addresses, 1,000,000 knocks):
 1. generates every source in one geography (benchmarks/national_sources.py: the same bureaux
    everywhere, IRIS and bureaux tiling each commune, addresses inside their bureau): four
    législatives rounds (2022 and 2024) in the 2024 Ministry layout over every département,
@@ -55,7 +55,15 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
-DB_NAME = "scrutin_bench_national"
+DB_PREFIX = "scrutin_bench_national"
+
+
+def db_name(scale: float) -> str:
+    """The scratch database of one scale (`scrutin_bench_national_0_1` for 0.1): runs at two
+    scales keep each other's data, and --loaded finds the one its --scale loaded."""
+    return f"{DB_PREFIX}_{format(scale, 'g').replace('.', '_')}"
+
+
 NATIONAL_KNOCKS = 1_000_000
 NEW_KNOCKS = 10_000
 SECRET = "bench-national-secret-0123456789"
@@ -427,7 +435,7 @@ def _generate_and_load(scale: float, work: Path, sources: Path | None, campaign:
         )
     )
 
-    url = scratch_database(DB_NAME)
+    url = scratch_database(db_name(scale))
     loads = load_sources(url, files)
     stages.extend(loads)
     started, cpu0 = time.perf_counter(), _cpu()
@@ -445,7 +453,7 @@ def _already_loaded(scale: float) -> Prepared:
     from benchmarks.national_sources import NATIONAL_BUREAUX
     from scrutin.config import database_url, with_database
 
-    url = with_database(database_url(), DB_NAME)
+    url = with_database(database_url(), db_name(scale))
     with psycopg.connect(url) as conn:
         ids = [
             r[0]
@@ -463,7 +471,8 @@ def _already_loaded(scale: float) -> Prepared:
     expected = max(200, round(NATIONAL_BUREAUX * scale))  # as national_sources sizes it
     if not ids or abs(len(ids) - expected) > 0.05 * expected:
         raise SystemExit(
-            f"--loaded: {DB_NAME} holds {len(ids)} bureaux, not the ~{expected} of scale {scale}"
+            f"--loaded: {db_name(scale)} holds {len(ids)} bureaux, "
+            f"not the ~{expected} of scale {scale}"
         )
     return Prepared(url, ids, [], [], int(knocks), elections)
 
@@ -558,8 +567,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--loaded",
         action="store_true",
-        help=f"skip generation and loads: build, knocks and BI on the database {DB_NAME} as an "
-        "earlier run at this --scale loaded it (the JSON then has no load figures)",
+        help="skip generation and loads: build, knocks and BI on the database an earlier run at "
+        "this --scale loaded (scrutin_bench_national_<scale>) (the JSON then has no load figures)",
     )
     args = p.parse_args(argv)
     from scrutin.config import apply_environment_defaults

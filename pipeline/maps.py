@@ -12,7 +12,7 @@ import datetime as dt
 import decimal
 import json
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -25,6 +25,8 @@ WHATS: tuple[What, ...] = ("targeting", "plan")
 
 # The shape columns of mart.bureau_map a feature carries besides its geometry.
 _SHAPE_COLUMNS = ("geometry_source", "latitude", "longitude")
+# polling_station_targeting's copy of bureau_map's geometry_source (for the map card), not repeated
+_SCORES_COPIES_OF_SHAPE = frozenset({"map_geometry_source"})
 
 _QUERIES: dict[What, str] = {
     # every published bureau, scored or not
@@ -88,12 +90,23 @@ def map_rows(
         cur.execute(_QUERIES[what], {"campaign": campaign_id or configured_campaign_id()})
         names = [d.name for d in cur.description or ()]
         for record in cur:
-            row = dict(zip(names, record, strict=True))
-            geometry = row.pop("geometry_geojson")
-            # The shape's columns first, then the scores' (a same-named score column wins).
-            props = {k: jsonable(row.pop(k)) for k in _SHAPE_COLUMNS}
-            props.update({k: jsonable(v) for k, v in row.items()})
-            yield MapRow(geometry, props)
+            yield map_row(names, record)
+
+
+def map_row(names: Sequence[str], record: Sequence[Any]) -> MapRow:
+    """One result row of `_QUERIES` as a MapRow: bureau_map's shape columns come first and are
+    kept over the copies polling_station_targeting carries for the map card (null when the
+    bureau has no score row for the campaign); `map_geometry_source` is not repeated."""
+    geometry = None
+    props: dict[str, Any] = {}
+    for name, value in zip(names, record, strict=True):
+        if name == "geometry_geojson":
+            geometry = value
+        elif name in _SCORES_COPIES_OF_SHAPE or (name in _SHAPE_COLUMNS and name in props):
+            continue
+        else:
+            props[name] = jsonable(value)
+    return MapRow(geometry, props)
 
 
 def write_geojson(rows: Iterator[MapRow], path: Path) -> int:

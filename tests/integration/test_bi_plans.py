@@ -108,6 +108,7 @@ _VALUES = {
     "latitude": "48 + (i % 1000) / 1000.0",
     "longitude": "-4 + (i % 1000) / 1000.0",
     "geometry_source": "(array['contour', 'reu_addresses', 'none'])[1 + i % 3]",
+    "map_geometry_source": "(array['contour', 'reu_addresses', 'none'])[1 + i % 3]",
 }
 _BY_TYPE = {
     "text": "'x'",
@@ -233,6 +234,25 @@ def test_every_card_reads_through_an_index_or_is_a_known_small_read(bi_url: str)
                 if n["Node Type"] in ("Sort", "Incremental Sort") and n["Plan Rows"] > MAX_SORTED
             ]
             assert not sorts, f"card {card.name!r} sorts rows: {sorts[0].get('Sort Key')}"
+
+
+def test_the_cards_listing_bureaux_join_nothing(bi_url: str) -> None:
+    """The cards that list up to 2,000 bureaux (the map, coverage by bureau) read one table in
+    index order: looking up each bureau's centroid in bureau_map, 2,000 index probes, was half
+    of the map card's time nationally (docs/performance.md)."""
+    listing = [card for card in _cards() if re.search(r"\blimit 2000\b", card.sql)]
+    assert {card.name for card in listing} >= {
+        "Bureaux by value per canvasser-hour (map)",
+        "Coverage by bureau (latest day)",
+    }
+    with psycopg.connect(bi_url, autocommit=True) as conn:
+        for card in listing:
+            joins = [
+                n["Node Type"]
+                for n in _plan(conn, card.sql)
+                if "Join" in n["Node Type"] or n["Node Type"] == "Nested Loop"
+            ]
+            assert not joins, f"card {card.name!r} joins: {joins}"
 
 
 def test_the_bi_role_reads_only_its_campaign_through_those_plans(bi_url: str) -> None:

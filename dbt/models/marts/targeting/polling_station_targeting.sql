@@ -373,6 +373,20 @@ ranked as (
 
 ),
 
+mapped as (
+
+    -- the bureau's map centroid (bureau_map), so that the map card reads one table in rank order
+    select
+        ranked.*,
+        map_points.latitude,
+        map_points.longitude,
+        map_points.geometry_source as map_geometry_source
+    from ranked
+    left join {{ ref('bureau_map') }} as map_points
+        on ranked.bureau_id = map_points.bureau_id
+
+),
+
 final as (
 
     select
@@ -457,8 +471,11 @@ final as (
         ecological_fit_run_id,
         census_vintage,
         roll_reference_date,
-        canvass_data_until
-    from ranked
+        canvass_data_until,
+        latitude,
+        longitude,
+        map_geometry_source
+    from mapped
 
 )
 
