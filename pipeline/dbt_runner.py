@@ -148,6 +148,7 @@ def build(
     *,
     indirect_selection: str | None = None,
     extra_vars: dict[str, Any] | None = None,
+    skip_unit_tests: bool = False,
 ) -> DbtOutcome:
     """`dbt build` (models, unit tests, data tests) on warehouse `url`, recorded under `run_id`.
 
@@ -158,6 +159,8 @@ def build(
     `ops.campaign_territory` first, under the same lock, so what dbt restricts to is the
     territory of the campaign file whose vars it receives. `extra_vars` are this build's own
     (the gate's overrides, e.g. `accepted_bureau_losses`), on top of the campaign's.
+    `skip_unit_tests` leaves the dbt unit tests out (`--exclude-resource-type unit_test`): the
+    gate's incremental builds do, their code being that of a published build which ran them.
     """
     from scrutin.campaign import campaign_config_path, load_campaign
     from scrutin.db import connect
@@ -176,6 +179,8 @@ def build(
         args += ["--select", *select.split()]
     if exclude:
         args += ["--exclude", *exclude.split()]
+    if skip_unit_tests:
+        args += ["--exclude-resource-type", "unit_test"]
     if indirect_selection:
         # `cautious`: a test runs only when every model it reads is in the selection, so a
         # selected build never tests a relation it did not build.

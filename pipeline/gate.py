@@ -120,11 +120,14 @@ def _dbt_stage(
     run_id: str,
     stage: str,
     extra_vars: dict[str, Any] | None = None,
+    skip_unit_tests: bool = False,
     **selection: str,
 ) -> int:
     from pipeline.dbt_runner import build
 
-    outcome = build(url, run_id, extra_vars=extra_vars, **selection)
+    outcome = build(
+        url, run_id, extra_vars=extra_vars, skip_unit_tests=skip_unit_tests, **selection
+    )
     if not outcome.success:
         failed = [f"dbt: {u}" for u in outcome.failed]
         if f"test.scrutin.{TERRITORY_TEST}" in outcome.failed:
@@ -284,8 +287,16 @@ def _dbt_build_audit(
         selection["select"] = str(plan.selection)
         plan_summary |= {"rebuilt_tables": rebuilt, "carried_tables": carried}
     return {
+        # An incremental build leaves the dbt unit tests out: they read fixtures, not data, and
+        # the code they test is that of the published build that ran them (any change of the
+        # dbt project, the Python packages or the dbt version forces a full build).
         "dbt_nodes": _dbt_stage(
-            url, run_id, "dbt build", extra_vars=overrides or None, **selection
+            url,
+            run_id,
+            "dbt build",
+            extra_vars=overrides or None,
+            skip_unit_tests=plan.incremental,
+            **selection,
         ),
         **plan_summary,
         "campaign_id": campaign.campaign_id,
@@ -366,8 +377,15 @@ def _reused_fit(conn: Any) -> dict[str, Any]:
 def dbt_build_scores(url: str, run_id: str) -> dict[str, Any]:
     """Stage 3: dbt build of the score marts (targeting, plan, commune summary) and their tests,
     then the dbt docs site of what is about to be published."""
+    from pipeline.build_plan import recorded
+
     with build_stage(url, run_id, "dbt_build_scores", release_on_error=False):
-        nodes = _dbt_stage(url, run_id, "dbt build (scores)", select=SCORES_TAG)
+        with connect(url) as conn:
+            plan = recorded(conn, run_id)
+        incremental = plan is not None and plan.incremental
+        nodes = _dbt_stage(
+            url, run_id, "dbt build (scores)", skip_unit_tests=incremental, select=SCORES_TAG
+        )
         docs = _dbt_docs(url)
     return {"dbt_score_nodes": nodes, "dbt_docs": docs}
 

@@ -62,6 +62,7 @@ class Scenario:
     publications_after_refusal: int = 0
     other_source_plan: Any = None
     campaign_plan: Any = None
+    unit_tests: dict[str, int] = field(default_factory=dict)  # dbt unit tests run, by build
 
 
 def _bi_counts(url: str) -> dict[str, int]:
@@ -138,6 +139,13 @@ def scenario(airflow_db: None, tmp_path_factory: pytest.TempPathFactory) -> Iter
         # 3. Full after the rollback: same data as the incremental publication.
         s.full_report = build_audit_publish(url, new_run_id("full"))
         s.full_after_rollback = fingerprint(url)
+        with psycopg.connect(url) as conn:
+            for name, report in (("incremental", s.incremental_report), ("full", s.full_report)):
+                (s.unit_tests[name],) = conn.execute(
+                    "select count(*) from ops.dbt_results "
+                    "where run_id = %s and resource_type = 'unit_test'",
+                    (report.run_id,),
+                ).fetchone()  # type: ignore[misc]
 
         # 4. A knock that a dbt test refuses (an answer on a closed door).
         with psycopg.connect(url, autocommit=True) as conn:
@@ -189,6 +197,13 @@ def test_new_knocks_take_the_incremental_path(scenario: Scenario) -> None:
     assert set(log["rebuilt_tables"]) == CANVASS_MARTS | SCORE_MARTS | MART_VIEWS
     assert "polling_station_results" in log["carried_tables"]
     assert log["ecological_fit_reused_from"]
+
+
+def test_the_incremental_build_leaves_the_unit_tests_to_the_full_one(scenario: Scenario) -> None:
+    """dbt unit tests read fixtures, not data: the incremental build (same code as the
+    publication it starts from) skips them, a full build runs them all."""
+    assert scenario.unit_tests["incremental"] == 0
+    assert scenario.unit_tests["full"] >= 30
 
 
 def test_the_incremental_build_publishes_the_new_knocks_and_keeps_the_rest(
