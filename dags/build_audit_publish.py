@@ -40,6 +40,10 @@ Scheduled on any of the raw assets (`scrutin_raw_election_results`, `scrutin_raw
 5. `publish_mart` — one transaction under an advisory lock swaps `mart_audit` in as `mart`
    and keeps the previous one as `mart_prev` (`ops.publication_log`).
 
+When nothing moved since the last publication (`ops.build_decisions.mode = 'unchanged'`), every
+task returns at once, `publish_mart` is **skipped** (no asset event) and the gate run ends
+`unchanged`: `mart` already is what these inputs give.
+
 Param `accept_bureau_loss` (trigger with config, e.g. `{"accept_bureau_loss": ["2024_legi_t1"]}`):
 the elections allowed to lose bureaux they had in the published `mart`, for this run only — a
 legitimate correction; otherwise an election losing bureaux is refused (`docs/quality.md`).
@@ -133,10 +137,16 @@ def build_audit_publish() -> None:
 
     @task(outlets=[PUBLISHED_MART], retries=0)
     def publish_mart(summary: dict[str, Any]) -> dict[str, int]:
+        from airflow.sdk.exceptions import AirflowSkipException
+
         from pipeline.airflow_warehouse import warehouse_url
         from pipeline.gate import publish_audited
 
-        return publish_audited(warehouse_url(), summary["run_id"], summary)
+        counts = publish_audited(warehouse_url(), summary["run_id"], summary)
+        if summary.get("build_mode") == "unchanged":
+            # the gate run is closed and the build released; no asset event: nothing new
+            raise AirflowSkipException(f"nothing to publish: {summary.get('build_reason')}")
+        return counts
 
     built = dbt_build_scores(fit_ecological_model(dbt_build_audit_schema()))
     publish_mart(validate_audit_schema(built))

@@ -9,6 +9,9 @@ decides, before dbt runs, between:
   included) and every data test touching them; the ecological fit (results and census only) is
   reused; the other published tables are copied from `mart` into `mart_audit` first, so the
   candidate publication is complete, tested as a whole and swapped in as one schema;
+- **unchanged**: nothing moved at all. Nothing is rebuilt and nothing published: `mart` already
+  is what these inputs give (a scheduled build with nothing new took minutes at national size
+  to republish the same tables);
 - **full**: anything else moved — any other source (results, REU, roll, census, contours,
   backtests), the dbt project or the Python code, the campaign file (territory, k_min, score
   parameters), the migrations — or there is nothing to compare with (first build, a rollback
@@ -42,6 +45,8 @@ log = logging.getLogger("pipeline.build_plan")
 
 FULL = "full"
 INCREMENTAL = "incremental"
+# Nothing moved since the last publication: nothing is rebuilt, nothing published (migration 0021).
+UNCHANGED = "unchanged"
 
 # The source an incremental build may rebuild alone, and the dbt selector of what reads it.
 INCREMENTAL_SOURCE = "canvass"
@@ -90,6 +95,10 @@ class BuildPlan:
     @property
     def incremental(self) -> bool:
         return self.mode == INCREMENTAL
+
+    @property
+    def unchanged(self) -> bool:
+        return self.mode == UNCHANGED
 
 
 def _group(name: str) -> str:
@@ -279,14 +288,18 @@ def decide(conn: psycopg.Connection[Any], *, full_reason: str | None = None) -> 
     blocker = next(_blockers(conn, base, changed), None)
     if blocker is not None:
         return BuildPlan(FULL, blocker, inputs, changed, None, base.run_id)
-    what = (
-        "only the canvass data changed"
-        if changed
-        else "nothing changed (the canvass and score marts are rebuilt and re-tested)"
-    )
+    if not changed:
+        return BuildPlan(
+            UNCHANGED,
+            f"nothing changed since {base.name}: `mart` already is what these inputs give",
+            inputs,
+            [],
+            None,
+            base.run_id,
+        )
     return BuildPlan(
         INCREMENTAL,
-        f"{what} since {base.name}",
+        f"only the canvass data changed since {base.name}",
         inputs,
         changed,
         INCREMENTAL_SELECTION,

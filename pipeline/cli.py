@@ -80,11 +80,12 @@ def cmd_build(args: argparse.Namespace) -> int:
                 )
             )
         return exit_codes.GATE_REFUSED
+    unchanged = report.mode == "unchanged"
     if args.json:
         print(
             json.dumps(
                 {
-                    "status": "published",
+                    "status": "unchanged" if unchanged else "published",
                     "run_id": report.run_id,
                     "mode": report.mode,
                     "mode_reason": report.reason,
@@ -97,6 +98,9 @@ def cmd_build(args: argparse.Namespace) -> int:
             )
         )
         return exit_codes.OK
+    if unchanged:
+        print(f"nothing to publish (run {report.run_id}): {report.reason}")
+        return 0
     print(
         f"published run {report.run_id} ({report.mode} build: {report.reason}): "
         f"{report.dbt_nodes} dbt nodes and {report.expectations} expectations passed"

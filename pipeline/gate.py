@@ -16,6 +16,9 @@ Stages, in order:
    (`expectations.score_audit`: the published scores recomputed with the Python formulas);
 5. `publish_audited` — the swap of `mart_audit` in as `mart`.
 
+When nothing moved since the last publication (mode `unchanged`), stage 1 records so and every
+stage returns at once: nothing is rebuilt, nothing published, and the gate run ends `unchanged`.
+
 The DAG `build_audit_publish` runs them as tasks; `scrutin build` runs them in a row. Both call
 the functions below, so there is one implementation of the gate.
 """
@@ -274,6 +277,8 @@ def _dbt_build_audit(
         overrides["accepted_bureau_losses"] = list(accept_bureau_loss)
     selection: dict[str, str] = {"exclude": SCORES_TAG}
     plan_summary = as_summary(plan)
+    if plan.unchanged:
+        return {"dbt_nodes": 0, **plan_summary, "campaign_id": campaign.campaign_id, **overrides}
     if plan.incremental:
         started = time.monotonic()
         with connect(url) as conn:
@@ -305,6 +310,15 @@ def _dbt_build_audit(
     }
 
 
+def _unchanged(url: str, run_id: str) -> bool:
+    """Stage 1 found nothing moved since the last publication: the later stages do nothing."""
+    from pipeline.build_plan import recorded
+
+    with connect(url) as conn:
+        plan = recorded(conn, run_id)
+    return plan is not None and plan.unchanged
+
+
 def _refresh_map_shapes(url: str) -> None:
     """The map shapes `mart.bureau_map` reads (ingestion/geo/shapes.py), recomputed here rather
     than by a DAG of their own so that any new contour or REU file reaches the map with the next
@@ -328,6 +342,8 @@ def fit_scores(url: str, run_id: str) -> dict[str, Any]:
     with build_stage(url, run_id, "fit_scores", release_on_error=False):
         with connect(url) as conn:
             plan = recorded(conn, run_id)
+            if plan is not None and plan.unchanged:
+                return {}
             if plan is not None and plan.incremental and _predictions_are_published(conn):
                 # Its inputs (results, census, score parameters) are the published build's.
                 return _reused_fit(conn)
@@ -382,6 +398,8 @@ def dbt_build_scores(url: str, run_id: str) -> dict[str, Any]:
     with build_stage(url, run_id, "dbt_build_scores", release_on_error=False):
         with connect(url) as conn:
             plan = recorded(conn, run_id)
+        if plan is not None and plan.unchanged:
+            return {"dbt_score_nodes": 0, "dbt_docs": None}
         incremental = plan is not None and plan.incremental
         nodes = _dbt_stage(
             url, run_id, "dbt build (scores)", skip_unit_tests=incremental, select=SCORES_TAG
@@ -417,6 +435,8 @@ def validate_audit(url: str, run_id: str) -> dict[str, Any]:
     from expectations.validations import run_suites_once
 
     with build_stage(url, run_id, "validate_audit", release_on_error=False):
+        if _unchanged(url, run_id):
+            return {"expectations": 0, "warnings": [], "data_docs": None}
         validated = run_suites_once(url, raw_suite_names(), run_id)
         raw = validated.outcome
         scores = run_score_audit(url, run_id)
@@ -444,6 +464,10 @@ def publish_audited(url: str, run_id: str, summary: dict[str, Any]) -> dict[str,
     # after the swap can no longer leave a published run `running`.
     with build_stage(url, run_id, "publish_audited", last=True), connect(url) as conn:
         plan = build_plan.recorded(conn, run_id)
+        if plan is not None and plan.unchanged:
+            _record_gate(url, run_id, "unchanged")
+            log.info("nothing published by run %s: %s", run_id, plan.reason)
+            return {}
         if plan is not None:  # what the first stage decided, whatever the summary carried
             summary = {**summary, "build_mode": plan.mode}
         report = publish(conn, run_id, summary, before_swap=inputs_unmoved(run_id))

@@ -3,7 +3,8 @@
 The demo's DAGs load every source and publish (a full build: no publication to compare with).
 Then, in order (one module fixture, so the sequence runs once, whatever the test order):
 1. new door knocks land in the drop zone; `scrutin build` decides *incremental*, rebuilds the
-   canvass and score marts only and publishes;
+   canvass and score marts only and publishes; the next build, with nothing new, is *unchanged*
+   and publishes nothing;
 2. `scrutin publish --rollback`: the previous publication comes back whole;
 3. the next build is *full* (a rollback since the last publication) and must publish exactly
    what the incremental build had published (same data, every table);
@@ -63,6 +64,12 @@ class Scenario:
     other_source_plan: Any = None
     campaign_plan: Any = None
     unit_tests: dict[str, int] = field(default_factory=dict)  # dbt unit tests run, by build
+    unchanged_report: Any = None
+    unchanged_tasks: dict[str, str] = field(default_factory=dict)  # the DAG run's task states
+    report_gate_run: str | None = None  # the gate run the campaign report shows after them
+    unchanged_gate: tuple[Any, ...] = ()  # gate run and decision of the DAG run, then the CLI's
+    after_unchanged: dict[str, str] = field(default_factory=dict)
+    publications: tuple[int, int] = (0, 0)  # before and after the unchanged build
 
 
 def _bi_counts(url: str) -> dict[str, int]:
@@ -83,6 +90,50 @@ def _bi_counts(url: str) -> dict[str, int]:
             t: int(bi.execute(f'select count(*) from mart."{t}"').fetchone()[0])  # type: ignore[index]
             for t in tables
         }
+
+
+def _publications(conn: psycopg.Connection) -> int:
+    (n,) = conn.execute("select count(*) from ops.publication_log").fetchone()  # type: ignore[misc]
+    return int(n)
+
+
+def _build_with_nothing_new(s: Scenario) -> None:
+    """1b. Nothing new since the incremental publication: the DAG (as the scheduler runs it)
+    and `scrutin build` rebuild nothing and publish nothing."""
+    from pipeline.demo import run_dag
+    from pipeline.gate import build_audit_publish, new_run_id
+    from pipeline.report import collect
+    from scripts.mart_fingerprint import fingerprint
+
+    with psycopg.connect(s.url) as conn:
+        before = _publications(conn)
+    dag_run = run_dag("build_audit_publish")  # raises unless the run succeeded
+    s.unchanged_tasks = {ti.task_id: str(ti.state) for ti in dag_run.get_task_instances()}
+    s.unchanged_report = build_audit_publish(s.url, new_run_id("unchanged"))
+    s.after_unchanged = fingerprint(s.url)
+    with psycopg.connect(s.url) as conn:
+        s.report_gate_run = (collect(conn).gate or {}).get("run_id")
+        s.publications = (before, _publications(conn))
+        s.unchanged_gate = tuple(
+            conn.execute(
+                "select g.status, g.failed_checks, g.finished_at is not null, d.mode "
+                "from ops.gate_runs as g join ops.build_decisions as d using (run_id) "
+                "where run_id = %s",
+                (run_id,),
+            ).fetchone()
+            or ()
+            for run_id in (dag_run.run_id, s.unchanged_report.run_id)
+        )
+
+
+def _count_unit_tests(s: Scenario) -> None:
+    with psycopg.connect(s.url) as conn:
+        for name, report in (("incremental", s.incremental_report), ("full", s.full_report)):
+            (s.unit_tests[name],) = conn.execute(
+                "select count(*) from ops.dbt_results "
+                "where run_id = %s and resource_type = 'unit_test'",
+                (report.run_id,),
+            ).fetchone()  # type: ignore[misc]
 
 
 def _drop_new_knocks(url: str, drop: Path, tmp: Path) -> None:
@@ -127,6 +178,7 @@ def scenario(airflow_db: None, tmp_path_factory: pytest.TempPathFactory) -> Iter
         s.incremental_report = build_audit_publish(url, new_run_id("incr"))
         s.incremental = fingerprint(url)
         s.bi_counts = _bi_counts(url)
+        _build_with_nothing_new(s)
         with psycopg.connect(url) as conn:
             row = conn.execute(
                 "select check_summary from ops.publication_log where run_id = %s",
@@ -139,19 +191,11 @@ def scenario(airflow_db: None, tmp_path_factory: pytest.TempPathFactory) -> Iter
         # 3. Full after the rollback: same data as the incremental publication.
         s.full_report = build_audit_publish(url, new_run_id("full"))
         s.full_after_rollback = fingerprint(url)
-        with psycopg.connect(url) as conn:
-            for name, report in (("incremental", s.incremental_report), ("full", s.full_report)):
-                (s.unit_tests[name],) = conn.execute(
-                    "select count(*) from ops.dbt_results "
-                    "where run_id = %s and resource_type = 'unit_test'",
-                    (report.run_id,),
-                ).fetchone()  # type: ignore[misc]
+        _count_unit_tests(s)
 
         # 4. A knock that a dbt test refuses (an answer on a closed door).
         with psycopg.connect(url, autocommit=True) as conn:
-            (s.publications_before_refusal,) = conn.execute(
-                "select count(*) from ops.publication_log"
-            ).fetchone()  # type: ignore[misc]
+            s.publications_before_refusal = _publications(conn)
             (target,) = conn.execute(
                 "select ctid::text from raw.canvass_knocks where outcome = 'not_reached' limit 1"
             ).fetchone()  # type: ignore[misc]
@@ -164,9 +208,7 @@ def scenario(airflow_db: None, tmp_path_factory: pytest.TempPathFactory) -> Iter
             except GateRefused as exc:
                 s.refused = exc
             s.after_refusal = fingerprint(url)
-            (s.publications_after_refusal,) = conn.execute(
-                "select count(*) from ops.publication_log"
-            ).fetchone()  # type: ignore[misc]
+            s.publications_after_refusal = _publications(conn)
             conn.execute(
                 "update raw.canvass_knocks set wants_to_volunteer = null "
                 "where wants_to_volunteer and outcome = 'not_reached'"
@@ -197,6 +239,23 @@ def test_new_knocks_take_the_incremental_path(scenario: Scenario) -> None:
     assert set(log["rebuilt_tables"]) == CANVASS_MARTS | SCORE_MARTS | MART_VIEWS
     assert "polling_station_results" in log["carried_tables"]
     assert log["ecological_fit_reused_from"]
+
+
+def test_a_build_with_nothing_new_rebuilds_and_publishes_nothing(scenario: Scenario) -> None:
+    report = scenario.unchanged_report
+    assert report.mode == "unchanged"
+    assert report.reason.startswith("nothing changed since publication #")
+    assert (report.dbt_nodes, report.expectations, report.published_counts) == (0, 0, {})
+    assert scenario.publications[1] == scenario.publications[0]
+    assert scenario.after_unchanged == scenario.incremental
+    # both gate runs closed, not left running (each next build got the build lock)
+    assert scenario.unchanged_gate == (("unchanged", [], True, "unchanged"),) * 2
+    # the DAG skips its publication: no asset event for the BI refresh to react to
+    states = dict(scenario.unchanged_tasks)
+    assert states.pop("publish_mart").endswith("skipped"), scenario.unchanged_tasks
+    assert all(state.endswith("success") for state in states.values()), states
+    # the campaign report shows the checks of the run that published what it reads
+    assert scenario.report_gate_run == scenario.incremental_report.run_id
 
 
 def test_the_incremental_build_leaves_the_unit_tests_to_the_full_one(scenario: Scenario) -> None:

@@ -13,7 +13,7 @@ import psycopg
 import pytest
 
 from pipeline import build_plan
-from pipeline.build_plan import FULL, INCREMENTAL
+from pipeline.build_plan import FULL, INCREMENTAL, UNCHANGED
 
 pytestmark = pytest.mark.db
 
@@ -74,10 +74,18 @@ def test_a_knock_load_alone_is_incremental_and_recorded(published: psycopg.Conne
     assert row == (INCREMENTAL, plan.reason, "r1", plan.changed)
 
 
-def test_nothing_new_is_incremental(published: psycopg.Connection) -> None:
-    plan = build_plan.decide(published)
-    assert plan.mode == INCREMENTAL
-    assert plan.reason.startswith("nothing changed")
+def test_nothing_new_is_unchanged_and_recorded(published: psycopg.Connection) -> None:
+    plan = _decide_and_record(published, "r2")
+    assert (plan.mode, plan.selection, plan.changed) == (UNCHANGED, None, [])
+    assert plan.reason.startswith("nothing changed since publication #")
+    assert plan.reason.endswith("(run r1): `mart` already is what these inputs give")
+    row = published.execute(
+        "select mode, baseline_run from ops.build_decisions where run_id = 'r2'"
+    ).fetchone()
+    assert row == (UNCHANGED, "r1")
+    # An unchanged build publishes nothing: the next one still compares with r1's inputs.
+    _write(published, "raw.canvass_knocks")
+    assert build_plan.decide(published).mode == INCREMENTAL
 
 
 @pytest.mark.parametrize(
@@ -107,7 +115,7 @@ def test_a_skipped_file_in_the_ledger_changes_nothing(published: psycopg.Connect
         "insert into raw.batch_ledger (source, file_name, file_sha256, status) "
         "values ('census', 'x.csv', 'abc', 'skipped')"
     )
-    assert build_plan.decide(published).mode == INCREMENTAL
+    assert build_plan.decide(published).mode == UNCHANGED
 
 
 def test_a_campaign_file_change_forces_a_full_refresh(

@@ -194,6 +194,32 @@ def test_a_busy_build_exits_6_and_names_the_owner(
     assert "run r1" in captured.err and seen == {"wait": 12.5}
 
 
+def test_a_build_with_nothing_new_says_so_and_exits_0(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Mode `unchanged` (docs/operations.md): nothing published, said as such, exit 0."""
+    from pipeline import gate
+
+    reason = (
+        "nothing changed since publication #7 (run r7): `mart` already is what these inputs give"
+    )
+
+    def unchanged(url: str, run_id: str | None, **_: object) -> gate.GateReport:
+        return gate.GateReport(run_id="r8", mode="unchanged", reason=reason)
+
+    monkeypatch.setattr(gate, "build_audit_publish", unchanged)
+    assert main(["build"]) == exit_codes.OK
+    out = capsys.readouterr().out
+    assert out == f"nothing to publish (run r8): {reason}\n"
+    assert main(["build", "--json"]) == exit_codes.OK
+    report = json.loads(capsys.readouterr().out)
+    assert (report["status"], report["mode"], report["published_counts"]) == (
+        "unchanged",
+        "unchanged",
+        {},
+    )
+
+
 def test_exit_codes_by_kind_of_error() -> None:
     import psycopg
 
