@@ -28,8 +28,8 @@ addresses, 1,000,000 knocks):
 5. runs every Metabase card (metabase/dashboards/*.yml) as the BI role, 20 times each: p95 per
    card, the worst in `bi_p95_ms`;
 6. writes benchmarks/results/national-<date>-scale<scale>.json (keys: scale, full_refresh_s,
-   raw_suites_s, incremental_knocks_s, knocks_build_mode, loads_s, peak_rss_mb, bi_p95_ms,
-   load_vs_copy, slowest_loader, loaders_vs_copy, db_size_mb, stages).
+   raw_suites_s, nothing_new_build_s, incremental_knocks_s, knocks_build_mode, loads_s,
+   peak_rss_mb, bi_p95_ms, load_vs_copy, slowest_loader, loaders_vs_copy, db_size_mb, stages).
 
 The roll is the biggest input (every registered voter, ~57 million lines at 1.0: about 12 GB of
 CSV); census, contours and REU are written in seconds to minutes. Figures: docs/performance.md.
@@ -179,9 +179,10 @@ def _raw_suites(url: str) -> dict[str, Any]:
 
 
 def _build_mode(log: Path) -> str | None:
-    """`incremental` or `full`: the decision `scrutin build` logged (None if it logged none)."""
+    """`full`, `incremental` or `unchanged`: the decision `scrutin build` logged (None if it
+    logged none)."""
     for line in log.read_text(encoding="utf-8", errors="replace").splitlines():
-        for mode in ("incremental", "full"):
+        for mode in ("incremental", "full", "unchanged"):
             if f" {mode} build: " in line:
                 return mode
     return None
@@ -499,8 +500,10 @@ def run(
     stages.append(raw_stage)
     full = _build(url, campaign, work / "build-full.log")
     stages.append({"stage": "scrutin build (full refresh)", **full})
+    again: dict[str, Any] = {}
     if second_build:
         again = _build(url, campaign, work / "build-again.log")
+        again["mode"] = _build_mode(work / "build-again.log")
         stages.append({"stage": "scrutin build, nothing new", **again})
 
     # A seed the warehouse has not seen: a rerun on a --loaded database drops new knocks too.
@@ -528,6 +531,9 @@ def run(
         "full_refresh_s": full["wall_s"],
         # The raw suites before it (the DAGs' gate after the loads), not part of full_refresh_s.
         "raw_suites_s": raw_stage["wall_s"],
+        # The build right after it with nothing new (mode `unchanged`: rebuilds nothing).
+        "nothing_new_build_s": again.get("wall_s"),
+        "nothing_new_build_mode": again.get("mode"),
         "incremental_knocks_s": round(landing + incremental["wall_s"], 2),
         # How the build behind the new knocks decided (pipeline/build_plan.py logs the mode).
         "knocks_build_mode": _build_mode(work / "build-knocks.log"),
@@ -562,7 +568,7 @@ def main(argv: list[str] | None = None) -> int:
         "--no-second-build",
         dest="second_build",
         action="store_false",
-        help="skip the build with nothing new (saves a full build's time at national size)",
+        help="skip the build with nothing new (mode unchanged: it rebuilds nothing)",
     )
     p.add_argument(
         "--loaded",
