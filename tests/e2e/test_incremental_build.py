@@ -64,6 +64,7 @@ class Scenario:
     other_source_plan: Any = None
     campaign_plan: Any = None
     unit_tests: dict[str, int] = field(default_factory=dict)  # dbt unit tests run, by build
+    by_construction: dict[str, int] = field(default_factory=dict)  # those tests run, by build
     unchanged_report: Any = None
     unchanged_tasks: dict[str, str] = field(default_factory=dict)  # the DAG run's task states
     report_gate_run: str | None = None  # the gate run the campaign report shows after them
@@ -127,11 +128,14 @@ def _build_with_nothing_new(s: Scenario) -> None:
 
 
 def _count_unit_tests(s: Scenario) -> None:
+    """dbt unit tests, and data tests tagged by_construction (canvass_progress's), per build."""
     with psycopg.connect(s.url) as conn:
         for name, report in (("incremental", s.incremental_report), ("full", s.full_report)):
-            (s.unit_tests[name],) = conn.execute(
-                "select count(*) from ops.dbt_results "
-                "where run_id = %s and resource_type = 'unit_test'",
+            (s.unit_tests[name], s.by_construction[name]) = conn.execute(
+                "select count(*) filter (where resource_type = 'unit_test'), "
+                "count(*) filter (where resource_type = 'test' and unique_id ~ "
+                "'^test[.]scrutin[.](non_decreasing|unique_combination_of_columns)_canvass_progress_'"
+                ") from ops.dbt_results where run_id = %s",
                 (report.run_id,),
             ).fetchone()  # type: ignore[misc]
 
@@ -263,6 +267,8 @@ def test_the_incremental_build_leaves_the_unit_tests_to_the_full_one(scenario: S
     publication it starts from) skips them, a full build runs them all."""
     assert scenario.unit_tests["incremental"] == 0
     assert scenario.unit_tests["full"] >= 30
+    # likewise the data tests that hold by construction (tag by_construction)
+    assert scenario.by_construction == {"incremental": 0, "full": 5}
 
 
 def test_the_incremental_build_publishes_the_new_knocks_and_keeps_the_rest(
