@@ -21,8 +21,9 @@ DOC_MD = """
 Scheduled on any of the raw assets (`scrutin_raw_election_results`, `scrutin_raw_reu`,
 `scrutin_raw_electoral_roll`, `scrutin_raw_canvass`, `scrutin_raw_census`, `scrutin_raw_geography`).
 
-1. `dbt_build_audit_schema` — decides full or incremental (`ops.build_decisions`: only the
-   canvass data changed since the last publication -> incremental), then `dbt build` (models,
+1. `dbt_build_audit_schema` — decides full, incremental or unchanged (`ops.build_decisions`:
+   only the canvass data changed since the last publication -> incremental; nothing -> every
+   task returns at once, see below), then `dbt build` (models,
    unit tests, data tests, contracts) into `mart_audit`, never into `mart`, of every node but
    the score marts (`tag:scores`); an incremental run builds only `source:canvass+` and the
    tests touching it, over copies of the other published tables. Every node result lands in
@@ -143,8 +144,9 @@ def build_audit_publish() -> None:
         from pipeline.gate import publish_audited
 
         counts = publish_audited(warehouse_url(), summary["run_id"], summary)
-        if summary.get("build_mode") == "unchanged":
-            # the gate run is closed and the build released; no asset event: nothing new
+        if not counts:
+            # mode `unchanged` (a publication has tables): the gate run is closed and the build
+            # released; skipped, so no asset event announces a publication that did not happen
             raise AirflowSkipException(f"nothing to publish: {summary.get('build_reason')}")
         return counts
 

@@ -100,7 +100,7 @@ def cmd_build(args: argparse.Namespace) -> int:
         return exit_codes.OK
     if unchanged:
         print(f"nothing to publish (run {report.run_id}): {report.reason}")
-        return 0
+        return exit_codes.OK
     print(
         f"published run {report.run_id} ({report.mode} build: {report.reason}): "
         f"{report.dbt_nodes} dbt nodes and {report.expectations} expectations passed"

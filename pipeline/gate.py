@@ -1,12 +1,14 @@
 """The audit gate: dbt build into `mart_audit`, expectations, then publication — or nothing.
 
 Stages, in order:
-1. `dbt_build_audit` — decides full or incremental (pipeline/build_plan.py, recorded in
+1. `dbt_build_audit` — decides full, incremental or unchanged (pipeline/build_plan.py, in
    `ops.build_decisions`), the map shapes (`ingestion.geo.shapes`, when their inputs changed),
    then `dbt build` of every node except the score marts (`--exclude tag:scores`): models, unit
    tests and the data tests that guard the marts (cross-table and business invariants included).
    An incremental build first copies the published tables it does not rebuild into
-   `mart_audit`, then builds only `source:canvass+` and the tests touching it;
+   `mart_audit`, then builds only `source:canvass+` and the tests touching it, leaving out the
+   dbt unit tests and the `by_construction` data tests (they test the code, which is the
+   published build's);
 2. `fit_scores` — the ecological regression (`scrutin.scores.fit_step`) on what stage 1 built
    (reused by an incremental build: it reads no canvass data);
 3. `dbt_build_scores` — `dbt build --select tag:scores`: the targeting marts, reading the fit,

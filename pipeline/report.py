@@ -142,8 +142,8 @@ def collect(conn: psycopg.Connection, links: dict[str, str] | None = None) -> Re
         "order by publication_id desc limit 1",
     )
     data.publication = publication[0] if publication else None
-    # the last gate run that checked something (a build with nothing new, `unchanged`, ran no
-    # check and published nothing: the checks behind the published figures are the earlier run's)
+    # the last gate run that checked something (passed, refused or failed): a build with
+    # nothing new (`unchanged`) ran no check and published nothing
     gate = _query(
         conn,
         "select run_id, status, started_at, finished_at, failed_checks from ops.gate_runs "

@@ -1,5 +1,6 @@
-"""How a build decides between full and incremental, against the last PUBLISHED build's inputs,
-and how an incremental build carries the unchanged published tables into `mart_audit`.
+"""How a build decides between full, incremental and unchanged, against the last PUBLISHED
+build's inputs, and how an incremental build carries the unchanged published tables into
+`mart_audit`.
 
 No dbt here: the publication log and the decisions are written as the gate writes them; the
 whole gate on an incremental path is tests/e2e/test_incremental_build.py.
