@@ -185,6 +185,9 @@ TARGETING_COLUMNS: tuple[tuple[str, str], ...] = (
     ("census_vintage", "integer"),
     ("roll_reference_date", "date"),
     ("canvass_data_until", "date"),
+    ("latitude", "double precision"),
+    ("longitude", "double precision"),
+    ("map_geometry_source", "text"),
 )
 
 PLAN_COLUMNS: tuple[tuple[str, str], ...] = (
@@ -399,6 +402,10 @@ def targeting_rows(
                 "census_vintage": 2021,
                 "roll_reference_date": dt.date(2025, 1, 1),
                 "canvass_data_until": dt.date(2026, 3, 11),
+                # bureau_map's centroid (not audited: the dbt tests check it against the shape)
+                "latitude": 48.39,
+                "longitude": -4.49,
+                "map_geometry_source": "contour",
             }
         )
     # Scored bureaux only: row_number() over (order by do_not_mobilise,
