@@ -26,7 +26,7 @@ WHATS: tuple[What, ...] = ("targeting", "plan")
 # The shape columns of mart.bureau_map a feature carries besides its geometry.
 _SHAPE_COLUMNS = ("geometry_source", "latitude", "longitude")
 # polling_station_targeting's copy of bureau_map's geometry_source (for the map card), not repeated
-_SCORES_COPIES_OF_SHAPE = frozenset({"map_geometry_source"})
+SCORES_COPIES_OF_SHAPE = frozenset({"map_geometry_source"})
 
 _QUERIES: dict[What, str] = {
     # every published bureau, scored or not
@@ -102,7 +102,7 @@ def map_row(names: Sequence[str], record: Sequence[Any]) -> MapRow:
     for name, value in zip(names, record, strict=True):
         if name == "geometry_geojson":
             geometry = value
-        elif name in _SCORES_COPIES_OF_SHAPE or (name in _SHAPE_COLUMNS and name in props):
+        elif name in SCORES_COPIES_OF_SHAPE or (name in _SHAPE_COLUMNS and name in props):
             continue
         else:
             props[name] = jsonable(value)
