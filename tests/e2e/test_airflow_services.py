@@ -94,7 +94,9 @@ class Services:
             return json.load(response)
 
 
-def _scrutin(args: list[str], env: dict[str, str], timeout: float) -> str:
+def _scrutin(
+    args: list[str], env: dict[str, str], timeout: float, *, codes: tuple[int, ...] = (0,)
+) -> str:
     done = subprocess.run(
         [sys.executable, "-m", "pipeline.cli", *args],
         env=env,
@@ -103,7 +105,7 @@ def _scrutin(args: list[str], env: dict[str, str], timeout: float) -> str:
         timeout=timeout,
         check=False,
     )
-    assert done.returncode == 0, f"scrutin {' '.join(args)}:\n{done.stdout}\n{done.stderr}"
+    assert done.returncode in codes, f"scrutin {' '.join(args)}:\n{done.stdout}\n{done.stderr}"
     return done.stdout
 
 
@@ -203,11 +205,13 @@ def _wait_for_run(svc: Services, token: str, dag_id: str, run_id: str, limit: fl
 
 def test_start_prints_url_and_login_and_is_healthy(services: Services) -> None:
     keys = ("metadatabase", "scheduler", "dag_processor", "triggerer")
-    # A heartbeat may be late for a moment while the test tiers load both cores: the components
-    # must be running throughout and report healthy within a minute, not at one instant.
-    deadline = time.monotonic() + 60
+    # A heartbeat may be late, or the health endpoint slow to answer (`status` exits 5, health
+    # null), for a moment while the test tiers load both cores: the components must be running
+    # throughout and report healthy within two minutes, not at one instant.
+    deadline = time.monotonic() + 120
     while True:
-        status = json.loads(_scrutin(["airflow", "status", "--json"], services.env, 60))
+        out = _scrutin(["airflow", "status", "--json"], services.env, 60, codes=(0, 5))
+        status = json.loads(out)
         assert status["url"] == services.url
         assert set(status["components"]) == {
             "api-server",
@@ -216,7 +220,8 @@ def test_start_prints_url_and_login_and_is_healthy(services: Services) -> None:
             "triggerer",
         }
         assert all(c["running"] for c in status["components"].values())
-        if all(status["health"][k]["status"] == "healthy" for k in keys):
+        health = status["health"] or {}
+        if all(health.get(k, {}).get("status") == "healthy" for k in keys):
             break
         assert time.monotonic() < deadline, status["health"]
         time.sleep(3)
