@@ -59,6 +59,10 @@ SOURCE_OF_TABLE = {
     "raw.canvass_suppression": INCREMENTAL_SOURCE,
     "ops.canvass_campaigns": INCREMENTAL_SOURCE,
 }
+# Writes that change landed rows in place (trigger operations, migration 0022): counted apart
+# per table as `rewrites:<table>`, an input group of its own, so that one forces a full refresh.
+REWRITES = ("UPDATE", "TRUNCATE")
+REWRITES_PREFIX = "rewrites:"
 # Every loader writes the ledger: it is fingerprinted per source (`ledger:<source>`) instead.
 LEDGER_TABLE = "raw.batch_ledger"
 # Ledger rows whose data dbt reads; `running`/`failed`/`skipped` rows left no data behind.
@@ -168,9 +172,10 @@ def input_fingerprint(conn: psycopg.Connection[Any]) -> dict[str, str]:
     """The inputs a build is about to read: key -> version (a count or a digest).
 
     Keys: `code`, `campaign`, `migrations`, one per tracked table (`raw.election_results_bureau`:
-    its number of committed writes), one per batch-ledger source (`ledger:elections`), and
-    `untracked:<table>` for a raw table without a write trigger (never trusted: its key changes
-    in every build)."""
+    its number of committed writes), `rewrites:<table>` for a table changed in place (its
+    UPDATE and TRUNCATE writes: a group of its own, so a full refresh), one per batch-ledger
+    source (`ledger:elections`), and `untracked:<table>` for a raw table without a write
+    trigger (never trusted: its key changes in every build)."""
     inputs = {"code": code_digest(), "campaign": campaign_digest()}
     rows = conn.execute(
         "select version, checksum from ops.schema_migrations order by version"
@@ -182,6 +187,14 @@ def input_fingerprint(conn: psycopg.Connection[Any]) -> dict[str, str]:
         (LEDGER_TABLE,),
     ).fetchall():
         inputs[table] = str(count)
+    # In-place writes apart (migration 0022): the canvass tables' incremental models hold while
+    # landed rows are only added or deleted, so a rewrite of one is not a canvass change.
+    for table, count in conn.execute(
+        "select table_name, count(*) from ops.raw_table_writes "
+        "where operation = any(%s) and table_name <> %s group by table_name",
+        (list(REWRITES), LEDGER_TABLE),
+    ).fetchall():
+        inputs[f"{REWRITES_PREFIX}{table}"] = str(count)
     for source, digest in conn.execute(
         "select source, md5(string_agg(concat_ws('|', batch_id, status, dataset_key, "
         "rows_loaded, file_sha256), ',' order by batch_id)) "

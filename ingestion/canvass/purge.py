@@ -39,6 +39,8 @@ import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from psycopg import sql
+
 from ingestion.canvass.drop_retention import (
     DEFAULT_KEEP_FAILED_DAYS,
     KEEP_FAILED_ENV,
@@ -54,6 +56,13 @@ if TYPE_CHECKING:
     import psycopg
 
 log = logging.getLogger("scrutin.ingestion.canvass.purge")
+
+# The knock-level dbt models written as tables during a build, views between builds
+# (dbt/macros/build_scoped.sql: tag `build_scoped`); tests/integration checks the list.
+BUILD_SCOPED_TABLES = (
+    ("intermediate", "int_canvass__knocks"),
+    ("intermediate", "int_canvass__answers"),
+)
 
 
 @dataclass(frozen=True)
@@ -190,6 +199,8 @@ def _purge(
             )
             for campaign_id, ends_at in campaigns
         ]
+        if not dry_run and any(r.rows_deleted for r in results):
+            _purge_build_scoped_tables(conn)
         unknown_row = conn.execute(
             "select count(*) from raw.canvass_knocks as k where not exists "
             "(select 1 from ops.canvass_campaigns as c where c.campaign_id = k.campaign_id)"
@@ -237,6 +248,36 @@ def _purge(
             unknown,
         )
     return report
+
+
+def _purge_build_scoped_tables(conn: psycopg.Connection) -> None:
+    """Delete the purged knocks from a build-scoped model left as a table by a killed build.
+
+    dbt writes `BUILD_SCOPED_TABLES` as tables for the readers of a build and puts them back as
+    views when the build ends (dbt/macros/build_scoped.sql). A build killed before its end leaves
+    the tables behind until the next build: their rows whose landed row (batch_id, line_no) is
+    gone go with it. A view, the normal case, holds nothing and is left alone."""
+    for schema, table in BUILD_SCOPED_TABLES:
+        row = conn.execute(
+            "select c.relkind from pg_class as c join pg_namespace as n on n.oid = c.relnamespace "
+            "where n.nspname = %s and c.relname = %s",
+            (schema, table),
+        ).fetchone()
+        if row is None or row[0] != "r":
+            continue
+        cur = conn.execute(
+            sql.SQL(
+                "delete from {}.{} as t where not exists (select 1 from raw.canvass_knocks as k "
+                "where k.batch_id = t.batch_id and k.line_no = t.line_no)"
+            ).format(sql.Identifier(schema), sql.Identifier(table))
+        )
+        log.warning(
+            "%s.%s was left a table by a build that did not end: deleted %d purged row(s) from "
+            "it (the next build puts it back as a view)",
+            schema,
+            table,
+            cur.rowcount,
+        )
 
 
 def _purge_quarantine(

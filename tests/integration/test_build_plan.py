@@ -100,6 +100,26 @@ def test_another_source_forces_a_full_refresh(published: psycopg.Connection, tab
     assert plan.reason.endswith(f"(run r1): {table}")
 
 
+@pytest.mark.parametrize(
+    ("statement", "key"),
+    [
+        ("update raw.canvass_knocks set line_no = line_no where false", "raw.canvass_knocks"),
+        ("truncate raw.canvass_suppression", "raw.canvass_suppression"),
+    ],
+)
+def test_canvass_rows_changed_in_place_force_a_full_refresh(
+    published: psycopg.Connection, statement: str, key: str
+) -> None:
+    # The canvass intermediate tables are incremental for rows added or deleted only (migration
+    # 0022): a row changed in place would keep its stale bureau match.
+    _write(published, "raw.canvass_knocks")  # a load or a purge: incremental
+    assert build_plan.decide(published).mode == INCREMENTAL
+    published.execute(statement)
+    plan = build_plan.decide(published)
+    assert plan.mode == FULL
+    assert plan.reason.endswith(f"(run r1): rewrites:{key}")
+
+
 def test_a_ledger_row_of_another_source_forces_a_full_refresh(
     published: psycopg.Connection,
 ) -> None:

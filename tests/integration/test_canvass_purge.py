@@ -11,7 +11,7 @@ import psycopg
 import pytest
 
 from ingestion.canvass.loader import load_canvass_file
-from ingestion.canvass.purge import purge_expired
+from ingestion.canvass.purge import BUILD_SCOPED_TABLES, purge_expired
 from tests.fixtures.canvass import support
 from tests.fixtures.canvass.support import CAMPAIGN, NOW, SECRET, fetch
 
@@ -93,6 +93,41 @@ def test_a_rollback_means_nothing_counts_as_aggregated(url: str) -> None:
     assert (report.rows_deleted, report.reference_published_at) == (0, None)
     forced = purge_expired(url, now=AFTER_RETENTION, force=True)
     assert forced.rows_deleted == 10 and knocks(url) == 0
+
+
+def test_a_table_left_by_a_killed_build_loses_the_purged_knocks(url: str) -> None:
+    """int_canvass__knocks and int_canvass__answers are tables only during a build (dbt puts
+    them back as views when it ends): one left behind by a killed build must not keep knocks
+    the purge deleted. A view (the normal case) is left as it is."""
+    knocks_table, answers_view = (f"{s}.{t}" for s, t in BUILD_SCOPED_TABLES)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("create schema if not exists intermediate")
+        conn.execute(f"drop view if exists {answers_view}")
+        conn.execute(f"drop table if exists {knocks_table}")
+        conn.execute(
+            f"create table {knocks_table} as select batch_id, line_no, source "
+            "from raw.canvass_knocks"
+        )
+        conn.execute(
+            f"create view {answers_view} as select batch_id, line_no from raw.canvass_knocks"
+        )
+    try:
+        publish(url)
+        load_canvass_file(url, support.ECANVASSER, campaign=CAMPAIGN, secret=SECRET, now=NOW)
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(
+                f"insert into {knocks_table} select batch_id, line_no, source "
+                "from raw.canvass_knocks where source = 'ecanvasser'"
+            )
+        report = purge_expired(url, now=AFTER_RETENTION)
+        assert (report.rows_deleted, report.rows_kept) == (10, 4)
+        left = fetch(url, f"select distinct source, count(*) from {knocks_table} group by 1")
+        assert left == [("ecanvasser", 4)]
+        assert fetch(url, f"select count(*) from {answers_view}") == [(4,)]
+    finally:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(f"drop view if exists {answers_view}")
+            conn.execute(f"drop table if exists {knocks_table}")
 
 
 @pytest.mark.slow

@@ -1,5 +1,7 @@
-{#- A view, on purpose: one row per answer of a knock, and a copy in a table would survive the
-    retention purge of raw.canvass_knocks until the next build (like int_canvass__knocks). -#}
+{#- Build-scoped like int_canvass__knocks (macros/build_scoped.sql): one row per answer, a table
+    while the build reads it, a view of this same SQL between builds, so no copy outlives the
+    retention purge of raw.canvass_knocks. -#}
+{{ config(materialized='table', tags=['build_scoped']) }}
 
 -- Every answer given in a conversation, one row per (knock, question), with its place in the
 -- published steps of disclosure control (docs/privacy.md, "Disclosure control"):
@@ -67,7 +69,9 @@ answers as (
         first_landed.first_batch_id,
         first_landed.first_line_no,
         knocks.source,
-        knocks.knock_id
+        knocks.knock_id,
+        knocks.batch_id,
+        knocks.line_no
     from knocks
     inner join first_landed
         on
@@ -136,7 +140,11 @@ final as (
         answer_no <= {{ k_min_step('bureau_answers') }} as in_published_step,
         cast(answer_no_on_day as integer) as answer_no_on_day,
         cast(day_answers as integer) as day_answers,
-        answer_no_on_day <= {{ k_min_step('day_answers') }} as in_published_day_step
+        answer_no_on_day <= {{ k_min_step('day_answers') }} as in_published_day_step,
+        -- lineage: the landed row of the knock's counted version (the purge's key,
+        -- ingestion/canvass/purge.py)
+        batch_id,
+        line_no
     from numbered
 
 )

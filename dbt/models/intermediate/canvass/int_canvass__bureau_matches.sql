@@ -1,5 +1,5 @@
-{#- A table: the nearest-address search is the heaviest canvass rule, and int_canvass__knocks (a
-    view, read by every canvass model and test) joins it. It holds no personal data, only which
+{#- A table: the nearest-address search is the heaviest canvass rule, and int_canvass__knocks
+    (build-scoped: macros/build_scoped.sql) joins it. It holds no personal data, only which
     bureau each landed row (batch_id, line_no) belongs to and how that was decided. -#}
 {{ config(materialized='table') }}
 

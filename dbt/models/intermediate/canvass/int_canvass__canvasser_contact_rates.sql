@@ -1,5 +1,5 @@
-{#- A table, like int_canvass__canvasser_quality: int_canvass__knocks (a view, read by every
-    canvass model and test) joins it. Per pseudonymous canvasser key: counts only. -#}
+{#- A table, like int_canvass__canvasser_quality: int_canvass__knocks (build-scoped:
+    macros/build_scoped.sql) joins it. Per pseudonymous canvasser key: counts only. -#}
 {{ config(materialized='table') }}
 
 {%- set high_rate = var('canvass_high_contact_rate') -%}

@@ -1,4 +1,5 @@
-{#- A view, like int_canvass__knocks: it names knocks, and must not outlive their purge. -#}
+{#- A view, like int_canvass__knocks between builds: it names knocks, and must not outlive their
+    purge. Only the canvass marts' tests read it, once each: nothing to gain from a table. -#}
 
 -- Every landed row the canvass marts do not count, with the reason: where an engineer looks
 -- when a file's rows do not all show up. (Rows that could not even be read as a knock never

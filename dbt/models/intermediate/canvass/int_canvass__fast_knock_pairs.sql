@@ -1,4 +1,4 @@
-{#- A table: int_canvass__knocks (a view, read by every canvass model and test) joins it. It
+{#- A table: int_canvass__knocks (build-scoped: macros/build_scoped.sql) joins it. It
     holds no personal data: knocks are named by (batch_id, line_no), with how far apart in
     seconds and metres they were, never where. -#}
 {{ config(materialized='table') }}

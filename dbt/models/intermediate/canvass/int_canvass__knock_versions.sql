@@ -1,5 +1,5 @@
-{#- A table: the version ranking reads every landed row, and int_canvass__knocks (a view, read
-    by every canvass model and test) joins it. It holds no personal data: landed rows are named
+{#- A table: the version ranking reads every landed row, and int_canvass__knocks (build-scoped:
+    macros/build_scoped.sql) joins it. It holds no personal data: landed rows are named
     by (batch_id, line_no) only. -#}
 {{ config(materialized='table') }}
 

@@ -1,7 +1,8 @@
-{#- A view, on purpose: these are door knocks with their answers, and a copy in a table would
-    survive the retention purge of raw.canvass_knocks until the next build. The rules it joins
-    are tables without personal data (bureau matches, versions, fast pairs) or per-canvasser
-    counts, so reading it is a few hash joins. -#}
+{#- Build-scoped (macros/build_scoped.sql): a table while the build's readers (the canvass
+    models, a score of data tests) read it, put back as a view of this same SQL when the build
+    ends, so no copy of the knocks outlives their retention purge. The rules it joins are tables
+    without personal data (bureau matches, versions, fast pairs) or per-canvasser counts. -#}
+{{ config(materialized='table', tags=['build_scoped']) }}
 
 -- The door knocks the canvass marts count: one row per knock (source, knock_id), its counted
 -- version (int_canvass__knock_versions) with the bureau it belongs to
