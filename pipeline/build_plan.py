@@ -59,10 +59,15 @@ SOURCE_OF_TABLE = {
     "raw.canvass_suppression": INCREMENTAL_SOURCE,
     "ops.canvass_campaigns": INCREMENTAL_SOURCE,
 }
-# Writes that change landed rows in place (trigger operations, migration 0022): counted apart
-# per table as `rewrites:<table>`, an input group of its own, so that one forces a full refresh.
+# Writes that change landed rows in place (trigger operations, migration 0022) of the tables
+# whose rows the incremental canvass models keep, one row per landed row
+# (int_canvass__bureau_matches, int_canvass__knock_versions): counted apart as
+# `rewrites:<table>`, an input group of its own, so that one forces a full refresh. (The
+# loader's upserts of ops.canvass_campaigns and raw.canvass_suppression are UPDATEs too: those
+# tables are read whole by every build, so they stay canvass changes.)
 REWRITES = ("UPDATE", "TRUNCATE")
 REWRITES_PREFIX = "rewrites:"
+LANDED_ROW_TABLES = ("raw.canvass_knocks",)
 # Every loader writes the ledger: it is fingerprinted per source (`ledger:<source>`) instead.
 LEDGER_TABLE = "raw.batch_ledger"
 # Ledger rows whose data dbt reads; `running`/`failed`/`skipped` rows left no data behind.
@@ -172,8 +177,9 @@ def input_fingerprint(conn: psycopg.Connection[Any]) -> dict[str, str]:
     """The inputs a build is about to read: key -> version (a count or a digest).
 
     Keys: `code`, `campaign`, `migrations`, one per tracked table (`raw.election_results_bureau`:
-    its number of committed writes), `rewrites:<table>` for a table changed in place (its
-    UPDATE and TRUNCATE writes: a group of its own, so a full refresh), one per batch-ledger
+    its number of committed writes), `rewrites:raw.canvass_knocks` when landed knocks were
+    changed in place (its UPDATE and TRUNCATE writes: a group of its own, so a full refresh),
+    one per batch-ledger
     source (`ledger:elections`), and `untracked:<table>` for a raw table without a write
     trigger (never trusted: its key changes in every build)."""
     inputs = {"code": code_digest(), "campaign": campaign_digest()}
@@ -191,8 +197,8 @@ def input_fingerprint(conn: psycopg.Connection[Any]) -> dict[str, str]:
     # landed rows are only added or deleted, so a rewrite of one is not a canvass change.
     for table, count in conn.execute(
         "select table_name, count(*) from ops.raw_table_writes "
-        "where operation = any(%s) and table_name <> %s group by table_name",
-        (list(REWRITES), LEDGER_TABLE),
+        "where operation = any(%s) and table_name = any(%s) group by table_name",
+        (list(REWRITES), list(LANDED_ROW_TABLES)),
     ).fetchall():
         inputs[f"{REWRITES_PREFIX}{table}"] = str(count)
     for source, digest in conn.execute(

@@ -121,6 +121,9 @@ SCORES_TAG = "tag:scores"
 # Data tests that hold for any data given the SQL (a model's yml says why, a unit test checks
 # the SQL): an incremental build, whose code is the published build's, leaves them out.
 BY_CONSTRUCTION_TAG = "tag:by_construction"
+# dbt var of the incremental builds: int_canvass__bureau_matches and int_canvass__knock_versions
+# then compute the rows landed since only (every other build recomputes them whole).
+CANVASS_DELTA_VAR = "canvass_delta"
 
 
 def _dbt_stage(
@@ -281,6 +284,7 @@ def _dbt_build_audit(
         log.warning("elections allowed to lose published bureaux: %s", list(accept_bureau_loss))
         overrides["accepted_bureau_losses"] = list(accept_bureau_loss)
     selection: dict[str, str] = {"exclude": SCORES_TAG}
+    dbt_vars: dict[str, Any] = dict(overrides)
     plan_summary = as_summary(plan)
     if plan.unchanged:
         return {"dbt_nodes": 0, **plan_summary, "campaign_id": campaign.campaign_id, **overrides}
@@ -295,6 +299,8 @@ def _dbt_build_audit(
             ", ".join(rebuilt),
         )
         selection["select"] = str(plan.selection)
+        # the canvass models that are incremental compute the rows landed since only
+        dbt_vars[CANVASS_DELTA_VAR] = True
         # tests that hold for any data given the code (dbt tag), run by the full builds
         selection["exclude"] = f"{SCORES_TAG} {BY_CONSTRUCTION_TAG}"
         plan_summary |= {"rebuilt_tables": rebuilt, "carried_tables": carried}
@@ -306,7 +312,7 @@ def _dbt_build_audit(
             url,
             run_id,
             "dbt build",
-            extra_vars=overrides or None,
+            extra_vars=dbt_vars or None,
             skip_unit_tests=plan.incremental,
             **selection,
         ),

@@ -32,3 +32,24 @@
     {%- endif -%}
     {{ return(k_min) }}
 {%- endmacro %}
+
+{#-
+    Post-hook of the canvass models that are incremental in the gate's incremental builds
+    (int_canvass__bureau_matches, int_canvass__knock_versions): delete the rows whose landed row
+    is no longer landed (purged, or its batch left the loaded ledger), so the table stays one
+    row per landed row. A full build rewrote the table: nothing to delete.
+-#}
+{% macro delete_unlanded_rows() -%}
+    {%- if is_incremental() -%}
+        delete from {{ this }} as kept
+        where not exists (
+            select 1
+            from {{ ref('stg_canvass__knocks') }} as landed
+            where
+                landed.batch_id = kept.batch_id
+                and landed.line_no = kept.line_no
+        )
+    {%- else -%}
+        select 1
+    {%- endif -%}
+{%- endmacro %}

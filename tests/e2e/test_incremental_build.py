@@ -8,7 +8,8 @@ Then, in order (one module fixture, so the sequence runs once, whatever the test
 2. `scrutin publish --rollback`: the previous publication comes back whole;
 3. the next build is *full* (a rollback since the last publication) and must publish exactly
    what the incremental build had published (same data, every table);
-4. a knock row a dbt test refuses: the build is incremental, refused, and `mart` is unchanged;
+4. a knock row a dbt test refuses lands: the build is incremental, refused, and `mart` is
+   unchanged;
 5. a write to another source, and an edited campaign file, each make the next build full.
 """
 
@@ -154,11 +155,37 @@ def _drop_new_knocks(url: str, drop: Path, tmp: Path) -> None:
     assert [r.outcome for r in results] == ["loaded"], results
 
 
+def _refused_knock(s: Scenario, conn: psycopg.Connection) -> None:
+    """4. A knock that a dbt test refuses (an answer on a closed door) lands as a new row (a row
+    changed in place would force a full refresh: migration 0022); it is deleted afterwards."""
+    from pipeline.gate import GateRefused, build_audit_publish, new_run_id
+    from scripts.mart_fingerprint import fingerprint
+
+    s.publications_before_refusal = _publications(conn)
+    conn.execute(
+        "create temp table refused as select * from raw.canvass_knocks "
+        "where outcome = 'not_reached' limit 1"
+    )
+    conn.execute(
+        "update refused set knock_id = knock_id || '-refused', "
+        "wants_to_volunteer = true, line_no = (select max(line_no) + 1 "
+        "from raw.canvass_knocks as k where k.batch_id = refused.batch_id)"
+    )
+    conn.execute("insert into raw.canvass_knocks select * from refused")
+    try:
+        build_audit_publish(s.url, new_run_id("refused"))
+    except GateRefused as exc:
+        s.refused = exc
+    s.after_refusal = fingerprint(s.url)
+    s.publications_after_refusal = _publications(conn)
+    conn.execute("delete from raw.canvass_knocks where knock_id like '%-refused'")
+
+
 @pytest.fixture(scope="module")
 def scenario(airflow_db: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scenario]:
     from pipeline import build_plan
     from pipeline.demo import DEMO_DAGS, run_dag
-    from pipeline.gate import GateRefused, build_audit_publish, new_run_id
+    from pipeline.gate import build_audit_publish, new_run_id
     from pipeline.publish import rollback
     from scripts.mart_fingerprint import fingerprint
 
@@ -197,27 +224,9 @@ def scenario(airflow_db: None, tmp_path_factory: pytest.TempPathFactory) -> Iter
         s.full_after_rollback = fingerprint(url)
         _count_unit_tests(s)
 
-        # 4. A knock that a dbt test refuses (an answer on a closed door).
+        # 4. A knock that a dbt test refuses.
         with psycopg.connect(url, autocommit=True) as conn:
-            s.publications_before_refusal = _publications(conn)
-            (target,) = conn.execute(
-                "select ctid::text from raw.canvass_knocks where outcome = 'not_reached' limit 1"
-            ).fetchone()  # type: ignore[misc]
-            conn.execute(
-                "update raw.canvass_knocks set wants_to_volunteer = true where ctid = %s::tid",
-                (target,),
-            )
-            try:
-                build_audit_publish(url, new_run_id("refused"))
-            except GateRefused as exc:
-                s.refused = exc
-            s.after_refusal = fingerprint(url)
-            s.publications_after_refusal = _publications(conn)
-            conn.execute(
-                "update raw.canvass_knocks set wants_to_volunteer = null "
-                "where wants_to_volunteer and outcome = 'not_reached'"
-            )
-
+            _refused_knock(s, conn)
             # 5. Another source, then the campaign file: decided, not built.
             conn.execute("delete from raw.reu_bureaux where false")
             s.other_source_plan = build_plan.decide(conn)

@@ -1,7 +1,21 @@
 {#- A table: the nearest-address search is the heaviest canvass rule, and int_canvass__knocks
     (build-scoped: macros/build_scoped.sql) joins it. It holds no personal data, only which
-    bureau each landed row (batch_id, line_no) belongs to and how that was decided. -#}
-{{ config(materialized='table') }}
+    bureau each landed row (batch_id, line_no) belongs to and how that was decided.
+
+    Incremental in the gate's incremental builds only (dbt var `canvass_delta`, set by
+    pipeline/gate.py; every other build recomputes it whole): a landed row's match depends on
+    the row and on the reference data (REU addresses, results), and an incremental build is
+    one where the reference data, the code and the vars did not move and landed rows were only
+    added or deleted (pipeline/build_plan.py; an UPDATE forces a full refresh). So only the
+    rows landed since are matched, and the rows no longer landed (a purge, a superseded batch)
+    are deleted. -#}
+{{ config(
+    materialized='incremental',
+    unique_key=['batch_id', 'line_no'],
+    incremental_strategy='delete+insert',
+    full_refresh=not var('canvass_delta', false),
+    post_hook=["{{ delete_unlanded_rows() }}"],
+) }}
 
 {%- set radius_m = var('canvass_reu_radius_m') -%}
 {#- Half-side of the search box around a door, in degrees of latitude: 111 km per degree is a
@@ -26,7 +40,17 @@ knocks as (
         longitude,
         latitude,
         address_key
-    from {{ ref('stg_canvass__knocks') }}
+    from {{ ref('stg_canvass__knocks') }} as landed
+    {% if is_incremental() -%}
+        -- the rows landed since the last build only
+        where not exists (
+            select 1
+            from {{ this }} as matched_before
+            where
+                matched_before.batch_id = landed.batch_id
+                and matched_before.line_no = landed.line_no
+        )
+    {%- endif %}
 
 ),
 
@@ -48,22 +72,9 @@ reu_points as (
 
 ),
 
-results_bureaux as (
-
-    select distinct bureau_id
-    from {{ ref('stg_elections__bureau_results') }}
-
-),
-
 reference_bureaux as (
 
-    -- the REU side deduplicated on its own: a hash aggregate of the 13 M national addresses
-    -- into ~65,000 bureaux, where a union of the raw rows sorted them all
-    select bureau_id from results_bureaux
-    union
-    select bureau_id
-    from reu_addresses
-    group by bureau_id
+    select * from {{ ref('int_canvass__reference_bureaux') }}
 
 ),
 

@@ -1,7 +1,20 @@
 {#- A table: the version ranking reads every landed row, and int_canvass__knocks (build-scoped:
-    macros/build_scoped.sql) joins it. It holds no personal data: landed rows are named
-    by (batch_id, line_no) only. -#}
-{{ config(materialized='table') }}
+    macros/build_scoped.sql) joins it. It holds no personal data: landed rows are named by
+    (batch_id, line_no) only.
+
+    Incremental in the gate's incremental builds only (dbt var `canvass_delta`, like
+    int_canvass__bureau_matches): a version's status depends only on the landed rows of its own
+    knock (campaign_id, source, knock_id), so the knocks with a row landed since are ranked
+    again, all their rows, and their rows replace the ones kept. When a row is no longer landed
+    (a purge, a superseded batch), this table cannot tell whose knock it was (it keeps no knock
+    id): every knock is ranked again, as in a full build. -#}
+{{ config(
+    materialized='incremental',
+    unique_key=['batch_id', 'line_no'],
+    incremental_strategy='delete+insert',
+    full_refresh=not var('canvass_delta', false),
+    post_hook=["{{ delete_unlanded_rows() }}"],
+) }}
 
 -- Which landed row is the version of a knock that counts (de-duplication). A knock, (campaign_id,
 -- source, knock_id), may land many times: twice in one file, or again in a later export. Two
@@ -27,6 +40,68 @@ knocks as (
     from {{ ref('stg_canvass__knocks') }}
 
 ),
+{%- if is_incremental() %}
+
+landed_since as (
+
+    select
+        knocks.campaign_id,
+        knocks.source,
+        knocks.knock_id
+    from knocks
+    where not exists (
+        select 1
+        from {{ this }} as ranked_before
+        where
+            ranked_before.batch_id = knocks.batch_id
+            and ranked_before.line_no = knocks.line_no
+    )
+
+),
+
+no_longer_landed as (
+
+    select 1 as found
+    from {{ this }} as ranked_before
+    where not exists (
+        select 1
+        from knocks
+        where
+            knocks.batch_id = ranked_before.batch_id
+            and knocks.line_no = ranked_before.line_no
+    )
+    limit 1
+
+),
+
+touched_knocks as (
+
+    select distinct
+        campaign_id,
+        source,
+        knock_id
+    from landed_since
+
+),
+
+knocks_to_rank as (
+
+    -- every landed row of a knock landed again since; of every knock once a row went
+    select knocks.*
+    from knocks
+    inner join touched_knocks
+        on
+            knocks.campaign_id = touched_knocks.campaign_id
+            and knocks.source = touched_knocks.source
+            and knocks.knock_id = touched_knocks.knock_id
+    where not exists (select 1 from no_longer_landed)
+    union all
+    select knocks.*
+    from knocks
+    where exists (select 1 from no_longer_landed)
+
+),
+{%- endif %}
 
 bureau_matches as (
 
@@ -43,7 +118,7 @@ located as (
             when bureau_matches.bureau_id is null then 'bureau_missing'
             when not bureau_matches.is_reference_bureau then 'bureau_not_in_reference'
         end as bureau_problem
-    from knocks
+    from {{ 'knocks_to_rank' if is_incremental() else 'knocks' }} as knocks
     inner join bureau_matches
         on
             knocks.batch_id = bureau_matches.batch_id
