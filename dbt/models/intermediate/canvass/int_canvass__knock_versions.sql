@@ -61,7 +61,9 @@ landed_since as (
 
 no_longer_landed as (
 
-    select 1 as found
+    -- counted whole, not `limit 1`: a limit made the planner nest loops over both sides
+    -- (hours at a million knocks) where a hash anti join takes a second
+    select count(*) as rows_gone
     from {{ this }} as ranked_before
     where not exists (
         select 1
@@ -70,7 +72,6 @@ no_longer_landed as (
             knocks.batch_id = ranked_before.batch_id
             and knocks.line_no = ranked_before.line_no
     )
-    limit 1
 
 ),
 
@@ -94,11 +95,11 @@ knocks_to_rank as (
             knocks.campaign_id = touched_knocks.campaign_id
             and knocks.source = touched_knocks.source
             and knocks.knock_id = touched_knocks.knock_id
-    where not exists (select 1 from no_longer_landed)
+    where (select rows_gone from no_longer_landed) = 0
     union all
     select knocks.*
     from knocks
-    where exists (select 1 from no_longer_landed)
+    where (select rows_gone from no_longer_landed) > 0
 
 ),
 {%- endif %}
