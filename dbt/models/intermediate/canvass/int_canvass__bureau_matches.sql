@@ -34,12 +34,12 @@ with
 knocks as (
 
     select
-        batch_id,
-        line_no,
-        app_bureau_id,
-        longitude,
-        latitude,
-        address_key
+        landed.batch_id,
+        landed.line_no,
+        landed.app_bureau_id,
+        landed.longitude,
+        landed.latitude,
+        landed.address_key
     from {{ ref('stg_canvass__knocks') }} as landed
     {% if is_incremental() -%}
         -- the rows landed since the last build only
