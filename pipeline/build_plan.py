@@ -179,9 +179,8 @@ def input_fingerprint(conn: psycopg.Connection[Any]) -> dict[str, str]:
     Keys: `code`, `campaign`, `migrations`, one per tracked table (`raw.election_results_bureau`:
     its number of committed writes), `rewrites:raw.canvass_knocks` when landed knocks were
     changed in place (its UPDATE and TRUNCATE writes: a group of its own, so a full refresh),
-    one per batch-ledger
-    source (`ledger:elections`), and `untracked:<table>` for a raw table without a write
-    trigger (never trusted: its key changes in every build)."""
+    one per batch-ledger source (`ledger:elections`), and `untracked:<table>` for a raw table
+    without a write trigger (never trusted: its key changes in every build)."""
     inputs = {"code": code_digest(), "campaign": campaign_digest()}
     rows = conn.execute(
         "select version, checksum from ops.schema_migrations order by version"

@@ -5,9 +5,9 @@
 -- incremental builds: only the rows landed since, and the knocks they touch, are computed again.
 -- That holds while landed rows are only ever added (a load) or deleted (a purge, a superseded
 -- batch); a row changed in place (a hand-made UPDATE, a TRUNCATE) would keep a stale match. The
--- build plan therefore fingerprints the in-place writes of every raw table apart
--- (`rewrites:<table>`): one of the canvass tables forces a full refresh, which recomputes them.
--- Rows written before this migration have no operation (null): they count as none.
+-- build plan therefore fingerprints the UPDATE and TRUNCATE writes of raw.canvass_knocks apart
+-- (`rewrites:raw.canvass_knocks`): one forces a full refresh, which recomputes them. Rows
+-- written before this migration have no operation (null): they count as none.
 
 alter table ops.raw_table_writes add column if not exists operation text;
 
