@@ -198,8 +198,12 @@ def _bi_queries(url: str) -> tuple[dict[str, float], dict[str, float]]:
     import psycopg
 
     from pipeline.metabase import load_dashboards
+    from pipeline.setup import ensure_reader_role
     from scrutin.config import bi_reader_password, bi_reader_role
 
+    # What `scrutin setup` does: on a new embedded cluster the role the publication granted has
+    # no password (and cannot log in) until then.
+    ensure_reader_role(url, bi_reader_role(), bi_reader_password())
     parts = psycopg.conninfo.conninfo_to_dict(url)
     parts["user"] = bi_reader_role()
     if bi_reader_password():
