@@ -86,13 +86,30 @@ def run_suite(url: str, suite: SuiteSpec, run_id: str) -> SuiteOutcome:
     return outcome
 
 
-def run_specs(url: str, suites: Sequence[SuiteSpec], run_id: str) -> GateOutcome:
-    """Validate `suites` against the warehouse at `url` in one GX context, in order."""
+def run_specs(
+    url: str,
+    suites: Sequence[SuiteSpec],
+    run_id: str,
+    new_batches: Mapping[str, Sequence[int]] | None = None,
+) -> GateOutcome:
+    """Validate `suites` against the warehouse at `url` in one GX context, in order.
+
+    `new_batches`: suite name -> the batches (values of its `delta_column`) whose rows alone its
+    checks read, its `whole_table` checks aside (expectations/validations.py decides when).
+    """
     docs = _data_docs_folder()
     context = _ephemeral_context(url, docs)
+    delta = new_batches or {}
     try:
         outcomes = tuple(
-            _run_checkpoint(url, context, suite, run_id, data_docs=docs is not None)
+            _run_checkpoint(
+                url,
+                context,
+                suite,
+                run_id,
+                data_docs=docs is not None,
+                batches=delta.get(suite.name),
+            )
             for suite in suites
         )
     finally:
@@ -176,7 +193,13 @@ def _datasource(context: AbstractDataContext) -> PostgresDatasource:
 
 
 def _run_checkpoint(
-    url: str, context: AbstractDataContext, suite: SuiteSpec, run_id: str, *, data_docs: bool
+    url: str,
+    context: AbstractDataContext,
+    suite: SuiteSpec,
+    run_id: str,
+    *,
+    data_docs: bool,
+    batches: Sequence[int] | None = None,
 ) -> SuiteOutcome:
     """The suite's Checkpoint; a suite that cannot run is a failed outcome, recorded too."""
     started = time.perf_counter()
@@ -188,7 +211,7 @@ def _run_checkpoint(
         )
         return _refused(url, suite, run_id, error, expectation=MISSING_TABLE_CHECK, started=started)
     try:
-        checkpoint = _checkpoint(context, suite, run_id, data_docs=data_docs)
+        checkpoint = _checkpoint(context, suite, run_id, data_docs=data_docs, batches=batches)
         recorder = _bind_recorder(checkpoint, url, suite)
         checkpoint.run(run_id=_run_identifier(run_id))
     except Exception as exc:  # a GX error refuses this suite, it does not crash the gate
@@ -245,36 +268,62 @@ def _run_identifier(run_id: str) -> Any:
 
 
 def _checkpoint(
-    context: AbstractDataContext, suite: SuiteSpec, run_id: str, *, data_docs: bool
+    context: AbstractDataContext,
+    suite: SuiteSpec,
+    run_id: str,
+    *,
+    data_docs: bool,
+    batches: Sequence[int] | None = None,
 ) -> Any:
     """Asset, batch definition, suite, validation definition and Checkpoint of one SuiteSpec.
 
     Each check carries its position in `meta`, so the recorder maps results back to the spec.
+    With `batches`, two validation definitions: the checks on a query asset of those batches'
+    rows (`NEW_BATCHES_SUFFIX`), the `whole_table` checks on the table.
     """
     gx = _import_gx()
     from great_expectations.checkpoint import UpdateDataDocsAction
 
-    asset = _datasource(context).add_table_asset(
+    source = _datasource(context)
+    table = source.add_table_asset(
         name=suite.name, table_name=suite.table_name, schema_name=suite.schema_name
     )
-    batch = asset.add_batch_definition_whole_table(name=f"{suite.name}__whole_table")
-    # Built whole, then added: each `add_expectation` on a stored suite writes the store again.
-    gx_suite = context.suites.add(
-        gx.ExpectationSuite(
-            name=suite.name,
-            expectations=[
-                check.build(meta={"check": i, "severity": check.severity})
-                for i, check in enumerate(suite.checks)
-            ],
+    numbered = list(enumerate(suite.checks))
+    if batches is None:
+        parts = [(suite.name, table, numbered)]
+    else:
+        name = f"{suite.name}{NEW_BATCHES_SUFFIX}"
+        rows = source.add_query_asset(name=name, query=new_batches_query(suite, batches))
+        parts = [
+            (name, rows, [(i, c) for i, c in numbered if not c.whole_table]),
+            (suite.name, table, [(i, c) for i, c in numbered if c.whole_table]),
+        ]
+        parts = [part for part in parts if part[2]]
+    definitions = []
+    for name, asset, checks in parts:
+        # Built whole, then added: each `add_expectation` on a stored suite writes the store again.
+        gx_suite = context.suites.add(
+            gx.ExpectationSuite(
+                name=name,
+                expectations=[
+                    check.build(meta={"check": i, "severity": check.severity})
+                    for i, check in checks
+                ],
+            )
         )
-    )
-    definition = context.validation_definitions.add(
-        gx.ValidationDefinition(name=suite.name, data=batch, suite=gx_suite)
-    )
+        definitions.append(
+            context.validation_definitions.add(
+                gx.ValidationDefinition(
+                    name=name,
+                    data=asset.add_batch_definition_whole_table(name=f"{name}__whole_table"),
+                    suite=gx_suite,
+                )
+            )
+        )
     return context.checkpoints.add(
         gx.Checkpoint(
             name=suite.name,
-            validation_definitions=[definition],
+            validation_definitions=definitions,
             # GX runs UpdateDataDocsAction first, whatever the order here.
             actions=[
                 _action_class()(name="record_quality_results", run_id=run_id),
@@ -295,6 +344,21 @@ def _checkpoint(
                 "return_unexpected_index_query": False,
             },
         )
+    )
+
+
+# The GX names (asset, suite, validation definition) of a suite's part that reads new batches.
+NEW_BATCHES_SUFFIX = "__new_batches"
+
+
+def new_batches_query(suite: SuiteSpec, batches: Sequence[int]) -> str:
+    """The rows of `batches` in the suite's table (by its `delta_column`, which leads an index)."""
+    if suite.delta_column is None:
+        raise ValueError(f"suite {suite.name} has no delta_column: it validates whole tables")
+    ids = ", ".join(str(int(b)) for b in batches)
+    return (
+        f"select * from {suite.table} "
+        f"where {suite.delta_column} = any(cast(array[{ids}] as bigint[]))"
     )
 
 
@@ -347,9 +411,11 @@ def _action_class() -> Any:
 
         def run(self, checkpoint_result: CheckpointResult, action_context: Any = None) -> dict:
             suite: SuiteSpec = self._suite
-            results: list[CheckResult] = []
-            for validation in checkpoint_result.run_results.values():
-                results.extend(_check_results(suite, validation.results))
+            # One suite's checks, split over two validations when it reads new batches only.
+            results = _check_results(
+                suite,
+                [r for v in checkpoint_result.run_results.values() for r in v.results],
+            )
             record(self._url, self.run_id, results)
             self._outcome = SuiteOutcome(
                 suite=suite.name,

@@ -67,7 +67,10 @@ class Check:
     """One expectation of a suite, by GX 1.x class name and arguments, with its severity.
 
     `columns` names what the check is about when the arguments do not (SQL checks); `label`
-    says in words what a SQL check asserts, for the failure message.
+    says in words what a SQL check asserts, for the failure message. `whole_table`: a SQL check
+    whose verdict depends on rows already validated (a rate, a retention date, the ledger), run
+    on every row even when the suite validates only the batches landed since
+    (`SuiteSpec.delta_column`).
     """
 
     expectation: str
@@ -75,10 +78,13 @@ class Check:
     severity: Severity = "fail"
     columns: tuple[str, ...] = ()
     label: str | None = None
+    whole_table: bool = False
 
     def __post_init__(self) -> None:
         if self.severity not in ("fail", "warn"):
             raise ValueError(f"severity must be 'fail' or 'warn', got {self.severity!r}")
+        if self.whole_table and self.expectation != SQL_EXPECTATION:
+            raise ValueError(f"only a SQL check can be whole_table, not {self.expectation}")
         object.__setattr__(self, "kwargs", MappingProxyType(dict(self.kwargs)))
 
     @property
@@ -137,6 +143,13 @@ class SuiteSpec:
 
     `requires` lists the other tables its SQL checks read; `key_columns` identify a row in the
     examples of a failed column check.
+
+    `delta_column` (the batch of each row, leading an index of the table) lets a table that only
+    grows be validated by its new batches: when the table was only appended to or deleted from
+    since a passed validation of the same checks, the checks run on the rows of the batches that
+    validation did not cover, and the `whole_table` checks on every row
+    (expectations/validations.py). Only `whole_table` checks may then read the other tables of
+    `requires` (the ledger aside): their writes cannot change a verdict on rows already validated.
     """
 
     name: str
@@ -145,10 +158,25 @@ class SuiteSpec:
     description: str = ""
     requires: tuple[str, ...] = field(default=())
     key_columns: tuple[str, ...] = ("election_id", "bureau_id")
+    delta_column: str | None = None
 
     def __post_init__(self) -> None:
         if "." not in self.table:
             raise ValueError(f"suite {self.name}: table must be schema-qualified, got {self.table}")
+        if self.delta_column is None and any(check.whole_table for check in self.checks):
+            raise ValueError(f"suite {self.name}: whole_table checks need a delta_column")
+        if self.delta_column is not None:
+            # A check run on new batches only must not read another input (the ledger aside:
+            # a batch's status moves with its rows): a write there could change the verdict
+            # on rows already validated, and only whole-table checks read those.
+            for check in self.checks:
+                query = str(check.kwargs.get("unexpected_rows_query", ""))
+                read = [t for t in self.requires if t != BATCH_LEDGER_TABLE and t in query]
+                if read and not check.whole_table:
+                    raise ValueError(
+                        f"suite {self.name}: check {check.label!r} reads {read}: "
+                        "make it whole_table"
+                    )
 
     @property
     def schema_name(self) -> str:
@@ -208,10 +236,18 @@ def row_count_at_least(min_value: int, severity: Severity = "fail") -> Check:
     return Check("ExpectTableRowCountToBeBetween", {"min_value": min_value}, severity)
 
 
-def no_rows(label: str, query: str, columns: tuple[str, ...], severity: Severity = "fail") -> Check:
+def no_rows(
+    label: str,
+    query: str,
+    columns: tuple[str, ...],
+    severity: Severity = "fail",
+    *,
+    whole_table: bool = False,
+) -> Check:
     """A SQL check: `query` selects the offending rows (keys first, they become the examples).
 
     The query must join (on the batch ledger, say) and alias `{batch}`: see the module docstring.
+    `whole_table`: see `Check`.
     """
     if not (_JOIN_KEYWORD.search(query) and _ALIASED_BATCH.search(query)):
         raise ValueError(f"SQL check {label!r} must contain a JOIN and alias {{batch}}: {query}")
@@ -221,6 +257,7 @@ def no_rows(label: str, query: str, columns: tuple[str, ...], severity: Severity
         severity,
         columns=columns,
         label=label,
+        whole_table=whole_table,
     )
 
 
@@ -295,18 +332,24 @@ LOADED_BATCH_LABEL = f"every row belongs to a loaded batch of {BATCH_LEDGER_TABL
 
 
 def belongs_to_loaded_batch(
-    alias: str, keys: tuple[str, ...], *, label: str = LOADED_BATCH_LABEL
+    alias: str,
+    keys: tuple[str, ...],
+    *,
+    label: str = LOADED_BATCH_LABEL,
+    whole_table: bool = False,
 ) -> Check:
     """The `warn` check of `rows_outside_loaded_batches()`, about column `batch_id`.
 
     Only a warning: such rows do not decide the other SQL checks (they read `loaded` batches
-    only); the warning says that they are still there.
+    only); the warning says that they are still there. `whole_table` in a suite validated by new
+    batches: a batch's status changes in the ledger, not in the table.
     """
     return no_rows(
         label,
         rows_outside_loaded_batches(alias, keys),
         columns=("batch_id",),
         severity="warn",
+        whole_table=whole_table,
     )
 
 

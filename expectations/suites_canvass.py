@@ -187,6 +187,7 @@ RAW_CANVASS_KNOCKS = SuiteSpec(
             "no door knock remains past its campaign's retention date (purge gate)",
             _PAST_RETENTION,
             columns=("campaign_id", "knocked_at"),
+            whole_table=True,
         ),
         *(
             no_rows(
@@ -194,13 +195,20 @@ RAW_CANVASS_KNOCKS = SuiteSpec(
                 _flag_rate(flag, rate),
                 columns=("integrity_flags",),
                 severity="warn",
+                whole_table=True,
             )
             for flag, rate in FLAG_WARN_RATES.items()
         ),
         belongs_to_loaded_batch(
-            "k", _KNOCK_KEYS, label=f"every knock belongs to a loaded batch of {BATCH_LEDGER_TABLE}"
+            "k",
+            _KNOCK_KEYS,
+            label=f"every knock belongs to a loaded batch of {BATCH_LEDGER_TABLE}",
+            whole_table=True,
         ),
     ),
+    # Door knocks only ever land (a correction lands as a new row) or are deleted (purge,
+    # superseded batch): a delivery validates its own rows (index canvass_knocks_batch_line).
+    delta_column="batch_id",
 )
 
 # ---- raw_canvass_batches (the ledger rows of canvass files) ---------------------------------

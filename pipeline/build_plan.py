@@ -38,6 +38,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from scrutin.warehouse.raw_writes import rewrite_counts
+
 if TYPE_CHECKING:
     import psycopg
 
@@ -65,8 +67,6 @@ SOURCE_OF_TABLE = {
 # `rewrites:<table>`, an input group of its own, so that one forces a full refresh. (The
 # loader's upserts of ops.canvass_campaigns and raw.canvass_suppression are UPDATEs too: those
 # tables are read whole by every build, so they stay canvass changes.)
-REWRITES = ("UPDATE", "TRUNCATE")
-REWRITES_PREFIX = "rewrites:"
 LANDED_ROW_TABLES = ("raw.canvass_knocks",)
 # Every loader writes the ledger: it is fingerprinted per source (`ledger:<source>`) instead.
 LEDGER_TABLE = "raw.batch_ledger"
@@ -194,12 +194,9 @@ def input_fingerprint(conn: psycopg.Connection[Any]) -> dict[str, str]:
         inputs[table] = str(count)
     # In-place writes apart (migration 0022): the canvass tables' incremental models hold while
     # landed rows are only added or deleted, so a rewrite of one is not a canvass change.
-    for table, count in conn.execute(
-        "select table_name, count(*) from ops.raw_table_writes "
-        "where operation = any(%s) and table_name = any(%s) group by table_name",
-        (list(REWRITES), list(LANDED_ROW_TABLES)),
-    ).fetchall():
-        inputs[f"{REWRITES_PREFIX}{table}"] = str(count)
+    for key, count in rewrite_counts(conn, LANDED_ROW_TABLES).items():
+        if count:  # (a key that appears moves the fingerprint: a rewrite, a full refresh)
+            inputs[key] = str(count)
     for source, digest in conn.execute(
         "select source, md5(string_agg(concat_ws('|', batch_id, status, dataset_key, "
         "rows_loaded, file_sha256), ',' order by batch_id)) "
