@@ -35,11 +35,15 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from pipeline.build_lock import BuildBusy, build_stage, release
 from scrutin.db import connect
 from scrutin.warehouse.migrate import require_migrated
+
+if TYPE_CHECKING:
+    from pipeline.build_plan import BuildPlan
+    from pipeline.dbt_runner import DbtOutcome
 
 log = logging.getLogger("pipeline.gate")
 
@@ -126,6 +130,14 @@ BY_CONSTRUCTION_TAG = "tag:by_construction"
 CANVASS_DELTA_VAR = "canvass_delta"
 
 
+def build_vars(plan: BuildPlan | None) -> dict[str, Any]:
+    """The dbt vars of every dbt invocation of a build (the audit stage, the scores stage, the
+    docs site), on top of the campaign's: the same in all three, and from one incremental build
+    to the next, so that dbt reuses its saved parse of the project (vars that differ from the
+    last invocation's make it parse the whole project again: 5-9 s each, at any scale)."""
+    return {CANVASS_DELTA_VAR: plan is not None and plan.incremental}
+
+
 def _dbt_stage(
     url: str,
     run_id: str,
@@ -133,7 +145,7 @@ def _dbt_stage(
     extra_vars: dict[str, Any] | None = None,
     skip_unit_tests: bool = False,
     **selection: str,
-) -> int:
+) -> DbtOutcome:
     from pipeline.dbt_runner import build
 
     outcome = build(
@@ -148,7 +160,7 @@ def _dbt_stage(
         _record_gate(url, run_id, "refused", failed)
         raise GateRefused(stage, failed)
     log.info("%s passed: %d nodes", stage, len(outcome.results))
-    return len(outcome.results)
+    return outcome
 
 
 # The dbt test that refuses a territory matching no bureau; its rows (kind, code, reason) are
@@ -284,7 +296,8 @@ def _dbt_build_audit(
         log.warning("elections allowed to lose published bureaux: %s", list(accept_bureau_loss))
         overrides["accepted_bureau_losses"] = list(accept_bureau_loss)
     selection: dict[str, str] = {"exclude": SCORES_TAG}
-    dbt_vars: dict[str, Any] = dict(overrides)
+    # (the canvass models that are incremental compute the rows landed since only)
+    dbt_vars: dict[str, Any] = {**overrides, **build_vars(plan)}
     plan_summary = as_summary(plan)
     if plan.unchanged:
         return {"dbt_nodes": 0, **plan_summary, "campaign_id": campaign.campaign_id, **overrides}
@@ -299,23 +312,18 @@ def _dbt_build_audit(
             ", ".join(rebuilt),
         )
         selection["select"] = str(plan.selection)
-        # the canvass models that are incremental compute the rows landed since only
-        dbt_vars[CANVASS_DELTA_VAR] = True
         # tests that hold for any data given the code (dbt tag), run by the full builds
         selection["exclude"] = f"{SCORES_TAG} {BY_CONSTRUCTION_TAG}"
         plan_summary |= {"rebuilt_tables": rebuilt, "carried_tables": carried}
+    # An incremental build leaves the dbt unit tests out: they read fixtures, not data, and the
+    # code they test is that of the published build that ran them (any change of the dbt
+    # project, the Python packages or the dbt version forces a full build).
+    built = _dbt_stage(
+        url, run_id, "dbt build", extra_vars=dbt_vars, skip_unit_tests=plan.incremental, **selection
+    )
     return {
-        # An incremental build leaves the dbt unit tests out: they read fixtures, not data, and
-        # the code they test is that of the published build that ran them (any change of the
-        # dbt project, the Python packages or the dbt version forces a full build).
-        "dbt_nodes": _dbt_stage(
-            url,
-            run_id,
-            "dbt build",
-            extra_vars=dbt_vars or None,
-            skip_unit_tests=plan.incremental,
-            **selection,
-        ),
+        "dbt_nodes": len(built.results),
+        "dbt_full_parse": built.full_parse,
         **plan_summary,
         "campaign_id": campaign.campaign_id,
         "territory": territory,
@@ -414,14 +422,23 @@ def dbt_build_scores(url: str, run_id: str) -> dict[str, Any]:
         if plan is not None and plan.unchanged:
             return {"dbt_score_nodes": 0, "dbt_docs": None}
         incremental = plan is not None and plan.incremental
-        nodes = _dbt_stage(
-            url, run_id, "dbt build (scores)", skip_unit_tests=incremental, select=SCORES_TAG
+        built = _dbt_stage(
+            url,
+            run_id,
+            "dbt build (scores)",
+            extra_vars=build_vars(plan),
+            skip_unit_tests=incremental,
+            select=SCORES_TAG,
         )
-        docs = _dbt_docs(url)
-    return {"dbt_score_nodes": nodes, "dbt_docs": docs}
+        docs = _dbt_docs(url, build_vars(plan))
+    return {
+        "dbt_score_nodes": len(built.results),
+        "dbt_score_full_parse": built.full_parse,
+        "dbt_docs": docs,
+    }
 
 
-def _dbt_docs(url: str) -> str | None:
+def _dbt_docs(url: str, dbt_vars: dict[str, Any]) -> str | None:
     """The dbt docs site (SCRUTIN_DBT_DOCS_DIR), rebuilt by every gate run; a site that cannot
     be written is logged and never refuses a publication (it documents, it does not check)."""
     import time
@@ -431,7 +448,7 @@ def _dbt_docs(url: str) -> str | None:
 
     started = time.monotonic()
     try:
-        page = generate_docs(url, dbt_docs_dir())
+        page = generate_docs(url, dbt_docs_dir(), extra_vars=dbt_vars)
     except Exception:
         log.exception("dbt docs site not written (the publication goes on)")
         return None

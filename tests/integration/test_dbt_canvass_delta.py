@@ -112,6 +112,9 @@ def test_the_delta_matches_only_the_rows_landed_since(steps: dict[str, Any]) -> 
     # ... and ranks again the knocks they touch only: fewer rows than are landed
     ranked = int(_written(steps["delta"], "int_canvass__knock_versions").split()[-1])
     assert steps["new_rows"] <= ranked < len(steps["after_full"]["int_canvass__knock_versions"])
+    # dbt says when it parses the whole project again: here the vars moved since the full build
+    # (tests/e2e/test_incremental_build.py: the gate's scores stage reuses the audit's parse)
+    assert "vars" in (steps["delta"].full_parse or "")
 
 
 def test_the_delta_leaves_what_a_full_build_gives(steps: dict[str, Any]) -> None:
