@@ -30,7 +30,8 @@ addresses, 1,000,000 knocks):
 6. writes benchmarks/results/national-<date>-scale<scale>.json (keys: scale, full_refresh_s,
    raw_suites_s, nothing_new_build_s, incremental_knocks_s, incremental_knocks_rounds_s,
    knocks_build_mode, loads_s,
-   peak_rss_mb, bi_p95_ms, bi_server_p95_ms, load_vs_copy, slowest_loader, loaders_vs_copy,
+   peak_rss_mb (the builds' own), bench_rss_peak_mb (this process's: the loads), bi_p95_ms,
+   bi_server_p95_ms, load_vs_copy, slowest_loader, loaders_vs_copy,
    db_size_mb, stages).
 
 The roll is the biggest input (every registered voter, ~57 million lines at 1.0: about 12 GB of
@@ -83,9 +84,51 @@ def _stage(name: str, started: float, cpu0: float, rows: int | None = None, **ex
     if rows is not None:
         out["rows"] = rows
         out["rows_per_s"] = round(rows / wall) if wall else None
+    # The benchmark's own peak so far: the stage where it jumps is the one that used the memory.
+    out["bench_rss_peak_mb"] = _rss_peak_mb("self")
     out.update(extra)
     print(json.dumps(out), flush=True)
     return out
+
+
+def _rss_peak_mb(pid: int | str) -> float | None:
+    """VmHWM of a process (MB): the peak resident set of its program since it was exec'd, or
+    None once it is gone. (`ru_maxrss` is no such figure for a child: Linux carries the parent's
+    peak over fork and exec into it, so a benchmark process that loaded 4 GB reported every
+    build it started at 4 GB.)"""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    for line in status.splitlines():
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return None
+
+
+class _PeakWatch:
+    """Polls a child's VmHWM every 0.2 s until it exits: its own peak (monotonic, so only a
+    spike in its last 0.2 s could be missed)."""
+
+    def __init__(self, pid: int) -> None:
+        import threading
+
+        self.peak: float | None = None
+        self._pid = pid
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+        self._thread.start()
+
+    def _poll(self) -> None:
+        while not self._done.wait(0.2):
+            seen = _rss_peak_mb(self._pid)
+            if seen is not None:
+                self.peak = max(self.peak or 0.0, seen)
+
+    def stop(self) -> float | None:
+        self._done.set()
+        self._thread.join()
+        return self.peak
 
 
 def _cpu() -> float:
@@ -156,16 +199,19 @@ def _build(url: str, campaign: Path, log: Path, *, full: bool = False) -> dict[s
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+        watch = _PeakWatch(proc.pid)
         _, status, usage = os.wait4(proc.pid, 0)
+        peak = watch.stop()
     wall = time.perf_counter() - started
     code = os.waitstatus_to_exitcode(status)
     if code != 0:
         raise SystemExit(f"scrutin build exited {code}: see {log}")
-    # ru_maxrss of wait4 is the child's own peak (KiB); dbt and GX run inside that process.
+    # dbt and GX run inside that process; its peak is polled (_PeakWatch), not wait4's ru_maxrss
+    # (which starts from this process's own peak).
     return {
         "wall_s": round(wall, 2),
         "cpu_s": round(usage.ru_utime + usage.ru_stime, 2),
-        "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
+        "peak_rss_mb": peak,
     }
 
 
@@ -572,7 +618,12 @@ def run(
         # Every file load of step 2, one after the other (the weights included); None with
         # --loaded (nothing loaded: the builds of a database an earlier run loaded).
         "loads_s": round(sum(s["wall_s"] for s in loads), 2) if loads else None,
-        "peak_rss_mb": max(full["peak_rss_mb"], *peaks, own_peak),
+        # the builds' own peak (each `scrutin build` process, polled), and this process's (the
+        # loads of step 2 run in it)
+        "peak_rss_mb": max(
+            (p for p in (full["peak_rss_mb"], *peaks) if p is not None), default=None
+        ),
+        "bench_rss_peak_mb": own_peak,
         "bi_p95_ms": max(bi.values()),
         "bi_p95_by_card_ms": bi,
         # the same cards' server time (planning + execution), without moving the rows
