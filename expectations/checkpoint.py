@@ -289,24 +289,36 @@ def _checkpoint(
         name=suite.name, table_name=suite.table_name, schema_name=suite.schema_name
     )
     numbered = list(enumerate(suite.checks))
+    # (name, asset, checks, what rows they read: recorded with each result when not every row)
+    parts: list[tuple[str, Any, list[tuple[int, Check]], dict[str, str]]]
     if batches is None:
-        parts = [(suite.name, table, numbered)]
+        parts = [(suite.name, table, numbered, {})]
     else:
         name = f"{suite.name}{NEW_BATCHES_SUFFIX}"
         rows = source.add_query_asset(name=name, query=new_batches_query(suite, batches))
         parts = [
-            (name, rows, [(i, c) for i, c in numbered if not c.whole_table]),
-            (suite.name, table, [(i, c) for i, c in numbered if c.whole_table]),
+            (
+                name,
+                rows,
+                [(i, c) for i, c in numbered if not c.whole_table],
+                {ROWS_READ_KEY: describe_new_batches(batches)},
+            ),
+            (
+                suite.name,
+                table,
+                [(i, c) for i, c in numbered if c.whole_table],
+                {ROWS_READ_KEY: "every row"},
+            ),
         ]
         parts = [part for part in parts if part[2]]
     definitions = []
-    for name, asset, checks in parts:
+    for name, asset, checks, scope in parts:
         # Built whole, then added: each `add_expectation` on a stored suite writes the store again.
         gx_suite = context.suites.add(
             gx.ExpectationSuite(
                 name=name,
                 expectations=[
-                    check.build(meta={"check": i, "severity": check.severity})
+                    check.build(meta={"check": i, "severity": check.severity, **scope})
                     for i, check in checks
                 ],
             )
@@ -349,6 +361,20 @@ def _checkpoint(
 
 # The GX names (asset, suite, validation definition) of a suite's part that reads new batches.
 NEW_BATCHES_SUFFIX = "__new_batches"
+
+
+# The key of a result's `observed` (ops.quality_results) that says which rows a check read, when
+# its suite validated new batches only: an element_count of 7 then means 7 new knocks.
+ROWS_READ_KEY = "rows_read"
+_BATCHES_LISTED = 10
+
+
+def describe_new_batches(batches: Sequence[int]) -> str:
+    """`the 2 batches landed since the last validation: 34, 35` (the first ten listed)."""
+    listed = ", ".join(str(b) for b in batches[:_BATCHES_LISTED])
+    more = f" (+{len(batches) - _BATCHES_LISTED})" if len(batches) > _BATCHES_LISTED else ""
+    noun = "batch" if len(batches) == 1 else "batches"
+    return f"the {len(batches)} {noun} landed since the last validation: {listed or 'none'}{more}"
 
 
 def new_batches_query(suite: SuiteSpec, batches: Sequence[int]) -> str:
@@ -449,6 +475,8 @@ def _check_results(
             continue  # not one of ours: reported below as missing
         i = int(config.meta["check"])
         observed = _observed(suite.checks[i], result, suite.table)
+        if ROWS_READ_KEY in config.meta:
+            observed[ROWS_READ_KEY] = str(config.meta[ROWS_READ_KEY])
         success = bool(result.success) and "exception" not in observed
         # The spec's type, not GX's: a SQL check runs as `UnexpectedRowsCountedOnce`
         # (expectations.unexpected_rows) but is recorded as the expectation it computes.

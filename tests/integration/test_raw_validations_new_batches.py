@@ -67,6 +67,7 @@ def test_a_delivery_is_validated_by_its_own_rows(url: str) -> None:
     whole = _validate(url, "nb-first")
     assert whole.success and whole.new_batches == {}, whole.outcome.failed_checks
     assert _observed(url, "nb-first", NOT_NULL_SOURCE)["element_count"] == _knocks(url)
+    assert "rows_read" not in _observed(url, "nb-first", NOT_NULL_SOURCE)  # every row
     covered = support.fetch(
         url, "select batch_ids from ops.raw_validations where run_id = 'nb-first'"
     )
@@ -81,6 +82,11 @@ def test_a_delivery_is_validated_by_its_own_rows(url: str) -> None:
     new_rows = _knocks(url, "batch_id = %s", (second,))
     assert 0 < new_rows < _knocks(url)
     assert _observed(url, "nb-second", NOT_NULL_SOURCE)["element_count"] == new_rows
+    # ...and each result says so, for the engineer reading ops.quality_results.
+    assert _observed(url, "nb-second", NOT_NULL_SOURCE)["rows_read"] == (
+        f"the 1 batch landed since the last validation: {second}"
+    )
+    assert _observed(url, "nb-second", IN_LOADED_BATCH)["rows_read"] == "every row"
     # ...and every check of the suite was recorded, once.
     (recorded,) = support.fetch(
         url,

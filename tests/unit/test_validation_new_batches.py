@@ -8,7 +8,7 @@ import dataclasses
 
 import pytest
 
-from expectations.checkpoint import new_batches_query
+from expectations.checkpoint import describe_new_batches, new_batches_query
 from expectations.suites import BATCH_LEDGER_TABLE, Check, SuiteSpec, no_rows, not_null
 from expectations.suites_canvass import CAMPAIGNS_TABLE, KNOCKS_TABLE, RAW_CANVASS_KNOCKS
 from expectations.validations import (
@@ -137,3 +137,11 @@ def test_whole_table_needs_a_sql_check_and_a_delta_column() -> None:
             table="raw.t",
             checks=(_query_check("select k.x from {batch} as k join raw.u as u on true", True),),
         )
+
+
+def test_a_result_says_which_batches_it_read() -> None:
+    assert describe_new_batches((34,)) == "the 1 batch landed since the last validation: 34"
+    many = describe_new_batches(tuple(range(1, 13)))
+    assert many.startswith("the 12 batches landed since the last validation: 1, 2, 3")
+    assert many.endswith("10 (+2)")
+    assert describe_new_batches(()).endswith(": none")
