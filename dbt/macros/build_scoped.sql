@@ -47,3 +47,47 @@
     {%- endif -%}
     select 1
 {%- endmacro %}
+
+{#-
+    Views that two replacements would drop at once. dbt replaces a view or a table by renaming
+    it `__dbt_backup` and then running `drop ... cascade` on the backup, which also drops every
+    view that reads it (dbt rebuilds those after). A view with two such parents is dropped by
+    two cascades that run in parallel threads, and PostgreSQL may find them deadlocked: a build
+    was refused for this (int_canvass__knocks, put back as a view by the previous build, read
+    stg_canvass__knocks and stg_canvass__suppression; docs/operations.md).
+
+    So before any node runs (`on-run-start`, dbt_project.yml), every existing view of a selected
+    model that has two or more selected parents to be replaced (views, tables, incremental
+    models on a full refresh) is dropped, with cascade as dbt would, through the adapter so
+    that dbt's relation cache knows. Nothing is lost: those parents' cascades would drop it in
+    this same invocation, and its own node writes it again after them. If the build fails
+    before, the view stays absent until the next build; the gate refuses to publish that build
+    anyway.
+-#}
+{% macro drop_contended_views() -%}
+    {%- if execute -%}
+        {%- set replaced = ['view', 'table'] + (['incremental'] if flags.FULL_REFRESH else []) -%}
+        {%- set models = graph.nodes.values() | selectattr('resource_type', 'equalto', 'model')
+            | selectattr('unique_id', 'in', selected_resources) | list -%}
+        {%- for node in models -%}
+            {%- set parents = [] -%}
+            {%- for parent_id in node.depends_on.nodes
+                if parent_id in selected_resources
+                and parent_id in graph.nodes
+                and graph.nodes[parent_id].config.materialized in replaced -%}
+                {%- do parents.append(parent_id) -%}
+            {%- endfor -%}
+            {%- if parents | length >= 2 -%}
+                {%- set relation = adapter.get_relation(
+                    database=node.database, schema=node.schema, identifier=node.alias
+                ) -%}
+                {%- if relation is not none and relation.is_view -%}
+                    {%- do adapter.drop_relation(relation) -%}
+                    {{ log('view ' ~ relation ~ ' dropped before ' ~ (parents | length)
+                        ~ ' of its parents are replaced in parallel', info=false) }}
+                {%- endif -%}
+            {%- endif -%}
+        {%- endfor -%}
+    {%- endif -%}
+    select 1
+{%- endmacro %}
