@@ -167,6 +167,18 @@ def _rows(url: str, sql: str, params: tuple[object, ...] | None = None) -> list[
         return cur.fetchall()
 
 
+def _canvass_relation_kinds(url: str) -> dict[str, str]:
+    """The canvass intermediate relations: `VIEW` or `BASE TABLE` by name."""
+    return {
+        r["table_name"]: r["table_type"]
+        for r in _rows(
+            url,
+            "select table_name, table_type from information_schema.tables "
+            "where table_schema = 'intermediate' and table_name like 'int_canvass%'",
+        )
+    }
+
+
 class _ByRecordId(dict[str, Any]):
     """Rows by stored knock_id, looked up by the app's record id: ids are stored keyed (never
     as written), so a lookup tries the key of that id under each app."""
@@ -319,14 +331,7 @@ def test_no_copy_of_knocks_outside_raw_and_staging(scenario: dict[str, Any]) -> 
     # The REU address points are public open data (the addresses, not the doors knocked at).
     assert [c for c in copies if c["table_name"] != "int_canvass__reu_points"] == []
     assert {c["table_name"] for c in copies} == {"int_canvass__reu_points"}
-    kinds = {
-        r["table_name"]: r["table_type"]
-        for r in _rows(
-            url,
-            "select table_name, table_type from information_schema.tables "
-            "where table_schema = 'intermediate' and table_name like 'int_canvass%'",
-        )
-    }
+    kinds = _canvass_relation_kinds(url)
     assert kinds["int_canvass__knocks"] == kinds["int_canvass__excluded_knocks"] == "VIEW"
     assert kinds["int_canvass__answers"] == "VIEW"  # one row per answer, topics included
     # ... once the build has ended: during it, the knocks and answers were tables, written once
@@ -431,12 +436,5 @@ def test_no_view_is_dropped_by_two_parallel_replacements(scenario: dict[str, Any
     ]
     by_hook = {d["object_name"] for d in dropped if d["firing"] < min(node_firings)}
     assert {"int_canvass__knocks", "int_canvass__answers"} <= by_hook
-    kinds = {
-        r["table_name"]: r["table_type"]
-        for r in _rows(
-            url,
-            "select table_name, table_type from information_schema.tables "
-            "where table_schema = 'intermediate' and table_name like 'int_canvass%'",
-        )
-    }
+    kinds = _canvass_relation_kinds(url)
     assert kinds["int_canvass__knocks"] == kinds["int_canvass__answers"] == "VIEW"
