@@ -34,6 +34,7 @@ from ingestion.geo.allocation import (
 from scrutin.warehouse.batch import BatchLoad, BatchReport, Landed, ReplaceDataset, load_batch
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
     import psycopg
 
@@ -47,6 +48,8 @@ DATASET = "iris_bureau"
 INPUT_NAME = "raw.geo_iris+raw.geo_bureaux+raw.reu_addresses"
 ENGINE_VERSION = "1"
 WEIGHTS_TABLE = "raw.iris_bureau_weights"
+# The REU points' COPY text is parsed this much at a time (read_points).
+POINT_CHUNK_BYTES = 64 * 1024 * 1024
 
 _LOADED = (
     "inner join raw.batch_ledger as l on l.batch_id = {alias}.batch_id and l.status = 'loaded'"
@@ -267,23 +270,61 @@ def read_targets(conn: psycopg.Connection) -> Polygons:
     return Polygons(np.array(ids, dtype=object), geoms, np.array(communes, dtype=object))
 
 
-def read_points(conn: psycopg.Connection, communes: list[str] | None = None) -> WeightedPoints:
+def read_points(
+    conn: psycopg.Connection,
+    communes: list[str] | None = None,
+    *,
+    chunk_bytes: int = POINT_CHUNK_BYTES,
+) -> WeightedPoints:
     """Every loaded REU address point (or those of `communes`, results codes), streamed out
-    with COPY (millions of rows)."""
+    with COPY (13 million rows nationally) and parsed `chunk_bytes` of text at a time.
+
+    Memory is what this bounds: the whole COPY text and one pandas parse of it held 2.9 GB at
+    national size. Bureaux and communes are few (~70k, ~35k) next to the points, so each
+    distinct code is one Python string that every point of it shares (8 bytes a point, not a
+    string each); the coordinates and weights are float arrays.
+    """
     import numpy as np
-    import pandas as pd
 
     from ingestion.geo.allocation import WeightedPoints
 
-    buffer = io.BytesIO()
     where = "" if communes is None else "where a.code_commune_results = any(%s)"
     params = None if communes is None else (communes,)
+    bureaux, communes_of = _SharedStrings(), _SharedStrings()
+    numbers: dict[str, list[np.ndarray]] = {"lon": [], "lat": [], "nb": []}
+    pending = bytearray()
+
+    def parse(text: bytes) -> None:
+        frame = _parse_points(text)
+        for name, parts in numbers.items():
+            parts.append(frame[name].to_numpy(dtype=np.float64))
+        bureaux.add(frame["bureau_id"])
+        communes_of.add(frame["commune"])
+
     with conn.cursor() as cur, cur.copy(_POINTS.format(where=where), params) as copy:
         for chunk in copy:
-            buffer.write(chunk)
-    buffer.seek(0)
-    frame: pd.DataFrame = pd.read_csv(
-        buffer,
+            pending += chunk
+            if len(pending) >= chunk_bytes:
+                cut = pending.rfind(b"\n") + 1
+                parse(bytes(pending[:cut]))
+                del pending[:cut]
+    if pending:
+        parse(bytes(pending))
+    lon, lat, nb = (
+        np.concatenate(parts) if parts else np.zeros(0, dtype=np.float64)
+        for parts in numbers.values()
+    )
+    return WeightedPoints(lon, lat, nb, bureaux.values(), communes_of.values())
+
+
+def _parse_points(text: bytes) -> pd.DataFrame:
+    """One chunk of the points' COPY text (whole lines): floats, and codes as text (a
+    `category` dtype would read 01086 as the number 1086)."""
+    import numpy as np
+    import pandas as pd
+
+    return pd.read_csv(
+        io.BytesIO(text),
         sep="\t",
         header=None,
         names=["lon", "lat", "nb", "bureau_id", "commune"],
@@ -296,13 +337,35 @@ def read_points(conn: psycopg.Connection, communes: list[str] | None = None) -> 
         },
         na_filter=False,
     )
-    return WeightedPoints(
-        frame["lon"].to_numpy(),
-        frame["lat"].to_numpy(),
-        frame["nb"].to_numpy(),
-        frame["bureau_id"].to_numpy(dtype=object),
-        frame["commune"].to_numpy(dtype=object),
-    )
+
+
+class _SharedStrings:
+    """A column of few distinct strings, collected chunk by chunk as integer codes; `values()`
+    gives the object array whose elements all point to one string per distinct value."""
+
+    def __init__(self) -> None:
+        self._index: dict[str, int] = {}
+        self._codes: list[np.ndarray] = []
+
+    def add(self, column: pd.Series) -> None:
+        import numpy as np
+        import pandas as pd
+
+        codes, uniques = pd.factorize(column.to_numpy(dtype=object))
+        mapping = np.fromiter(
+            (self._index.setdefault(str(u), len(self._index)) for u in uniques),
+            dtype=np.int32,
+            count=len(uniques),
+        )
+        self._codes.append(mapping[codes])
+
+    def values(self) -> np.ndarray:
+        import numpy as np
+
+        strings = np.empty(len(self._index), dtype=object)
+        strings[:] = list(self._index)
+        codes = np.concatenate(self._codes) if self._codes else np.zeros(0, dtype=np.int32)
+        return strings[codes]
 
 
 def _copy_weights(

@@ -289,6 +289,54 @@ def test_sample_weights_allocate_every_census_iris_within_its_commune(
     assert _count(geo_conn, "select count(distinct batch_id) from raw.iris_bureau_weights") == 1
 
 
+def test_points_stream_in_chunks_and_keep_every_row_and_code(
+    geo_conn: psycopg.Connection, warehouse_url: str
+) -> None:
+    """read_points parses the COPY a few kilobytes at a time here (64 MiB in production): every
+    loaded address comes out once, with its codes as text (01086, not 1086), and each distinct
+    code is one string shared by its points (the national run's memory depends on it)."""
+    from ingestion.geo.weights import read_points
+    from ingestion.loaders.reu import load_reu_file
+
+    batch = load_reu_file(warehouse_url, REU_ADDRESSES).batch_id
+    geo_conn.execute(
+        "insert into raw.reu_addresses (batch_id, source_line, code_commune_ref, id_brut_bv_reu, "
+        "code_commune, code_commune_results, code_bv, bureau_id, longitude, latitude, "
+        "nb_adresses) values (%s, 0, '01086', '01086_0001', '01086', '01086', '0001', "
+        "'01086_0001', 5.3, 46.2, 3)",
+        (batch,),
+    )
+    expected = sorted(
+        geo_conn.execute(
+            "select longitude, latitude, nb_adresses::float8, bureau_id, code_commune_results "
+            "from raw.reu_addresses"
+        ).fetchall()
+    )
+    text_bytes = _count(
+        geo_conn,
+        "select sum(length(concat_ws(e'\\t', longitude, latitude, nb_adresses, bureau_id, "
+        "code_commune_results)) + 1) from raw.reu_addresses",
+    )
+    chunk = 4096
+    assert text_bytes > 10 * chunk  # several chunks, and lines cut at their ends
+    points = read_points(geo_conn, chunk_bytes=chunk)
+    got = sorted(
+        zip(
+            points.x.tolist(),
+            points.y.tolist(),
+            points.weight.tolist(),
+            points.target.tolist(),
+            points.commune.tolist(),  # type: ignore[union-attr]
+            strict=True,
+        )
+    )
+    assert got == expected
+    assert ("01086_0001", "01086") in {(g[3], g[4]) for g in got}
+    assert len({id(b) for b in points.target}) == len(set(points.target.tolist()))
+    only = read_points(geo_conn, communes=["01086"], chunk_bytes=chunk)
+    assert (len(only), only.target.tolist()) == (1, ["01086_0001"])
+
+
 def test_shapes_draw_address_cells_only_where_a_bureau_has_no_contour(
     geo_conn: psycopg.Connection, warehouse_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
