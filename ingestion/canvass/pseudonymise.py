@@ -60,6 +60,10 @@ _PUNCTUATION = re.compile(r"[\s,.;:'’`\"/\\()\-_]+")
 _NUMBER_SUFFIX = re.compile(r"(?<=\d)(?=[a-z])")
 
 
+# Whether this process has warned about the demo secret yet (a list: no `global` needed).
+_demo_warned: list[bool] = []
+
+
 class CanvassSecretError(RuntimeError):
     """No usable pseudonymisation secret: canvass data must not be loaded."""
 
@@ -75,11 +79,14 @@ def resolve_secret(*, use_airflow: bool = False) -> str:
         secret = _secret_from_airflow()
     if secret is None:
         if demo_mode():
-            log.warning(
-                "demo mode (%s=1): pseudonymising with the public demo secret; "
-                "never do this with real canvass exports",
-                DEMO_ENV,
-            )
+            if not _demo_warned:
+                # Once per process: a demo build resolves the secret for every file it loads.
+                log.warning(
+                    "demo mode (%s=1): pseudonymising with the public demo secret; "
+                    "never do this with real canvass exports",
+                    DEMO_ENV,
+                )
+                _demo_warned.append(True)
             return DEMO_SECRET
         raise CanvassSecretError(
             f"no canvass pseudonymisation secret: set {SECRET_ENV} or the password of the Airflow "

@@ -56,9 +56,17 @@ def test_refuses_to_run_without_a_secret() -> None:
         resolve_secret()
 
 
-def test_demo_mode_uses_the_public_demo_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_demo_mode_uses_the_public_demo_secret_and_warns_once(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from ingestion.canvass import pseudonymise
+
     monkeypatch.setenv("SCRUTIN_DEMO", "1")
-    assert resolve_secret() == DEMO_SECRET
+    monkeypatch.setattr(pseudonymise, "_demo_warned", [])
+    with caplog.at_level("WARNING", logger=pseudonymise.log.name):
+        assert [resolve_secret() for _ in range(3)] == [DEMO_SECRET] * 3
+    warned = [r for r in caplog.records if "public demo secret" in r.getMessage()]
+    assert len(warned) == 1  # a demo build resolves it per file: the warning is said once
 
 
 def test_env_secret_wins_and_short_secrets_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
