@@ -34,18 +34,27 @@ latest as (
 
 progress as (
 
+    -- the running totals as of the latest knock day, which must be every bureau's last day
+    -- (checked below): filtered aggregates, not a sort of the calendar's 3 million rows
     select
-        bureau_id,
-        sum(doors_knocked) as doors_knocked,
-        sum(conversations) as conversations,
+        progress.bureau_id,
+        sum(progress.doors_knocked) as doors_knocked,
+        sum(progress.conversations) as conversations,
         count(*) as days,
-        min(day) as first_day,
-        max(day) as last_day,
-        (array_agg(doors_knocked_to_date order by day desc))[1] as doors_knocked_to_date,
-        (array_agg(conversations_to_date order by day desc))[1] as conversations_to_date,
-        (array_agg(buildings_visited_to_date order by day desc))[1] as buildings_visited_to_date
-    from {{ ref('canvass_progress') }}
-    group by bureau_id
+        min(progress.day) as first_day,
+        max(progress.day) as last_day,
+        max(progress.doors_knocked_to_date) filter (
+            where progress.day = latest.latest_knocked_on
+        ) as doors_knocked_to_date,
+        max(progress.conversations_to_date) filter (
+            where progress.day = latest.latest_knocked_on
+        ) as conversations_to_date,
+        max(progress.buildings_visited_to_date) filter (
+            where progress.day = latest.latest_knocked_on
+        ) as buildings_visited_to_date
+    from {{ ref('canvass_progress') }} as progress
+    cross join latest
+    group by progress.bureau_id
 
 ),
 

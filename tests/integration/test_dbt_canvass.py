@@ -932,3 +932,60 @@ def test_the_k_min_tests_use_the_build_threshold_and_the_campaigns(warehouse_url
         for test in tests:
             assert f"greatest({campaign_vars()['k_min']}," in test.sql
             assert '"ops"."canvass_campaigns"' in test.sql
+
+
+@pytest.mark.db
+@pytest.mark.slow
+def test_a_wrong_running_total_or_a_missing_day_fails_the_progress_reconciliation(
+    built: DbtOutcome, warehouse_url: str, db: psycopg.Connection
+) -> None:
+    """The reconciliation reads each bureau's totals on the latest knock day (filtered
+    aggregates, not a sort of the calendar): a total off by one there, or a day gone from the
+    middle of the calendar, is reported for that bureau and no other."""
+    table = "mart_audit.canvass_progress"
+    latest = f"(select max(day) from {table})"
+    second = f"(select min(day) + 1 from {table} where bureau_id = '{A}')"
+    name = "assert_canvass_progress_reconciles_with_knocks"
+    columns = [
+        "bureau_id",
+        "knocks_doors_knocked",
+        "progress_doors_knocked",
+        "doors_knocked_to_date",
+        "knocks_conversations",
+        "progress_conversations",
+        "conversations_to_date",
+        "knocks_buildings_visited",
+        "buildings_visited_to_date",
+        "first_knocked_on",
+        "first_day",
+        "latest_knocked_on",
+        "last_day",
+        "days",
+    ]
+    with tampered(
+        db,
+        f"update {table} set doors_knocked_to_date = doors_knocked_to_date + 1 "
+        f"where bureau_id = '{A}' and day = {latest}",
+        f"update {table} set doors_knocked_to_date = doors_knocked_to_date - 1 "
+        f"where bureau_id = '{A}' and day = {latest}",
+    ):
+        failures = _failing(warehouse_url, db)
+    (row,) = (dict(zip(columns, r, strict=True)) for r in failures[name])
+    assert row["bureau_id"] == A
+    assert row["knocks_doors_knocked"] == row["progress_doors_knocked"]
+    assert row["doors_knocked_to_date"] == row["knocks_doors_knocked"] + 1
+
+    with tampered(
+        db,
+        f"create temp table saved_day as select * from {table} "
+        f"where bureau_id = '{A}' and day = {second}; "
+        f"delete from {table} where bureau_id = '{A}' and day = {second}",
+        f"insert into {table} select * from saved_day; drop table saved_day",
+    ):
+        (saved,) = db.execute("select count(*) from saved_day").fetchone() or (0,)
+        failures = _failing(warehouse_url, db)
+    assert saved == 1  # A's calendar has a second day to lose
+    (row,) = (dict(zip(columns, r, strict=True)) for r in failures[name])
+    assert row["bureau_id"] == A
+    assert row["days"] == (row["last_day"] - row["first_day"]).days  # one day short
+    assert _failing(warehouse_url, db) == {}  # put back: green again
