@@ -50,7 +50,6 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -65,6 +64,7 @@ from expectations.results import (
     record,
     scrub_examples,
 )
+from scrutin.scores import formulas
 from scrutin.scores.params import RIVAL_RUNOFF_OPPONENT, RIVAL_STRONGEST_OTHER
 
 if TYPE_CHECKING:
@@ -180,14 +180,10 @@ Recompute = Callable[[Row, "ScoreParams"], float | None]
 
 
 def _intermittent(row: Row, p: ScoreParams) -> float | None:
-    from scrutin.scores import formulas
-
     return _value(formulas.intermittent_voters(_f(row["voters_high"]), _f(row["voters_low"])))
 
 
 def _reservoir(row: Row, p: ScoreParams) -> float | None:
-    from scrutin.scores import formulas
-
     return _value(formulas.reservoir(_f(row["bloc_votes_high"]), _f(row["bloc_votes_low"])))
 
 
@@ -206,22 +202,16 @@ def _rival_prior(row: Row, p: ScoreParams) -> float | None:
 
 
 def _margin(row: Row, p: ScoreParams) -> float | None:
-    from scrutin.scores import formulas
-
     return _value(
         formulas.net_value_per_mobilised_voter(_f(row["q_updated"]), _f(row["rival_share_updated"]))
     )
 
 
 def _net_per_conversation(row: Row, p: ScoreParams) -> float | None:
-    from scrutin.scores import formulas
-
     return _value(formulas.net_per_conversation(_f(_margin(row, p)), p.tau))
 
 
 def _persuasion_per_conversation(row: Row, p: ScoreParams) -> float | None:
-    from scrutin.scores import formulas
-
     return _value(formulas.persuasion_per_conversation(_f(row["persuadable_share"]), p.pi))
 
 
@@ -230,24 +220,18 @@ def _conversations_full(row: Row, p: ScoreParams) -> float | None:
 
 
 def _net_mobilisation(row: Row, p: ScoreParams) -> float | None:
-    from scrutin.scores import formulas
-
     return _value(
         formulas.net_mobilisation(_f(_conversations_full(row, p)), _f(_margin(row, p)), p.tau)
     )
 
 
 def _persuasion(row: Row, p: ScoreParams) -> float | None:
-    from scrutin.scores import formulas
-
     return _value(
         formulas.persuasion(_f(row["valid_votes_target"]), _f(row["persuadable_share"]), p.pi)
     )
 
 
 def _value_per_hour(row: Row, p: ScoreParams, coverage: float) -> float | None:
-    from scrutin.scores import formulas
-
     return _value(
         formulas.value_per_canvasser_hour(
             p.doors_per_canvasser_hour,
@@ -265,8 +249,6 @@ def _ecological_gap(row: Row, p: ScoreParams) -> float | None:
 
 
 def _registration(row: Row, p: ScoreParams) -> float | None:
-    from scrutin.scores import formulas
-
     registered = row["registered_voters_roll"]
     if registered is None:
         registered = row["registered"]
@@ -276,8 +258,6 @@ def _registration(row: Row, p: ScoreParams) -> float | None:
 
 
 def _coverage(row: Row, p: ScoreParams) -> float | None:
-    from scrutin.scores import formulas
-
     doors = row["doors"]
     return _value(formulas.coverage_share(_f(row["canvass_doors_knocked"]), _f(doors or 0.0)))
 
@@ -547,7 +527,6 @@ def _attach_references(conn: psycopg.Connection[Any], rows: list[Row], params: S
     """Add to each row the rival, its share at h and the Pedersen index, recomputed with
     formulas.py from `intermediate.int_bureau_history__by_election` (every bloc's share at h and
     l), never from the published columns."""
-    from scrutin.scores import formulas
     from scrutin.vocabulary import BLOCS
 
     columns = ", ".join(f"share_{b}, votes_{b}" for b in BLOCS)
@@ -606,8 +585,6 @@ def _canvass_from_published_figures(
     the positive answers, the rival's share on the negative ones, the persuadable share with
     formulas.beta_update on the undecided (neutral) ones. A model whose reference rate read a
     suppressed bureau's answers could be inverted to recover that bureau's opinions."""
-    from scrutin.scores import formulas
-
     answers = ("positive", "negative", "neutral")
     published: dict[str, tuple[float, dict[str, float | None]]] = {}
     for r in _rows(
@@ -688,8 +665,6 @@ def _canvass_from_published_figures(
 
 def _open_rate_updated(rows: Sequence[Row], params: ScoreParams, k_min: int) -> Finding:
     """From k_min knocks on, the open rate is the prior updated by formulas.beta_update."""
-    from scrutin.scores import formulas
-
     offending = []
     for row in rows:
         if _below_k_min(row, "open_rate_suppressed", "canvass_doors_knocked", k_min):
@@ -974,11 +949,18 @@ def _missing_table(conn: psycopg.Connection[Any], tables: Iterable[str]) -> str 
 
 
 def _rows(conn: psycopg.Connection[Any], query: str) -> list[Row]:
-    """The rows as dicts, numeric values as floats (the formulas compute in doubles)."""
-    return [
-        {k: float(v) if isinstance(v, Decimal) else v for k, v in row.items()}
-        for row in conn.execute(query).fetchall()
-    ]
+    """The rows as dicts, numeric values as floats (the formulas compute in doubles): the
+    connection loads `numeric` as float (`_numeric_as_float`), no conversion per value."""
+    _numeric_as_float(conn)
+    return conn.execute(query).fetchall()
+
+
+def _numeric_as_float(conn: psycopg.Connection[Any]) -> None:
+    """Load `numeric` columns as Python floats on this connection (16 million Decimal checks
+    and conversions a national audit did in Python)."""
+    from psycopg.types.numeric import FloatLoader
+
+    conn.adapters.register_loader("numeric", FloatLoader)
 
 
 def _keyed(row: Row, *columns: str, key: str = "bureau_id") -> Row:
@@ -997,7 +979,7 @@ def _f_or_none(value: Any) -> float | None:
 
 def _value(value: Any) -> float | None:
     """A formula's result as a row value: null for NaN."""
-    number = float(np.asarray(value, dtype=np.float64))
+    number = math.nan if value is None else float(value)  # the formulas return floats
     return None if math.isnan(number) else number
 
 
