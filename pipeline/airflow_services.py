@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import secrets
 import shutil
@@ -33,6 +34,8 @@ from pathlib import Path
 from typing import Any
 
 from scrutin.config import apply_environment_defaults
+
+log = logging.getLogger("scrutin.pipeline.airflow_services")
 
 # Each component, the Airflow command it runs. The celery worker is the scale-out path
 # (docker-compose profile `celery`, AIRFLOW__CORE__EXECUTOR=CeleryExecutor); not started locally.
@@ -363,6 +366,10 @@ def status(home: Path | None = None) -> dict[str, Any]:
     }
 
 
+# How long `stop` waits for killed processes to disappear.
+KILL_WAIT_S = 10.0
+
+
 def stop(home: Path | None = None, grace: float = 30.0) -> list[int]:
     """Stop every process of the last start (process groups, then any marked straggler)."""
     home = home or airflow_home()
@@ -392,8 +399,20 @@ def stop(home: Path | None = None, grace: float = 30.0) -> list[int]:
         _signal_group(pid, signal.SIGKILL)
     for pid in remaining() | {p for p in targets if pid_alive(p)}:
         _signal(pid, signal.SIGKILL)
+    # SIGKILL is delivered, not yet acted on: a process tearing down a large memory map (the
+    # scheduler, on a loaded machine) still runs for a moment. `stop` returns once it is gone,
+    # so that "stopped" is true when it is printed.
     for pid in state.pids.values():
         _reap(pid)
+    deadline = time.monotonic() + KILL_WAIT_S
+    while (left := [p for p in targets | remaining() if pid_alive(p)]) and (
+        time.monotonic() < deadline
+    ):
+        time.sleep(0.1)
+        for pid in state.pids.values():
+            _reap(pid)
+    if left:
+        log.warning("processes still alive %.0f s after SIGKILL: %s", KILL_WAIT_S, left)
     (folder / "state.json").unlink(missing_ok=True)
     for component in state.pids:
         (folder / f"{component}.pid").unlink(missing_ok=True)
