@@ -178,7 +178,7 @@ def run_score_audit(url: str, run_id: str, params: ScoreParams | None = None) ->
 # column -> (the formula as the label says it, recomputation from the row, inputs shown).
 # A recomputation takes one row (a dict of values, null as None) or every row at once
 # (`_Columns`: a float array per column, null as NaN): audit_targeting evaluates each formula
-# once per column (69,000 rows nationally), the same functions on one row show the example.
+# once per column (69,000 rows nationally); other checks call the same functions on one row.
 Recompute = Callable[[Any, "ScoreParams"], Any]
 
 
