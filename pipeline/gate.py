@@ -222,6 +222,8 @@ def dbt_build_audit(
     wait_seconds: float = 0.0,
     accept_bureau_loss: Sequence[str] = (),
     full: bool = False,
+    *,
+    on_planned: Callable[[BuildPlan], None] | None = None,
 ) -> dict[str, Any]:
     """Stage 1: dbt build (models, unit tests, data tests, contracts) into `mart_audit`, all but
     the score marts, which need the ecological fit of stage 2.
@@ -232,7 +234,8 @@ def dbt_build_audit(
     The run takes the build lock here (pipeline/build_lock.py): while another live build owns
     it, this waits up to `wait_seconds`, then raises BuildBusy and starts nothing.
     `accept_bureau_loss` names the elections allowed to lose published bureaux in this run only
-    (a legitimate correction; the publication log keeps the list)."""
+    (a legitimate correction; the publication log keeps the list). `on_planned` is called with
+    the plan once it is decided and something is to be built (not when `unchanged`)."""
     with connect(url) as conn:
         require_migrated(conn)
     with build_stage(
@@ -244,7 +247,7 @@ def dbt_build_audit(
         release_on_error=False,
     ):
         _record_gate(url, run_id, "running")
-        return _dbt_build_audit(url, run_id, tuple(accept_bureau_loss), full)
+        return _dbt_build_audit(url, run_id, tuple(accept_bureau_loss), full, on_planned)
 
 
 def _plan_build(url: str, run_id: str, full_reason: str | None) -> tuple[Any, list[str]]:
@@ -281,7 +284,11 @@ def _mart_views(conn: Any) -> set[str]:
 
 
 def _dbt_build_audit(
-    url: str, run_id: str, accept_bureau_loss: tuple[str, ...], full: bool
+    url: str,
+    run_id: str,
+    accept_bureau_loss: tuple[str, ...],
+    full: bool,
+    on_planned: Callable[[BuildPlan], None] | None = None,
 ) -> dict[str, Any]:
     from pipeline.build_plan import as_summary, carry_published_tables
     from scrutin.campaign import load_campaign
@@ -306,6 +313,8 @@ def _dbt_build_audit(
     plan_summary = as_summary(plan)
     if plan.unchanged:
         return {"dbt_nodes": 0, **plan_summary, "campaign_id": campaign.campaign_id, **overrides}
+    if on_planned is not None:
+        on_planned(plan)
     if plan.incremental:
         started = time.monotonic()
         with connect(url) as conn:
@@ -566,7 +575,7 @@ def inputs_unmoved(run_id: str) -> Callable[[Any], None]:
 
 
 # What stage 4 imports (Great Expectations alone takes 3-5 s to import): `build_audit_publish`
-# imports them while stages 2-3 run, which wait on PostgreSQL and dbt most of the time.
+# imports them in a thread from the moment stage 1 knows it has something to build.
 STAGE_4_MODULES = ("great_expectations", "expectations.checkpoint", "expectations.score_audit")
 
 
@@ -601,15 +610,21 @@ def build_audit_publish(
     """All five stages; raises GateRefused (and publishes nothing) when a check fails, and
     BuildBusy (starting nothing) when another build still owns the build after `wait_seconds`."""
     run_id = run_id or new_run_id()
+    # Stage 4's imports, done while stages 1-3 run (they wait on PostgreSQL most of the time)
+    warming: list[threading.Thread] = []
     try:
-        dbt_summary = dbt_build_audit(url, run_id, wait_seconds, accept_bureau_loss, full)
-        warming = None
-        if dbt_summary.get("build_mode") != "unchanged":
-            warming = import_in_background(STAGE_4_MODULES)
+        dbt_summary = dbt_build_audit(
+            url,
+            run_id,
+            wait_seconds,
+            accept_bureau_loss,
+            full,
+            on_planned=lambda _: warming.append(import_in_background(STAGE_4_MODULES)),
+        )
         fit_summary = fit_scores(url, run_id)
         score_summary = dbt_build_scores(url, run_id)
-        if warming is not None:
-            warming.join()
+        for thread in warming:
+            thread.join()
         gx_summary = validate_audit(url, run_id)
         counts = publish_audited(
             url, run_id, {**dbt_summary, **fit_summary, **score_summary, **gx_summary}

@@ -72,6 +72,7 @@ class Scenario:
     unchanged_gate: tuple[Any, ...] = ()  # gate run and decision of the DAG run, then the CLI's
     after_unchanged: dict[str, str] = field(default_factory=dict)
     publications: tuple[int, int] = (0, 0)  # before and after the unchanged build
+    preloads: list[str] = field(default_factory=list)  # stage 4's background imports, by run
 
 
 def _bi_counts(url: str) -> dict[str, int]:
@@ -203,13 +204,25 @@ def scenario(airflow_db: None, tmp_path_factory: pytest.TempPathFactory) -> Iter
         for dag_id in DEMO_DAGS:
             run_dag(dag_id)
         s = Scenario(url=url, first=fingerprint(url))
+        from pipeline import gate
+
+        real_import = gate.import_in_background
+
+        def preload(modules: Any) -> Any:
+            s.preloads.append(current_run)
+            return real_import(modules)
+
+        patch.setattr(gate, "import_in_background", preload)
 
         # 1. New knocks only: incremental.
         _drop_new_knocks(url, drop, tmp)
+        current_run = "incremental"
         s.incremental_report = build_audit_publish(url, new_run_id("incr"))
         s.incremental = fingerprint(url)
         s.bi_counts = _bi_counts(url)
+        current_run = "unchanged"
         _build_with_nothing_new(s)
+        current_run = "later"
         with psycopg.connect(url) as conn:
             row = conn.execute(
                 "select check_summary from ops.publication_log where run_id = %s",
@@ -257,6 +270,9 @@ def test_new_knocks_take_the_incremental_path(scenario: Scenario) -> None:
     # parse of the dbt project: the same vars, pipeline.gate.build_vars); only the audit stage
     # parsed again, its vars having moved since the demo's full build.
     assert log["scores_built_in_audit_stage"] is True
+    # Great Expectations was imported in the background while the dbt stages ran; a build
+    # with nothing new starts no import (its stages return at once).
+    assert scenario.preloads.count("incremental") == 1
     assert log["dbt_score_nodes"] == 0 and log["dbt_docs"]
     assert log["dbt_full_parse"] and "vars" in log["dbt_full_parse"]
     assert log["dbt_score_full_parse"] is None
@@ -267,6 +283,7 @@ def test_a_build_with_nothing_new_rebuilds_and_publishes_nothing(scenario: Scena
     assert report.mode == "unchanged"
     assert report.reason.startswith("nothing changed since publication #")
     assert (report.dbt_nodes, report.expectations, report.published_counts) == (0, 0, {})
+    assert "unchanged" not in scenario.preloads
     assert scenario.publications[1] == scenario.publications[0]
     assert scenario.after_unchanged == scenario.incremental
     # both gate runs closed, not left running (each next build got the build lock)
