@@ -33,7 +33,9 @@ Scheduled on any of the raw assets (`scrutin_raw_election_results`, `scrutin_raw
    `ops.ecological_fits` (status `skipped` with the reason when the data cannot support a fit);
    an incremental run reuses the published fit.
 3. `dbt_build_scores` — `dbt build --select tag:scores`: `polling_station_targeting`,
-   `canvass_plan`, `commune_summary`, their unit tests and data tests.
+   `canvass_plan`, `commune_summary`, their unit tests and data tests. An incremental run
+   whose fit is the published one built them in task 1 already (`ops.publication_log`:
+   `scores_built_in_audit_stage`): this task then writes the dbt docs site only.
 4. `validate_audit_schema` — the Great Expectations Checkpoints of the raw suites whose tables
    were written since their last passed validation (Data Docs updated; the others reused from
    `ops.raw_validations`), then the score audit: the published scores recomputed with the

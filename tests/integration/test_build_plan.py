@@ -311,6 +311,32 @@ def test_an_incremental_build_refits_when_the_stored_predictions_are_not_the_pub
     conn.execute("drop table mart.polling_station_targeting")
 
 
+def test_the_scores_stage_knows_when_stage_1_built_the_score_marts(
+    conn: psycopg.Connection,
+) -> None:
+    """Stage 3 (and stage 2's reuse of the fit) rely on the run's own dbt results: the score
+    marts count as built only when this run recorded their model as a success."""
+    from pipeline.gate import SCORES_SENTINEL, _scores_built
+
+    conn.execute("delete from ops.dbt_results where run_id like 'scores-built-%'")
+    rows = [
+        ("scores-built-a", SCORES_SENTINEL, "model", "success"),
+        ("scores-built-b", "model.scrutin.canvass_progress", "model", "success"),
+        ("scores-built-c", SCORES_SENTINEL, "model", "error"),
+    ]
+    with conn.cursor() as cur:
+        cur.executemany(
+            "insert into ops.dbt_results (run_id, unique_id, resource_type, status) "
+            "values (%s, %s, %s, %s)",
+            rows,
+        )
+    assert _scores_built(conn, "scores-built-a")
+    assert not _scores_built(conn, "scores-built-b")  # only the canvass marts
+    assert not _scores_built(conn, "scores-built-c")  # a failed score build
+    assert not _scores_built(conn, "scores-built-d")  # another run
+    conn.execute("delete from ops.dbt_results where run_id like 'scores-built-%'")
+
+
 def test_a_source_loaded_during_an_incremental_build_stops_its_publication(
     published: psycopg.Connection,
 ) -> None:
