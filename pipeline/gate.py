@@ -226,7 +226,8 @@ def dbt_build_audit(
     on_planned: Callable[[BuildPlan], None] | None = None,
 ) -> dict[str, Any]:
     """Stage 1: dbt build (models, unit tests, data tests, contracts) into `mart_audit`, all but
-    the score marts, which need the ecological fit of stage 2.
+    the score marts, which need the ecological fit of stage 2 (an incremental build whose
+    stored fit is the published one, which stage 2 will reuse, builds them here too).
 
     Full or incremental: decided here against the last publication's inputs (`full` forces a
     full refresh; so does `accept_bureau_loss`), logged and recorded in `ops.build_decisions`.
@@ -319,6 +320,7 @@ def _dbt_build_audit(
         started = time.monotonic()
         with connect(url) as conn:
             carried = carry_published_tables(conn, rebuilt, campaign.campaign_id)
+            scores_now = _predictions_are_published(conn)
         log.info(
             "incremental: %d published tables carried into mart_audit in %.1f s; rebuilding %s",
             len(carried),
@@ -328,8 +330,6 @@ def _dbt_build_audit(
         selection["select"] = str(plan.selection)
         # tests that hold for any data given the code (dbt tag), run by the full builds
         selection["exclude"] = f"{SCORES_TAG} {BY_CONSTRUCTION_TAG}"
-        with connect(url) as conn:
-            scores_now = _predictions_are_published(conn)
         if scores_now:  # stage 2 reuses the published fit: the score marts can be built now
             selection["select"] = f"{plan.selection} {SCORES_TAG}"
             selection["exclude"] = BY_CONSTRUCTION_TAG
@@ -388,11 +388,13 @@ def fit_scores(url: str, run_id: str) -> dict[str, Any]:
             plan = recorded(conn, run_id)
             if plan is not None and plan.unchanged:
                 return {}
-            if plan is not None and plan.incremental and _scores_built(conn, run_id):
-                # Stage 1 built the score marts on the published fit: that fit it must be.
-                return _reused_fit(conn)
-            if plan is not None and plan.incremental and _predictions_are_published(conn):
-                # Its inputs (results, census, score parameters) are the published build's.
+            if (
+                plan is not None
+                and plan.incremental
+                and (_scores_built(conn, run_id) or _predictions_are_published(conn))
+            ):
+                # Its inputs (results, census, score parameters) are the published build's; and
+                # when stage 1 built the score marts on that fit, no other fit may follow.
                 return _reused_fit(conn)
         report = fit_ecological(url, run_id, load_score_params())
     return {

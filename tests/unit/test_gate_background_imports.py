@@ -1,4 +1,4 @@
-"""pipeline.gate.import_in_background: stage 4's imports done while stages 2-3 run."""
+"""pipeline.gate.import_in_background: stage 4's imports, done while stages 1-3 run."""
 
 from __future__ import annotations
 
