@@ -23,13 +23,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ingestion.blocks import NeedsLineReader
 from ingestion.errors import SourceFormatError, ledger_error
 from ingestion.sources.reu import (
     FAST_CHUNK_BYTES,
     REU_TABLES,
     AddressRow,
     BureauRow,
-    NeedsLineReader,
     ReuTable,
     describe_file,
     iter_address_batches,

@@ -1,6 +1,7 @@
 """Load the campaign's electoral-roll extract into `raw` as counts only (no identity, ever).
 
-The file is aggregated in Python while it is read (`ingestion.sources.roll.aggregate_roll`);
+The file is aggregated while it is read (`ingestion.sources.roll.aggregate_roll`, in column
+blocks by `ingestion.sources.roll_columns` when the file allows it, with the same counts);
 only the counts are COPYed, into `raw.roll_bureau_counts` and `raw.roll_bureau_doors`. The file
 itself is never copied, archived or uploaded anywhere: it stays where the operator put it.
 
@@ -35,10 +36,10 @@ from ingestion.errors import SourceFormatError
 from ingestion.sources.roll import (
     RollAggregate,
     RollMapping,
-    aggregate_roll,
     load_mapping,
     resolve_reference_date,
 )
+from ingestion.sources.roll_columns import aggregate_roll_fast
 from scrutin.vocabulary import COMMUNE_CODE_REGEX, unanchored
 from scrutin.warehouse.batch import BatchLoad, BatchReport, Landed, ReplaceCommunes, load_batch
 
@@ -165,7 +166,7 @@ class _Job:
                 "election results first; roll bureau codes are checked against them",
             )
         known = ReferenceLookup(conn)
-        agg = self.aggregate = aggregate_roll(
+        agg = self.aggregate = aggregate_roll_fast(
             path, mapping=self.mapping, as_of=self.as_of, known_bureaux=known
         )
         if agg.electors_counted == 0:

@@ -37,9 +37,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Literal, cast
 
+from ingestion.blocks import BlockParser, NeedsLineReader, line_blocks
 from ingestion.errors import SourceFormatError
 from ingestion.sources.elections import make_bureau_id, normalise_code_bv
-from ingestion.textlines import BROKEN_STREAM, MAX_LINE_BYTES, guarded_lines
+from ingestion.textlines import guarded_lines
 from scrutin.vocabulary import COMMUNE_CODE_REGEX, unanchored
 
 if TYPE_CHECKING:
@@ -601,57 +602,12 @@ FAST_CHUNK_BYTES = 8 << 20
 file, and each batch is large enough for the column operations to dwarf their fixed cost."""
 
 
-class NeedsLineReader(Exception):
-    """The batch reader met something it does not decide itself (a quoting, encoding, NUL byte,
-    bad value, blank line...): the caller reads the file again with `iter_reu_rows`, which either
-    refuses it naming the file, line and column, or accepts it. The batch reader never accepts a
-    row the line reader would refuse or read differently: it is a faster path, not a second
-    definition of a valid file."""
-
-
 ADDRESS_BATCH_COLUMNS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(AddressRow))
 """The columns of an `AddressRow`, in its order: what `iter_address_batches` yields."""
 
 # The commune pattern of the vocabulary, case-insensitive like _CODE_COMMUNE's use in the line
 # reader (RE2 syntax, for pyarrow): one definition, so both readers accept the same codes.
 _COMMUNE_CI = f"(?i:{unanchored(COMMUNE_CODE_REGEX)})"
-# Bytes and UTF-8 sequences of the whitespace Python's str.strip()/`\s` knows beyond tab, space,
-# CR and LF, and NUL: where one appears, RE2 and pyarrow's trimming could read a value otherwise
-# than the line reader (or the line reader refuses it), so the block goes to the line reader.
-_ODD_SINGLE = (0, 0x0B, 0x0C, 0x1C, 0x1D, 0x1E, 0x1F)
-_ODD_SEQUENCES: dict[int, tuple[bytes, ...]] = {
-    0xC2: (b"\x85", b"\xa0"),
-    0xE1: (b"\x9a\x80",),
-    0xE2: (*(bytes([0x80, b]) for b in (*range(0x80, 0x8B), 0xA8, 0xA9, 0xAF)), b"\x81\x9f"),
-    0xE3: (b"\x80\x80",),
-}
-
-
-def _has_odd_bytes(data: bytes, buffer: Any) -> bool:
-    import numpy as np
-
-    control = buffer[buffer < 0x20]  # few: tabs, CR, LF
-    if control.size and np.isin(control, _ODD_SINGLE).any():
-        return True
-    for lead, tails in _ODD_SEQUENCES.items():
-        if lead in buffer and any(bytes([lead]) + tail in data for tail in tails):
-            return True
-    return False
-
-
-def _stray_quotes(buffer: Any, quotes: Any, delimiter: int) -> bool:
-    """A quote that neither opens a field (after a delimiter or at a line start) nor closes one
-    (before a delimiter or a line end), e.g. an escaped `""` inside a field: csv's strict mode
-    refuses some of these and pyarrow reads them leniently, so the block goes to the line reader."""
-    import numpy as np
-
-    if not quotes.size:
-        return False
-    before = buffer[np.maximum(quotes - 1, 0)]
-    after = buffer[np.minimum(quotes + 1, len(buffer) - 1)]
-    opens = (before == delimiter) | (before == 10) | (quotes == 0)
-    closes = (after == delimiter) | (after == 10) | (after == 13)
-    return bool((~opens & ~closes).any())
 
 
 def iter_address_batches(
@@ -671,92 +627,12 @@ def iter_address_batches(
         layout = _layout(raw_header, path, "adresses")
         if reader.line_num != 1:
             raise NeedsLineReader("the header spans several lines")
-        parse = _BlockParser(len(layout.header), lines.delimiter)
+        parse = BlockParser(len(layout.header), lines.delimiter)
         line = 2
-        for block in _line_blocks(fh, chunk_bytes):
+        for block in line_blocks(fh, chunk_bytes):
             table = parse(block)
             yield _address_columns(table, layout, line)
             line += table.num_rows
-
-
-def _line_blocks(fh: IO[bytes], chunk_bytes: int) -> Iterator[bytes]:
-    """The rest of the file in blocks of whole lines, each ending with a line end."""
-    carry = b""
-    while True:
-        try:
-            block = fh.read(chunk_bytes)
-        except BROKEN_STREAM:
-            raise NeedsLineReader("broken compressed stream") from None
-        if not block:
-            if carry:
-                yield carry + b"\n"  # csv reads a last line without its line end the same way
-            return
-        data = carry + block
-        cut = data.rfind(b"\n")
-        if cut < 0:
-            if len(data) > MAX_LINE_BYTES:
-                raise NeedsLineReader("over-long line")
-            carry = data
-            continue
-        carry = data[cut + 1 :]
-        yield data[: cut + 1]
-
-
-class _BlockParser:
-    """pyarrow's CSV reader on a block of whole lines, all columns as text, with proof that it
-    read each line as `csv.reader(strict=True)` would (else NeedsLineReader)."""
-
-    def __init__(self, width: int, delimiter: str) -> None:
-        import pyarrow as pa
-        import pyarrow.csv as pcsv
-
-        self.width = width
-        self.delimiter = ord(delimiter)
-        names = [f"c{i}" for i in range(width)]
-        self.read = pcsv.ReadOptions(column_names=names, use_threads=False)
-        self.parse = pcsv.ParseOptions(
-            delimiter=delimiter, quote_char='"', double_quote=True, newlines_in_values=False
-        )
-        self.parse.ignore_empty_lines = False
-        self.convert = pcsv.ConvertOptions(
-            column_types=dict.fromkeys(names, pa.string()),
-            null_values=[],
-            strings_can_be_null=False,
-            quoted_strings_can_be_null=False,
-        )
-
-    def __call__(self, data: bytes) -> Any:
-        import numpy as np
-        import pyarrow as pa
-        import pyarrow.compute as pc
-        import pyarrow.csv as pcsv
-
-        buffer = np.frombuffer(data, dtype=np.uint8)
-        quote_at = np.flatnonzero(buffer == 34)
-        if _has_odd_bytes(data, buffer) or _stray_quotes(buffer, quote_at, self.delimiter):
-            raise NeedsLineReader("bytes the batch reader leaves to the line reader")
-        ends = np.flatnonzero(buffer == 10)
-        lengths = np.diff(ends, prepend=-1)
-        if int(lengths.max()) > MAX_LINE_BYTES:
-            raise NeedsLineReader("over-long line")
-        try:
-            table = pcsv.read_csv(pa.py_buffer(data), self.read, self.parse, self.convert)
-        except pa.ArrowException:
-            raise NeedsLineReader("the CSV reader refused the block") from None
-        if table.num_rows != len(ends):
-            raise NeedsLineReader("blank lines, or line ends inside a field")
-        # Every byte of each line is accounted for by its fields, its delimiters, two quotes per
-        # quoted field and its line end: nothing was dropped or merged by a lenient parse.
-        quotes = np.bincount(np.searchsorted(ends, quote_at), minlength=len(ends))
-        if (quotes % 2).any():
-            raise NeedsLineReader("a quote opens a field it does not close")
-        has_cr = buffer[np.maximum(ends - 1, 0)] == 13
-        expected = self.width + quotes + has_cr  # delimiters + line end = width
-        for column in table.columns:
-            expected = expected + pc.binary_length(column).to_numpy(zero_copy_only=False)
-        if (expected != lengths).any():
-            raise NeedsLineReader("a line does not read back to its bytes")
-        return table
 
 
 def _address_columns(table: Any, layout: _Layout, first_line: int) -> dict[str, Any]:
@@ -865,8 +741,9 @@ def address_keys(labels: Any) -> Any:
     itself and abbreviates nothing) `normalise_address(None, street, "x")` is the street's words
     followed by " x", and `normalise_address(None, "x", city)` is "x " followed by the commune.
     A leading house number (ASCII digits) folds to itself and is one more word, so
-    "12 " + the rest's words is what the whole street gives. The caller guarantees the labels hold
-    no whitespace beyond tab and space (`_has_odd_bytes`), so RE2's `\\s` and Python's agree.
+    "12 " + the rest's words is what the whole street gives. The caller guarantees the labels
+    hold no whitespace beyond tab and space (`ingestion.blocks.has_odd_bytes`), so RE2's `\\s`
+    and Python's agree.
     """
     import pyarrow as pa
     import pyarrow.compute as pc

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import logging
 import time
+import weakref
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -377,14 +378,23 @@ def _replace_communes(
 ) -> int:
     assert batch.batch_id is not None and batch.dataset_key is not None
     replaced = 0
+    touched: set[int] = set()  # the batches that lost rows: only they can have been emptied
     for table in scope.tables:
-        replaced += conn.execute(
-            f"delete from {table} where code_commune = any(%s) and batch_id <> %s",
+        for batch_id, rows in conn.execute(
+            f"with gone as (delete from {table} where code_commune = any(%s) and batch_id <> %s "
+            "returning batch_id) select batch_id, count(*) from gone group by batch_id",
             (list(communes), batch.batch_id),
-        ).rowcount
+        ).fetchall():
+            touched.add(int(batch_id))
+            replaced += int(rows)
     batch.superseded = tuple(
         ledger.supersede_emptied_batches(
-            conn, batch.run.load.source, batch.dataset_key, scope.tables[0], keep=batch.batch_id
+            conn,
+            batch.run.load.source,
+            batch.dataset_key,
+            scope.tables[0],
+            keep=batch.batch_id,
+            among=sorted(touched),
         )
     )
     return replaced
@@ -429,10 +439,9 @@ def _run(
             "transaction open (autocommit, or after commit/rollback)"
         )
     started = time.perf_counter()
-    require_migrated(conn)
+    _check_connection(conn)
     sha = load.sha256 or (ZERO_SHA256 if load.fingerprint else ledger.file_sha256(load.path))
     run = Run(load, sha, load.dataset_key, load.scope, load.label, started=started)
-    ledger.mark_abandoned(conn)  # before our own attempt: its lock is ours, and re-entrant
     run.attempt = ledger.open_attempt(conn, load.source, run.ledger_name, sha, load.dataset_key)
     try:
         if prepare is not None:
@@ -452,6 +461,27 @@ def _run(
     finally:
         run.end_progress()
         ledger.close_attempt(conn, run.attempt)
+
+
+CHECK_EVERY_S = 10.0
+"""How often a connection that loads file after file (the ~35,000 roll extracts of a national
+load, over one connection per group) checks the migrations again and sweeps dead loads."""
+_CHECKED: weakref.WeakKeyDictionary[psycopg.Connection, float] = weakref.WeakKeyDictionary()
+
+
+def _check_connection(conn: psycopg.Connection) -> None:
+    """Before a load: the warehouse is migrated (else WarehouseNotMigrated, with what to run),
+    and the `loading` rows of dead loads are marked `abandoned` (before our own attempt: its lock
+    is ours, and re-entrant). Both once per connection every CHECK_EVERY_S: seven round trips
+    that a commune's extract, loaded in ~10 ms, would otherwise pay each time. A new
+    connection always checks: a DAG task, a CLI command, `scrutin status`."""
+    now = time.monotonic()
+    checked = _CHECKED.get(conn)
+    if checked is not None and now - checked < CHECK_EVERY_S:
+        return
+    require_migrated(conn)
+    ledger.mark_abandoned(conn)
+    _CHECKED[conn] = now
 
 
 def _record_failure(

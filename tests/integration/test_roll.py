@@ -503,3 +503,37 @@ def test_a_group_of_extracts_loads_around_a_refused_one(
     again, refused_again = load_roll_files(warehouse_url, group)
     assert [r.status for r in again] == ["skipped"] * len(SAMPLE_ROLL)
     assert len(refused_again) == 1
+
+
+def test_one_connection_checks_the_warehouse_once_for_a_run_of_files(
+    clean: psycopg.Connection,
+    warehouse_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A national roll is ~35,000 extracts over one connection per group: the migration check
+    and the sweep of dead loads run once per connection every CHECK_EVERY_S, not once a file;
+    a new connection always checks."""
+    from ingestion.loaders.roll import load_roll_files
+    from scrutin.warehouse import batch
+
+    checks: list[int] = []
+    real = batch.require_migrated
+    monkeypatch.setattr(batch, "require_migrated", lambda c: checks.append(1) or real(c))
+    files = [
+        write_extract(
+            tmp_path / f"ListesElecteursActifs-com29999-0{day}-06-2024-08h00.csv",
+            [elector("0001", "F", "01/01/1990", number=str(day), street="Rue X")],
+        )
+        for day in (1, 2, 3)
+    ]
+    reports, refused = load_roll_files(warehouse_url, files)
+    assert refused == [] and [r.status for r in reports] == ["loaded"] * 3
+    assert len(checks) == 1
+    # the last extract replaced the others (one commune): the ledger says so
+    assert [r.superseded for r in reports] == [(), (reports[0].batch_id,), (reports[1].batch_id,)]
+
+    monkeypatch.setattr(batch, "CHECK_EVERY_S", 0.0)
+    checks.clear()
+    load_roll_files(warehouse_url, files[:2])
+    assert len(checks) == 2

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from ingestion.blocks import NeedsLineReader
 from ingestion.sources.reu import (
     ADDRESS_BATCH_COLUMNS,
     ADDRESS_COLUMNS,
-    NeedsLineReader,
     address_key,
     address_keys,
     iter_address_batches,
