@@ -42,8 +42,11 @@ from ingestion.sources.roll import (
 from ingestion.sources.roll_columns import aggregate_roll_fast
 from scrutin.vocabulary import COMMUNE_CODE_REGEX, unanchored
 from scrutin.warehouse.batch import BatchLoad, BatchReport, Landed, ReplaceCommunes, load_batch
+from scrutin.warehouse.ledger import file_sha256
 
 if TYPE_CHECKING:
+    from concurrent.futures import Future
+
     import psycopg
 
     from scrutin.warehouse.batch import Batch, Run
@@ -136,6 +139,7 @@ class _Job:
     path: Path
     mapping: RollMapping
     as_of: dt.date | None
+    ahead: Future[RollAggregate | None] | None = None
     reference_date: dt.date | None = None
     aggregate: RollAggregate | None = None
     count_cells: int = 0
@@ -144,16 +148,8 @@ class _Job:
         self.reference_date, _ = resolve_reference_date(self.path, self.as_of)
 
     def find_loaded(self, conn: psycopg.Connection, batch: Batch) -> int | None:
-        """The same bytes count as loaded only with the same reference date (other age bands)."""
-        row = conn.execute(
-            "select l.batch_id from raw.batch_ledger as l "
-            "where l.source = %s and l.file_sha256 = %s and l.status = 'loaded' "
-            "and exists (select 1 from raw.roll_bureau_counts as c "
-            "where c.batch_id = l.batch_id and c.reference_date = %s) "
-            "order by l.batch_id desc limit 1",
-            (SOURCE, batch.run.sha256, self.reference_date),
-        ).fetchone()
-        return int(row[0]) if row else None
+        assert self.reference_date is not None
+        return loaded_batch(conn, batch.run.sha256, self.reference_date)
 
     def land(self, conn: psycopg.Connection, batch: Batch) -> Landed:
         path = self.path
@@ -165,10 +161,14 @@ class _Job:
                 "no bureau reference is loaded: load the REU tables (`scrutin ingest reu`) or the "
                 "election results first; roll bureau codes are checked against them",
             )
-        known = ReferenceLookup(conn)
-        agg = self.aggregate = aggregate_roll_fast(
-            path, mapping=self.mapping, as_of=self.as_of, known_bureaux=known
-        )
+        # counted ahead by load_roll_files while the file before was written (its error, if
+        # any, raised here, in this load's transaction); None: found loaded then, count now
+        agg = self.ahead.result() if self.ahead is not None else None
+        if agg is None:
+            agg = aggregate_roll_fast(
+                path, mapping=self.mapping, as_of=self.as_of, known_bureaux=ReferenceLookup(conn)
+            )
+        self.aggregate = agg
         if agg.electors_counted == 0:
             raise SourceFormatError(
                 path,
@@ -213,6 +213,20 @@ class _Job:
             communes=list(agg.communes),
             detail=detail,
         )
+
+
+def loaded_batch(conn: psycopg.Connection, sha256: str, reference_date: dt.date) -> int | None:
+    """The batch holding these bytes' counts: the same bytes count as loaded only with the same
+    reference date (other age bands)."""
+    row = conn.execute(
+        "select l.batch_id from raw.batch_ledger as l "
+        "where l.source = %s and l.file_sha256 = %s and l.status = 'loaded' "
+        "and exists (select 1 from raw.roll_bureau_counts as c "
+        "where c.batch_id = l.batch_id and c.reference_date = %s) "
+        "order by l.batch_id desc limit 1",
+        (SOURCE, sha256, reference_date),
+    ).fetchone()
+    return int(row[0]) if row else None
 
 
 def has_reference(conn: psycopg.Connection) -> bool:
@@ -276,10 +290,19 @@ def load_roll_file(
     `as_of`: the reference date of the ages; None takes the date in the REU file name.
     `url_or_conn`: a DSN, None for the configured warehouse, or an idle psycopg connection.
     """
-    path = Path(path)
     if not isinstance(mapping, RollMapping):
         mapping = load_mapping(mapping)
-    job = _Job(path, mapping, as_of)
+    return _load_roll_file(url_or_conn, Path(path), mapping, as_of)
+
+
+def _load_roll_file(
+    url_or_conn: str | psycopg.Connection | None,
+    path: Path,
+    mapping: RollMapping,
+    as_of: dt.date | None,
+    ahead: Future[RollAggregate | None] | None = None,
+) -> RollLoadReport:
+    job = _Job(path, mapping, as_of, ahead)
     load = BatchLoad(
         source=SOURCE,
         logger=log,
@@ -325,18 +348,44 @@ def load_roll_files(
 
     One connection and one parse of the mapping for the whole group: with ~35,000 commune files
     nationally, a connection and a mapping read per file cost more than the aggregation of a
-    small commune's extract.
+    small commune's extract. And the next file is counted in a thread, over a second
+    connection for its bureau reference, while this one's counts are written: the parse (CPU,
+    mostly in pyarrow, which releases the GIL) and the warehouse's round trips (waiting) overlap.
+    A file found already loaded then is not counted ahead (a scheduled run over an unchanged
+    roll only skips); its reference is read a few milliseconds before its load's transaction
+    starts instead of inside it.
     """
+    from concurrent.futures import ThreadPoolExecutor
+
     from scrutin.db import connect
 
     if not isinstance(mapping, RollMapping):
         mapping = load_mapping(mapping)
+    files = [Path(p) for p in paths]
     reports: list[RollLoadReport] = []
     refused: list[tuple[str, str]] = []
-    with connect(url, autocommit=True) as conn:
-        for path in paths:
+    with (
+        connect(url, autocommit=True) as conn,
+        connect(url, autocommit=True) as lookup,
+        ThreadPoolExecutor(1, thread_name_prefix="roll-ahead") as pool,
+    ):
+
+        def count_ahead(path: Path) -> RollAggregate | None:
+            reference_date, _ = resolve_reference_date(path, as_of)
+            if loaded_batch(lookup, file_sha256(path), reference_date) is not None:
+                return None
+            return aggregate_roll_fast(
+                path, mapping=mapping, as_of=as_of, known_bureaux=ReferenceLookup(lookup)
+            )
+
+        ahead = pool.submit(count_ahead, files[0]) if files else None
+        for index, path in enumerate(files):
+            this, ahead = (
+                ahead,
+                (pool.submit(count_ahead, files[index + 1]) if index + 1 < len(files) else None),
+            )
             try:
-                reports.append(load_roll_file(conn, path, mapping=mapping, as_of=as_of))
+                reports.append(_load_roll_file(conn, path, mapping, as_of, this))
             except SourceFormatError as exc:
                 refused.append((str(path), str(exc)))
     return reports, refused

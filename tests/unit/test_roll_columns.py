@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from ingestion.blocks import NeedsLineReader, has_odd_bytes
+from ingestion.blocks import NeedsLineReader
 from ingestion.errors import SourceFormatError
 from ingestion.sources.roll import (
     RollAggregate,
@@ -234,24 +234,3 @@ def test_the_fast_entry_point_uses_the_columns_on_a_big_enough_file(
     small = aggregate_roll_fast(path, min_bytes=path.stat().st_size + 1)
     assert calls == ["lines"]
     assert (fast.counts, fast.doors) == (small.counts, small.doors)
-
-
-@pytest.mark.parametrize(
-    ("text", "odd"),
-    [
-        ("Canton n°2; Élise; 12 €; l’Aber", False),  # C2 B0, C3 89, E2 82 AC, E2 80 99
-        ("a\u00a0b", True),  # no-break space
-        ("a\u2028b", True),  # line separator
-        ("a\u3000b", True),  # ideographic space
-        ("a\u0085b", True),  # next line
-        ("a\x0bb", True),
-        ("a\tb\r\n", False),
-    ],
-)
-def test_odd_bytes_are_found_wherever_they_are(text: str, odd: bool) -> None:
-    import numpy as np
-
-    data = ("x" * 1000 + text + "y" * 10).encode("utf-8")
-    assert has_odd_bytes(np.frombuffer(data, dtype=np.uint8)) is odd
-    tail = text.encode("utf-8")  # at the very end of the block too
-    assert has_odd_bytes(np.frombuffer(tail, dtype=np.uint8)) is odd
