@@ -5,11 +5,13 @@
 
 In a scratch database (`scrutin_bench_loaders_bulk`, dropped and recreated): loads every REU table
 of `--reu` (bureaux first, then addresses), then the roll extracts of `--roll` (the first
-`--roll-files` of them, 0 for all) through the loaders the DAGs call, and times
+`--roll-files` of them, 0 for all) through the loaders the DAGs call (the roll in the DAG's
+groups, each over one connection), and times
 `bench_national.raw_copy_file` of the same files in the same run. Prints one JSON line per stage:
 wall, CPU of this process, rows/s, raw COPY's time and `vs_copy` (COPY's time over the loader's),
 and the process's peak RSS at the end. With `--dump DIR`, writes the loaded raw tables sorted
-(without batch ids) so two runs (before/after a change) can be compared with `cmp`.
+(without batch ids) so two runs (before/after a change) can be compared with `cmp`; with
+`--out FILE`, writes the stages as JSON.
 """
 
 from __future__ import annotations
@@ -84,14 +86,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--roll", type=Path, help="folder of roll extracts")
     p.add_argument("--roll-files", type=int, default=0, help="load only the first N extracts")
     p.add_argument("--dump", type=Path, help="write the loaded raw tables here, sorted")
+    p.add_argument("--out", type=Path, help="write the stages here as JSON")
     args = p.parse_args(argv)
 
     from benchmarks.bench_national import _file_lines, raw_copy_file
     from benchmarks.bench_results_load import scratch_database
     from ingestion.loaders.reu import load_reu_file, reu_files
-    from ingestion.loaders.roll import load_roll_file, roll_files
+    from ingestion.loaders.roll import load_roll_files, roll_file_groups, roll_files
 
     url = scratch_database(DB_NAME)
+    stages: list[dict[str, Any]] = []
 
     def expect_loaded(report: Any) -> None:
         if report.status != "loaded":
@@ -101,11 +105,13 @@ def main(argv: list[str] | None = None) -> int:
         files = sorted(reu_files(args.reu), key=lambda f: "adresses" in f.name)
         for path in files:
             copy_s, rows = raw_copy_file(url, path, delimiter=",")
-            _timed(
-                f"load REU {path.name}",
-                rows,
-                lambda p=path: expect_loaded(load_reu_file(url, p)),
-                copy_s,
+            stages.append(
+                _timed(
+                    f"load REU {path.name}",
+                    rows,
+                    lambda p=path: expect_loaded(load_reu_file(url, p)),
+                    copy_s,
+                )
             )
     if args.roll:
         extracts = roll_files(args.roll)
@@ -114,18 +120,26 @@ def main(argv: list[str] | None = None) -> int:
         copies = [raw_copy_file(url, path) for path in extracts]
         lines = sum(_file_lines(path) for path in extracts)
 
-        def load_rolls() -> None:
-            for path in extracts:
-                expect_loaded(load_roll_file(url, path))
+        def load_rolls() -> None:  # as the DAG's mapped tasks do, one group after the other
+            for group in roll_file_groups(extracts):
+                reports, refused = load_roll_files(url, group)
+                if refused:
+                    raise SystemExit(f"roll extracts refused: {refused[:3]}")
+                for report in reports:
+                    expect_loaded(report)
 
-        _timed(
-            f"load roll extracts ({len(extracts)} files)",
-            lines,
-            load_rolls,
-            sum(s for s, _ in copies),
+        stages.append(
+            _timed(
+                f"load roll extracts ({len(extracts)} files)",
+                lines,
+                load_rolls,
+                sum(s for s, _ in copies),
+            )
         )
     if args.dump:
         _dump(url, args.dump)
+    if args.out:
+        args.out.write_text(json.dumps({"stages": stages}, indent=1) + "\n", encoding="utf-8")
     return 0
 
 

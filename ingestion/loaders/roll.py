@@ -139,7 +139,7 @@ class _Job:
     path: Path
     mapping: RollMapping
     as_of: dt.date | None
-    ahead: Future[RollAggregate | None] | None = None
+    ahead: Future[_Ahead] | None = None
     reference_date: dt.date | None = None
     aggregate: RollAggregate | None = None
     count_cells: int = 0
@@ -163,7 +163,7 @@ class _Job:
             )
         # counted ahead by load_roll_files while the file before was written (its error, if
         # any, raised here, in this load's transaction); None: found loaded then, count now
-        agg = self.ahead.result() if self.ahead is not None else None
+        agg = self.ahead.result().aggregate if self.ahead is not None else None
         if agg is None:
             agg = aggregate_roll_fast(
                 path, mapping=self.mapping, as_of=self.as_of, known_bureaux=ReferenceLookup(conn)
@@ -213,6 +213,14 @@ class _Job:
             communes=list(agg.communes),
             detail=detail,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class _Ahead:
+    """A file read ahead of its load: its sha256, and its counts (None: it was loaded then)."""
+
+    sha256: str
+    aggregate: RollAggregate | None
 
 
 def loaded_batch(conn: psycopg.Connection, sha256: str, reference_date: dt.date) -> int | None:
@@ -300,13 +308,17 @@ def _load_roll_file(
     path: Path,
     mapping: RollMapping,
     as_of: dt.date | None,
-    ahead: Future[RollAggregate | None] | None = None,
+    ahead: Future[_Ahead] | None = None,
 ) -> RollLoadReport:
     job = _Job(path, mapping, as_of, ahead)
+    # the digest read ahead with the counts (the file is then read once, not twice); when the
+    # count ahead failed, the template reads it and `land` raises the failure in the load
+    sha256 = ahead.result().sha256 if ahead is not None and ahead.exception() is None else None
     load = BatchLoad(
         source=SOURCE,
         logger=log,
         path=path,
+        sha256=sha256,
         dataset_key=DATASET_KEY,
         label=f"roll extract {path.name} (mapping: {mapping.origin})",
         scope=ReplaceCommunes(("raw.roll_bureau_counts", "raw.roll_bureau_doors")),
@@ -370,12 +382,16 @@ def load_roll_files(
         ThreadPoolExecutor(1, thread_name_prefix="roll-ahead") as pool,
     ):
 
-        def count_ahead(path: Path) -> RollAggregate | None:
+        def count_ahead(path: Path) -> _Ahead:
+            sha256 = file_sha256(path)
             reference_date, _ = resolve_reference_date(path, as_of)
-            if loaded_batch(lookup, file_sha256(path), reference_date) is not None:
-                return None
-            return aggregate_roll_fast(
-                path, mapping=mapping, as_of=as_of, known_bureaux=ReferenceLookup(lookup)
+            if loaded_batch(lookup, sha256, reference_date) is not None:
+                return _Ahead(sha256, None)
+            return _Ahead(
+                sha256,
+                aggregate_roll_fast(
+                    path, mapping=mapping, as_of=as_of, known_bureaux=ReferenceLookup(lookup)
+                ),
             )
 
         ahead = pool.submit(count_ahead, files[0]) if files else None

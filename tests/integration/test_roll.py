@@ -537,3 +537,50 @@ def test_one_connection_checks_the_warehouse_once_for_a_run_of_files(
     checks.clear()
     load_roll_files(warehouse_url, files[:2])
     assert len(checks) == 2
+
+
+def test_a_group_counted_ahead_loads_what_files_loaded_one_by_one_load(
+    clean: psycopg.Connection,
+    warehouse_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`load_roll_files` counts the next extract in a thread while it writes this one: the
+    same rows as loading each file alone; a group already loaded is only skipped, nothing is
+    counted again."""
+    from ingestion.loaders import roll as loader
+    from ingestion.loaders.roll import load_roll_files
+
+    def written() -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+        counts = clean.execute(
+            "select bureau_id, list_type, age_band, sex, voters from raw.roll_bureau_counts "
+            "order by 1, 2, 3, 4"
+        ).fetchall()
+        doors = clean.execute(
+            "select bureau_id, doors from raw.roll_bureau_doors order by 1"
+        ).fetchall()
+        return counts, doors
+
+    group = [*SAMPLE_ROLL, HAND_FIXTURE]
+    for path in group:
+        assert load_roll_file(clean, path).status == "loaded"
+    alone = written()
+    clean.execute("delete from raw.roll_bureau_counts; delete from raw.roll_bureau_doors")
+    clean.execute("delete from quarantine.rejected_rows where source = 'roll'")
+    clean.execute("delete from raw.batch_ledger where source = 'roll'")
+
+    counted: list[str] = []
+    real = loader.aggregate_roll_fast
+
+    def counting(path: Path, **kwargs: Any) -> Any:
+        counted.append(Path(path).name)
+        return real(path, **kwargs)
+
+    monkeypatch.setattr(loader, "aggregate_roll_fast", counting)
+    reports, refused = load_roll_files(warehouse_url, group)
+    assert refused == [] and [r.status for r in reports] == ["loaded"] * len(group)
+    assert written() == alone and alone[0]
+    assert sorted(counted) == sorted(p.name for p in group)  # once each, ahead
+    counted.clear()
+    again, _ = load_roll_files(warehouse_url, group)
+    assert [r.status for r in again] == ["skipped"] * len(group)
+    assert counted == []
