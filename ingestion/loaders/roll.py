@@ -27,6 +27,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -221,6 +222,7 @@ class _Ahead:
 
     sha256: str
     aggregate: RollAggregate | None
+    started: float  # time.perf_counter() when the file began to be read
 
 
 def loaded_batch(conn: psycopg.Connection, sha256: str, reference_date: dt.date) -> int | None:
@@ -313,12 +315,13 @@ def _load_roll_file(
     job = _Job(path, mapping, as_of, ahead)
     # the digest read ahead with the counts (the file is then read once, not twice); when the
     # count ahead failed, the template reads it and `land` raises the failure in the load
-    sha256 = ahead.result().sha256 if ahead is not None and ahead.exception() is None else None
+    read = ahead.result() if ahead is not None and ahead.exception() is None else None
     load = BatchLoad(
         source=SOURCE,
         logger=log,
         path=path,
-        sha256=sha256,
+        sha256=read.sha256 if read is not None else None,
+        started=read.started if read is not None else None,  # its duration counts the count
         dataset_key=DATASET_KEY,
         label=f"roll extract {path.name} (mapping: {mapping.origin})",
         scope=ReplaceCommunes(("raw.roll_bureau_counts", "raw.roll_bureau_doors")),
@@ -383,15 +386,17 @@ def load_roll_files(
     ):
 
         def count_ahead(path: Path) -> _Ahead:
+            started = time.perf_counter()
             sha256 = file_sha256(path)
             reference_date, _ = resolve_reference_date(path, as_of)
             if loaded_batch(lookup, sha256, reference_date) is not None:
-                return _Ahead(sha256, None)
+                return _Ahead(sha256, None, started)
             return _Ahead(
                 sha256,
                 aggregate_roll_fast(
                     path, mapping=mapping, as_of=as_of, known_bureaux=ReferenceLookup(lookup)
                 ),
+                started,
             )
 
         ahead = pool.submit(count_ahead, files[0]) if files else None

@@ -169,6 +169,10 @@ class BatchLoad:
     progress_every: int = 100_000
     unit: str = "rows"
     logger: logging.Logger = log
+    started: float | None = None
+    """`time.perf_counter()` when the work on this file began, when it began before the load (a
+    roll extract counted ahead while the previous one was written): the ledger's duration and
+    the logged rate count from it, not from the load's transaction alone."""
 
 
 @dataclass(slots=True)
@@ -438,7 +442,7 @@ def _run(
             f"{caller} commits its own transactions: pass a connection with no "
             "transaction open (autocommit, or after commit/rollback)"
         )
-    started = time.perf_counter()
+    started = time.perf_counter() if load.started is None else load.started
     _check_connection(conn)
     sha = load.sha256 or (ZERO_SHA256 if load.fingerprint else ledger.file_sha256(load.path))
     run = Run(load, sha, load.dataset_key, load.scope, load.label, started=started)

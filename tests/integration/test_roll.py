@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import importlib.util
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -569,17 +570,33 @@ def test_a_group_counted_ahead_loads_what_files_loaded_one_by_one_load(
     clean.execute("delete from raw.batch_ledger where source = 'roll'")
 
     counted: list[str] = []
+    counting_s: dict[str, float] = {}
     real = loader.aggregate_roll_fast
 
     def counting(path: Path, **kwargs: Any) -> Any:
         counted.append(Path(path).name)
-        return real(path, **kwargs)
+        started = time.perf_counter()
+        try:
+            return real(path, **kwargs)
+        finally:
+            counting_s[Path(path).name] = time.perf_counter() - started
 
     monkeypatch.setattr(loader, "aggregate_roll_fast", counting)
     reports, refused = load_roll_files(warehouse_url, group)
     assert refused == [] and [r.status for r in reports] == ["loaded"] * len(group)
     assert written() == alone and alone[0]
     assert sorted(counted) == sorted(p.name for p in group)  # once each, ahead
+    # a file's ledger duration counts its counting, though it ran before its load began
+    durations = dict(
+        clean.execute(
+            "select file_name, duration_s from raw.batch_ledger "
+            "where source = 'roll' and status = 'loaded'"
+        ).fetchall()
+    )
+    assert all(durations[name] >= counting_s[name] for name in counting_s), (
+        durations,
+        counting_s,
+    )
     counted.clear()
     again, _ = load_roll_files(warehouse_url, group)
     assert [r.status for r in again] == ["skipped"] * len(group)
