@@ -89,10 +89,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, help="write the stages here as JSON")
     args = p.parse_args(argv)
 
-    from benchmarks.bench_national import _file_lines, raw_copy_file
+    from benchmarks.bench_national import _file_lines, load_roll_groups, raw_copy_file
     from benchmarks.bench_results_load import scratch_database
     from ingestion.loaders.reu import load_reu_file, reu_files
-    from ingestion.loaders.roll import load_roll_files, roll_file_groups, roll_files
+    from ingestion.loaders.roll import roll_files
 
     url = scratch_database(DB_NAME)
     stages: list[dict[str, Any]] = []
@@ -120,19 +120,11 @@ def main(argv: list[str] | None = None) -> int:
         copies = [raw_copy_file(url, path) for path in extracts]
         lines = sum(_file_lines(path) for path in extracts)
 
-        def load_rolls() -> None:  # as the DAG's mapped tasks do, one group after the other
-            for group in roll_file_groups(extracts):
-                reports, refused = load_roll_files(url, group)
-                if refused:
-                    raise SystemExit(f"roll extracts refused: {refused[:3]}")
-                for report in reports:
-                    expect_loaded(report)
-
         stages.append(
             _timed(
                 f"load roll extracts ({len(extracts)} files)",
                 lines,
-                load_rolls,
+                lambda: load_roll_groups(url, extracts),
                 sum(s for s, _ in copies),
             )
         )

@@ -358,6 +358,20 @@ def _pg_encoding(election_id: str) -> str:
     return {"cp1252": "WIN1252", "utf-8": "UTF8"}[encoding]
 
 
+def load_roll_groups(url: str, extracts: list[Path]) -> None:
+    """The roll extracts as the DAG's mapped tasks load them: one group after the other, each
+    over one connection; SystemExit when one is refused or not loaded."""
+    from ingestion.loaders.roll import load_roll_files, roll_file_groups
+
+    for group in roll_file_groups(extracts):
+        reports, refused = load_roll_files(url, group)
+        if refused:
+            raise SystemExit(f"roll extracts refused: {refused[:3]}")
+        for report in reports:
+            if report.status != "loaded":
+                raise SystemExit(f"a roll extract was not loaded: {report}")
+
+
 def load_sources(url: str, files: Any) -> list[dict[str, Any]]:
     """Every source through the functions the ingestion DAGs call, in the DAGs' order."""
     from ingestion.census.pipeline import load_entry
@@ -367,7 +381,7 @@ def load_sources(url: str, files: Any) -> list[dict[str, Any]]:
     from ingestion.geo.weights import compute_weights
     from ingestion.loaders.elections import load_results_file
     from ingestion.loaders.reu import load_reu_file, reu_files
-    from ingestion.loaders.roll import load_roll_files, roll_file_groups, roll_files
+    from ingestion.loaders.roll import roll_files
 
     def expect_loaded(report: Any, what: object) -> None:
         if report.status != "loaded":
@@ -393,19 +407,10 @@ def load_sources(url: str, files: Any) -> list[dict[str, Any]]:
             )
         )
     extracts = roll_files(files.roll)
-
-    def load_rolls() -> None:  # as the DAG's mapped tasks do, one group after the other
-        for group in roll_file_groups(extracts):
-            reports, refused = load_roll_files(url, group)
-            if refused:
-                raise SystemExit(f"roll extracts refused: {refused[:3]}")
-            for report in reports:
-                expect_loaded(report, "a roll extract")
-
     stages.append(
         _timed_load(
             f"load roll extracts ({len(extracts)} files)",
-            load_rolls,
+            lambda: load_roll_groups(url, extracts),
             files.rows["roll"],
             [raw_copy_file(url, p) for p in extracts],
         )

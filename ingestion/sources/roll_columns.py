@@ -207,7 +207,6 @@ class _FileCounter:
     def count(self, table: Any, first_line: int) -> None:
         import numpy as np
         import pyarrow as pa
-        import pyarrow.compute as pc
 
         result = self.result
         n = table.num_rows
@@ -245,7 +244,7 @@ class _FileCounter:
             )
             counts[cell] += count
         result.electors_counted += table.num_rows
-        self._count_doors(table, bureau, pc)
+        self._count_doors(table, bureau)
 
     # -- bureaux --------------------------------------------------------------------------------
 
@@ -397,12 +396,12 @@ class _FileCounter:
 
     # -- doors ----------------------------------------------------------------------------------
 
-    def _count_doors(self, table: Any, bureau: Any, pc: Any) -> None:
+    def _count_doors(self, table: Any, bureau: Any) -> None:
         """The distinct doors (normalised addresses) of each bureau in this block, kept until
         the file is done (a door may span two blocks); electors without an address counted."""
         import pyarrow as pa
+        import pyarrow.compute as pc
 
-        norms = pa.array(self.norms, pa.string())
         parts = []
         for i in self.door_positions:
             encoded = pc.dictionary_encode(table.column(i).combine_chunks())

@@ -246,28 +246,26 @@ def supersede_emptied_batches(
     table: str,
     *,
     keep: int,
-    among: Sequence[int] | None = None,
+    among: Sequence[int],
 ) -> list[int]:
     """Mark `superseded` the loaded batches of `source`/`dataset_key` that no longer hold a row.
 
     Replacement is per commune, so an older batch is superseded only once every one of its
     communes was reloaded; until then it still holds the others and stays `loaded`.
 
-    `among`: only these batches are looked at (the ones a replacement just took rows from: no
-    other batch can have been emptied by it). Without it every loaded batch of the dataset is
-    probed, which a national roll (~35,000 commune files, one batch each) cannot afford once per
-    file: the probes grow with the batches already loaded, quadratic over the whole load.
+    `among`: the batches looked at, the ones a replacement just took rows from (no other batch
+    can have been emptied by it). Probing every loaded batch of the dataset instead cost a
+    national roll (~35,000 commune files, one batch each) probes that grew with the batches
+    already loaded, once per file: quadratic over the whole load.
     """
-    if among is not None and not among:
+    if not among:
         return []
     rows = conn.execute(
         "update raw.batch_ledger as l set status = 'superseded' "
         "where l.source = %s and l.dataset_key = %s and l.status = 'loaded' "
-        f"and l.batch_id <> %s and not exists (select 1 from {table} as t "
-        "where t.batch_id = l.batch_id)"
-        + (" and l.batch_id = any(%s)" if among is not None else "")
-        + " returning l.batch_id",
-        (source, dataset_key, keep, *([list(among)] if among is not None else [])),
+        f"and l.batch_id <> %s and l.batch_id = any(%s) and not exists (select 1 from {table} "
+        "as t where t.batch_id = l.batch_id) returning l.batch_id",
+        (source, dataset_key, keep, list(among)),
     ).fetchall()
     return sorted(int(r[0]) for r in rows)
 
