@@ -42,7 +42,6 @@ from scrutin.warehouse.raw_writes import rewrite_counts
 
 if TYPE_CHECKING:
     import psycopg
-    from psycopg import sql
 
 log = logging.getLogger("pipeline.build_plan")
 
@@ -379,24 +378,17 @@ def carry_published_tables(
     conn: psycopg.Connection[Any], rebuilt: Iterable[str], campaign_id: str
 ) -> list[str]:
     """Copy every published table an incremental build does not rebuild into a fresh
-    `mart_audit`, in one transaction (`reset_audit_schema`, then `copy_published_tables`).
-    Returns the copied tables."""
-    with conn.transaction():
-        tables = reset_audit_schema(conn, rebuilt)
-        copy_published_tables(conn, tables, campaign_id)
-    return tables
-
-
-def reset_audit_schema(conn: psycopg.Connection[Any], rebuilt: Iterable[str]) -> list[str]:
-    """Empty `mart_audit` (whatever a refused build left there is not the last publication's)
-    and return the published tables an incremental build does not rebuild: those it must copy
-    into it before publishing."""
+    `mart_audit`: structure, indexes, constraints and comments (`like ... including all`) and
+    rows. Campaign tables get only `campaign_id`'s rows: the publication carries the other
+    campaigns' rows itself (pipeline/campaign_access.py). Returns the copied tables."""
     from psycopg import sql
 
+    from pipeline.campaign_access import CAMPAIGN_COLUMN, campaign_tables
     from pipeline.publish import AUDIT_SCHEMA, MART_SCHEMA
 
     skip = set(rebuilt)
     with conn.transaction(), conn.cursor() as cur:
+        # Whatever a refused build left there is not the last publication's.
         audit = sql.Identifier(AUDIT_SCHEMA)
         cur.execute(sql.SQL("drop schema if exists {} cascade").format(audit))
         cur.execute(sql.SQL("create schema {}").format(audit))
@@ -404,40 +396,18 @@ def reset_audit_schema(conn: psycopg.Connection[Any], rebuilt: Iterable[str]) ->
             "select tablename from pg_tables where schemaname = %s order by tablename",
             (MART_SCHEMA,),
         )
-        return [t for (t,) in cur.fetchall() if t not in skip]
-
-
-def copy_published_tables(
-    conn: psycopg.Connection[Any], tables: Iterable[str], campaign_id: str
-) -> None:
-    """Copy published `tables` from `mart` into `mart_audit`, in one transaction: structure,
-    constraints and comments (`like ... including all excluding indexes`), the rows, then the
-    indexes and the constraints an index backs, built once over all the rows (not maintained
-    row by row), then `analyze`. Campaign tables get only `campaign_id`'s rows: the publication
-    carries the other campaigns' rows itself (pipeline/campaign_access.py)."""
-    from psycopg import sql
-
-    from pipeline.campaign_access import CAMPAIGN_COLUMN, campaign_tables
-    from pipeline.publish import AUDIT_SCHEMA, MART_SCHEMA
-
-    with conn.transaction(), conn.cursor() as cur:
+        tables = [t for (t,) in cur.fetchall() if t not in skip]
         with_campaign = set(campaign_tables(cur, MART_SCHEMA))
         for table in tables:
             target = sql.Identifier(AUDIT_SCHEMA, table)
             source = sql.Identifier(MART_SCHEMA, table)
-            cur.execute(
-                sql.SQL("create table {} (like {} including all excluding indexes)").format(
-                    target, source
-                )
-            )
+            cur.execute(sql.SQL("create table {} (like {} including all)").format(target, source))
             query = sql.SQL("insert into {} select * from {}").format(target, source)
             if table in with_campaign:
                 query += sql.SQL(" where {} = %s").format(sql.Identifier(CAMPAIGN_COLUMN))
                 cur.execute(query, (campaign_id,))
             else:
                 cur.execute(query)
-            for statement in _index_statements(cur, MART_SCHEMA, table, target):
-                cur.execute(statement)
             cur.execute(
                 "select obj_description(%s::regclass, 'pg_class')", (f"{MART_SCHEMA}.{table}",)
             )
@@ -447,46 +417,7 @@ def copy_published_tables(
                     sql.SQL("comment on table {} is {}").format(target, sql.Literal(row[0]))
                 )
             cur.execute(sql.SQL("analyze {}").format(target))
-
-
-def _index_statements(
-    cur: psycopg.Cursor[Any], schema: str, table: str, target: sql.Identifier
-) -> list[sql.Composed]:
-    """The statements that give `target` the indexes of `schema.table`: a constraint backed by
-    an index (primary key, unique, exclusion) as that constraint, any other index as itself
-    (same name, method, columns or expressions, predicate)."""
-    from psycopg import sql
-
-    cur.execute(
-        "select index_class.relname, constraint_.conname, "
-        "pg_get_constraintdef(constraint_.oid), index_.indisunique, "
-        "substring(pg_get_indexdef(index_.indexrelid) from ' USING .*$') "
-        "from pg_index as index_ "
-        "join pg_class as index_class on index_class.oid = index_.indexrelid "
-        "left join pg_constraint as constraint_ on constraint_.conindid = index_.indexrelid "
-        "and constraint_.conrelid = index_.indrelid and constraint_.contype in ('p', 'u', 'x') "
-        "where index_.indrelid = format('%%I.%%I', %s::text, %s::text)::regclass "
-        "order by index_class.relname",
-        (schema, table),
-    )
-    statements = []
-    for name, constraint, definition, unique, method in cur.fetchall():
-        if constraint is not None:
-            statements.append(
-                sql.SQL("alter table {} add constraint {} {}").format(
-                    target, sql.Identifier(constraint), sql.SQL(definition)
-                )
-            )
-        else:
-            statements.append(
-                sql.SQL("create {}index {} on {}{}").format(
-                    sql.SQL("unique " if unique else ""),
-                    sql.Identifier(name),
-                    target,
-                    sql.SQL(method),
-                )
-            )
-    return statements
+    return tables
 
 
 @dataclass(frozen=True)
@@ -495,10 +426,6 @@ class Rebuild:
 
     tables: list[str]  # canvass dependents and score marts: dbt tables
     views: list[str]  # every mart view model: rebuilt (a view cannot be copied across schemas)
-    # The other `mart_audit` models that a rebuilt model, or a data test of one, reads: the
-    # published tables the dbt stage needs copied before it starts (the others are copied
-    # beside it: pipeline/gate.py).
-    read: list[str] = field(default_factory=list)
 
     @property
     def selection(self) -> str:
@@ -531,20 +458,7 @@ def rebuilt_marts(manifest: Path) -> Rebuild:
         if n.get("resource_type") == "model" and n.get("schema") == AUDIT_SCHEMA
     }
     views = {k for k, n in marts.items() if n.get("config", {}).get("materialized") == "view"}
-    rebuilt = (seen & marts.keys()) | views
-    # what the dbt stage reads: the parents of every rebuilt model and of every test of one
-    readers = [
-        n
-        for k, n in nodes.items()
-        if k in rebuilt or (n.get("resource_type") == "test" and rebuilt & set(_parents(n)))
-    ]
-    read = {p for n in readers for p in _parents(n) if p in marts and p not in rebuilt}
-
-    def names(keys: Iterable[str]) -> list[str]:
-        return sorted(marts[k].get("alias") or marts[k]["name"] for k in keys)
-
-    return Rebuild(tables=names(rebuilt - views), views=names(views), read=names(read))
-
-
-def _parents(node: dict[str, Any]) -> list[str]:
-    return list((node.get("depends_on") or {}).get("nodes") or [])
+    return Rebuild(
+        tables=sorted(n.get("alias") or n["name"] for k, n in marts.items() if k in seen - views),
+        views=sorted(marts[k].get("alias") or marts[k]["name"] for k in views),
+    )

@@ -39,7 +39,6 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from concurrent import futures
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
@@ -48,8 +47,6 @@ from scrutin.db import connect
 from scrutin.warehouse.migrate import require_migrated
 
 if TYPE_CHECKING:
-    from concurrent.futures import Future
-
     from pipeline.build_plan import BuildPlan
     from pipeline.dbt_runner import DbtOutcome
 
@@ -254,17 +251,15 @@ def dbt_build_audit(
         return _dbt_build_audit(url, run_id, tuple(accept_bureau_loss), full, on_planned)
 
 
-def _plan_build(url: str, run_id: str, full_reason: str | None) -> tuple[Any, list[str], list[str]]:
+def _plan_build(url: str, run_id: str, full_reason: str | None) -> tuple[Any, list[str]]:
     """Decide full or incremental, log and record it; for an incremental build, also the mart
-    relations it rebuilds and the other mart tables its dbt stage reads (from dbt's manifest of
-    the last build: none means a full build)."""
+    relations it rebuilds (from dbt's manifest of the last build: none means a full build)."""
     from pipeline import build_plan
     from pipeline.dbt_runner import build_target_path
 
     with connect(url) as conn:
         plan = build_plan.decide(conn, full_reason=full_reason)
         rebuilt: list[str] = []
-        read: list[str] = []
         if plan.incremental:
             why_not = None
             try:
@@ -273,7 +268,6 @@ def _plan_build(url: str, run_id: str, full_reason: str | None) -> tuple[Any, li
                 why_not = f"no usable dbt manifest of the last build ({exc})"
             else:
                 rebuilt = [*marts.tables, *marts.views]
-                read = marts.read
                 plan.selection = marts.selection
                 unknown = _mart_views(conn) - set(marts.views)
                 if unknown:
@@ -282,31 +276,12 @@ def _plan_build(url: str, run_id: str, full_reason: str | None) -> tuple[Any, li
                 plan = build_plan.BuildPlan(build_plan.FULL, why_not, plan.inputs, plan.changed)
         build_plan.record(conn, run_id, plan)
     log.info("%s build: %s", plan.mode, plan.reason)
-    return plan, rebuilt, read
+    return plan, rebuilt
 
 
 def _mart_views(conn: Any) -> set[str]:
     rows = conn.execute("select viewname from pg_views where schemaname = 'mart'").fetchall()
     return {r[0] for r in rows}
-
-
-def _copy_beside(url: str, tables: list[str], campaign_id: str) -> Future[float]:
-    """Copy published `tables` into `mart_audit` in a thread over a connection of its own, while
-    the dbt stage runs (no rebuilt model or test of one reads them: `Rebuild.read`); the
-    future's result is the copy's duration, or the copy's error."""
-    from pipeline.build_plan import copy_published_tables
-
-    def copy() -> float:
-        started = time.monotonic()
-        with connect(url) as conn:
-            copy_published_tables(conn, tables, campaign_id)
-        return time.monotonic() - started
-
-    executor = futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="carry")
-    try:
-        return executor.submit(copy)
-    finally:
-        executor.shutdown(wait=False)
 
 
 def _dbt_build_audit(
@@ -316,7 +291,7 @@ def _dbt_build_audit(
     full: bool,
     on_planned: Callable[[BuildPlan], None] | None = None,
 ) -> dict[str, Any]:
-    from pipeline.build_plan import as_summary, copy_published_tables, reset_audit_schema
+    from pipeline.build_plan import as_summary, carry_published_tables
     from scrutin.campaign import load_campaign
 
     campaign = load_campaign()
@@ -325,7 +300,7 @@ def _dbt_build_audit(
         full_reason = "elections are allowed to lose bureaux (--accept-bureau-loss)"
     # The shapes first: they are an input of the marts, so the plan must see them as they are.
     _refresh_map_shapes(url)
-    plan, rebuilt, read = _plan_build(url, run_id, full_reason)
+    plan, rebuilt = _plan_build(url, run_id, full_reason)
     # Which campaign and territory this run publishes: kept in ops.publication_log.check_summary.
     territory = campaign.territory.describe() if campaign.territory else "every loaded bureau"
     log.info("campaign %s, territory: %s", campaign.campaign_id, territory)
@@ -341,27 +316,17 @@ def _dbt_build_audit(
         return {"dbt_nodes": 0, **plan_summary, "campaign_id": campaign.campaign_id, **overrides}
     if on_planned is not None:
         on_planned(plan)
-    beside: Future[float] | None = None
     if plan.incremental:
         started = time.monotonic()
         with connect(url) as conn:
-            carried = reset_audit_schema(conn, rebuilt)
-            first = [t for t in carried if t in read]
-            copy_published_tables(conn, first, campaign.campaign_id)
+            carried = carry_published_tables(conn, rebuilt, campaign.campaign_id)
             scores_now = _predictions_are_published(conn)
-        later = [t for t in carried if t not in read]
         log.info(
-            "incremental: %d published tables the dbt stage reads carried into mart_audit in "
-            "%.1f s (%s); %d more copied beside the dbt stage (%s); rebuilding %s",
-            len(first),
+            "incremental: %d published tables carried into mart_audit in %.1f s; rebuilding %s",
+            len(carried),
             time.monotonic() - started,
-            ", ".join(first),
-            len(later),
-            ", ".join(later),
             ", ".join(rebuilt),
         )
-        if later:
-            beside = _copy_beside(url, later, campaign.campaign_id)
         selection["select"] = str(plan.selection)
         # tests that hold for any data given the code (dbt tag), run by the full builds
         selection["exclude"] = f"{SCORES_TAG} {BY_CONSTRUCTION_TAG}"
@@ -371,29 +336,14 @@ def _dbt_build_audit(
         plan_summary |= {
             "rebuilt_tables": rebuilt,
             "carried_tables": carried,
-            # copied while the dbt stage ran (no rebuilt model or test of one reads them)
-            "carried_beside_dbt": later,
             "scores_built_in_audit_stage": scores_now,
         }
     # An incremental build leaves the dbt unit tests out: they read fixtures, not data, and the
     # code they test is that of the published build that ran them (any change of the dbt
     # project, the Python packages or the dbt version forces a full build).
-    try:
-        built = _dbt_stage(
-            url,
-            run_id,
-            "dbt build",
-            extra_vars=dbt_vars,
-            skip_unit_tests=plan.incremental,
-            **selection,
-        )
-    except BaseException:
-        if beside is not None:  # no copy left writing into mart_audit once the stage has failed
-            futures.wait([beside])
-        raise
-    if beside is not None:
-        # a copy that failed fails the stage: the publication would lack the table
-        log.info("incremental: the other published tables copied in %.1f s", beside.result())
+    built = _dbt_stage(
+        url, run_id, "dbt build", extra_vars=dbt_vars, skip_unit_tests=plan.incremental, **selection
+    )
     return {
         "dbt_nodes": len(built.results),
         "dbt_full_parse": built.full_parse,

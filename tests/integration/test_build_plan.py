@@ -34,18 +34,12 @@ def _decide_and_record(conn: psycopg.Connection, run_id: str) -> build_plan.Buil
 
 
 @pytest.fixture
-def url() -> str:
+def conn() -> Iterator[psycopg.Connection]:
     """A warehouse of this module's own, fresh for each test (publication log included)."""
+    from scrutin.db import connect
     from tests.conftest import TEST_DB, fresh_warehouse
 
-    return fresh_warehouse(f"{TEST_DB}_build_plan")
-
-
-@pytest.fixture
-def conn(url: str) -> Iterator[psycopg.Connection]:
-    from scrutin.db import connect
-
-    with connect(url, autocommit=True) as c:
+    with connect(fresh_warehouse(f"{TEST_DB}_build_plan"), autocommit=True) as c:
         yield c
 
 
@@ -257,66 +251,6 @@ def test_carry_copies_unrebuilt_tables_with_indexes_comments_and_campaign_rows(
         "select obj_description('mart_audit.stations'::regclass, 'pg_class'), "
         "col_description('mart_audit.stations'::regclass, 2)"
     ).fetchone() == ("one row per bureau", "a count")
-
-
-def test_copied_tables_get_the_same_indexes_and_constraints_built_after_their_rows(
-    published: psycopg.Connection,
-) -> None:
-    conn = published
-    conn.execute("drop schema if exists mart cascade")
-    conn.execute("create schema mart")
-    conn.execute(
-        "create table mart.days (campaign_id text not null, bureau_id text, day date, "
-        "n int check (n >= 0), primary key (campaign_id, bureau_id, day), unique (bureau_id, day))"
-    )
-    conn.execute("create index days_by_day on mart.days (campaign_id, day desc, bureau_id)")
-    conn.execute("create unique index days_one_total on mart.days (day) where bureau_id = 'all'")
-    conn.execute("create index days_lower on mart.days (lower(bureau_id))")
-    conn.execute(
-        "insert into mart.days values ('ours', '29019_0001', '2027-01-01', 3), "
-        "('ours', 'all', '2027-01-01', 3), ('theirs', '29019_0002', '2027-01-01', 1)"
-    )
-
-    tables = build_plan.reset_audit_schema(conn, [])
-    assert tables == ["days"]
-    build_plan.copy_published_tables(conn, tables, "ours")
-
-    def definitions(schema: str) -> list[tuple[str, ...]]:
-        indexes = conn.execute(
-            "select indexname, replace(indexdef, %s, '') from pg_indexes "
-            "where schemaname = %s order by 1",
-            (f" {schema}.", schema),
-        ).fetchall()
-        constraints = conn.execute(
-            "select conname, contype::text, pg_get_constraintdef(oid) from pg_constraint "
-            "where conrelid = %s::regclass order by 1",
-            (f"{schema}.days",),
-        ).fetchall()
-        return [*indexes, *constraints]
-
-    assert definitions("mart_audit") == definitions("mart")
-    assert len(definitions("mart")) == 5 + 3  # 5 indexes; primary key, unique, check
-    assert conn.execute("select bureau_id from mart_audit.days order by 1").fetchall() == [
-        ("29019_0001",),
-        ("all",),
-    ]
-
-
-def test_a_copy_that_fails_beside_the_dbt_stage_raises_its_error(
-    published: psycopg.Connection, url: str
-) -> None:
-    from pipeline.gate import _copy_beside
-
-    published.execute("drop schema if exists mart cascade")
-    published.execute("create schema mart")
-    published.execute("create table mart.kept (x int)")
-    published.execute("insert into mart.kept values (1)")
-    build_plan.reset_audit_schema(published, [])
-
-    assert _copy_beside(url, ["kept"], "ours").result() >= 0
-    assert published.execute("select x from mart_audit.kept").fetchall() == [(1,)]
-    with pytest.raises(psycopg.errors.UndefinedTable):
-        _copy_beside(url, ["absent"], "ours").result()
 
 
 def test_a_materialized_view_in_mart_forces_a_full_refresh(

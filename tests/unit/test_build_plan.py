@@ -55,53 +55,6 @@ def test_rebuilt_marts_are_canvass_dependents_score_marts_and_views(tmp_path: Pa
     assert marts.selection == "source:canvass+ backtest_runs"
 
 
-def test_the_tables_the_dbt_stage_reads_are_those_its_models_and_their_tests_name(
-    tmp_path: Path,
-) -> None:
-    def node(kind: str, name: str, parents: list[str], **extra: object) -> dict[str, object]:
-        return {
-            "name": name,
-            "alias": name,
-            "resource_type": kind,
-            "depends_on": {"nodes": parents},
-            **extra,
-        }
-
-    def model(name: str, parents: list[str], materialized: str = "table") -> dict[str, object]:
-        config = {"materialized": materialized}
-        return node("model", name, parents, schema="mart_audit", tags=[], config=config)
-
-    m = "model.scrutin."
-    nodes = {
-        m + "stg_knocks": node("model", "stg_knocks", [], schema="staging", config={}),
-        m + "stations": model("stations", []),
-        m + "results": model("results", []),  # read only by a test of a carried table
-        m + "shapes": model("shapes", []),  # read only by a test that also reads a rebuilt mart
-        m + "history": model("history", []),  # read by a rebuilt view
-        m + "unread": model("unread", []),
-        m + "progress": model("progress", [m + "stg_knocks", m + "stations"]),
-        m + "backtest": model("backtest", [m + "history"], "view"),
-        "test.scrutin.progress_has_shapes": node("test", "t1", [m + "progress", m + "shapes"]),
-        "test.scrutin.results_are_unique": node("test", "t2", [m + "results"]),
-    }
-    manifest = tmp_path / "manifest.json"
-    manifest.write_text(
-        json.dumps(
-            {
-                "nodes": nodes,
-                "child_map": {
-                    "source.scrutin.canvass.knocks": [m + "stg_knocks"],
-                    m + "stg_knocks": [m + "progress"],
-                },
-                "sources": {"source.scrutin.canvass.knocks": {"source_name": "canvass"}},
-            }
-        )
-    )
-    marts = build_plan.rebuilt_marts(manifest)
-    assert (marts.tables, marts.views) == (["progress"], ["backtest"])
-    assert marts.read == ["history", "shapes", "stations"]
-
-
 def test_no_manifest_raises(tmp_path: Path) -> None:
     with pytest.raises(OSError):
         build_plan.rebuilt_marts(tmp_path / "missing.json")
