@@ -17,8 +17,9 @@
 
     Any other constraint (check, unique, primary or foreign key, model-level), a temporary
     relation or a model without contract take dbt-postgres' own path (dbt namespace, macro
-    postgres__create_table_as), unchanged. tests/integration/test_dbt_models.py checks that the
-    built marts carry their declared types and not-null columns, and that a null fails the model.
+    postgres__create_table_as), unchanged. tests/integration/test_contracted_tables.py builds
+    contracted models with this file: declared types and not-null columns, a null or an
+    undeclared type failing the model, a check constraint taking dbt-postgres' path.
 -#}
 
 {% macro postgres__create_table_as(temporary, relation, sql) -%}
@@ -55,9 +56,10 @@
     {%- for name, column in model['columns'].items() -%}
         {%- set quoted = adapter.quote(column['name']) if column.get('quote') else column['name'] -%}
         {%- do columns.append('cast(' ~ quoted ~ ' as ' ~ column['data_type'] ~ ') as ' ~ quoted) -%}
-        {%- for constraint in column.get('constraints', []) -%}
+        {#- every constraint left is not_null (scrutin_only_not_null_constraints) -#}
+        {%- if column.get('constraints') -%}
             {%- do not_null.append(quoted) -%}
-        {%- endfor -%}
+        {%- endif -%}
     {%- endfor -%}
 
     {{ sql_header if sql_header is not none }}
@@ -73,7 +75,7 @@
     {%- if not_null %}
 
     alter table {{ relation }}
-        {% for quoted in not_null | unique -%}
+        {% for quoted in not_null -%}
             alter column {{ quoted }} set not null{{ "," if not loop.last }}
         {% endfor -%}
     ;

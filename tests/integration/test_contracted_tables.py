@@ -30,7 +30,7 @@ def _contract(name: str, columns: list[dict[str, object]], **extra: object) -> d
 
 
 MODELS = {
-    # two not-null columns, one nullable; integer from a bigint expression (the declared type wins)
+    # two not-null columns, one nullable
     "probe_ok": (
         "select cast(1 as integer) as id, 'a' as label, cast(null as double precision) as share",
         _contract(
@@ -116,16 +116,16 @@ def probe(
     db.commit()
 
 
-def _status(outcome: DbtOutcome, model: str) -> str:
-    (status,) = [
-        r.status for r in outcome.results if r.unique_id == f"model.contract_probe.{model}"
-    ]
-    return str(status)
+def _result(outcome: DbtOutcome, model: str) -> tuple[str, str]:
+    """The model's dbt status and message."""
+    (result,) = [r for r in outcome.results if r.unique_id == f"model.contract_probe.{model}"]
+    return str(result.status), str(result.message or "")
 
 
-def _message(outcome: DbtOutcome, model: str) -> str:
-    (message,) = [r.message for r in outcome.results if r.unique_id.endswith(f".{model}")]
-    return str(message or "")
+def _exists(db: psycopg.Connection, schema: str, table: str) -> bool:
+    with db.cursor() as cur:
+        cur.execute("select to_regclass(%s) is not null", (f'"{schema}"."{table}"',))
+        return bool((cur.fetchone() or [False])[0])
 
 
 def _run_sql(target: Path, model: str) -> str:
@@ -148,7 +148,8 @@ def test_contracted_table_has_declared_types_and_not_null_columns(
     probe: tuple[str, DbtOutcome, Path], db: psycopg.Connection
 ) -> None:
     schema, outcome, target = probe
-    assert _status(outcome, "probe_ok") == "success"
+    assert _result(outcome, "probe_ok")[0] == "success"
+    assert _exists(db, schema, "probe_ok")
     assert _columns(db, schema, "probe_ok") == {
         "id": ("integer", True),
         "label": ("text", True),
@@ -169,29 +170,27 @@ def test_a_null_in_a_not_null_column_fails_the_model(
 ) -> None:
     schema, outcome, _ = probe
     assert not outcome.success
-    assert _status(outcome, "probe_null") == "error"
-    assert "contains null values" in _message(outcome, "probe_null")
-    with db.cursor() as cur:
-        cur.execute("select to_regclass(%s)", (f'"{schema}".probe_null',))
-        assert cur.fetchone() == (None,)
+    status, message = _result(outcome, "probe_null")
+    assert status == "error"
+    assert "contains null values" in message
+    assert not _exists(db, schema, "probe_null")
 
 
 def test_a_type_the_contract_does_not_declare_fails_before_any_write(
     probe: tuple[str, DbtOutcome, Path], db: psycopg.Connection
 ) -> None:
     schema, outcome, _ = probe
-    assert _status(outcome, "probe_mismatch") == "error"
-    assert "contract" in _message(outcome, "probe_mismatch").lower()
-    with db.cursor() as cur:
-        cur.execute("select to_regclass(%s)", (f'"{schema}".probe_mismatch',))
-        assert cur.fetchone() == (None,)
+    status, message = _result(outcome, "probe_mismatch")
+    assert status == "error"
+    assert "contract" in message.lower()
+    assert not _exists(db, schema, "probe_mismatch")
 
 
 def test_other_constraints_take_dbt_postgres_own_path(
     probe: tuple[str, DbtOutcome, Path], db: psycopg.Connection
 ) -> None:
     schema, outcome, target = probe
-    assert _status(outcome, "probe_check") == "success"
+    assert _result(outcome, "probe_check")[0] == "success"
     assert "insert into" in _run_sql(target, "probe_check")
     assert _columns(db, schema, "probe_check") == {"id": ("integer", True)}
     with db.cursor() as cur:
