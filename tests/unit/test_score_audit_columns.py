@@ -12,7 +12,16 @@ from typing import Any
 import numpy as np
 import pytest
 
-from expectations.score_audit import RECOMPUTED, _Columns, _differ, _differs, _f
+from expectations.score_audit import (
+    RECOMPUTED,
+    _Columns,
+    _differ,
+    _differs,
+    _f,
+    _share_matrix,
+    _unequal,
+)
+from scrutin.scores import formulas
 from scrutin.scores.params import ScoreParams
 
 INPUTS = (
@@ -69,3 +78,40 @@ def test_differ_is_differs_on_columns() -> None:
     expected = [_differs(a, b, 1e-9) for a, b in pairs]
     assert _differ(published, recomputed, 1e-9).tolist() == expected
     assert expected == [False, True, True, False, False, True]
+
+
+def test_a_whole_column_compares_as_value_by_value() -> None:
+    # the commune summary compares each column at once: numbers within the tolerance, null
+    # only equal to null, and a column holding text value by value (None equal to None)
+    published = [1.0, None, 2.0, 3.0, None, 5, True]
+    recomputed = [1.0 + 1e-9, None, None, 3.1, 4.0, 5.0, 1.0]
+    assert _unequal(published, recomputed) == [2, 3, 4]
+    assert _unequal(published, recomputed) == [
+        i
+        for i, (theirs, mine) in enumerate(zip(published, recomputed, strict=True))
+        if _differs(
+            None if theirs is None else float(theirs), None if mine is None else float(mine), 1e-6
+        )
+    ]
+    assert _unequal(["29019_0001", None, None, "29019_0003"], ["29019_0001", None, "x", None]) == [
+        2,
+        3,
+    ]
+    assert _unequal([], []) == []
+
+
+def test_the_volatility_of_every_bureau_at_once_is_each_bureau_s() -> None:
+    rng = random.Random(7)
+    blocs = ("left", "right", "other")
+    rows = [
+        {f"share_{b}": (None if rng.random() < 0.2 else rng.random()) for b in blocs}
+        for _ in range(50)
+    ]
+    lows = list(reversed(rows))
+    at_once = formulas.pedersen_index(_share_matrix(rows, blocs), _share_matrix(lows, blocs))
+    for i, (high, low) in enumerate(zip(rows, lows, strict=True)):
+        one = formulas.pedersen_index(
+            [_f(high[f"share_{b}"]) for b in blocs], [_f(low[f"share_{b}"]) for b in blocs]
+        )
+        assert (math.isnan(one) and math.isnan(at_once[i])) or one == at_once[i]
+    assert _share_matrix([], blocs).shape == (0, 3)
