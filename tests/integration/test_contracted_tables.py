@@ -3,7 +3,8 @@
 A throwaway dbt project, with the project's macro file and the project's profile, builds small
 contracted models on the test warehouse: the macro must keep every promise of dbt's own contract
 path (declared types, not-null columns, a null or a mismatched type failing the model) while
-writing with `create table ... as`, and leave any other constraint to dbt-postgres' path.
+writing with `create table ... as`, add column checks in the same pass, and leave any other
+constraint to dbt-postgres' path.
 """
 
 from __future__ import annotations
@@ -53,9 +54,9 @@ MODELS = {
         "select 'not a number' as id",
         _contract("probe_mismatch", [{"name": "id", "data_type": "integer"}]),
     ),
-    # a check constraint: dbt-postgres' own path (create table with constraints, then insert)
+    # column checks, named and not, written by `create table ... as`; a null passes a check
     "probe_check": (
-        "select cast(2 as integer) as id",
+        "select * from (values (2, 1), (3, null)) as v (id, part)",
         _contract(
             "probe_check",
             [
@@ -64,8 +65,44 @@ MODELS = {
                     "data_type": "integer",
                     "constraints": [
                         {"type": "not_null"},
-                        {"type": "check", "expression": "id > 0"},
+                        {"type": "check", "name": "id_positive", "expression": "id > 0"},
                     ],
+                },
+                {
+                    "name": "part",
+                    "data_type": "integer",
+                    "constraints": [{"type": "check", "expression": "part <= id"}],
+                },
+            ],
+        ),
+    ),
+    # a row failing a check fails the model
+    "probe_check_fails": (
+        "select * from (values (2, 1), (3, 4)) as v (id, part)",
+        _contract(
+            "probe_check_fails",
+            [
+                {"name": "id", "data_type": "integer"},
+                {
+                    "name": "part",
+                    "data_type": "integer",
+                    "constraints": [
+                        {"type": "check", "name": "part_not_above_id", "expression": "part <= id"}
+                    ],
+                },
+            ],
+        ),
+    ),
+    # a primary key: dbt-postgres' own path (create table with constraints, then insert)
+    "probe_primary_key": (
+        "select cast(2 as integer) as id",
+        _contract(
+            "probe_primary_key",
+            [
+                {
+                    "name": "id",
+                    "data_type": "integer",
+                    "constraints": [{"type": "not_null"}, {"type": "primary_key"}],
                 }
             ],
         ),
@@ -186,17 +223,62 @@ def test_a_type_the_contract_does_not_declare_fails_before_any_write(
     assert not _exists(db, schema, "probe_mismatch")
 
 
-def test_other_constraints_take_dbt_postgres_own_path(
+def _checks(db: psycopg.Connection, schema: str, table: str) -> list[tuple[str, str]]:
+    with db.cursor() as cur:
+        cur.execute(
+            "select conname, pg_get_constraintdef(oid) from pg_constraint "
+            "where conrelid = %s::regclass and contype = 'c' order by conname",
+            (f'"{schema}"."{table}"',),
+        )
+        return [(str(name), str(definition)) for name, definition in cur.fetchall()]
+
+
+def test_column_checks_are_added_to_the_table_written_by_create_table_as(
     probe: tuple[str, DbtOutcome, Path], db: psycopg.Connection
 ) -> None:
     schema, outcome, target = probe
     assert _result(outcome, "probe_check")[0] == "success"
-    assert "insert into" in _run_sql(target, "probe_check")
-    assert _columns(db, schema, "probe_check") == {"id": ("integer", True)}
+    sql = _run_sql(target, "probe_check")
+    assert '__dbt_tmp" as (' in sql
+    assert "insert into" not in sql
+    assert _columns(db, schema, "probe_check") == {
+        "id": ("integer", True),
+        "part": ("integer", False),
+    }
+    checks = _checks(db, schema, "probe_check")
+    assert ("id_positive", "CHECK ((id > 0))") in checks
+    # the unnamed one takes PostgreSQL's name
+    assert [d for _n, d in checks if "part" in d] == ["CHECK ((part <= id))"]
+    with db.cursor() as cur:
+        cur.execute(f'select id, part from "{schema}".probe_check order by id')
+        assert cur.fetchall() == [(2, 1), (3, None)]
+        # the rule holds after the build too: an UPDATE breaking it is refused
+        with pytest.raises(psycopg.errors.CheckViolation):
+            cur.execute(f'update "{schema}".probe_check set part = 9 where id = 2')
+    db.rollback()
+
+
+def test_a_row_failing_a_check_fails_the_model_naming_the_rule(
+    probe: tuple[str, DbtOutcome, Path], db: psycopg.Connection
+) -> None:
+    schema, outcome, _ = probe
+    status, message = _result(outcome, "probe_check_fails")
+    assert status == "error"
+    assert "part_not_above_id" in message
+    assert "violated" in message
+    assert not _exists(db, schema, "probe_check_fails")
+
+
+def test_other_constraints_take_dbt_postgres_own_path(
+    probe: tuple[str, DbtOutcome, Path], db: psycopg.Connection
+) -> None:
+    schema, outcome, target = probe
+    assert _result(outcome, "probe_primary_key")[0] == "success"
+    assert "insert into" in _run_sql(target, "probe_primary_key")
+    assert _columns(db, schema, "probe_primary_key") == {"id": ("integer", True)}
     with db.cursor() as cur:
         cur.execute(
-            "select pg_get_constraintdef(oid) from pg_constraint "
-            "where conrelid = %s::regclass and contype = 'c'",
-            (f'"{schema}".probe_check',),
+            "select contype from pg_constraint where conrelid = %s::regclass",
+            (f'"{schema}".probe_primary_key',),
         )
-        assert cur.fetchall() == [("CHECK ((id > 0))",)]
+        assert cur.fetchall() == [("p",)]
