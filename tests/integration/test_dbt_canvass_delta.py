@@ -93,6 +93,21 @@ def steps(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     purge_delta = _build(url, delta=True)
     after_purge_delta = _tables(url)
     _build(url, delta=False)
+    after_purge_full = _tables(url)
+    # The retention purge deletes rows by date, not whole batches: the even lines of the newest
+    # batch go, its odd lines stay landed.
+    with psycopg.connect(url, autocommit=True) as conn:
+        partly = conn.execute(
+            "delete from raw.canvass_knocks where line_no % 2 = 0 and batch_id = "
+            "(select max(batch_id) from raw.canvass_knocks) returning batch_id"
+        ).fetchall()
+        (left,) = conn.execute(
+            "select count(*) from raw.canvass_knocks where batch_id = %s", (partly[0][0],)
+        ).fetchone() or (0,)
+    assert partly and left > 0
+    partial_delta = _build(url, delta=True)
+    after_partial_delta = _tables(url)
+    _build(url, delta=False)
     yield {
         "url": url,
         "new_rows": new_rows,
@@ -101,7 +116,10 @@ def steps(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         "after_full": after_full,
         "purge_delta": purge_delta,
         "after_purge_delta": after_purge_delta,
-        "after_purge_full": _tables(url),
+        "after_purge_full": after_purge_full,
+        "partial_delta": partial_delta,
+        "after_partial_delta": after_partial_delta,
+        "after_partial_full": _tables(url),
     }
 
 
@@ -129,3 +147,13 @@ def test_rows_no_longer_landed_leave_and_their_knocks_are_ranked_again(
     assert _written(steps["purge_delta"], "int_canvass__bureau_matches") == "INSERT 0 0"
     assert steps["after_purge_delta"] == steps["after_purge_full"]
     assert steps["after_purge_full"] != steps["after_full"]
+
+
+def test_rows_purged_from_a_batch_leave_and_its_other_rows_stay(steps: dict[str, Any]) -> None:
+    # the batch is still landed (its odd lines): only its purged rows may go, and nothing is
+    # matched again
+    assert _written(steps["partial_delta"], "int_canvass__bureau_matches") == "INSERT 0 0"
+    assert steps["after_partial_delta"] == steps["after_partial_full"]
+    before = steps["after_purge_full"]["int_canvass__bureau_matches"]
+    after = steps["after_partial_full"]["int_canvass__bureau_matches"]
+    assert 0 < len(after) < len(before)

@@ -42,13 +42,12 @@ knocks as (
         landed.address_key
     from {{ ref('stg_canvass__knocks') }} as landed
     {% if is_incremental() -%}
-        -- the rows landed since the last build only
+        -- the rows landed since the last build only: those of the batches it has not seen
+        -- (macros/canvass.sql, canvass_batches_seen)
         where not exists (
             select 1
-            from {{ this }} as matched_before
-            where
-                matched_before.batch_id = landed.batch_id
-                and matched_before.line_no = landed.line_no
+            from ({{ canvass_batches_seen(this) }}) as seen
+            where seen.batch_id = landed.batch_id
         )
     {%- endif %}
 

@@ -44,6 +44,7 @@ knocks as (
 
 landed_since as (
 
+    -- the rows of the batches it has not seen (macros/canvass.sql, canvass_batches_seen)
     select
         knocks.campaign_id,
         knocks.source,
@@ -51,27 +52,18 @@ landed_since as (
     from knocks
     where not exists (
         select 1
-        from {{ this }} as ranked_before
-        where
-            ranked_before.batch_id = knocks.batch_id
-            and ranked_before.line_no = knocks.line_no
+        from ({{ canvass_batches_seen(this) }}) as seen
+        where seen.batch_id = knocks.batch_id
     )
 
 ),
 
 no_longer_landed as (
 
-    -- counted whole, not `limit 1`: a limit made the planner nest loops over both sides
-    -- (hours at a million knocks) where a hash anti join takes a second
+    -- the batches that lost rows since (a purge, a superseding load): a batch only ever
+    -- loses rows, so one ranked with more rows than it now has lost some (macros/canvass.sql)
     select count(*) as rows_gone
-    from {{ this }} as ranked_before
-    where not exists (
-        select 1
-        from knocks
-        where
-            knocks.batch_id = ranked_before.batch_id
-            and knocks.line_no = ranked_before.line_no
-    )
+    from ({{ canvass_batches_shrunk(this, 'knocks') }}) as shrunk
 
 ),
 
