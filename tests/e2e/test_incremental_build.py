@@ -130,13 +130,15 @@ def _build_with_nothing_new(s: Scenario) -> None:
 
 
 def _count_unit_tests(s: Scenario) -> None:
-    """dbt unit tests, and data tests tagged by_construction (canvass_progress's), per build."""
+    """dbt unit tests, and data tests tagged by_construction (canvass_progress's and
+    int_canvass__bureau_day's), per build."""
     with psycopg.connect(s.url) as conn:
         for name, report in (("incremental", s.incremental_report), ("full", s.full_report)):
             (s.unit_tests[name], s.by_construction[name]) = conn.execute(
                 "select count(*) filter (where resource_type = 'unit_test'), "
                 "count(*) filter (where resource_type = 'test' and unique_id ~ "
-                "'^test[.]scrutin[.](non_decreasing|unique_combination_of_columns)_canvass_progress_'"
+                "'^test[.]scrutin[.]((non_decreasing|unique_combination_of_columns)_canvass_progress_"
+                "|unique_combination_of_columns_int_canvass__bureau_day_)'"
                 ") from ops.dbt_results where run_id = %s",
                 (report.run_id,),
             ).fetchone()  # type: ignore[misc]
@@ -302,7 +304,7 @@ def test_the_incremental_build_leaves_the_unit_tests_to_the_full_one(scenario: S
     assert scenario.unit_tests["incremental"] == 0
     assert scenario.unit_tests["full"] >= 30
     # likewise the data tests that hold by construction (tag by_construction)
-    assert scenario.by_construction == {"incremental": 0, "full": 5}
+    assert scenario.by_construction == {"incremental": 0, "full": 6}
 
 
 def test_the_incremental_build_publishes_the_new_knocks_and_keeps_the_rest(
