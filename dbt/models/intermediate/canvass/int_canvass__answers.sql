@@ -56,64 +56,39 @@ first_landed as (
 
 ),
 
-conversations as materialized (
+answers as (
 
-    -- The knocks that can hold answers, with their first landed row, joined BEFORE they are
-    -- spread over the questions (`materialized` keeps the planner from joining the five times
-    -- larger set: at 1.2 million knocks, a sort of 1.9 million answer rows spilled 330 MB).
     select
         knocks.bureau_id,
         knocks.code_commune,
         knocks.code_bv,
         knocks.knocked_on,
-        knocks.sentiment,
-        knocks.intends_to_vote,
-        knocks.registered_here,
-        knocks.wants_to_volunteer,
-        knocks.topics,
+        questions.question,
+        questions.answer,
+        case when questions.question = 'topics' then knocks.topics end as topics,
+        first_landed.first_batch_id,
+        first_landed.first_line_no,
         knocks.source,
         knocks.knock_id,
         knocks.batch_id,
-        knocks.line_no,
-        first_landed.first_batch_id,
-        first_landed.first_line_no
+        knocks.line_no
     from knocks
     inner join first_landed
         on
             knocks.source = first_landed.source
             and knocks.knock_id = first_landed.knock_id
+    cross join lateral (
+        values
+        ('support', knocks.sentiment),
+        ('intends_to_vote', nullif(knocks.intends_to_vote, 'unknown')),
+        ('registered_here', cast(knocks.registered_here as text)),
+        ('wants_to_volunteer', cast(knocks.wants_to_volunteer as text)),
+        ('topics', cast(knocks.topics as text))
+    ) as questions (question, answer)
     where
         knocks.is_conversation
         and knocks.consent is not false
-
-),
-
-answers as (
-
-    select
-        conversations.bureau_id,
-        conversations.code_commune,
-        conversations.code_bv,
-        conversations.knocked_on,
-        questions.question,
-        questions.answer,
-        case when questions.question = 'topics' then conversations.topics end as topics,
-        conversations.first_batch_id,
-        conversations.first_line_no,
-        conversations.source,
-        conversations.knock_id,
-        conversations.batch_id,
-        conversations.line_no
-    from conversations
-    cross join lateral (
-        values
-        ('support', conversations.sentiment),
-        ('intends_to_vote', nullif(conversations.intends_to_vote, 'unknown')),
-        ('registered_here', cast(conversations.registered_here as text)),
-        ('wants_to_volunteer', cast(conversations.wants_to_volunteer as text)),
-        ('topics', cast(conversations.topics as text))
-    ) as questions (question, answer)
-    where questions.answer is not null
+        and questions.answer is not null
 
 ),
 
