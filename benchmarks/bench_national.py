@@ -31,7 +31,8 @@ addresses, 1,000,000 knocks):
    raw_suites_s, nothing_new_build_s, incremental_knocks_s, incremental_knocks_rounds_s,
    knocks_build_mode, loads_s,
    peak_rss_mb (the builds' own), bench_rss_peak_mb (this process's: the loads), bi_p95_ms,
-   bi_server_p95_ms, load_vs_copy, slowest_loader, loaders_vs_copy,
+   bi_server_p95_ms, load_vs_copy, slowest_loader, loaders_vs_copy, load_vs_copy_written
+   (the same loads against COPY of the rows each wrote), loaders_vs_copy_written,
    db_size_mb, stages).
 
 The roll is the biggest input (every registered voter, ~57 million lines at 1.0: about 12 GB of
@@ -335,17 +336,100 @@ def raw_copy_file(
     return elapsed, rows
 
 
-def _timed_load(name: str, load: Any, rows: int, copies: list[tuple[float, int]]) -> dict[str, Any]:
+def inserted_rows(url: str, schema: str = "raw") -> dict[str, int]:
+    """Rows inserted so far into each table of `schema`, by PostgreSQL's statistics
+    (`n_tup_ins`). A backend publishes its counts when its transaction ends, at most once a
+    second, and when it exits: read until two reads half a second apart agree (5 s at most)."""
+    import psycopg
+
+    query = (
+        "select relname, n_tup_ins from pg_stat_user_tables where schemaname = %s order by relname"
+    )
+    seen: dict[str, int] | None = None
+    deadline = time.monotonic() + 5
+    with psycopg.connect(url, autocommit=True) as conn:
+        while True:
+            now = {name: int(count) for name, count in conn.execute(query, (schema,)).fetchall()}
+            if now == seen or time.monotonic() > deadline:
+                return now
+            seen = now
+            time.sleep(0.5)
+
+
+def raw_copy_written(url: str, written: dict[str, int], schema: str = "raw") -> tuple[float, int]:
+    """COPY of as many rows as a loader wrote, table by table (`written`: rows per table), into
+    an unlogged copy of each table's columns (no index, no constraint): the floor of writing
+    those rows, where raw_copy_file is the floor of reading the file. A loader that writes more
+    rows than its file has lines (results: a row per candidate; census: a row per value) is
+    compared to both. The rows copied are rows of the table, the same shape as those written;
+    they are dumped to a scratch file first, and only the COPY into the copy is timed."""
+    import tempfile
+
+    import psycopg
+    from psycopg import sql
+
+    elapsed, total = 0.0, 0
+    with psycopg.connect(url, autocommit=True) as conn:
+        for table, rows in sorted(written.items()):
+            if rows <= 0:
+                continue
+            source = sql.Identifier(schema, table)
+            conn.execute("drop table if exists bench_written_copy")
+            conn.execute(
+                sql.SQL("create unlogged table bench_written_copy (like {})").format(source)
+            )
+            with tempfile.TemporaryFile() as dump:
+                dump_sql = sql.SQL("copy (select * from {} limit {}) to stdout").format(
+                    source, sql.Literal(rows)
+                )
+                with conn.cursor().copy(dump_sql) as copy:
+                    for data in copy:
+                        dump.write(data)
+                dump.seek(0)
+                started = time.perf_counter()
+                with conn.cursor().copy("copy bench_written_copy from stdin") as copy:
+                    while chunk := dump.read(1 << 20):
+                        copy.write(chunk)
+                elapsed += time.perf_counter() - started
+            (copied,) = conn.execute("select count(*) from bench_written_copy").fetchone()  # type: ignore[misc]
+            total += int(copied)
+            conn.execute("drop table bench_written_copy")
+    return elapsed, total
+
+
+def _timed_load(
+    url: str, name: str, load: Any, rows: int, copies: list[tuple[float, int]]
+) -> dict[str, Any]:
     """Run `load()`, then put its time beside raw COPY of the same file(s) (`vs_copy`: COPY's
-    time over the loader's, i.e. the loader's throughput as a share of COPY's)."""
+    time over the loader's, i.e. the loader's throughput as a share of COPY's), and beside
+    COPY of as many rows as it wrote into the tables it wrote (`vs_copy_written`)."""
+    before = inserted_rows(url)
     started, cpu0 = time.perf_counter(), _cpu()
     load()
     stage = _stage(name, started, cpu0, rows)
+    after = inserted_rows(url)
+    written = {t: n - before.get(t, 0) for t, n in after.items() if n > before.get(t, 0)}
     copy_s = sum(s for s, _ in copies)
     stage["raw_copy_s"] = round(copy_s, 2)
     stage["raw_copy_rows_per_s"] = round(sum(r for _, r in copies) / copy_s) if copy_s else None
     stage["vs_copy"] = round(copy_s / stage["wall_s"], 2) if stage["wall_s"] else None
-    print(json.dumps({"stage": name, "vs_copy": stage["vs_copy"]}), flush=True)
+    written_s, written_rows = raw_copy_written(url, written)
+    stage["rows_written"] = written
+    stage["raw_copy_written_s"] = round(written_s, 2)
+    stage["vs_copy_written"] = round(written_s / stage["wall_s"], 2) if stage["wall_s"] else None
+    if written_rows != sum(written.values()):
+        raise SystemExit(f"{name}: copied {written_rows} rows for {written}")
+    print(
+        json.dumps(
+            {
+                "stage": name,
+                "vs_copy": stage["vs_copy"],
+                "vs_copy_written": stage["vs_copy_written"],
+                "rows_written": written,
+            }
+        ),
+        flush=True,
+    )
     return stage
 
 
@@ -391,6 +475,7 @@ def load_sources(url: str, files: Any) -> list[dict[str, Any]]:
     for election_id, path in files.elections:
         stages.append(
             _timed_load(
+                url,
                 f"load results {election_id}",
                 lambda p=path, e=election_id: expect_loaded(load_results_file(url, p, e), p),
                 files.rows[path.name],
@@ -400,6 +485,7 @@ def load_sources(url: str, files: Any) -> list[dict[str, Any]]:
     for path in reu_files(files.reu):  # ingest_electoral_roll: REU tables, then the extracts
         stages.append(
             _timed_load(
+                url,
                 f"load REU {path.name}",
                 lambda p=path: expect_loaded(load_reu_file(url, p), p),
                 files.rows[path.name],
@@ -409,6 +495,7 @@ def load_sources(url: str, files: Any) -> list[dict[str, Any]]:
     extracts = roll_files(files.roll)
     stages.append(
         _timed_load(
+            url,
             f"load roll extracts ({len(extracts)} files)",
             lambda: load_roll_groups(url, extracts),
             files.rows["roll"],
@@ -422,6 +509,7 @@ def load_sources(url: str, files: Any) -> list[dict[str, Any]]:
             member = path.name.removesuffix("_csv.zip") + ".CSV"
         stages.append(
             _timed_load(
+                url,
                 f"load census {path.name}",
                 lambda s=spec: expect_loaded(load_entry(url, s), s.label),
                 _file_lines(path, member),
@@ -432,6 +520,7 @@ def load_sources(url: str, files: Any) -> list[dict[str, Any]]:
         path = item.local_path()
         stages.append(
             _timed_load(
+                url,
                 f"load contours {path.name} ({item.kind})",
                 lambda i=item, p=path: expect_loaded(
                     load_geo_file(
@@ -600,6 +689,9 @@ def run(
     size = _db_size_mb(url)
     files_loads = loads[:-1]  # the weights are not a file load
     slowest = min(files_loads, key=lambda s: s["vs_copy"]) if files_loads else {}
+    slowest_written = (
+        min(files_loads, key=lambda s: s.get("vs_copy_written") or 0.0) if files_loads else {}
+    )
     own_peak = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     return {
         "scale": scale,
@@ -637,6 +729,11 @@ def run(
         "load_vs_copy": slowest.get("vs_copy"),
         "slowest_loader": slowest.get("stage"),
         "loaders_vs_copy": {s["stage"]: s["vs_copy"] for s in files_loads},
+        # the same loads against COPY of as many rows as each wrote, into the tables it wrote
+        # (no index): the floor for a loader that writes more rows than its file has lines
+        "load_vs_copy_written": slowest_written.get("vs_copy_written"),
+        "slowest_loader_vs_copy_written": slowest_written.get("stage"),
+        "loaders_vs_copy_written": {s["stage"]: s.get("vs_copy_written") for s in files_loads},
         "db_size_mb": size,
         "cpus": os.cpu_count(),
         "load_average_1m": round(os.getloadavg()[0], 1),
