@@ -5,6 +5,8 @@
     make bench-national SCALE=0.1
     .venv/bin/python benchmarks/bench_national.py --scale 1.0 --loaded   # steps 3-6 only, on the
                                                # database an earlier run at that scale loaded
+    .venv/bin/python benchmarks/bench_national.py --scale 1.0 --loaded --knocks-only \
+        --knock-rounds 3                       # step 4 only (then 5-6): the deliveries on it
 
 What it does, in a scratch database per scale (`scrutin_bench_national_0_1` at 0.1, dropped and
 recreated), at `--scale` of national size (1.0 = 69,000 bureaux, ~50,000 IRIS, ~14 million REU
@@ -643,6 +645,7 @@ def run(
     second_build: bool = True,
     loaded: bool = False,
     knock_rounds: int = 1,
+    full_build: bool = True,
 ) -> dict[str, Any]:
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True, exist_ok=True)
@@ -653,15 +656,20 @@ def run(
 
     # The raw suites, as each ingestion DAG's gate runs them after its load (once per change
     # of their tables): the build then reuses these validations, as it would in production.
-    started, cpu0 = time.perf_counter(), _cpu()
-    raw_stage = _stage("raw suites (the ingestion DAGs' gate)", started, cpu0, **_raw_suites(url))
-    stages.append(raw_stage)
-    # --full: a --loaded rerun on a database already published from the same inputs would
-    # otherwise rebuild nothing (mode unchanged)
-    full = _build(url, campaign, work / "build-full.log", full=True)
-    stages.append({"stage": "scrutin build (full refresh)", **full})
+    raw_stage: dict[str, Any] = {}
+    full: dict[str, Any] = {}
+    if full_build:
+        started, cpu0 = time.perf_counter(), _cpu()
+        raw_stage = _stage(
+            "raw suites (the ingestion DAGs' gate)", started, cpu0, **_raw_suites(url)
+        )
+        stages.append(raw_stage)
+        # --full: a --loaded rerun on a database already published from the same inputs would
+        # otherwise rebuild nothing (mode unchanged)
+        full = _build(url, campaign, work / "build-full.log", full=True)
+        stages.append({"stage": "scrutin build (full refresh)", **full})
     again: dict[str, Any] = {}
-    if second_build:
+    if second_build and full_build:
         again = _build(url, campaign, work / "build-again.log")
         again["mode"] = _build_mode(work / "build-again.log")
         stages.append({"stage": "scrutin build, nothing new", **again})
@@ -701,9 +709,10 @@ def run(
         "communes": len({bureau.split("_")[0] for bureau in ids}),
         "elections": ready.elections,
         "knocks": base_knocks + new_rows,
-        "full_refresh_s": full["wall_s"],
+        # None with --knocks-only (no full build: the deliveries on the published database)
+        "full_refresh_s": full.get("wall_s"),
         # The raw suites before it (the DAGs' gate after the loads), not part of full_refresh_s.
-        "raw_suites_s": raw_stage["wall_s"],
+        "raw_suites_s": raw_stage.get("wall_s"),
         # The build right after it with nothing new (mode `unchanged`: rebuilds nothing).
         "nothing_new_build_s": again.get("wall_s"),
         "nothing_new_build_mode": again.get("mode"),
@@ -718,7 +727,7 @@ def run(
         # the builds' own peak (each `scrutin build` process, polled), and this process's (the
         # loads of step 2 run in it)
         "peak_rss_mb": max(
-            (p for p in (full["peak_rss_mb"], *peaks) if p is not None), default=None
+            (p for p in (full.get("peak_rss_mb"), *peaks) if p is not None), default=None
         ),
         "bench_rss_peak_mb": own_peak,
         "bi_p95_ms": max(bi.values()),
@@ -770,7 +779,16 @@ def main(argv: list[str] | None = None) -> int:
         default=1,
         help="deliveries of 10,000 knocks, each built and published in turn (median in the JSON)",
     )
+    p.add_argument(
+        "--knocks-only",
+        dest="full_build",
+        action="store_false",
+        help="with --loaded: no raw suites and no full build, only the --knock-rounds deliveries "
+        "on the database as its last build published it (to compare code on the knocks' path)",
+    )
     args = p.parse_args(argv)
+    if not args.full_build and not args.loaded:
+        p.error("--knocks-only needs --loaded (a database an earlier run loaded and published)")
     from scrutin.config import apply_environment_defaults
 
     apply_environment_defaults()
@@ -781,9 +799,10 @@ def main(argv: list[str] | None = None) -> int:
         second_build=args.second_build,
         loaded=args.loaded,
         knock_rounds=args.knock_rounds,
+        full_build=args.full_build,
     )
     args.out.mkdir(parents=True, exist_ok=True)
-    suffix = "-builds" if args.loaded else ""
+    suffix = ("-builds" if args.full_build else "-knocks") if args.loaded else ""
     target = args.out / f"national-{summary['date']}-scale{args.scale}{suffix}.json"
     if target.exists():  # an earlier run of the day: keep it
         target = target.with_name(f"{target.stem}-{dt.datetime.now():%H%M}.json")
