@@ -406,26 +406,3 @@ def test_the_canvass_rules_on_the_sample(db: psycopg.Connection) -> None:
         0,
     )
     assert landed == counted + len(excluded)
-
-
-def test_tables_the_build_rewrites_whole_are_left_out_of_autovacuum(db: psycopg.Connection) -> None:
-    """dbt/macros/analyze.sql: a table model (rewritten whole at each build, analyzed by the
-    hook) is set autovacuum_enabled = false; an incremental model, which deletes and inserts in
-    place, keeps autovacuum; raw tables are not the build's."""
-    options = {
-        f"{r['schema']}.{r['name']}": r["reloptions"] or []
-        for r in _rows(
-            db,
-            "select n.nspname as schema, c.relname as name, c.reloptions from pg_class c "
-            "join pg_namespace n on n.oid = c.relnamespace "
-            "where c.relkind = 'r' and n.nspname in ('mart', 'intermediate', 'raw')",
-        )
-    }
-    off = "autovacuum_enabled=false"
-    published = [name for name in options if name.startswith("mart.")]
-    assert len(published) >= 15
-    assert [name for name in published if off not in options[name]] == []
-    assert off in options["intermediate.int_bureau_history__by_election"]
-    for incremental in ("int_canvass__bureau_matches", "int_canvass__knock_versions"):
-        assert off not in options[f"intermediate.{incremental}"]
-    assert off not in options["raw.canvass_knocks"]
