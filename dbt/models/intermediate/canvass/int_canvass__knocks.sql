@@ -4,8 +4,8 @@
     without personal data (bureau matches, versions, fast pairs) or per-canvasser counts. -#}
 {{ config(materialized='table', tags=['build_scoped']) }}
 
--- The door knocks the canvass marts count: one row per knock (campaign_id, source, knock_id), its counted
--- version (int_canvass__knock_versions) with the bureau it belongs to
+-- The door knocks the canvass marts count: one row per knock (campaign_id, source, knock_id),
+-- its counted version (int_canvass__knock_versions) with the bureau it belongs to
 -- (int_canvass__bureau_matches) and every integrity flag. Knocks dated after their load
 -- (`future_timestamp`, at most 1 h: the loader quarantines the rest) are left out: they would
 -- land on a day that has not happened yet. What is left out, and why, is in
