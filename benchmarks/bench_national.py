@@ -7,6 +7,7 @@
                                                # database an earlier run at that scale loaded
     .venv/bin/python benchmarks/bench_national.py --scale 1.0 --loaded --knocks-only \
         --knock-rounds 3                       # step 4 only (then 5-6): the deliveries on it
+    ... --delivery day                         # each delivery one day's export in 200 bureaux
 
 What it does, in a scratch database per scale (`scrutin_bench_national_0_1` at 0.1, dropped and
 recreated), at `--scale` of national size (1.0 = 69,000 bureaux, ~50,000 IRIS, ~14 million REU
@@ -27,6 +28,8 @@ addresses, 1,000,000 knocks):
    fit and the map shapes, then again with nothing new;
 4. drops 10,000 new knocks in the drop zone and times landing -> published scores (the drop zone
    load plus the build that publishes them), `--knock-rounds N` times in a row (the median);
+   spread over every bureau and day (`--delivery spread`, the worst case) or one day's export
+   (`--delivery day`, see plan_delivery);
 5. runs every Metabase card (metabase/dashboards/*.yml) as the BI role, 20 times each: p95 per
    card, the worst in `bi_p95_ms`;
 6. writes benchmarks/results/national-<date>-scale<scale>.json (keys: scale, full_refresh_s,
@@ -72,6 +75,10 @@ def db_name(scale: float) -> str:
 
 NATIONAL_KNOCKS = 1_000_000
 NEW_KNOCKS = 10_000
+# `--delivery day`: the bureaux one day's canvass of a national campaign reaches (about 50 knocks
+# each, a team's evening in a bureau)
+DAY_BUREAUX = 200
+DELIVERIES = ("spread", "day")
 SECRET = "bench-national-secret-0123456789"
 CAMPAIGN_YAML = (
     "campaign_id: bench\nelection_date: 2099-04-11\ncampaign_start: 2020-01-01\n"
@@ -153,10 +160,54 @@ def _bureau_ids(path: Path) -> list[str]:
     return [row.bureau.bureau_id for row in iter_results(path)]
 
 
-def _write_knocks(path: Path, bureaux: list[str], count: int, seed: int) -> None:
+class Delivery(NamedTuple):
+    """Where and when the knocks of one delivery fall."""
+
+    bureaux: list[str]
+    start: dt.datetime  # midnight (Paris) of its first day
+    days: int
+
+
+def plan_delivery(
+    shape: str, bureaux: list[str], latest_day: dt.date | None, rng: random.Random
+) -> Delivery:
+    """The bureaux and days a delivery of new knocks covers.
+
+    `spread` (the worst case, the default): every bureau, every day of the base knocks'
+    campaign, so nearly every delivered knock is in another bureau and every bureau's history
+    changes. `day`: an app's export of one canvassing day, the day after the latest knock the
+    warehouse holds (`latest_day`; the campaign's last day when it holds none), in `DAY_BUREAUX`
+    bureaux: it also moves the campaign's latest day, as each real export does.
+    """
+    from ingestion.canvass import sample
+
+    if shape == "spread":
+        return Delivery(bureaux, sample._start(sample.DEFAULT_ANCHOR), sample.CAMPAIGN_DAYS)
+    if shape == "day":
+        day = (latest_day or sample.DEFAULT_ANCHOR) + dt.timedelta(days=1)
+        chosen = rng.sample(bureaux, min(DAY_BUREAUX, len(bureaux)))
+        return Delivery(chosen, dt.datetime.combine(day, dt.time(0), tzinfo=sample.PARIS), 1)
+    raise ValueError(f"unknown delivery shape {shape!r}: expected one of {DELIVERIES}")
+
+
+def _latest_knock_day(url: str) -> dt.date | None:
+    """The latest day (Paris) of a landed knock, None without any."""
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        row = conn.execute(
+            "select max((knocked_at at time zone 'Europe/Paris')::date) from raw.canvass_knocks"
+        ).fetchone()
+    return row[0] if row else None
+
+
+def _write_knocks(
+    path: Path, bureaux: list[str], count: int, seed: int, delivery: Delivery | None = None
+) -> None:
     from ingestion.canvass import sample
 
     rng = random.Random(seed)
+    where = delivery or plan_delivery("spread", bureaux, None, rng)
     streets = [
         (f"Rue {i} de Kernational", 48.36 + (i % 30) * 0.003, -4.53 + (i // 30) * 0.004)
         for i in range(600)
@@ -165,10 +216,10 @@ def _write_knocks(path: Path, bureaux: list[str], count: int, seed: int) -> None
         rng,
         count,
         prefix=f"N{seed}-",
-        bureaux=bureaux,
+        bureaux=where.bureaux,
         canvassers=[f"bench-{i:04d}" for i in range(1, 401)],
-        start=sample._start(sample.DEFAULT_ANCHOR),
-        days=sample.CAMPAIGN_DAYS,
+        start=where.start,
+        days=where.days,
         streets=streets,
         max_number=300,
     )
@@ -654,6 +705,7 @@ def run(
     loaded: bool = False,
     knock_rounds: int = 1,
     full_build: bool = True,
+    delivery: str = "spread",
 ) -> dict[str, Any]:
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True, exist_ok=True)
@@ -690,7 +742,9 @@ def run(
     for round_no in range(max(1, knock_rounds)):
         # A seed the warehouse has not seen: a rerun on a --loaded database drops new knocks too.
         path = work / f"knocks_new_{round_no}.csv"
-        _write_knocks(path, ids, NEW_KNOCKS, seed=12 + base_knocks + new_rows)
+        seed = 12 + base_knocks + new_rows
+        where = plan_delivery(delivery, ids, _latest_knock_day(url), random.Random(seed))
+        _write_knocks(path, ids, NEW_KNOCKS, seed=seed, delivery=where)
         started, cpu0 = time.perf_counter(), _cpu()
         landed = _drop(url, work, path, campaign)
         landing = time.perf_counter() - started
@@ -725,6 +779,9 @@ def run(
         # landing + build to published, the median of the rounds (each one in the next key)
         "incremental_knocks_s": statistics.median(rounds),
         "incremental_knocks_rounds_s": rounds,
+        # where the new knocks fell (plan_delivery): `spread` over every bureau and day, or
+        # `day`, one day's export in DAY_BUREAUX bureaux
+        "knocks_delivery": delivery,
         # How the build behind the new knocks decided (pipeline/build_plan.py logs the mode).
         "knocks_build_mode": _build_mode(work / "build-knocks.log"),
         # Every file load of step 2, one after the other (the weights included); None with
@@ -793,6 +850,14 @@ def main(argv: list[str] | None = None) -> int:
         help="with --loaded: no raw suites and no full build, only the --knock-rounds deliveries "
         "on the database as its last build published it (to compare code on the knocks' path)",
     )
+    p.add_argument(
+        "--delivery",
+        choices=DELIVERIES,
+        default="spread",
+        help="where each delivery's 10,000 knocks fall: `spread` over every bureau and day of "
+        f"the campaign (the worst case), or `day`, one day's export in {DAY_BUREAUX} bureaux, "
+        "the day after the latest knock landed",
+    )
     args = p.parse_args(argv)
     if not args.full_build and not args.loaded:
         p.error("--knocks-only needs --loaded (a database an earlier run loaded and published)")
@@ -807,9 +872,12 @@ def main(argv: list[str] | None = None) -> int:
         loaded=args.loaded,
         knock_rounds=args.knock_rounds,
         full_build=args.full_build,
+        delivery=args.delivery,
     )
     args.out.mkdir(parents=True, exist_ok=True)
     suffix = ("-builds" if args.full_build else "-knocks") if args.loaded else ""
+    if args.delivery != "spread":
+        suffix += f"-{args.delivery}"
     target = args.out / f"national-{summary['date']}-scale{args.scale}{suffix}.json"
     if target.exists():  # an earlier run of the day: keep it
         target = target.with_name(f"{target.stem}-{dt.datetime.now():%H%M}.json")
